@@ -1,0 +1,54 @@
+//! The node agent: this machine's memory, swap, CPU, load and Ollama RSS over HTTP.
+//!
+//! `GET /v1/metrics` (JSON, [`AgentMetrics`]) and `GET /metrics` (Prometheus text), sampled once
+//! a second on a blocking thread so a request never waits on syscalls.
+
+mod sampler;
+mod server;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+pub use sampler::Sampler;
+pub use server::router;
+
+use crate::wire::AgentMetrics;
+
+/// How often the agent samples the machine.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Serves the agent until Ctrl-C.
+pub async fn run(args: crate::cli::AgentArgs) -> anyhow::Result<()> {
+    let token = args.token.filter(|t| !t.is_empty());
+    if token.is_none() {
+        tracing::warn!("no --token / FARMHAND_AGENT_TOKEN: metrics are readable by anyone who can reach {}", args.listen);
+    }
+    let metrics = spawn_sampler().context("cannot read this machine's metrics")?;
+    let listener = crate::net::bind(args.listen, "agent").await?;
+    tracing::info!(listen = %args.listen, "agent serving /v1/metrics and /metrics");
+    axum::serve(listener, router(metrics, token))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("agent server failed")
+}
+
+/// Starts the sampling thread; the receiver always holds the latest sample.
+pub fn spawn_sampler() -> Result<watch::Receiver<AgentMetrics>, sysinfo::Error> {
+    let mut sampler = Sampler::new()?;
+    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    let (tx, rx) = watch::channel(sampler.sample());
+    std::thread::Builder::new()
+        .name("agent-sampler".into())
+        .spawn(move || {
+            while !tx.is_closed() {
+                std::thread::sleep(SAMPLE_EVERY);
+                tx.send_replace(sampler.sample());
+            }
+        })
+        .map_err(|e| sysinfo::Error::Io(e))?;
+    Ok(rx)
+}

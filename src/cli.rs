@@ -1,0 +1,118 @@
+//! The command line: one subcommand per role, each handed to its module.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::FleetConfig;
+use crate::logging::LogTarget;
+
+/// farmhand: route LLM work across a farm of Ollama nodes and frontier APIs, and watch it live.
+#[derive(Debug, Parser)]
+#[command(name = "farmhand", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Fleet file (defaults embedded in farmhand apply to every key it leaves out).
+    #[arg(long, short = 'c', global = true, env = "FARMHAND_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store URL (`postgres://…` or `sqlite://path`); overrides `store.url`.
+    #[arg(long, global = true, env = "FARMHAND_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The role to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// farmhand's roles and tools.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a simulated farm: Ollama-compatible nodes, node agents and a frontier API, with fault injection.
+    Sim(SimArgs),
+    /// Serve this machine's metrics (memory, swap, CPU, load, Ollama's RSS) for the console and router.
+    Agent(AgentArgs),
+    /// Create or update the store schema (also done at start-up); running it again changes nothing.
+    Migrate,
+}
+
+/// Options of `farmhand sim`.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Number of nodes (`mini-01`, `mini-02`, …).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: u16,
+    /// Port of the first node; node i listens on base-port + i - 1.
+    #[arg(long, default_value_t = 21434)]
+    pub base_port: u16,
+    /// Port of the frontier simulator and the sim's admin API.
+    #[arg(long, default_value_t = 21400)]
+    pub frontier_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Write a fleet.toml for this simulated farm and keep serving.
+    #[arg(long, value_name = "FILE")]
+    pub write_config: Option<PathBuf>,
+    /// Tokens per second each node generates per request.
+    #[arg(long, default_value_t = 40.0)]
+    pub tokens_per_sec: f64,
+    /// Multiplies every simulated delay (cold loads, pulls, generation); 0.1 is ten times faster.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Requests a node queues beyond its parallel slots before answering 503.
+    #[arg(long, default_value_t = 8)]
+    pub max_queue: u32,
+    /// Fault to start with: `NODE=KIND` or `frontier=KIND`; KIND is down, slow, error500, 429, 529 or drop.
+    #[arg(long = "fault", value_name = "TARGET=KIND")]
+    pub faults: Vec<String>,
+    /// Seed for generated text and timings.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Options of `farmhand agent`.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Address to serve `/v1/metrics` and `/metrics` on.
+    #[arg(long, default_value = "0.0.0.0:9464")]
+    pub listen: SocketAddr,
+    /// Bearer token callers must present (prefer the environment variable: arguments show in `ps`).
+    #[arg(long, env = "FARMHAND_AGENT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl Cli {
+    /// The fleet configuration: the file given, or the embedded defaults.
+    pub fn fleet_config(&self) -> anyhow::Result<FleetConfig> {
+        let mut config = match &self.config {
+            Some(path) => FleetConfig::load(path)?,
+            None => FleetConfig::default(),
+        };
+        if let Some(url) = &self.database_url {
+            config.store.url = url.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// Runs the chosen role to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let _log = crate::logging::init(LogTarget::Stderr)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Sim(args) => crate::sim::run(args.clone()).await,
+            Command::Agent(args) => crate::agent::run(args.clone()).await,
+            Command::Migrate => {
+                let config = cli.fleet_config()?;
+                let store = crate::store::Store::connect(&config.store.url).await?;
+                let applied = store.migrate().await?;
+                println!("{}: schema up to date ({applied} migration(s) applied)", store.redacted_url());
+                Ok(())
+            }
+        }
+    });
+    // Blocking work (SSH, `op`) must not hold the process open past a bounded wait.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
+}

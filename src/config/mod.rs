@@ -1,0 +1,525 @@
+//! `fleet.toml`: the farm's nodes, models, frontier providers, prices and policy defaults.
+//!
+//! Every value that can have a default has one ([`FleetConfig::default`] is the embedded
+//! configuration the demo runs on); a file overrides only what it sets. Unknown keys are
+//! errors, and every error names the file and the key.
+
+mod error;
+mod pricing;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::TaskClass;
+
+pub use error::ConfigError;
+pub use pricing::{PriceRow, TokenUsage};
+pub use secret::{SecretError, SecretRef};
+
+/// The whole fleet configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetConfig {
+    /// Where decisions, node states and overrides live.
+    pub store: StoreConfig,
+    /// The embedded router.
+    pub router: RouterConfig,
+    /// Values each node takes unless it sets its own.
+    pub node_defaults: NodeDefaults,
+    /// The farm's nodes.
+    pub nodes: Vec<NodeConfig>,
+    /// SSH settings for model pulls.
+    pub ssh: SshConfig,
+    /// The local model for each task class.
+    pub models: LocalModels,
+    /// Frontier providers and the model each class uses there.
+    pub frontier: FrontierConfig,
+    /// Prices per model, per million tokens, with effective dates.
+    pub pricing: Vec<PriceRow>,
+    /// Base policy.
+    pub policy: PolicyConfig,
+    /// Agents allowed to call the router.
+    pub agents: Vec<AgentKey>,
+    /// Console defaults.
+    pub console: ConsoleConfig,
+}
+
+/// Store location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://…` or `sqlite://path`; `FARMHAND_DATABASE_URL` and `--database-url` win over it.
+    pub url: String,
+}
+
+/// Router settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Address the gateway listens on.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Routine requests whose estimated tokens are under this go local.
+    pub routine_token_budget: u32,
+    /// Keep the routine and sensitive models loaded on at least this many active nodes.
+    pub warm_nodes: u32,
+    /// Seconds a sensitive request may wait for local capacity before a 503.
+    pub sensitive_wait_secs: u64,
+    /// Seconds to wait for an upstream's first byte (covers a cold model load).
+    pub first_byte_timeout_secs: u64,
+    /// Seconds of silence tolerated mid-stream before the upstream is declared dead.
+    pub idle_timeout_secs: u64,
+    /// Local file where decisions are spilled while the store is unreachable.
+    pub journal_path: String,
+    /// Decisions held in memory while the store is down, before spilling to the journal.
+    pub buffer_decisions: usize,
+}
+
+/// Per-node values that apply unless a node overrides them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeDefaults {
+    /// Ollama's port.
+    pub ollama_port: u16,
+    /// The farmhand agent's port.
+    pub agent_port: u16,
+    /// sshd's port.
+    pub ssh_port: u16,
+    /// Requests a node serves at once (its `OLLAMA_NUM_PARALLEL`).
+    pub parallel: u32,
+    /// How models are pulled onto a node.
+    pub pull: PullTransport,
+}
+
+/// How `pull` reaches a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PullTransport {
+    /// `ollama pull` over SSH (real farms).
+    #[default]
+    Ssh,
+    /// Ollama's `/api/pull` over HTTP (the simulator).
+    Http,
+}
+
+/// One node of the farm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Short unique name, e.g. `mini-01`.
+    pub name: String,
+    /// MagicDNS name or tailnet IP.
+    pub host: String,
+    /// Overrides `node_defaults.ollama_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ollama_port: Option<u16>,
+    /// Overrides `node_defaults.agent_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_port: Option<u16>,
+    /// Overrides `node_defaults.ssh_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
+    /// Overrides `node_defaults.parallel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u32>,
+    /// Overrides `node_defaults.pull`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<PullTransport>,
+}
+
+/// A node with every default applied: what the rest of farmhand works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Short unique name.
+    pub name: String,
+    /// MagicDNS name or tailnet IP.
+    pub host: String,
+    /// Base URL of its Ollama server.
+    pub ollama_url: String,
+    /// Base URL of its farmhand agent.
+    pub agent_url: String,
+    /// sshd's port.
+    pub ssh_port: u16,
+    /// Parallel request slots.
+    pub parallel: u32,
+    /// Pull transport.
+    pub pull: PullTransport,
+}
+
+/// SSH settings for pulls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshConfig {
+    /// Remote user.
+    pub user: String,
+    /// Private key file; `~` expands to the home directory. The agent is tried first.
+    pub key_file: String,
+    /// known_hosts file used to verify host keys.
+    pub known_hosts: String,
+    /// Trust and record a host key seen for the first time (audited). Changed keys are always refused.
+    pub accept_new_host_keys: bool,
+    /// Seconds for connect and for each blocking SSH call.
+    pub timeout_secs: u64,
+    /// The `ollama` executable on the nodes.
+    pub ollama_bin: String,
+}
+
+/// The local model each task class runs on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalModels {
+    /// Model for routine work.
+    pub routine: String,
+    /// Model for reasoning work that stays local (fallback or override).
+    pub reasoning: String,
+    /// Model for orchestration work that stays local.
+    pub orchestration: String,
+    /// Model for sensitive work.
+    pub sensitive: String,
+}
+
+impl LocalModels {
+    /// The local model for `class`.
+    pub fn for_class(&self, class: TaskClass) -> &str {
+        match class {
+            TaskClass::Routine => &self.routine,
+            TaskClass::Reasoning => &self.reasoning,
+            TaskClass::Orchestration => &self.orchestration,
+            TaskClass::Sensitive => &self.sensitive,
+        }
+    }
+}
+
+/// Frontier providers and per-class frontier targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrontierConfig {
+    /// Providers by name.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Frontier target for routine work past the routine budget.
+    pub routine: FrontierTarget,
+    /// Frontier target for reasoning.
+    pub reasoning: FrontierTarget,
+    /// Frontier target for orchestration.
+    pub orchestration: FrontierTarget,
+}
+
+impl FrontierConfig {
+    /// The frontier target for `class`; `None` for sensitive work, which never leaves.
+    pub fn for_class(&self, class: TaskClass) -> Option<&FrontierTarget> {
+        match class {
+            TaskClass::Routine => Some(&self.routine),
+            TaskClass::Reasoning => Some(&self.reasoning),
+            TaskClass::Orchestration => Some(&self.orchestration),
+            TaskClass::Sensitive => None,
+        }
+    }
+}
+
+/// Which wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Anthropic Messages API.
+    Anthropic,
+    /// OpenAI Chat Completions.
+    Openai,
+}
+
+/// One frontier provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Wire protocol.
+    pub kind: ProviderKind,
+    /// Base URL, e.g. `https://api.anthropic.com`.
+    pub base_url: String,
+    /// API key reference; `None` sends no key (the simulator accepts that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretRef>,
+}
+
+/// A provider and model on the frontier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontierTarget {
+    /// A key of `frontier.providers`.
+    pub provider: String,
+    /// The provider's model id.
+    pub model: String,
+}
+
+/// What happens to frontier-bound work once the daily budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OverBudget {
+    /// Serve it locally instead.
+    #[default]
+    Degrade,
+    /// Refuse it with a 503.
+    Refuse,
+}
+
+/// Base policy settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Daily frontier budget in USD (UTC day); 0 means no budget.
+    pub daily_frontier_budget_usd: f64,
+    /// What happens past the budget.
+    pub over_budget: OverBudget,
+    /// Content detectors that upgrade a request to sensitive.
+    pub detectors: Vec<String>,
+}
+
+/// An agent allowed to call the router.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentKey {
+    /// The agent's name as it appears in decisions.
+    pub name: String,
+    /// Its bearer key, as a secret reference.
+    pub key: SecretRef,
+}
+
+/// Console defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Theme name (a file in `themes/` or the user theme folder).
+    pub theme: String,
+    /// Milliseconds between `/api/ps` polls.
+    pub poll_ms: u64,
+}
+
+/// The content detectors farmhand knows.
+pub const DETECTORS: &[&str] = &["private_key", "api_key", "credit_card", "email", "national_id"];
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: "sqlite://farmhand.db".into() }
+    }
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 4 * 1024 * 1024,
+            routine_token_budget: 4000,
+            warm_nodes: 2,
+            sensitive_wait_secs: 0,
+            first_byte_timeout_secs: 120,
+            idle_timeout_secs: 60,
+            journal_path: "farmhand-journal.ndjson".into(),
+            buffer_decisions: 50_000,
+        }
+    }
+}
+
+impl Default for NodeDefaults {
+    fn default() -> Self {
+        NodeDefaults { ollama_port: 11434, agent_port: 9464, ssh_port: 22, parallel: 1, pull: PullTransport::Ssh }
+    }
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        SshConfig {
+            user: "fleet".into(),
+            key_file: "~/.ssh/id_ed25519".into(),
+            known_hosts: "~/.ssh/known_hosts".into(),
+            accept_new_host_keys: false,
+            timeout_secs: 30,
+            ollama_bin: "ollama".into(),
+        }
+    }
+}
+
+impl Default for LocalModels {
+    fn default() -> Self {
+        LocalModels {
+            routine: "llama3.1:8b".into(),
+            reasoning: "qwen3:32b".into(),
+            orchestration: "qwen3:32b".into(),
+            sensitive: "qwen3:14b".into(),
+        }
+    }
+}
+
+impl Default for FrontierConfig {
+    fn default() -> Self {
+        let provider = |kind, base_url: &str, key: &str| ProviderConfig {
+            kind,
+            base_url: base_url.into(),
+            api_key: Some(SecretRef::Env(key.into())),
+        };
+        let target = |provider: &str, model: &str| FrontierTarget { provider: provider.into(), model: model.into() };
+        FrontierConfig {
+            providers: BTreeMap::from([
+                ("anthropic".to_string(), provider(ProviderKind::Anthropic, "https://api.anthropic.com", "ANTHROPIC_API_KEY")),
+                ("openai".to_string(), provider(ProviderKind::Openai, "https://api.openai.com", "OPENAI_API_KEY")),
+            ]),
+            routine: target("openai", "gpt-5.4-mini"),
+            reasoning: target("anthropic", "claude-sonnet-4-6"),
+            orchestration: target("anthropic", "claude-opus-4-7"),
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            daily_frontier_budget_usd: 50.0,
+            over_budget: OverBudget::Degrade,
+            detectors: DETECTORS.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { theme: "dark".into(), poll_ms: 1000 }
+    }
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            store: StoreConfig::default(),
+            router: RouterConfig::default(),
+            node_defaults: NodeDefaults::default(),
+            nodes: Vec::new(),
+            ssh: SshConfig::default(),
+            models: LocalModels::default(),
+            frontier: FrontierConfig::default(),
+            pricing: pricing::default_prices(),
+            policy: PolicyConfig::default(),
+            agents: Vec::new(),
+            console: ConsoleConfig::default(),
+        }
+    }
+}
+
+impl FleetConfig {
+    /// Reads and validates a fleet file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates fleet TOML; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::syntax(origin, text, &e))?;
+        let config: FleetConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::key(origin, e))?;
+        config.validate().map_err(|(key, message)| ConfigError::Invalid { path: origin.into(), key, message })?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML (what `farmhand sim --write-config` writes).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialise the configuration: {e}\n"))
+    }
+
+    /// The nodes with every default applied.
+    pub fn resolved_nodes(&self) -> Vec<Node> {
+        self.nodes.iter().map(|n| self.resolve_node(n)).collect()
+    }
+
+    fn resolve_node(&self, n: &NodeConfig) -> Node {
+        let d = &self.node_defaults;
+        let host = if n.host.contains(':') && !n.host.starts_with('[') { format!("[{}]", n.host) } else { n.host.clone() };
+        Node {
+            name: n.name.clone(),
+            host: n.host.clone(),
+            ollama_url: format!("http://{host}:{}", n.ollama_port.unwrap_or(d.ollama_port)),
+            agent_url: format!("http://{host}:{}", n.agent_port.unwrap_or(d.agent_port)),
+            ssh_port: n.ssh_port.unwrap_or(d.ssh_port),
+            parallel: n.parallel.unwrap_or(d.parallel).max(1),
+            pull: n.pull.unwrap_or(d.pull),
+        }
+    }
+
+    /// The price row for `model` on `day`: longest matching prefix, latest effective date.
+    pub fn price_for(&self, model: &str, day: chrono::NaiveDate) -> Option<&PriceRow> {
+        pricing::lookup(&self.pricing, model, day)
+    }
+
+    /// Checks what serde cannot: references between sections, names, ranges.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !valid_name(&node.name) {
+                return Err((format!("nodes[{i}].name"), format!("`{}` must be 1-63 characters of a-z, 0-9 and -", node.name)));
+            }
+            if !seen.insert(node.name.as_str()) {
+                return Err((format!("nodes[{i}].name"), format!("`{}` is listed twice", node.name)));
+            }
+            if node.host.is_empty() || node.host.chars().any(|c| c.is_whitespace() || "/@?#".contains(c)) {
+                return Err((format!("nodes[{i}].host"), format!("`{}` is not a host name or IP address", node.host)));
+            }
+            if node.parallel == Some(0) {
+                return Err((format!("nodes[{i}].parallel"), "must be at least 1".into()));
+            }
+        }
+        for class in [TaskClass::Routine, TaskClass::Reasoning, TaskClass::Orchestration] {
+            let target = self.frontier.for_class(class).expect("non-sensitive classes have a frontier target");
+            if !self.frontier.providers.contains_key(&target.provider) {
+                let known: Vec<&str> = self.frontier.providers.keys().map(String::as_str).collect();
+                return Err((
+                    format!("frontier.{class}.provider"),
+                    format!("`{}` is not a key of [frontier.providers] (known: {})", target.provider, known.join(", ")),
+                ));
+            }
+        }
+        for (name, provider) in &self.frontier.providers {
+            if url::Url::parse(&provider.base_url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+                return Err((format!("frontier.providers.{name}.base_url"), format!("`{}` is not an http(s) URL", provider.base_url)));
+            }
+        }
+        for class in TaskClass::ALL {
+            let model = self.models.for_class(*class);
+            if !crate::domain::valid_model_name(model) {
+                return Err((format!("models.{class}"), format!("`{model}` is not a valid Ollama model name")));
+            }
+        }
+        for (i, detector) in self.policy.detectors.iter().enumerate() {
+            if !DETECTORS.contains(&detector.as_str()) {
+                return Err((format!("policy.detectors[{i}]"), format!("unknown detector `{detector}` (known: {})", DETECTORS.join(", "))));
+            }
+        }
+        if !(self.policy.daily_frontier_budget_usd >= 0.0 && self.policy.daily_frontier_budget_usd.is_finite()) {
+            return Err(("policy.daily_frontier_budget_usd".into(), "must be a number of dollars, 0 or more".into()));
+        }
+        for (i, row) in self.pricing.iter().enumerate() {
+            if let Some(field) = row.negative_field() {
+                return Err((format!("pricing[{i}].{field}"), "prices must be 0 or more".into()));
+            }
+        }
+        let mut agents = std::collections::HashSet::new();
+        for (i, agent) in self.agents.iter().enumerate() {
+            if !agents.insert(agent.name.as_str()) || agent.name.is_empty() {
+                return Err((format!("agents[{i}].name"), format!("`{}` is empty or listed twice", agent.name)));
+            }
+        }
+        if self.router.max_body_bytes < 1024 {
+            return Err(("router.max_body_bytes".into(), "must be at least 1024".into()));
+        }
+        if self.console.poll_ms < 100 {
+            return Err(("console.poll_ms".into(), "must be at least 100".into()));
+        }
+        Ok(())
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=63).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<FleetConfig, ConfigError> {
+    FleetConfig::parse(text, Path::new("fleet.toml"))
+}
+
+#[test]
+fn empty_file_is_the_embedded_defaults() {
+    assert_eq!(parse("").unwrap(), FleetConfig::default());
+}
+
+#[test]
+fn a_file_overrides_only_what_it_sets() {
+    let config = parse("[router]\nroutine_token_budget = 900\n").unwrap();
+    assert_eq!(config.router.routine_token_budget, 900);
+    assert_eq!(config.router.listen, RouterConfig::default().listen);
+    assert_eq!(config.models, LocalModels::default());
+}
+
+#[test]
+fn the_example_file_parses_and_sets_every_default_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/fleet.example.toml");
+    let example = FleetConfig::load(&path).unwrap();
+    assert_eq!(example.nodes.len(), 12);
+    let example_keys = keys(&toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
+    let default_keys = keys(&toml::Value::try_from(FleetConfig::default()).unwrap());
+    let missing: Vec<_> = default_keys.iter().filter(|k| !example_keys.contains(*k)).collect();
+    assert!(missing.is_empty(), "assets/fleet.example.toml does not show: {missing:?}");
+}
+
+fn keys(value: &toml::Value) -> std::collections::BTreeSet<String> {
+    fn walk(prefix: &str, value: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (k, v) in table {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    out.insert(key.clone());
+                    walk(&key, v, out);
+                }
+            }
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_table) => {
+                for item in items {
+                    walk(&format!("{prefix}[]"), item, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk("", value, &mut out);
+    out
+}
+
+#[test]
+fn wrong_type_names_file_and_key() {
+    let err = parse("[[nodes]]\nname = \"mini-01\"\nhost = \"a\"\n\n[[nodes]]\nname = \"mini-02\"\nhost = \"b\"\nollama_port = \"x\"\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("fleet.toml: key `nodes[1].ollama_port`:"), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+}
+
+#[test]
+fn unknown_key_is_refused() {
+    let text = parse("[router]\nlisten_addr = \"127.0.0.1:1\"\n").unwrap_err().to_string();
+    assert!(text.contains("router.listen_addr") && text.contains("unknown field"), "{text}");
+}
+
+#[test]
+fn syntax_error_names_the_line() {
+    let text = parse("[router]\n\nlisten = \n").unwrap_err().to_string();
+    assert!(text.starts_with("fleet.toml:3:"), "{text}");
+}
+
+#[test]
+fn cross_references_are_checked() {
+    let text = parse("[frontier.reasoning]\nprovider = \"mistral\"\nmodel = \"m\"\n").unwrap_err().to_string();
+    assert!(text.contains("key `frontier.reasoning.provider`") && text.contains("anthropic, openai"), "{text}");
+    let text = parse("[[nodes]]\nname = \"a\"\nhost = \"h\"\n[[nodes]]\nname = \"a\"\nhost = \"h\"\n").unwrap_err().to_string();
+    assert!(text.contains("key `nodes[1].name`") && text.contains("twice"), "{text}");
+    let text = parse("[models]\nroutine = \"x; rm -rf ~\"\n").unwrap_err().to_string();
+    assert!(text.contains("key `models.routine`"), "{text}");
+    let text = parse("[policy]\ndetectors = [\"email\", \"horoscope\"]\n").unwrap_err().to_string();
+    assert!(text.contains("key `policy.detectors[1]`"), "{text}");
+}
+
+#[test]
+fn literal_secrets_are_refused() {
+    let text = parse("[[agents]]\nname = \"a\"\nkey = \"sk-live-123\"\n").unwrap_err().to_string();
+    assert!(text.contains("key `agents[0].key`") && !text.contains("sk-live-123"), "{text}");
+}
+
+#[test]
+fn nodes_resolve_with_defaults() {
+    let config = parse("[node_defaults]\nparallel = 4\n[[nodes]]\nname = \"mini-01\"\nhost = \"mini-01.tail3c9e1.ts.net\"\n[[nodes]]\nname = \"mini-02\"\nhost = \"127.0.0.1\"\nollama_port = 21435\npull = \"http\"\n").unwrap();
+    let nodes = config.resolved_nodes();
+    assert_eq!(nodes[0].ollama_url, "http://mini-01.tail3c9e1.ts.net:11434");
+    assert_eq!(nodes[0].agent_url, "http://mini-01.tail3c9e1.ts.net:9464");
+    assert_eq!(nodes[0].parallel, 4);
+    assert_eq!(nodes[1].ollama_url, "http://127.0.0.1:21435");
+    assert_eq!(nodes[1].pull, PullTransport::Http);
+}
+
+#[test]
+fn written_config_reads_back_identically() {
+    let mut config = FleetConfig::default();
+    config.nodes.push(NodeConfig { name: "mini-01".into(), host: "127.0.0.1".into(), ollama_port: Some(21434), agent_port: Some(21434), ssh_port: None, parallel: Some(2), pull: Some(PullTransport::Http) });
+    config.frontier.providers.get_mut("openai").unwrap().api_key = None;
+    assert_eq!(parse(&config.to_toml()).unwrap(), config);
+}

@@ -1,0 +1,67 @@
+//! `GET /v1/metrics` of the node agent (and of each simulated node): one JSON object.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A node's machine metrics, as served by `farmhand agent` at `/v1/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentMetrics {
+    /// The machine's host name.
+    pub hostname: String,
+    /// When the sample was taken.
+    pub sampled_at: DateTime<Utc>,
+    /// Unified memory size in bytes.
+    pub memory_total_bytes: u64,
+    /// Memory in use in bytes (Activity Monitor's "Memory Used": wired model memory included).
+    pub memory_used_bytes: u64,
+    /// Memory available to new allocations in bytes.
+    pub memory_available_bytes: u64,
+    /// Swap size in bytes.
+    pub swap_total_bytes: u64,
+    /// Swap in use in bytes.
+    pub swap_used_bytes: u64,
+    /// Whole-machine CPU use, 0-100.
+    pub cpu_percent: f32,
+    /// Number of logical CPUs.
+    pub cpu_count: u32,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load_average: [f64; 3],
+    /// Seconds since boot.
+    pub uptime_secs: u64,
+    /// The Ollama server process, when it runs.
+    pub ollama: Option<OllamaProcess>,
+}
+
+/// The Ollama server process as the agent sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OllamaProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Resident set size in bytes (the runners' model memory is in their own processes).
+    pub rss_bytes: u64,
+}
+
+impl AgentMetrics {
+    /// Prometheus text exposition of these metrics (`GET /metrics`).
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        let mut gauge = |name: &str, help: &str, value: f64| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
+        };
+        gauge("farmhand_node_memory_total_bytes", "Unified memory size.", self.memory_total_bytes as f64);
+        gauge("farmhand_node_memory_used_bytes", "Memory in use.", self.memory_used_bytes as f64);
+        gauge("farmhand_node_memory_available_bytes", "Memory available.", self.memory_available_bytes as f64);
+        gauge("farmhand_node_swap_total_bytes", "Swap size.", self.swap_total_bytes as f64);
+        gauge("farmhand_node_swap_used_bytes", "Swap in use.", self.swap_used_bytes as f64);
+        gauge("farmhand_node_cpu_percent", "Whole-machine CPU use, 0-100.", f64::from(self.cpu_percent));
+        gauge("farmhand_node_uptime_seconds", "Seconds since boot.", self.uptime_secs as f64);
+        if let Some(ollama) = &self.ollama {
+            gauge("farmhand_node_ollama_rss_bytes", "Resident memory of the Ollama server.", ollama.rss_bytes as f64);
+        }
+        out.push_str("# HELP farmhand_node_load_average Load average.\n# TYPE farmhand_node_load_average gauge\n");
+        for (window, value) in ["1m", "5m", "15m"].iter().zip(self.load_average) {
+            out.push_str(&format!("farmhand_node_load_average{{window=\"{window}\"}} {value}\n"));
+        }
+        out
+    }
+}
