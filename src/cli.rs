@@ -17,7 +17,13 @@ pub struct Cli {
     #[arg(long, short = 'c', global = true, env = "FARMHAND_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Store URL (`postgres://…` or `sqlite://path`); overrides `store.url`.
-    #[arg(long, global = true, env = "FARMHAND_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FARMHAND_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// The role to run.
     #[command(subcommand)]
@@ -70,6 +76,14 @@ pub struct SimArgs {
     pub seed: u64,
 }
 
+/// Options of `farmhand router`.
+#[derive(Debug, Clone, Args)]
+pub struct RouterArgs {
+    /// Address to listen on (overrides `router.listen`).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
 /// Options of `farmhand agent`.
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
@@ -98,7 +112,10 @@ impl Cli {
 /// Runs the chosen role to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let _log = crate::logging::init(LogTarget::Stderr)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Sim(args) => crate::sim::run(args.clone()).await,
@@ -107,7 +124,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let config = cli.fleet_config()?;
                 let store = crate::store::Store::connect(&config.store.url).await?;
                 let applied = store.migrate().await?;
-                println!("{}: schema up to date ({applied} migration(s) applied)", store.redacted_url());
+                println!(
+                    "{}: schema up to date ({applied} migration(s) applied)",
+                    store.redacted_url()
+                );
                 Ok(())
             }
         }

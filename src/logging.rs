@@ -15,7 +15,9 @@ pub enum LogTarget {
 }
 
 /// Keeps the background log writer alive; dropping it flushes.
-pub struct LogGuard(Option<tracing_appender::non_blocking::WorkerGuard>);
+pub struct LogGuard {
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default `info,sqlx=warn`.
 /// A second call (tests, a role switching targets) leaves the first subscriber in place.
@@ -25,7 +27,7 @@ pub fn init(target: LogTarget) -> anyhow::Result<LogGuard> {
         LogTarget::Stderr => {
             let layer = fmt::layer().with_writer(std::io::stderr).with_target(false);
             let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
-            Ok(LogGuard(None))
+            Ok(LogGuard { _writer: None })
         }
         LogTarget::File(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create log folder {}", dir.display()))?;
@@ -39,7 +41,7 @@ pub fn init(target: LogTarget) -> anyhow::Result<LogGuard> {
             let (writer, guard) = tracing_appender::non_blocking(appender);
             let layer = fmt::layer().with_writer(writer).with_ansi(false);
             let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
-            Ok(LogGuard(Some(guard)))
+            Ok(LogGuard { _writer: Some(guard) })
         }
     }
 }

@@ -17,7 +17,10 @@ fn one_line_error(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "expected one line, got: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
     assert!(stderr.starts_with("farmhand: error: "), "{stderr}");
     stderr
 }
@@ -28,8 +31,14 @@ fn help_lists_every_role_with_its_purpose() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for role in ["sim", "agent", "migrate"] {
-        let line = help.lines().find(|l| l.trim_start().starts_with(&format!("{role} "))).unwrap_or_else(|| panic!("{role} missing from:\n{help}"));
-        assert!(line.split_whitespace().count() > 3, "{role} has no one-line purpose: {line}");
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{role} ")))
+            .unwrap_or_else(|| panic!("{role} missing from:\n{help}"));
+        assert!(
+            line.split_whitespace().count() > 3,
+            "{role} has no one-line purpose: {line}"
+        );
     }
 }
 
@@ -39,7 +48,10 @@ fn a_bad_config_names_the_file_and_the_key() {
     let path = dir.path().join("fleet.toml");
     std::fs::write(&path, "[router]\nrouting_budget = 5\n").unwrap();
     let stderr = one_line_error(&farmhand(&["--config", path.to_str().unwrap(), "migrate"]));
-    assert!(stderr.contains("fleet.toml: key `router.routing_budget`: unknown field"), "{stderr}");
+    assert!(
+        stderr.contains("fleet.toml: key `router.routing_budget`: unknown field"),
+        "{stderr}"
+    );
 
     let missing = dir.path().join("nope.toml");
     let stderr = one_line_error(&farmhand(&["--config", missing.to_str().unwrap(), "migrate"]));
@@ -48,15 +60,26 @@ fn a_bad_config_names_the_file_and_the_key() {
 
 #[test]
 fn bad_database_urls_are_one_line_without_the_password() {
-    let stderr = one_line_error(&farmhand(&["--database-url", "mysql://root:hunter2@localhost/x", "migrate"]));
+    let stderr = one_line_error(&farmhand(&[
+        "--database-url",
+        "mysql://root:hunter2@localhost/x",
+        "migrate",
+    ]));
     assert!(!stderr.contains("hunter2"), "{stderr}");
     let stderr = one_line_error(&farmhand(&["--database-url", "not a url", "migrate"]));
-    assert!(stderr.contains("database"), "{stderr}");
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    assert!(stderr.contains("store URL"), "{stderr}");
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("postgres://farmhand:hunter2@127.0.0.1:{unused}/farmhand");
     let stderr = one_line_error(&farmhand(&["--database-url", &url, "migrate"]));
     assert!(!stderr.contains("hunter2"), "{stderr}");
-    assert!(stderr.contains(&unused.to_string()), "the error says which server: {stderr}");
+    assert!(
+        stderr.contains(&unused.to_string()),
+        "the error says which server: {stderr}"
+    );
 }
 
 #[test]

@@ -37,15 +37,26 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(super) fn syntax(path: &Path, text: &str, err: &toml::de::Error) -> Self {
-        let line = err.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1)).unwrap_or(1);
-        ConfigError::Syntax { path: path.into(), line, message: one_line(err.message()) }
+        let line = err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+            .unwrap_or(1);
+        ConfigError::Syntax {
+            path: path.into(),
+            line,
+            message: one_line(err.message()),
+        }
     }
 
     pub(super) fn key(path: &Path, err: serde_path_to_error::Error<toml::de::Error>) -> Self {
         let key = err.path().to_string();
         let inner = err.into_inner();
         let key = if key == "." { "(top level)".to_string() } else { key };
-        ConfigError::Invalid { path: path.into(), key, message: one_line(inner.message()) }
+        ConfigError::Invalid {
+            path: path.into(),
+            key,
+            message: one_line(inner.message()),
+        }
     }
 }
 

@@ -302,7 +302,9 @@ pub const DETECTORS: &[&str] = &["private_key", "api_key", "credit_card", "email
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: "sqlite://farmhand.db".into() }
+        StoreConfig {
+            url: "sqlite://farmhand.db".into(),
+        }
     }
 }
 
@@ -324,7 +326,13 @@ impl Default for RouterConfig {
 
 impl Default for NodeDefaults {
     fn default() -> Self {
-        NodeDefaults { ollama_port: 11434, agent_port: 9464, ssh_port: 22, parallel: 1, pull: PullTransport::Ssh }
+        NodeDefaults {
+            ollama_port: 11434,
+            agent_port: 9464,
+            ssh_port: 22,
+            parallel: 1,
+            pull: PullTransport::Ssh,
+        }
     }
 }
 
@@ -359,11 +367,24 @@ impl Default for FrontierConfig {
             base_url: base_url.into(),
             api_key: Some(SecretRef::Env(key.into())),
         };
-        let target = |provider: &str, model: &str| FrontierTarget { provider: provider.into(), model: model.into() };
+        let target = |provider: &str, model: &str| FrontierTarget {
+            provider: provider.into(),
+            model: model.into(),
+        };
         FrontierConfig {
             providers: BTreeMap::from([
-                ("anthropic".to_string(), provider(ProviderKind::Anthropic, "https://api.anthropic.com", "ANTHROPIC_API_KEY")),
-                ("openai".to_string(), provider(ProviderKind::Openai, "https://api.openai.com", "OPENAI_API_KEY")),
+                (
+                    "anthropic".to_string(),
+                    provider(
+                        ProviderKind::Anthropic,
+                        "https://api.anthropic.com",
+                        "ANTHROPIC_API_KEY",
+                    ),
+                ),
+                (
+                    "openai".to_string(),
+                    provider(ProviderKind::Openai, "https://api.openai.com", "OPENAI_API_KEY"),
+                ),
             ]),
             routine: target("openai", "gpt-5.4-mini"),
             reasoning: target("anthropic", "claude-sonnet-4-6"),
@@ -384,7 +405,10 @@ impl Default for PolicyConfig {
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { theme: "dark".into(), poll_ms: 1000 }
+        ConsoleConfig {
+            theme: "dark".into(),
+            poll_ms: 1000,
+        }
     }
 }
 
@@ -409,15 +433,23 @@ impl Default for FleetConfig {
 impl FleetConfig {
     /// Reads and validates a fleet file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     /// Parses and validates fleet TOML; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
         let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::syntax(origin, text, &e))?;
-        let config: FleetConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::key(origin, e))?;
-        config.validate().map_err(|(key, message)| ConfigError::Invalid { path: origin.into(), key, message })?;
+        let config: FleetConfig =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::key(origin, e))?;
+        config.validate().map_err(|(key, message)| ConfigError::Invalid {
+            path: origin.into(),
+            key,
+            message,
+        })?;
         Ok(config)
     }
 
@@ -433,7 +465,11 @@ impl FleetConfig {
 
     fn resolve_node(&self, n: &NodeConfig) -> Node {
         let d = &self.node_defaults;
-        let host = if n.host.contains(':') && !n.host.starts_with('[') { format!("[{}]", n.host) } else { n.host.clone() };
+        let host = if n.host.contains(':') && !n.host.starts_with('[') {
+            format!("[{}]", n.host)
+        } else {
+            n.host.clone()
+        };
         Node {
             name: n.name.clone(),
             host: n.host.clone(),
@@ -455,46 +491,74 @@ impl FleetConfig {
         let mut seen = std::collections::HashSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if !valid_name(&node.name) {
-                return Err((format!("nodes[{i}].name"), format!("`{}` must be 1-63 characters of a-z, 0-9 and -", node.name)));
+                return Err((
+                    format!("nodes[{i}].name"),
+                    format!("`{}` must be 1-63 characters of a-z, 0-9 and -", node.name),
+                ));
             }
             if !seen.insert(node.name.as_str()) {
                 return Err((format!("nodes[{i}].name"), format!("`{}` is listed twice", node.name)));
             }
             if node.host.is_empty() || node.host.chars().any(|c| c.is_whitespace() || "/@?#".contains(c)) {
-                return Err((format!("nodes[{i}].host"), format!("`{}` is not a host name or IP address", node.host)));
+                return Err((
+                    format!("nodes[{i}].host"),
+                    format!("`{}` is not a host name or IP address", node.host),
+                ));
             }
             if node.parallel == Some(0) {
                 return Err((format!("nodes[{i}].parallel"), "must be at least 1".into()));
             }
         }
         for class in [TaskClass::Routine, TaskClass::Reasoning, TaskClass::Orchestration] {
-            let target = self.frontier.for_class(class).expect("non-sensitive classes have a frontier target");
+            let target = self
+                .frontier
+                .for_class(class)
+                .expect("non-sensitive classes have a frontier target");
             if !self.frontier.providers.contains_key(&target.provider) {
                 let known: Vec<&str> = self.frontier.providers.keys().map(String::as_str).collect();
                 return Err((
                     format!("frontier.{class}.provider"),
-                    format!("`{}` is not a key of [frontier.providers] (known: {})", target.provider, known.join(", ")),
+                    format!(
+                        "`{}` is not a key of [frontier.providers] (known: {})",
+                        target.provider,
+                        known.join(", ")
+                    ),
                 ));
             }
         }
         for (name, provider) in &self.frontier.providers {
-            if url::Url::parse(&provider.base_url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-                return Err((format!("frontier.providers.{name}.base_url"), format!("`{}` is not an http(s) URL", provider.base_url)));
+            if url::Url::parse(&provider.base_url)
+                .map(|u| !matches!(u.scheme(), "http" | "https"))
+                .unwrap_or(true)
+            {
+                return Err((
+                    format!("frontier.providers.{name}.base_url"),
+                    format!("`{}` is not an http(s) URL", provider.base_url),
+                ));
             }
         }
         for class in TaskClass::ALL {
             let model = self.models.for_class(*class);
             if !crate::domain::valid_model_name(model) {
-                return Err((format!("models.{class}"), format!("`{model}` is not a valid Ollama model name")));
+                return Err((
+                    format!("models.{class}"),
+                    format!("`{model}` is not a valid Ollama model name"),
+                ));
             }
         }
         for (i, detector) in self.policy.detectors.iter().enumerate() {
             if !DETECTORS.contains(&detector.as_str()) {
-                return Err((format!("policy.detectors[{i}]"), format!("unknown detector `{detector}` (known: {})", DETECTORS.join(", "))));
+                return Err((
+                    format!("policy.detectors[{i}]"),
+                    format!("unknown detector `{detector}` (known: {})", DETECTORS.join(", ")),
+                ));
             }
         }
         if !(self.policy.daily_frontier_budget_usd >= 0.0 && self.policy.daily_frontier_budget_usd.is_finite()) {
-            return Err(("policy.daily_frontier_budget_usd".into(), "must be a number of dollars, 0 or more".into()));
+            return Err((
+                "policy.daily_frontier_budget_usd".into(),
+                "must be a number of dollars, 0 or more".into(),
+            ));
         }
         for (i, row) in self.pricing.iter().enumerate() {
             if let Some(field) = row.negative_field() {
@@ -504,7 +568,10 @@ impl FleetConfig {
         let mut agents = std::collections::HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
             if !agents.insert(agent.name.as_str()) || agent.name.is_empty() {
-                return Err((format!("agents[{i}].name"), format!("`{}` is empty or listed twice", agent.name)));
+                return Err((
+                    format!("agents[{i}].name"),
+                    format!("`{}` is empty or listed twice", agent.name),
+                ));
             }
         }
         if self.router.max_body_bytes < 1024 {
@@ -518,7 +585,10 @@ impl FleetConfig {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=63).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    (1..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct PriceRow {
     /// Model id prefix, e.g. `claude-sonnet-4-6` (matches dated snapshots too).
     pub model: String,
-    /// First UTC day these prices apply.
+    /// First UTC day these prices apply (a TOML date, `2026-01-01`, or the same as a string).
+    #[serde(deserialize_with = "toml_date")]
     pub effective: NaiveDate,
     /// Uncached input.
     pub input: f64,
@@ -24,6 +25,27 @@ pub struct PriceRow {
     pub cache_read: f64,
     /// Output, thinking included.
     pub output: f64,
+}
+
+/// Reads a TOML date (`2026-01-01`) or a `YYYY-MM-DD` string.
+fn toml_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Toml(toml::value::Datetime),
+        Text(String),
+    }
+    let invalid = || serde::de::Error::custom("expected a date such as 2026-01-01");
+    match Raw::deserialize(d)? {
+        Raw::Toml(dt) => match (dt.date, dt.time) {
+            (Some(date), None) => {
+                NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
+                    .ok_or_else(invalid)
+            }
+            _ => Err(invalid()),
+        },
+        Raw::Text(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| invalid()),
+    }
 }
 
 /// Token counts normalised across providers (see the frontier reference, §3.3).
@@ -111,7 +133,10 @@ mod tests {
     fn longest_prefix_and_latest_effective_date_win() {
         let rows = default_prices();
         let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        assert_eq!(lookup(&rows, "gpt-5.4-mini-2026-03-17", today).unwrap().model, "gpt-5.4-mini");
+        assert_eq!(
+            lookup(&rows, "gpt-5.4-mini-2026-03-17", today).unwrap().model,
+            "gpt-5.4-mini"
+        );
         assert_eq!(lookup(&rows, "gpt-5.4-2026-03-05", today).unwrap().model, "gpt-5.4");
         assert!(lookup(&rows, "llama3.1:8b", today).is_none());
         let before = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
@@ -121,7 +146,13 @@ mod tests {
     #[test]
     fn cost_uses_every_rate() {
         let row = &default_prices()[1];
-        let usage = TokenUsage { uncached_in: 1_000_000, cache_write_5m: 0, cache_write_1h: 0, cache_read: 1_000_000, out: 1_000_000 };
+        let usage = TokenUsage {
+            uncached_in: 1_000_000,
+            cache_write_5m: 0,
+            cache_write_1h: 0,
+            cache_read: 1_000_000,
+            out: 1_000_000,
+        };
         assert!((row.cost(&usage) - (3.0 + 0.30 + 15.0)).abs() < 1e-9);
     }
 }

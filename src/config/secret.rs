@@ -51,11 +51,9 @@ impl SecretRef {
         if let Some(path) = text.strip_prefix("op://") {
             let parts: Vec<&str> = path.split('/').collect();
             let valid = (3..=4).contains(&parts.len())
-                && parts.iter().all(|p| {
-                    !p.is_empty()
-                        && p.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || " -_.".contains(c))
-                });
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || " -_.".contains(c)));
             return if valid {
                 Ok(SecretRef::OnePassword(text.to_string()))
             } else {
@@ -124,8 +122,14 @@ mod tests {
 
     #[test]
     fn parses_both_schemes_and_refuses_literals() {
-        assert_eq!(SecretRef::parse("env:ANTHROPIC_API_KEY").unwrap(), SecretRef::Env("ANTHROPIC_API_KEY".into()));
-        assert!(matches!(SecretRef::parse("op://Fleet/anthropic/credential"), Ok(SecretRef::OnePassword(_))));
+        assert_eq!(
+            SecretRef::parse("env:ANTHROPIC_API_KEY").unwrap(),
+            SecretRef::Env("ANTHROPIC_API_KEY".into())
+        );
+        assert!(matches!(
+            SecretRef::parse("op://Fleet/anthropic/credential"),
+            Ok(SecretRef::OnePassword(_))
+        ));
         assert!(SecretRef::parse("sk-ant-api03-abc").is_err());
         assert!(SecretRef::parse("env:1BAD").is_err());
         assert!(SecretRef::parse("env:A;B").is_err());
@@ -135,7 +139,12 @@ mod tests {
 
     #[test]
     fn missing_env_names_the_variable_not_a_value() {
-        let err = SecretRef::Env("FARMHAND_TEST_SURELY_UNSET".into()).resolve().unwrap_err();
-        assert_eq!(err.to_string(), "environment variable FARMHAND_TEST_SURELY_UNSET is not set");
+        let err = SecretRef::Env("FARMHAND_TEST_SURELY_UNSET".into())
+            .resolve()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable FARMHAND_TEST_SURELY_UNSET is not set"
+        );
     }
 }

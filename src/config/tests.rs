@@ -27,7 +27,10 @@ fn the_example_file_parses_and_sets_every_default_key() {
     let example_keys = keys(&toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
     let default_keys = keys(&toml::Value::try_from(FleetConfig::default()).unwrap());
     let missing: Vec<_> = default_keys.iter().filter(|k| !example_keys.contains(*k)).collect();
-    assert!(missing.is_empty(), "assets/fleet.example.toml does not show: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "assets/fleet.example.toml does not show: {missing:?}"
+    );
 }
 
 fn keys(value: &toml::Value) -> std::collections::BTreeSet<String> {
@@ -35,7 +38,11 @@ fn keys(value: &toml::Value) -> std::collections::BTreeSet<String> {
         match value {
             toml::Value::Table(table) => {
                 for (k, v) in table {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     out.insert(key.clone());
                     walk(&key, v, out);
                 }
@@ -63,8 +70,13 @@ fn wrong_type_names_file_and_key() {
 
 #[test]
 fn unknown_key_is_refused() {
-    let text = parse("[router]\nlisten_addr = \"127.0.0.1:1\"\n").unwrap_err().to_string();
-    assert!(text.contains("router.listen_addr") && text.contains("unknown field"), "{text}");
+    let text = parse("[router]\nlisten_addr = \"127.0.0.1:1\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("router.listen_addr") && text.contains("unknown field"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -75,20 +87,34 @@ fn syntax_error_names_the_line() {
 
 #[test]
 fn cross_references_are_checked() {
-    let text = parse("[frontier.reasoning]\nprovider = \"mistral\"\nmodel = \"m\"\n").unwrap_err().to_string();
-    assert!(text.contains("key `frontier.reasoning.provider`") && text.contains("anthropic, openai"), "{text}");
-    let text = parse("[[nodes]]\nname = \"a\"\nhost = \"h\"\n[[nodes]]\nname = \"a\"\nhost = \"h\"\n").unwrap_err().to_string();
+    let text = parse("[frontier.reasoning]\nprovider = \"mistral\"\nmodel = \"m\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("key `frontier.reasoning.provider`") && text.contains("anthropic, openai"),
+        "{text}"
+    );
+    let text = parse("[[nodes]]\nname = \"a\"\nhost = \"h\"\n[[nodes]]\nname = \"a\"\nhost = \"h\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("key `nodes[1].name`") && text.contains("twice"), "{text}");
     let text = parse("[models]\nroutine = \"x; rm -rf ~\"\n").unwrap_err().to_string();
     assert!(text.contains("key `models.routine`"), "{text}");
-    let text = parse("[policy]\ndetectors = [\"email\", \"horoscope\"]\n").unwrap_err().to_string();
+    let text = parse("[policy]\ndetectors = [\"email\", \"horoscope\"]\n")
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("key `policy.detectors[1]`"), "{text}");
 }
 
 #[test]
 fn literal_secrets_are_refused() {
-    let text = parse("[[agents]]\nname = \"a\"\nkey = \"sk-live-123\"\n").unwrap_err().to_string();
-    assert!(text.contains("key `agents[0].key`") && !text.contains("sk-live-123"), "{text}");
+    let text = parse("[[agents]]\nname = \"a\"\nkey = \"sk-live-123\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("key `agents[0].key`") && !text.contains("sk-live-123"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -105,7 +131,15 @@ fn nodes_resolve_with_defaults() {
 #[test]
 fn written_config_reads_back_identically() {
     let mut config = FleetConfig::default();
-    config.nodes.push(NodeConfig { name: "mini-01".into(), host: "127.0.0.1".into(), ollama_port: Some(21434), agent_port: Some(21434), ssh_port: None, parallel: Some(2), pull: Some(PullTransport::Http) });
+    config.nodes.push(NodeConfig {
+        name: "mini-01".into(),
+        host: "127.0.0.1".into(),
+        ollama_port: Some(21434),
+        agent_port: Some(21434),
+        ssh_port: None,
+        parallel: Some(2),
+        pull: Some(PullTransport::Http),
+    });
     config.frontier.providers.get_mut("openai").unwrap().api_key = None;
     assert_eq!(parse(&config.to_toml()).unwrap(), config);
 }

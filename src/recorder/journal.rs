@@ -48,7 +48,9 @@ impl Journal {
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str(line) {
                 Ok(decision) => decisions.push(decision),
-                Err(err) => tracing::warn!(journal = %self.path.display(), line = number + 1, %err, "skipping unreadable journal line"),
+                Err(err) => {
+                    tracing::warn!(journal = %self.path.display(), line = number + 1, %err, "skipping unreadable journal line")
+                }
             }
         }
         Ok(decisions)

@@ -86,7 +86,10 @@ impl Recorder {
     /// Starts the writer task; it first replays any journal left by an earlier run.
     pub fn start<S: DecisionSink>(sink: S, options: RecorderOptions) -> Self {
         let (tx, rx) = mpsc::channel(HANDOFF_CAPACITY);
-        let stats = Arc::new(RecorderStats { store_up: AtomicBool::new(true), ..Default::default() });
+        let stats = Arc::new(RecorderStats {
+            store_up: AtomicBool::new(true),
+            ..Default::default()
+        });
         tokio::spawn(writer::Writer::new(sink, options, stats.clone()).run(rx));
         Recorder { tx, stats }
     }
@@ -111,6 +114,12 @@ impl Recorder {
     /// The live counters.
     pub fn stats(&self) -> &RecorderStats {
         &self.stats
+    }
+}
+
+impl DecisionSink for crate::store::Store {
+    async fn insert_decisions(&self, batch: &[DecisionRecord]) -> anyhow::Result<u64> {
+        Ok(crate::store::Store::insert_decisions(self, batch).await?)
     }
 }
 

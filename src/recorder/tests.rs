@@ -78,7 +78,10 @@ async fn batches_reach_the_store() {
     }
     recorder.flush().await;
     assert_eq!(store.rows.lock().unwrap().len(), 1000);
-    assert!(store.inserts.load(Ordering::SeqCst) < 1000, "decisions were written in batches");
+    assert!(
+        store.inserts.load(Ordering::SeqCst) < 1000,
+        "decisions were written in batches"
+    );
     assert_eq!(recorder.stats().written.load(Ordering::Relaxed), 1000);
 }
 
@@ -96,7 +99,10 @@ async fn an_outage_loses_nothing_and_writes_nothing_twice() {
     }
     recorder.flush().await;
     assert!(!recorder.stats().store_up.load(Ordering::Relaxed));
-    assert!(recorder.stats().journaled.load(Ordering::Relaxed) >= 450, "overflow went to the journal");
+    assert!(
+        recorder.stats().journaled.load(Ordering::Relaxed) >= 450,
+        "overflow went to the journal"
+    );
     assert!(dir.path().join("journal.ndjson").exists());
 
     store.down.store(false, Ordering::SeqCst);
@@ -104,8 +110,15 @@ async fn an_outage_loses_nothing_and_writes_nothing_twice() {
     recorder.flush().await;
     let rows = store.rows.lock().unwrap();
     assert_eq!(rows.len(), 500);
-    assert_eq!(recorder.stats().written.load(Ordering::Relaxed), 500, "each decision was new exactly once");
-    assert!(!dir.path().join("journal.ndjson").exists(), "the replayed journal is removed");
+    assert_eq!(
+        recorder.stats().written.load(Ordering::Relaxed),
+        500,
+        "each decision was new exactly once"
+    );
+    assert!(
+        !dir.path().join("journal.ndjson").exists(),
+        "the replayed journal is removed"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +137,11 @@ async fn a_journal_left_by_an_earlier_run_is_replayed_at_start() {
     let recorder = Recorder::start(store.clone(), opts);
     recorder.flush().await;
     assert_eq!(store.rows.lock().unwrap().len(), 30);
-    assert_eq!(recorder.stats().written.load(Ordering::Relaxed), 29, "the row already stored is not counted again");
+    assert_eq!(
+        recorder.stats().written.load(Ordering::Relaxed),
+        29,
+        "the row already stored is not counted again"
+    );
 }
 
 #[tokio::test]

@@ -69,7 +69,18 @@ impl<S: DecisionSink> Writer<S> {
                 || !open
                 || Instant::now() >= deadline;
             if due && self.retry_at.is_none_or(|at| Instant::now() >= at) {
-                self.write_pending().await;
+                // The journal goes first: it is also the probe that tells whether the store is back.
+                let journaled = !self.journal.is_empty();
+                if journaled {
+                    self.replay_journal().await;
+                }
+                if !journaled || self.retry_at.is_none() {
+                    self.write_pending().await;
+                }
+                // Nothing was tried (nothing to write): no back-off is pending.
+                if self.retry_at.is_some_and(|at| at <= Instant::now()) {
+                    self.retry_at = None;
+                }
             }
             if self.retry_at.is_some() {
                 self.spill_overflow(!open || !self.flush_waiters.is_empty()).await;
@@ -101,9 +112,6 @@ impl<S: DecisionSink> Writer<S> {
                 return;
             }
             self.pending.drain(..n);
-            if !self.journal.is_empty() {
-                self.replay_journal().await;
-            }
         }
     }
 

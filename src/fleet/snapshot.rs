@@ -1,0 +1,106 @@
+//! The fleet as last seen: plain data, cheap to clone.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Health;
+use crate::wire::AgentMetrics;
+
+/// A model resident in a node's memory (`/api/ps`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadedModel {
+    /// Normalised model name.
+    pub name: String,
+    /// Memory it occupies, in bytes.
+    pub size_bytes: u64,
+    /// When Ollama will unload it if it stays idle.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A model installed on a node's disk (`/api/tags`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstalledModel {
+    /// Normalised model name.
+    pub name: String,
+    /// On-disk size in bytes.
+    pub size_bytes: u64,
+}
+
+/// One node as last seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeSnapshot {
+    /// Node name from the fleet config.
+    pub name: String,
+    /// Derived health.
+    pub health: Health,
+    /// Parallel request slots (config).
+    pub parallel: u32,
+    /// Models in memory (last good poll; kept while the node is unreachable, marked stale).
+    pub loaded: Vec<LoadedModel>,
+    /// Models on disk.
+    pub installed: Vec<InstalledModel>,
+    /// Last machine metrics from the agent.
+    pub metrics: Option<AgentMetrics>,
+    /// When Ollama last answered.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Round trip of the last `/api/ps` poll, in milliseconds.
+    pub poll_latency_ms: Option<u64>,
+    /// Ollama polls failed in a row.
+    pub consecutive_failures: u32,
+    /// The last poll error, short.
+    pub last_error: Option<String>,
+}
+
+impl NodeSnapshot {
+    /// A node not polled yet.
+    pub fn unseen(name: &str, parallel: u32) -> Self {
+        NodeSnapshot {
+            name: name.to_string(),
+            health: Health::Down,
+            parallel,
+            loaded: Vec::new(),
+            installed: Vec::new(),
+            metrics: None,
+            last_seen: None,
+            poll_latency_ms: None,
+            consecutive_failures: 0,
+            last_error: None,
+        }
+    }
+
+    /// True when the shown data is older than the last poll (the node stopped answering).
+    pub fn is_stale(&self) -> bool {
+        self.consecutive_failures > 0
+    }
+
+    /// Whether `model` is installed (names compared in Ollama's normalised form).
+    pub fn has_installed(&self, model: &str) -> bool {
+        let model = crate::wire::ollama::normalize_model_name(model);
+        self.installed.iter().any(|m| m.name == model)
+    }
+
+    /// Whether `model` is loaded.
+    pub fn has_loaded(&self, model: &str) -> bool {
+        let model = crate::wire::ollama::normalize_model_name(model);
+        self.loaded.iter().any(|m| m.name == model)
+    }
+
+    /// Free unified memory in bytes: the agent's figure, else total minus loaded models, else 0.
+    pub fn free_memory_bytes(&self) -> u64 {
+        self.metrics.as_ref().map(|m| m.memory_available_bytes).unwrap_or(0)
+    }
+}
+
+/// Every node, in config order.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct FleetSnapshot {
+    /// The nodes.
+    pub nodes: Vec<NodeSnapshot>,
+}
+
+impl FleetSnapshot {
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeSnapshot> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
