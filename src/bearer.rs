@@ -5,7 +5,10 @@ use subtle::ConstantTimeEq;
 /// The token of an `Authorization: Bearer <token>` header value, if it has that shape.
 pub fn token_from_header(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Compares a presented token with an expected one without leaking where they differ.

@@ -25,6 +25,9 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// Print machine-readable JSON (reports and ops commands).
+    #[arg(long, global = true)]
+    pub json: bool,
     /// The role to run.
     #[command(subcommand)]
     pub command: Command,
@@ -37,6 +40,15 @@ pub enum Command {
     Sim(SimArgs),
     /// Serve this machine's metrics (memory, swap, CPU, load, Ollama's RSS) for the console and router.
     Agent(AgentArgs),
+    /// Route agents' requests: OpenAI-compatible API; task classes to farm nodes or frontier APIs; every decision recorded.
+    Router(RouterArgs),
+    /// Show or change live policy overrides (validated, versioned, audited).
+    #[command(subcommand)]
+    Policy(crate::ops::PolicyCommand),
+    /// List recent routing decisions, or follow them live.
+    Decisions(crate::ops::DecisionsArgs),
+    /// Frontier spend against the volume kept on the farm.
+    Spend(crate::ops::SpendArgs),
     /// Create or update the store schema (also done at start-up); running it again changes nothing.
     Migrate,
 }
@@ -109,6 +121,14 @@ impl Cli {
     }
 }
 
+/// Connects to the configured store and brings its schema up to date.
+async fn open_store(cli: &Cli) -> anyhow::Result<crate::store::Store> {
+    let config = cli.fleet_config()?;
+    let store = crate::store::Store::connect(&config.store.url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
 /// Runs the chosen role to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let _log = crate::logging::init(LogTarget::Stderr)?;
@@ -124,12 +144,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let config = cli.fleet_config()?;
                 let store = crate::store::Store::connect(&config.store.url).await?;
                 let applied = store.migrate().await?;
-                println!(
-                    "{}: schema up to date ({applied} migration(s) applied)",
-                    store.redacted_url()
-                );
+                println!("{}: schema up to date ({applied} migration(s) applied)", store.redacted_url());
                 Ok(())
             }
+            Command::Router(args) => crate::gateway::run(cli.fleet_config()?, args.listen).await,
+            Command::Policy(command) => crate::ops::policy(&open_store(&cli).await?, command, cli.json).await,
+            Command::Decisions(args) => crate::ops::decisions(&open_store(&cli).await?, args, cli.json).await,
+            Command::Spend(args) => crate::ops::spend(&open_store(&cli).await?, args, cli.json).await,
         }
     });
     // Blocking work (SSH, `op`) must not hold the process open past a bounded wait.

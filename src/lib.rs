@@ -4,10 +4,15 @@
 //! - [`domain`]: the farm's vocabulary (task classes, endpoints, decisions, node states).
 //! - [`config`]: `fleet.toml`, with embedded defaults and key-naming errors.
 //! - [`wire`]: exact wire formats (Ollama, OpenAI, Anthropic, agent metrics), shared by simulators, pollers and the gateway.
+//! - [`control`]: operators' node states and overrides, mirrored live from the store.
+//! - [`fleet`]: per-node telemetry pollers publishing the live fleet view.
+//! - [`router`]: the router's pure decision core (request features, detectors, overrides, placement, `select`).
+//! - [`gateway`]: the router's HTTP side: OpenAI-compatible API, upstream calls, decision records.
 //! - [`store`]: the one `Store` over PostgreSQL and SQLite (decisions, spend, nodes, policy, audit, pulls).
 //! - [`recorder`]: decisions to the store in batches off the request path; buffer, journal, replay.
 //! - [`sim`]: a faithful simulated farm (Ollama nodes, node agents, frontier APIs, faults).
 //! - [`agent`]: the per-node metrics endpoint.
+//! - [`ops`]: scriptable operator commands and reports (`policy`, `decisions`, `spend`).
 //! - [`bearer`] and [`net`]: constant-time bearer checks and listeners with clear errors.
 //! - [`cli`] and [`logging`]: the binary's command line and log setup.
 #![forbid(unsafe_code)]
@@ -18,10 +23,15 @@ pub mod agent;
 pub mod bearer;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod domain;
+pub mod fleet;
+pub mod gateway;
 pub mod logging;
 pub mod net;
+pub mod ops;
 pub mod recorder;
-pub mod wire;
+pub mod router;
 pub mod sim;
 pub mod store;
+pub mod wire;

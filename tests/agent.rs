@@ -14,7 +14,12 @@ async fn serve(token: Option<&str>) -> String {
 #[tokio::test]
 async fn serves_this_machines_metrics_as_json_and_prometheus() {
     let base = serve(None).await;
-    let m: AgentMetrics = reqwest::get(format!("{base}/v1/metrics")).await.unwrap().json().await.unwrap();
+    let m: AgentMetrics = reqwest::get(format!("{base}/v1/metrics"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(m.memory_total_bytes > 0 && m.memory_used_bytes <= m.memory_total_bytes);
     assert!(m.cpu_count > 0);
 
@@ -31,8 +36,32 @@ async fn a_token_is_required_when_configured() {
     let client = reqwest::Client::new();
     let url = format!("{base}/v1/metrics");
     assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
-    assert_eq!(client.get(&url).bearer_auth("agent-s3cre").send().await.unwrap().status(), 401);
-    assert_eq!(client.get(&url).bearer_auth("agent-s3cret").send().await.unwrap().status(), 200);
-    assert_eq!(client.get(format!("{base}/metrics")).send().await.unwrap().status(), 401);
-    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(&url)
+            .bearer_auth("agent-s3cre")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        client
+            .get(&url)
+            .bearer_auth("agent-s3cret")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client.get(format!("{base}/metrics")).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        client.get(format!("{base}/healthz")).send().await.unwrap().status(),
+        200
+    );
 }

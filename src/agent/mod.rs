@@ -23,7 +23,10 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 pub async fn run(args: crate::cli::AgentArgs) -> anyhow::Result<()> {
     let token = args.token.filter(|t| !t.is_empty());
     if token.is_none() {
-        tracing::warn!("no --token / FARMHAND_AGENT_TOKEN: metrics are readable by anyone who can reach {}", args.listen);
+        tracing::warn!(
+            "no --token / FARMHAND_AGENT_TOKEN: metrics are readable by anyone who can reach {}",
+            args.listen
+        );
     }
     let metrics = spawn_sampler().context("cannot read this machine's metrics")?;
     let listener = crate::net::bind(args.listen, "agent").await?;
@@ -49,6 +52,6 @@ pub fn spawn_sampler() -> Result<watch::Receiver<AgentMetrics>, sysinfo::Error> 
                 tx.send_replace(sampler.sample());
             }
         })
-        .map_err(|e| sysinfo::Error::Io(e))?;
+        .map_err(sysinfo::Error::Io)?;
     Ok(rx)
 }

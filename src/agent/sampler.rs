@@ -30,14 +30,23 @@ impl Sampler {
         let system = &mut self.system;
         system.refresh_memory();
         system.refresh_cpu_usage();
-        system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing().with_memory());
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing().with_memory(),
+        );
         let ollama = OLLAMA_NAMES.iter().find_map(|name| {
             system
                 .processes_by_exact_name(OsStr::new(name))
                 .max_by_key(|p| p.memory())
-                .map(|p| OllamaProcess { pid: p.pid().as_u32(), rss_bytes: p.memory() })
+                .map(|p| OllamaProcess {
+                    pid: p.pid().as_u32(),
+                    rss_bytes: p.memory(),
+                })
         });
-        let load = System::load_average().map(|l| [l.one, l.five, l.fifteen]).unwrap_or([0.0; 3]);
+        let load = System::load_average()
+            .map(|l| [l.one, l.five, l.fifteen])
+            .unwrap_or([0.0; 3]);
         AgentMetrics {
             hostname: self.hostname.clone(),
             sampled_at: Utc::now(),

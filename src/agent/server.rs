@@ -21,7 +21,10 @@ struct AgentState {
 
 /// The agent's routes over a stream of samples; `token` (when set) is required as a bearer token.
 pub fn router(metrics: watch::Receiver<AgentMetrics>, token: Option<String>) -> Router {
-    let state = AgentState { metrics, token: token.map(Arc::from) };
+    let state = AgentState {
+        metrics,
+        token: token.map(Arc::from),
+    };
     Router::new()
         .route("/v1/metrics", get(metrics_json))
         .route("/metrics", get(metrics_prometheus))
@@ -37,7 +40,11 @@ async fn require_token(State(state): State<AgentState>, headers: HeaderMap, requ
             .and_then(|v| v.to_str().ok())
             .and_then(bearer::token_from_header);
         if !presented.is_some_and(|p| bearer::tokens_match(p, expected)) {
-            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "missing or wrong bearer token\n")
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "missing or wrong bearer token\n",
+            )
                 .into_response();
         }
     }

@@ -19,9 +19,7 @@ pub fn valid_model_name(name: &str) -> bool {
             && chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     };
     let parts: Vec<&str> = path.split('/').collect();
-    parts.len() <= 3
-        && parts.iter().all(|p| part_ok(p))
-        && tag.is_none_or(|t| t.len() <= 128 && part_ok(t))
+    parts.len() <= 3 && parts.iter().all(|p| part_ok(p)) && tag.is_none_or(|t| t.len() <= 128 && part_ok(t))
 }
 
 #[cfg(test)]
@@ -30,7 +28,14 @@ mod tests {
 
     #[test]
     fn accepts_real_names() {
-        for name in ["llama3.1:8b", "qwen3:14b", "nomic-embed-text", "library/qwen3:32b-q4_K_M", "registry.ollama.ai/library/llama3:latest", "hf.co/bartowski/Qwen3-8B-GGUF:Q4_K_M"] {
+        for name in [
+            "llama3.1:8b",
+            "qwen3:14b",
+            "nomic-embed-text",
+            "library/qwen3:32b-q4_K_M",
+            "registry.ollama.ai/library/llama3:latest",
+            "hf.co/bartowski/Qwen3-8B-GGUF:Q4_K_M",
+        ] {
             assert!(valid_model_name(name), "{name}");
         }
     }
@@ -38,7 +43,23 @@ mod tests {
     #[test]
     fn refuses_hostile_names() {
         let long = "a".repeat(MAX_MODEL_NAME + 1);
-        for name in ["", "x; rm -rf ~", "$(id)", "`id`", "a\nb", "-rf", "llama:--help", "../etc/passwd", "a b", "a/b/c/d", "a:", ":b", "a'b", "a\"b", long.as_str()] {
+        for name in [
+            "",
+            "x; rm -rf ~",
+            "$(id)",
+            "`id`",
+            "a\nb",
+            "-rf",
+            "llama:--help",
+            "../etc/passwd",
+            "a b",
+            "a/b/c/d",
+            "a:",
+            ":b",
+            "a'b",
+            "a\"b",
+            long.as_str(),
+        ] {
             assert!(!valid_model_name(name), "{name:?}");
         }
     }

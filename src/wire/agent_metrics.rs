@@ -48,15 +48,47 @@ impl AgentMetrics {
         let mut gauge = |name: &str, help: &str, value: f64| {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
         };
-        gauge("farmhand_node_memory_total_bytes", "Unified memory size.", self.memory_total_bytes as f64);
-        gauge("farmhand_node_memory_used_bytes", "Memory in use.", self.memory_used_bytes as f64);
-        gauge("farmhand_node_memory_available_bytes", "Memory available.", self.memory_available_bytes as f64);
-        gauge("farmhand_node_swap_total_bytes", "Swap size.", self.swap_total_bytes as f64);
-        gauge("farmhand_node_swap_used_bytes", "Swap in use.", self.swap_used_bytes as f64);
-        gauge("farmhand_node_cpu_percent", "Whole-machine CPU use, 0-100.", f64::from(self.cpu_percent));
-        gauge("farmhand_node_uptime_seconds", "Seconds since boot.", self.uptime_secs as f64);
+        gauge(
+            "farmhand_node_memory_total_bytes",
+            "Unified memory size.",
+            self.memory_total_bytes as f64,
+        );
+        gauge(
+            "farmhand_node_memory_used_bytes",
+            "Memory in use.",
+            self.memory_used_bytes as f64,
+        );
+        gauge(
+            "farmhand_node_memory_available_bytes",
+            "Memory available.",
+            self.memory_available_bytes as f64,
+        );
+        gauge(
+            "farmhand_node_swap_total_bytes",
+            "Swap size.",
+            self.swap_total_bytes as f64,
+        );
+        gauge(
+            "farmhand_node_swap_used_bytes",
+            "Swap in use.",
+            self.swap_used_bytes as f64,
+        );
+        gauge(
+            "farmhand_node_cpu_percent",
+            "Whole-machine CPU use, 0-100.",
+            f64::from(self.cpu_percent),
+        );
+        gauge(
+            "farmhand_node_uptime_seconds",
+            "Seconds since boot.",
+            self.uptime_secs as f64,
+        );
         if let Some(ollama) = &self.ollama {
-            gauge("farmhand_node_ollama_rss_bytes", "Resident memory of the Ollama server.", ollama.rss_bytes as f64);
+            gauge(
+                "farmhand_node_ollama_rss_bytes",
+                "Resident memory of the Ollama server.",
+                ollama.rss_bytes as f64,
+            );
         }
         out.push_str("# HELP farmhand_node_load_average Load average.\n# TYPE farmhand_node_load_average gauge\n");
         for (window, value) in ["1m", "5m", "15m"].iter().zip(self.load_average) {

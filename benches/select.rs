@@ -1,0 +1,136 @@
+//! Router decision core: `select` on a 12-node fleet, detector scans and feature extraction.
+//! Budget (DESIGN.md): `select` ≤ 2 µs.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use farmhand::config::FleetConfig;
+use farmhand::domain::{DeclaredClass, DrainState};
+use farmhand::fleet::Health;
+use farmhand::router::{
+    DetectorSet, FleetView, NodeView, Overrides, Policy, RequestFeatures, RequestInput, SpendState, detect, select,
+};
+
+const MODELS: [&str; 4] = ["llama3.1:8b", "qwen3:14b", "qwen3:32b", "nomic-embed-text"];
+
+fn fleet() -> FleetView {
+    let nodes = (1..=12)
+        .map(|i| NodeView {
+            name: format!("mini-{i:02}").into(),
+            health: if i == 7 { Health::Degraded } else { Health::Up },
+            drain: if i == 12 {
+                DrainState::Draining
+            } else {
+                DrainState::Active
+            },
+            installed: MODELS.iter().map(|m| m.to_string()).collect(),
+            loaded: vec![MODELS[i % 3].to_string()],
+            in_flight: (i % 4) as u32,
+            parallel: 2,
+            free_memory_bytes: (i as u64) << 30,
+        })
+        .collect();
+    FleetView { nodes }
+}
+
+/// Ordinary prose with code and numbers, no secrets, about `len` bytes.
+fn prompt(len: usize) -> String {
+    let chunk = "Summarise the incident: at 2024-01-15 12:30:45 node mini-03 (v1.2.3) dropped 17 requests; \
+                 order #123456789012 and ticket 123e4567-e89b-12d3-a456-426614174000 refer to the risk-assessment. \
+                 Call +1 555-123-4567 if icon@2x.png is missing.\n";
+    chunk.repeat(len / chunk.len() + 1)[..len].to_string()
+}
+
+fn features(declared: DeclaredClass, text: &str, detectors: DetectorSet) -> RequestFeatures {
+    let messages = [text];
+    let input = RequestInput {
+        declared,
+        data_class: None,
+        agent: "bench",
+        messages: &messages,
+        tool_count: 0,
+        max_tokens: Some(512),
+    };
+    RequestFeatures::from_request(&input, detectors)
+}
+
+fn bench_select(c: &mut Criterion) {
+    let policy = Policy::from_config(&FleetConfig::default());
+    let fleet = fleet();
+    let spend = SpendState {
+        frontier_usd_today: 12.0,
+        resets_in_secs: 3_600,
+    };
+    let none = Overrides::none(1);
+    let rows: Vec<(String, String)> = [
+        ("frontier.kill_switch", "off"),
+        ("class.reasoning.target", "local"),
+        ("class.routine.model", "qwen3:14b"),
+        ("budget.daily_usd", "100"),
+        ("node.mini-02.excluded", "true"),
+        ("node.mini-05.excluded", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (overridden, _) = Overrides::from_rows(&rows, 2);
+    let text = prompt(2 * 1024);
+
+    for declared in [
+        DeclaredClass::Routine,
+        DeclaredClass::Reasoning,
+        DeclaredClass::Orchestration,
+        DeclaredClass::Sensitive,
+    ] {
+        let f = features(declared, &text, policy.detectors);
+        c.bench_function(&format!("select/{declared}"), |b| {
+            b.iter(|| {
+                select(
+                    black_box(&f),
+                    black_box(&policy),
+                    black_box(&none),
+                    black_box(&fleet),
+                    black_box(&spend),
+                )
+            })
+        });
+    }
+    let f = features(DeclaredClass::Reasoning, &text, policy.detectors);
+    c.bench_function("select/reasoning+overrides", |b| {
+        b.iter(|| {
+            select(
+                black_box(&f),
+                black_box(&policy),
+                black_box(&overridden),
+                black_box(&fleet),
+                black_box(&spend),
+            )
+        })
+    });
+}
+
+fn bench_detectors(c: &mut Criterion) {
+    for (label, len) in [("2KiB", 2 * 1024), ("16KiB", 16 * 1024)] {
+        let text = prompt(len);
+        c.bench_function(&format!("detect/all/{label}"), |b| {
+            b.iter(|| detect::scan(black_box(&[text.as_str()]), DetectorSet::ALL))
+        });
+        for detector in detect::Detector::ALL {
+            c.bench_function(&format!("detect/{detector}/{label}"), |b| {
+                b.iter(|| detector.fires_on(black_box(&text)))
+            });
+        }
+    }
+}
+
+fn bench_features(c: &mut Criterion) {
+    for (label, len) in [("2KiB", 2 * 1024), ("16KiB", 16 * 1024)] {
+        let text = prompt(len);
+        c.bench_function(&format!("features/auto/{label}"), |b| {
+            b.iter(|| features(DeclaredClass::Auto, black_box(&text), DetectorSet::ALL))
+        });
+    }
+}
+
+criterion_group!(benches, bench_select, bench_detectors, bench_features);
+criterion_main!(benches);

@@ -1,0 +1,388 @@
+//! `POST /v1/chat/completions`: authenticate → parse → features → `select` → walk the plan → relay → record.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures::StreamExt;
+
+use super::Gateway;
+use super::errors::ApiError;
+use super::record::PendingRecord;
+use super::upstream::{UpstreamError, UpstreamReply};
+use crate::domain::DeclaredClass;
+use crate::router::{Decision, PlanStep, RequestFeatures, RequestInput, Target};
+use crate::wire::openai::ChatCompletionRequest;
+
+/// Header naming the task class when `model` does not.
+pub const TASK_CLASS_HEADER: &str = "x-task-class";
+/// Header naming the calling agent.
+pub const AGENT_HEADER: &str = "x-agent-id";
+/// Header whose value `restricted` forces the sensitive class.
+pub const DATA_CLASS_HEADER: &str = "x-data-class";
+
+/// The handler.
+pub async fn chat_completions(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match handle(gateway, peer, headers, body).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn handle(
+    gateway: Arc<Gateway>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let ts = Utc::now();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let key_agent = gateway
+        .keys
+        .authenticate(text(header::AUTHORIZATION.as_str()), peer)
+        .inspect_err(|e| gateway.count_refused(e))?;
+    let body = body.map_err(|rejection| {
+        let err = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(gateway.config.router.max_body_bytes)
+        } else {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("could not read the request body: {rejection}"),
+            )
+        };
+        gateway.count_refused(&err);
+        err
+    })?;
+    let request = parse_request(&body).inspect_err(|e| gateway.count_refused(e))?;
+    let declared = declared_class(&request.model, text(TASK_CLASS_HEADER)).inspect_err(|e| gateway.count_refused(e))?;
+    let agent = key_agent
+        .or(text(AGENT_HEADER))
+        .or(request.user.as_deref())
+        .unwrap_or("anonymous");
+    let agent = sanitize_agent(agent);
+
+    let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
+    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let tool_count = request
+        .extra
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .map_or(0, Vec::len);
+    let input = RequestInput {
+        declared,
+        data_class: text(DATA_CLASS_HEADER),
+        agent: &agent,
+        messages: &text_refs,
+        tool_count,
+        max_tokens: request.max_completion_tokens.or(request.max_tokens),
+    };
+    let features = RequestFeatures::from_request(&input, gateway.policy.detectors);
+    drop(texts);
+    let decision = gateway.decide(&features);
+    let mut pending = PendingRecord::new(gateway.clone(), &agent, &decision, started, ts);
+
+    let plan = match decision.rejection() {
+        Some(rejection) => {
+            let err = ApiError::unavailable(
+                rejection.code.as_str(),
+                rejection_message(&decision, rejection.code.as_str()),
+                rejection.retry_after_secs,
+            );
+            pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
+            return Err(err);
+        }
+        None => decision.plan().to_vec(),
+    };
+
+    let mut failures: Vec<String> = Vec::new();
+    let mut last_error: Option<UpstreamError> = None;
+    for step in &plan {
+        // Defence in depth: the plan already excludes it, and this gateway refuses to try.
+        if decision.is_sensitive() && matches!(step.target, Target::Frontier { .. }) {
+            tracing::error!(
+                request_id = pending.request_id(),
+                "refused a frontier target for a sensitive request"
+            );
+            continue;
+        }
+        let _slot = match &step.target {
+            Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),
+            Target::Frontier { .. } => None,
+        };
+        match gateway.call(&step.target, &request).await {
+            Ok(reply) => {
+                pending.serving(step);
+                pending.first_byte();
+                return Ok(respond(reply, &request, &decision, step, pending, _slot));
+            }
+            Err(err) => {
+                tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");
+                failures.push(format!("{}: {}", step.target.route_label(), err.message));
+                last_error = Some(err);
+            }
+        }
+    }
+    let err = if decision.is_sensitive() && plan.iter().all(|s| matches!(s.target, Target::Local { .. })) {
+        ApiError::unavailable(
+            "no_local_capacity",
+            format!(
+                "sensitive work stays on the farm and no node could take it ({}); retry later",
+                failures.join("; ")
+            ),
+            retry_after_secs(last_error.as_ref()),
+        )
+    } else {
+        ApiError::bad_gateway(
+            last_error
+                .as_ref()
+                .map(UpstreamError::code)
+                .as_deref()
+                .unwrap_or("upstream_failed"),
+            format!("every upstream in the plan failed: {}", failures.join("; ")),
+        )
+    };
+    pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
+    Err(err)
+}
+
+/// Turns an upstream reply into the agent's response and records the decision when it ends.
+fn respond(
+    reply: UpstreamReply,
+    request: &ChatCompletionRequest,
+    decision: &Decision,
+    step: &PlanStep,
+    pending: PendingRecord,
+    slot: Option<super::inflight::InFlightGuard>,
+) -> Response {
+    let headers = route_headers(decision, step, pending.request_id());
+    match reply {
+        UpstreamReply::Complete { completion, usage } => {
+            pending.finish(200, None, Some(usage));
+            drop(slot);
+            (headers, axum::Json(completion)).into_response()
+        }
+        UpstreamReply::Stream(chunks) => {
+            let wants_usage = request.wants_usage_chunk();
+            let relay = Relay {
+                pending: Some(pending),
+                usage: None,
+                _slot: slot,
+            };
+            let body = futures::stream::unfold(
+                (chunks, relay, false),
+                move |(mut chunks, mut relay, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    loop {
+                        match chunks.next().await {
+                            Some(Ok(item)) => {
+                                if item.usage.is_some() {
+                                    relay.usage = item.usage;
+                                }
+                                let usage_only = item.chunk.choices.is_empty() && item.chunk.usage().is_some();
+                                if usage_only && !wants_usage {
+                                    continue;
+                                }
+                                let mut chunk = item.chunk;
+                                if !wants_usage {
+                                    chunk.usage = None;
+                                }
+                                let json = serde_json::to_string(&chunk).unwrap_or_default();
+                                return Some((
+                                    Ok::<_, Infallible>(Bytes::from(format!("data: {json}\n\n"))),
+                                    (chunks, relay, false),
+                                ));
+                            }
+                            Some(Err(err)) => {
+                                relay.finish(Some(format!("upstream_dropped: {}", err.0)));
+                                // Ending without [DONE] tells OpenAI clients the stream failed.
+                                return None;
+                            }
+                            None => {
+                                relay.finish(None);
+                                return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (chunks, relay, true)));
+                            }
+                        }
+                    }
+                },
+            );
+            let mut response = (headers, Body::from_stream(body)).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+    }
+}
+
+/// Holds what a streamed answer needs to record itself when it ends.
+struct Relay {
+    pending: Option<PendingRecord>,
+    usage: Option<crate::config::TokenUsage>,
+    _slot: Option<super::inflight::InFlightGuard>,
+}
+
+impl Relay {
+    fn finish(&mut self, error: Option<String>) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish(200, error, self.usage);
+        }
+    }
+}
+
+fn route_headers(decision: &Decision, step: &PlanStep, request_id: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-farmhand-route", step.target.route_label());
+    put(
+        "x-farmhand-decision",
+        format!("{};fallback={}", decision.header_value(), step.fallback),
+    );
+    put("x-request-id", request_id.to_string());
+    headers
+}
+
+fn parse_request(body: &[u8]) -> Result<ChatCompletionRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "missing_body",
+            "the request body is empty; send a JSON chat completion request",
+        ));
+    }
+    let request: ChatCompletionRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not a valid chat completion request: {e}"),
+        )
+    })?;
+    if request.messages.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_messages",
+            "`messages` must hold at least one message",
+        ));
+    }
+    Ok(request)
+}
+
+/// The declared class: `model` or `X-Task-Class`; if either says sensitive, it is sensitive.
+fn declared_class(model: &str, header: Option<&str>) -> Result<DeclaredClass, ApiError> {
+    let from_model = model.trim().parse::<DeclaredClass>().ok();
+    let from_header = match header {
+        Some(h) => Some(
+            h.trim()
+                .parse::<DeclaredClass>()
+                .map_err(|e| ApiError::bad_request("unknown_task_class", format!("X-Task-Class: {e}")))?,
+        ),
+        None => None,
+    };
+    if from_model == Some(DeclaredClass::Sensitive) || from_header == Some(DeclaredClass::Sensitive) {
+        return Ok(DeclaredClass::Sensitive);
+    }
+    from_model.or(from_header).ok_or_else(|| {
+        let shown: String = model.chars().take(64).collect();
+        ApiError::bad_request(
+            "unknown_task_class",
+            format!(
+                "`model` must name a task class (routine, reasoning, orchestration, sensitive or auto), not `{shown}`: agents declare the kind of thinking they need and the router picks the model"
+            ),
+        )
+    })
+}
+
+/// Agent names go into logs and the store: keep them short and printable.
+fn sanitize_agent(agent: &str) -> String {
+    let clean: String = agent
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(64)
+        .collect();
+    if clean.trim().is_empty() {
+        "anonymous".into()
+    } else {
+        clean.trim().to_string()
+    }
+}
+
+fn rejection_message(decision: &Decision, code: &str) -> String {
+    match code {
+        "no_local_capacity" if decision.is_sensitive() => {
+            "sensitive work stays on the farm and no node can take it now; retry after the indicated delay".into()
+        }
+        "no_local_capacity" => {
+            "no node can take this request now and policy keeps it off the frontier; retry later".into()
+        }
+        "budget_exhausted" => "today's frontier budget is spent and policy refuses frontier work past it".into(),
+        "frontier_disabled" => "the frontier kill switch is on and no node can take this request".into(),
+        other => format!("request refused by policy ({other})"),
+    }
+}
+
+fn retry_after_secs(err: Option<&UpstreamError>) -> u32 {
+    err.and_then(|e| e.retry_after)
+        .map(|d| d.as_secs().clamp(1, 60) as u32)
+        .unwrap_or(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_comes_from_model_or_header_and_sensitive_wins() {
+        assert_eq!(declared_class("routine", None), Ok(DeclaredClass::Routine));
+        assert_eq!(
+            declared_class("gpt-4o", Some("reasoning")),
+            Ok(DeclaredClass::Reasoning)
+        );
+        assert_eq!(
+            declared_class("routine", Some("sensitive")),
+            Ok(DeclaredClass::Sensitive)
+        );
+        assert_eq!(
+            declared_class("sensitive", Some("routine")),
+            Ok(DeclaredClass::Sensitive)
+        );
+        assert_eq!(declared_class("gpt-4o", None).unwrap_err().code, "unknown_task_class");
+        assert_eq!(
+            declared_class("routine", Some("bogus")).unwrap_err().code,
+            "unknown_task_class"
+        );
+    }
+
+    #[test]
+    fn bodies_are_checked() {
+        assert_eq!(parse_request(b"").unwrap_err().code, "missing_body");
+        assert_eq!(parse_request(b"{not json").unwrap_err().code, "invalid_json");
+        assert_eq!(
+            parse_request(br#"{"model":"routine","messages":[]}"#).unwrap_err().code,
+            "empty_messages"
+        );
+        assert!(parse_request(br#"{"model":"routine","messages":[{"role":"user","content":"hi"}]}"#).is_ok());
+    }
+
+    #[test]
+    fn agent_names_are_tamed() {
+        assert_eq!(sanitize_agent("planner"), "planner");
+        assert_eq!(sanitize_agent("a\nb\u{1b}[31m"), "ab[31m");
+        assert_eq!(sanitize_agent("  "), "anonymous");
+        assert_eq!(sanitize_agent(&"x".repeat(200)).len(), 64);
+    }
+}

@@ -1,0 +1,91 @@
+//! Errors in OpenAI's shape, so official clients raise the right exception.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::wire::openai::{ApiError as WireError, ErrorEnvelope};
+
+/// An error answered to an agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// OpenAI `type`: `invalid_request_error`, `authentication_error`, `api_error`, …
+    pub kind: &'static str,
+    /// Short machine code, also recorded in the decision.
+    pub code: String,
+    /// What went wrong and what to do, for a human.
+    pub message: String,
+    /// Seconds to wait before retrying (503).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// 400: the request itself is wrong.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message)
+    }
+
+    /// 401: missing or wrong key.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_api_key",
+            message,
+        )
+    }
+
+    /// 413: body over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("request body is larger than the router's limit of {limit} bytes (router.max_body_bytes)"),
+        )
+    }
+
+    /// 503: no capacity; retry later.
+    pub fn unavailable(code: &str, message: impl Into<String>, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "api_error", code, message)
+        }
+    }
+
+    /// 502: every upstream in the plan failed.
+    pub fn bad_gateway(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "api_error", code, message)
+    }
+
+    fn new(status: StatusCode, kind: &'static str, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            code: code.to_string(),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let envelope = ErrorEnvelope {
+            error: WireError {
+                message: self.message,
+                kind: self.kind.to_string(),
+                param: None,
+                code: Some(self.code.into()),
+            },
+        };
+        let mut response = (self.status, axum::Json(envelope)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

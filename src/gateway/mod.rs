@@ -1,0 +1,185 @@
+//! The router's HTTP gateway: OpenAI-compatible on the agents' side; Ollama nodes and frontier
+//! APIs behind it. It gathers the inputs of [`crate::router::select`] (fleet view, live control,
+//! today's spend), walks the decision's plan, relays the answer and records the decision.
+
+mod chat;
+mod errors;
+mod inflight;
+mod keys;
+mod metrics;
+mod record;
+mod server;
+mod spend;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER};
+pub use errors::ApiError;
+pub use inflight::InFlight;
+pub use keys::AgentKeys;
+pub use server::{app, run, serve};
+pub use spend::SpendTracker;
+
+use crate::config::{FleetConfig, Node};
+use crate::control::ControlSnapshot;
+use crate::fleet::FleetSnapshot;
+use crate::recorder::Recorder;
+use crate::router::{Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, Target, select};
+use crate::wire::openai::ChatCompletionRequest;
+use metrics::GatewayMetrics;
+use upstream::Timeouts;
+use upstream::{UpstreamError, UpstreamReply};
+
+/// Everything a request handler needs, shared by all of them.
+pub struct Gateway {
+    /// The fleet configuration.
+    pub config: Arc<FleetConfig>,
+    /// The base policy derived from it.
+    pub policy: Policy,
+    nodes: HashMap<String, Node>,
+    fleet: watch::Receiver<FleetSnapshot>,
+    control: watch::Receiver<Arc<ControlSnapshot>>,
+    /// Requests in flight per node.
+    pub in_flight: InFlight,
+    recorder: Recorder,
+    spend: SpendTracker,
+    keys: AgentKeys,
+    client: reqwest::Client,
+    metrics: GatewayMetrics,
+    timeouts: Timeouts,
+}
+
+/// The live inputs a gateway reads on every request.
+pub struct GatewaySources {
+    /// Telemetry of every node.
+    pub fleet: watch::Receiver<FleetSnapshot>,
+    /// Node states and overrides from the store.
+    pub control: watch::Receiver<Arc<ControlSnapshot>>,
+    /// Where decisions go.
+    pub recorder: Recorder,
+    /// Resolved agent keys.
+    pub keys: AgentKeys,
+}
+
+impl Gateway {
+    /// A gateway over `config` reading the given live sources.
+    pub fn new(config: FleetConfig, sources: GatewaySources) -> Arc<Self> {
+        let nodes: HashMap<String, Node> = config
+            .resolved_nodes()
+            .into_iter()
+            .map(|n| (n.name.clone(), n))
+            .collect();
+        let in_flight = InFlight::new(nodes.keys().map(String::as_str));
+        let timeouts = Timeouts {
+            first_byte: Duration::from_secs(config.router.first_byte_timeout_secs.max(1)),
+            idle: Duration::from_secs(config.router.idle_timeout_secs.max(1)),
+        };
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
+        Arc::new(Gateway {
+            policy: Policy::from_config(&config),
+            config: Arc::new(config),
+            nodes,
+            fleet: sources.fleet,
+            control: sources.control,
+            in_flight,
+            recorder: sources.recorder,
+            spend: SpendTracker::default(),
+            keys: sources.keys,
+            client,
+            metrics: GatewayMetrics::default(),
+            timeouts,
+        })
+    }
+
+    /// Today's frontier spend, as the budget check sees it.
+    pub fn spend(&self) -> &SpendTracker {
+        &self.spend
+    }
+
+    /// The decision for a request with these features, from the live fleet, control and spend.
+    pub fn decide(&self, features: &RequestFeatures) -> Decision {
+        let control = self.control.borrow().clone();
+        let (overrides, warnings) = Overrides::from_rows(&control.overrides, control.version);
+        for warning in warnings {
+            tracing::warn!(%warning, "ignoring an invalid override");
+        }
+        let fleet = self.fleet_view(&control);
+        select(
+            features,
+            &self.policy,
+            &overrides,
+            &fleet,
+            &self.spend.state(Utc::now()),
+        )
+    }
+
+    /// What placement sees now: telemetry, drain states and the router's in-flight counts.
+    pub fn fleet_view(&self, control: &ControlSnapshot) -> FleetView {
+        let snapshot = self.fleet.borrow();
+        FleetView {
+            nodes: snapshot
+                .nodes
+                .iter()
+                .map(|n| NodeView {
+                    name: n.name.as_str().into(),
+                    health: n.health,
+                    drain: control.node_state(&n.name),
+                    installed: n.installed.iter().map(|m| m.name.clone()).collect(),
+                    loaded: n.loaded.iter().map(|m| m.name.clone()).collect(),
+                    in_flight: self.in_flight.get(&n.name),
+                    parallel: n.parallel,
+                    free_memory_bytes: n.free_memory_bytes(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Calls one plan target.
+    async fn call(&self, target: &Target, request: &ChatCompletionRequest) -> Result<UpstreamReply, UpstreamError> {
+        match target {
+            Target::Local { node, model } => {
+                let Some(node) = self.nodes.get(&**node) else {
+                    return Err(UpstreamError::transport(format!(
+                        "node {node} is not in the fleet config"
+                    )));
+                };
+                upstream::local::call(&self.client, &node.ollama_url, model, request, self.timeouts).await
+            }
+            Target::Frontier { provider, model } => {
+                let Some(config) = self.config.frontier.providers.get(&**provider) else {
+                    return Err(UpstreamError::transport(format!(
+                        "frontier provider {provider} is not configured"
+                    )));
+                };
+                upstream::frontier::call_with_retry(&self.client, provider, config, model, request, self.timeouts).await
+            }
+        }
+    }
+
+    /// Counts a request refused before any decision (bad key, bad body, unknown class).
+    fn count_refused(&self, err: &ApiError) {
+        tracing::debug!(status = err.status.as_u16(), code = %err.code, "request refused");
+        self.metrics.count_refused(err.status.as_u16());
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(&self.in_flight, self.recorder.stats())
+    }
+
+    /// Waits until every decision so far is in the store or the journal.
+    pub async fn flush(&self) {
+        self.recorder.flush().await;
+    }
+}

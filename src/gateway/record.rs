@@ -1,0 +1,137 @@
+//! Building the decision record for one request, finished exactly once on every path.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::TokenUsage;
+use crate::domain::{DecisionRecord, Endpoint, Fallback};
+use crate::router::{Decision, PlanStep, Target};
+
+use super::Gateway;
+
+/// A decision on its way to the recorder; dropping it unfinished records the request as abandoned.
+pub struct PendingRecord {
+    gateway: Arc<Gateway>,
+    record: Option<DecisionRecord>,
+    started: Instant,
+}
+
+impl PendingRecord {
+    /// Starts the record for a request that reached a decision.
+    pub fn new(gateway: Arc<Gateway>, agent: &str, decision: &Decision, started: Instant, ts: DateTime<Utc>) -> Self {
+        let record = DecisionRecord {
+            request_id: new_request_id(ts),
+            ts,
+            agent: agent.to_string(),
+            declared_class: decision.declared,
+            effective_class: decision.class,
+            sensitive: decision.is_sensitive(),
+            sensitivity_reason: decision.sensitivity.map(|s| s.as_str().to_string()),
+            endpoint: Endpoint::Rejected,
+            provider: None,
+            node: None,
+            model: None,
+            est_tokens: i64::try_from(decision.est_tokens).unwrap_or(i64::MAX),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_usd: 0.0,
+            ttfb_ms: None,
+            latency_ms: 0,
+            fallback: Fallback::None,
+            policy_version: decision.policy_version,
+            status: 0,
+            error: None,
+        };
+        PendingRecord {
+            gateway,
+            record: Some(record),
+            started,
+        }
+    }
+
+    /// The request id (for logs and the `X-Request-Id` header).
+    pub fn request_id(&self) -> &str {
+        self.record.as_ref().map(|r| r.request_id.as_str()).unwrap_or_default()
+    }
+
+    /// Notes which target is serving the request.
+    pub fn serving(&mut self, step: &PlanStep) {
+        if let Some(r) = self.record.as_mut() {
+            r.endpoint = step.target.endpoint();
+            r.fallback = step.fallback;
+            match &step.target {
+                Target::Local { node, model } => {
+                    r.provider = Some("ollama".into());
+                    r.node = Some(node.to_string());
+                    r.model = Some(model.to_string());
+                }
+                Target::Frontier { provider, model } => {
+                    r.provider = Some(provider.to_string());
+                    r.node = None;
+                    r.model = Some(model.to_string());
+                }
+            }
+        }
+    }
+
+    /// Notes the time to first byte, once.
+    pub fn first_byte(&mut self) {
+        if let Some(r) = self.record.as_mut().filter(|r| r.ttfb_ms.is_none()) {
+            r.ttfb_ms = Some(self.started.elapsed().as_millis() as i64);
+        }
+    }
+
+    /// Finishes and records: status returned to the agent, an error code if any, token usage.
+    pub fn finish(mut self, status: u16, error: Option<String>, usage: Option<TokenUsage>) {
+        self.complete(status, error, usage);
+    }
+
+    fn complete(&mut self, status: u16, error: Option<String>, usage: Option<TokenUsage>) {
+        let Some(mut record) = self.record.take() else { return };
+        let now = Utc::now();
+        record.status = i32::from(status);
+        record.error = error;
+        record.latency_ms = self.started.elapsed().as_millis() as i64;
+        if let Some(usage) = usage {
+            record.prompt_tokens = i64::try_from(usage.input_total()).unwrap_or(i64::MAX);
+            record.completion_tokens = i64::try_from(usage.out).unwrap_or(i64::MAX);
+            if record.endpoint == Endpoint::Frontier {
+                let model = record.model.as_deref().unwrap_or_default();
+                match self.gateway.config.price_for(model, now.date_naive()) {
+                    Some(price) => record.cost_usd = price.cost(&usage),
+                    None => tracing::warn!(
+                        model,
+                        "no price for frontier model; recording cost 0 (add a [[pricing]] row)"
+                    ),
+                }
+                self.gateway.spend.add(record.cost_usd, now);
+            }
+        }
+        tracing::info!(
+            request_id = %record.request_id, agent = %record.agent, class = %record.effective_class,
+            endpoint = %record.endpoint, node = record.node.as_deref().unwrap_or("-"),
+            model = record.model.as_deref().unwrap_or("-"), status = record.status,
+            latency_ms = record.latency_ms, fallback = %record.fallback, "decision"
+        );
+        self.gateway.metrics.observe(&record);
+        self.gateway.recorder.record(record);
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        // The agent went away before the answer was complete (HTTP 499, as Ollama logs it).
+        self.complete(499, Some("client_disconnected".into()), None);
+    }
+}
+
+/// A unique, time-ordered request id: `fh-<unix ms hex>-<random>`.
+pub fn new_request_id(ts: DateTime<Utc>) -> String {
+    format!(
+        "fh-{:011x}-{:016x}",
+        ts.timestamp_millis().max(0),
+        rand::random::<u64>()
+    )
+}

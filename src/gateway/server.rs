@@ -1,0 +1,116 @@
+//! Routes, start-up and shutdown of `farmhand router`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use tokio::net::TcpListener;
+
+use super::{AgentKeys, Gateway, GatewaySources, chat};
+use crate::config::FleetConfig;
+use crate::domain::DeclaredClass;
+use crate::fleet::{Cadence, FleetPoller};
+use crate::recorder::{Recorder, RecorderOptions};
+use crate::store::Store;
+use crate::wire::openai::{ModelEntry, ModelList};
+
+/// The gateway's routes.
+pub fn app(gateway: Arc<Gateway>) -> Router {
+    let limit = gateway.config.router.max_body_bytes;
+    Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(chat::chat_completions).layer(DefaultBodyLimit::max(limit)),
+        )
+        .route("/v1/models", get(models))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .with_state(gateway)
+}
+
+/// Serves `gateway` on `listener` until `shutdown` completes, then flushes decisions.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let service = app(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("router server failed");
+    gateway.flush().await;
+    result
+}
+
+/// `farmhand router`: connects the store, starts telemetry and live control, serves until Ctrl-C.
+pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let store = Store::connect(&config.store.url).await?;
+    store.migrate().await?;
+    let agents = config.agents.clone();
+    let keys = tokio::task::spawn_blocking(move || AgentKeys::resolve(&agents))
+        .await
+        .context("key resolution task failed")?
+        .map_err(|(agent, err)| anyhow::anyhow!("agent key of `{agent}` is unavailable: {err}"))?;
+    if keys.is_empty() {
+        tracing::warn!("no [[agents]] keys configured: answering loopback clients only");
+    }
+    let sources = GatewaySources {
+        fleet: FleetPoller::start(&config.resolved_nodes(), Cadence::default()),
+        control: crate::control::watch(store.clone()),
+        recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+        keys,
+    };
+    let addr = listen.unwrap_or(config.router.listen);
+    let gateway = Gateway::new(config, sources);
+    seed_spend(&gateway, &store).await;
+    let listener = crate::net::bind(addr, "router").await?;
+    tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
+    serve(gateway, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Starts the day's budget from what the store already recorded (best effort).
+async fn seed_spend(gateway: &Gateway, store: &Store) {
+    let now = Utc::now();
+    let midnight = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    match store.frontier_cost_since(midnight).await {
+        Ok(usd) => gateway.spend().seed(usd, now),
+        Err(err) => tracing::warn!(%err, "could not read today's frontier spend; the budget starts from 0"),
+    }
+}
+
+async fn models() -> Json<ModelList> {
+    let data = DeclaredClass::ALL
+        .iter()
+        .map(|class| ModelEntry {
+            id: class.as_str().into(),
+            object: "model".into(),
+            created: 0,
+            owned_by: "farmhand".into(),
+        })
+        .collect();
+    Json(ModelList {
+        object: "list".into(),
+        data: Some(data),
+    })
+}
+
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        gateway.metrics_text(),
+    )
+}

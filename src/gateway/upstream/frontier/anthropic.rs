@@ -1,0 +1,45 @@
+//! Anthropic Messages: the OpenAI request is translated on the way out and the reply on the way
+//! back (see [`super::translate`]).
+
+use super::translate::{self, AnthropicStream};
+use super::{ApiKey, http, stream};
+use crate::gateway::upstream::{Timeouts, UpstreamError, UpstreamReply};
+use crate::wire::anthropic::{API_VERSION, MessageResponse};
+use crate::wire::openai::ChatCompletionRequest;
+
+/// Calls `POST {base_url}/v1/messages`.
+pub(super) async fn call(
+    client: &reqwest::Client,
+    provider_name: &str,
+    base_url: &str,
+    key: Option<&ApiKey>,
+    model: &str,
+    request: &ChatCompletionRequest,
+    timeouts: Timeouts,
+) -> Result<UpstreamReply, UpstreamError> {
+    let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
+    let mut builder = client
+        .post(url)
+        .header("anthropic-version", API_VERSION)
+        .json(&translate::messages_request(request, model));
+    if let Some(key) = key {
+        builder = builder.header("x-api-key", key.header_value(provider_name, "")?);
+    }
+    let response = http::send(builder, timeouts.first_byte).await?;
+    if !response.status().is_success() {
+        return Err(http::status_error(provider_name, response, timeouts.idle).await);
+    }
+    let created = chrono::Utc::now().timestamp();
+    if request.is_stream() {
+        let chunks = stream::relay(provider_name, response, AnthropicStream::new(created), timeouts).await?;
+        return Ok(UpstreamReply::Stream(chunks));
+    }
+    let reply: MessageResponse = http::read_json(provider_name, response, timeouts.idle).await?;
+    if reply.kind != "message" {
+        return Err(UpstreamError::transport(format!(
+            "{provider_name} sent a malformed answer"
+        )));
+    }
+    let (completion, usage) = translate::completion(reply, created);
+    Ok(UpstreamReply::Complete { completion: Box::new(completion), usage })
+}

@@ -1,0 +1,201 @@
+//! The HTTP edge shared by both providers: sending under a first-byte timeout, reading bodies
+//! under an idle timeout, and turning non-2xx answers into [`UpstreamError`]s.
+
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use super::translate::truncate;
+use crate::gateway::upstream::{UpstreamError, describe};
+use crate::wire::openai::ErrorEnvelope;
+
+/// The largest whole reply read (a completion, not a stream).
+const MAX_REPLY_BYTES: usize = 16 << 20;
+/// The most of an error body read; the rest is not needed to name the error.
+const MAX_ERROR_BYTES: usize = 64 << 10;
+
+/// Sends `request`, waiting at most `first_byte` for the answer's status and headers.
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    first_byte: Duration,
+) -> Result<reqwest::Response, UpstreamError> {
+    match tokio::time::timeout(first_byte, request.send()).await {
+        Err(_) => Err(UpstreamError::transport(format!(
+            "timed out after {} ms waiting for an answer",
+            first_byte.as_millis()
+        ))),
+        Ok(Err(e)) => Err(UpstreamError::transport(describe(&e))),
+        Ok(Ok(response)) => Ok(response),
+    }
+}
+
+/// Reads a body of at most `limit` bytes (`truncate`: keep the start; else fail), with at most
+/// `idle` between two reads.
+async fn read_body(
+    response: reqwest::Response,
+    idle: Duration,
+    limit: usize,
+    keep_start: bool,
+) -> Result<Vec<u8>, UpstreamError> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => {
+                return Err(UpstreamError::transport(format!(
+                    "answer stalled for {} ms",
+                    idle.as_millis()
+                )));
+            }
+            Ok(None) => return Ok(body),
+            Ok(Some(Err(e))) => return Err(UpstreamError::transport(describe(&e))),
+            Ok(Some(Ok(bytes))) => {
+                if body.len() + bytes.len() > limit {
+                    if keep_start {
+                        body.extend_from_slice(&bytes[..limit - body.len()]);
+                        return Ok(body);
+                    }
+                    return Err(UpstreamError::transport(format!(
+                        "answer larger than {} MiB",
+                        limit >> 20
+                    )));
+                }
+                body.extend_from_slice(&bytes);
+            }
+        }
+    }
+}
+
+/// Reads and parses a whole JSON reply; anything unreadable is a "malformed answer".
+pub(crate) async fn read_json<T: DeserializeOwned>(
+    provider_name: &str,
+    response: reqwest::Response,
+    idle: Duration,
+) -> Result<T, UpstreamError> {
+    let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
+    serde_json::from_slice(&body)
+        .map_err(|_| UpstreamError::transport(format!("{provider_name} sent a malformed answer")))
+}
+
+/// The error for a non-2xx answer, named from either provider's error envelope.
+pub(crate) async fn status_error(provider_name: &str, response: reqwest::Response, idle: Duration) -> UpstreamError {
+    let status = response.status();
+    let retry_after = retry_after(response.headers(), SystemTime::now());
+    let body = read_body(response, idle, MAX_ERROR_BYTES, true)
+        .await
+        .unwrap_or_default();
+    UpstreamError {
+        status: Some(status.as_u16()),
+        retry_after,
+        message: error_message(provider_name, status, &body),
+    }
+}
+
+/// `<provider> <status> <error type>: <error message>`; OpenAI's `insufficient_quota` code wins
+/// over its type, so that the retry policy can tell billing from load.
+fn error_message(provider_name: &str, status: reqwest::StatusCode, body: &[u8]) -> String {
+    let code = status.as_u16();
+    let Ok(ErrorEnvelope { error }) = serde_json::from_slice::<ErrorEnvelope>(body) else {
+        return format!(
+            "{provider_name} {code} {}",
+            status.canonical_reason().unwrap_or("error")
+        );
+    };
+    let code_text = error.code.as_ref().and_then(|c| c.as_str()).unwrap_or_default();
+    let kind = if code_text == "insufficient_quota" || error.kind.is_empty() {
+        code_text
+    } else {
+        error.kind.as_str()
+    };
+    let kind = if kind.is_empty() { "error" } else { kind };
+    format!("{provider_name} {code} {kind}: {}", truncate(&error.message))
+}
+
+/// The wait a provider asked for: `retry-after-ms`, else `retry-after` in seconds or as an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Duration::try_from_secs_f64(ms / 1000.0).ok();
+    }
+    let value = header("retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let at = SystemTime::from(chrono::DateTime::parse_from_rfc2822(value).ok()?);
+    at.duration_since(now).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::StatusCode;
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (reqwest::header::HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .collect()
+    }
+
+    #[test]
+    fn retry_after_reads_milliseconds_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "1500"), ("retry-after", "9")]), now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "soon"), ("retry-after", "2")]), now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "0.5")]), now),
+            Some(Duration::from_millis(500))
+        );
+        // 2015-10-21T07:28:00Z is 1_445_412_480.
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]), now),
+            Some(Duration::from_secs(10))
+        );
+        let later = now + Duration::from_secs(60);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]), later),
+            None,
+            "past dates ask for no wait"
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "-3")]), now), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "1e30")]), now), None);
+        assert_eq!(retry_after(&headers(&[]), now), None);
+    }
+
+    #[test]
+    fn error_messages_name_both_envelopes() {
+        let anthropic =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#;
+        assert_eq!(
+            error_message("anthropic", StatusCode::from_u16(529).unwrap(), anthropic),
+            "anthropic 529 overloaded_error: Overloaded"
+        );
+        let quota = br#"{"error":{"message":"You exceeded your current quota.","type":"requests","param":null,"code":"insufficient_quota"}}"#;
+        assert_eq!(
+            error_message("openai", StatusCode::TOO_MANY_REQUESTS, quota),
+            "openai 429 insufficient_quota: You exceeded your current quota."
+        );
+        let code_only = br#"{"error":{"message":"no","code":"model_not_found"}}"#;
+        assert_eq!(
+            error_message("openai", StatusCode::NOT_FOUND, code_only),
+            "openai 404 model_not_found: no"
+        );
+        assert_eq!(
+            error_message("openai", StatusCode::BAD_GATEWAY, b"<html>proxy</html>"),
+            "openai 502 Bad Gateway"
+        );
+        let long = format!(r#"{{"error":{{"type":"api_error","message":"{}"}}}}"#, "x".repeat(500));
+        let message = error_message("anthropic", StatusCode::INTERNAL_SERVER_ERROR, long.as_bytes());
+        assert_eq!(message.chars().filter(|c| *c == 'x').count(), 200);
+    }
+}

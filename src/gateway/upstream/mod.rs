@@ -1,0 +1,113 @@
+//! Upstream calls: a farm node's OpenAI-compatible endpoint, or a frontier provider.
+//!
+//! Every upstream answers in OpenAI's shape (translated where needed), so the gateway has one
+//! code path for relaying, usage accounting and recording. A failure *before the first byte*
+//! reaches the agent is retryable on the next plan step; a failure mid-stream is not.
+
+pub mod frontier;
+pub mod local;
+pub mod openai_sse;
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+
+use crate::config::TokenUsage;
+use crate::wire::openai::{ChatCompletion, ChatCompletionChunk};
+
+/// A stream of OpenAI-shaped chunks; it ends after the last chunk, and ending any other way
+/// (no finish, no `[DONE]`, no `message_stop`) is a [`MidStreamError`].
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<StreamItem, MidStreamError>> + Send>>;
+
+/// One relayed chunk, with the normalised usage when this chunk is the one that reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamItem {
+    /// The chunk in OpenAI's shape.
+    pub chunk: ChatCompletionChunk,
+    /// Token counts for pricing, on the chunk that carries the final usage.
+    pub usage: Option<TokenUsage>,
+}
+
+/// Time limits of one upstream call (no total limit: long generations must not be cut).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Until the response headers arrive (Ollama sends nothing until the model is loaded).
+    pub first_byte: Duration,
+    /// Longest silence between two reads of a streamed body.
+    pub idle: Duration,
+}
+
+/// What an upstream answered.
+pub enum UpstreamReply {
+    /// A whole completion.
+    Complete {
+        /// The completion in OpenAI's shape (`model` is the upstream model).
+        completion: Box<ChatCompletion>,
+        /// Normalised token counts for pricing.
+        usage: TokenUsage,
+    },
+    /// A stream of chunks; the final usage arrives on one of its [`StreamItem`]s.
+    Stream(ChunkStream),
+}
+
+/// An upstream failure before anything was sent to the agent: the next plan step may be tried.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct UpstreamError {
+    /// The upstream's HTTP status, when it answered at all.
+    pub status: Option<u16>,
+    /// What the upstream asked us to wait before retrying.
+    pub retry_after: Option<Duration>,
+    /// Short description (never request content, never a key).
+    pub message: String,
+}
+
+impl UpstreamError {
+    /// A failure with no HTTP answer (refused, reset, timed out, unreadable).
+    pub fn transport(message: impl Into<String>) -> Self {
+        UpstreamError {
+            status: None,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the same upstream is worth retrying after a wait (429, 529, 5xx, transport).
+    pub fn is_retryable(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(status) => status == 408 || status == 409 || status == 429 || status >= 500,
+        }
+    }
+
+    /// The short code recorded in the decision's `error` column.
+    pub fn code(&self) -> String {
+        match self.status {
+            Some(status) => format!("upstream_{status}"),
+            None => "upstream_unreachable".into(),
+        }
+    }
+}
+
+/// A failure after the first chunk reached the agent; the stream ends there.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct MidStreamError(pub String);
+
+/// Maps a reqwest error to a short, key-free description.
+pub fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timed out".into()
+    } else if err.is_connect() {
+        "connection refused or unreachable".into()
+    } else if err.is_decode() || err.is_body() {
+        "malformed answer".into()
+    } else {
+        // Without the URL: a frontier URL never carries a key, but node URLs are noise here.
+        let mut err = err.to_string();
+        err.truncate(200);
+        err
+    }
+}
+

@@ -1,0 +1,297 @@
+//! What [`select`](super::select) returns: the effective class and an ordered plan of targets
+//! for the gateway to walk, or a rejection. The plan is where the sensitive invariant lives:
+//! the gateway only ever tries what is in it.
+
+use std::sync::Arc;
+
+use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
+use crate::router::detect::Detector;
+
+/// One upstream the gateway can call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A farm node running `model` under Ollama.
+    Local {
+        /// The node's name.
+        node: Arc<str>,
+        /// The Ollama model name.
+        model: Arc<str>,
+    },
+    /// A frontier provider's model.
+    Frontier {
+        /// A key of `frontier.providers`.
+        provider: Arc<str>,
+        /// The provider's model id.
+        model: Arc<str>,
+    },
+}
+
+impl Target {
+    /// `local` or `frontier`.
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Target::Local { .. } => Endpoint::Local,
+            Target::Frontier { .. } => Endpoint::Frontier,
+        }
+    }
+
+    /// The model the target runs.
+    pub fn model(&self) -> &str {
+        match self {
+            Target::Local { model, .. } | Target::Frontier { model, .. } => model,
+        }
+    }
+
+    /// The `X-Farmhand-Route` value: `local/mini-03/llama3.1:8b`, `frontier/anthropic/claude-sonnet-4-6`.
+    pub fn route_label(&self) -> String {
+        match self {
+            Target::Local { node, model } => format!("local/{node}/{model}"),
+            Target::Frontier { provider, model } => format!("frontier/{provider}/{model}"),
+        }
+    }
+}
+
+/// One entry of a plan: a target and the fallback that trying it represents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    /// Where to send the request.
+    pub target: Target,
+    /// `None` for the preferred endpoint's first target, `NodeRetry` for further nodes,
+    /// `ToFrontier`/`ToLocal` when this target is on the other side of the preferred endpoint.
+    pub fallback: Fallback,
+}
+
+/// Why a request was refused before any upstream call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectCode {
+    /// The request must run locally and no eligible node has the model.
+    NoLocalCapacity,
+    /// The daily frontier budget is spent and the policy refuses further frontier work.
+    BudgetExhausted,
+    /// The frontier kill switch is on and no eligible node can take the work instead.
+    FrontierDisabled,
+}
+
+impl RejectCode {
+    /// The error code sent to the agent and recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::NoLocalCapacity => "no_local_capacity",
+            RejectCode::BudgetExhausted => "budget_exhausted",
+            RejectCode::FrontierDisabled => "frontier_disabled",
+        }
+    }
+}
+
+/// A refusal: HTTP status, `Retry-After` and a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// HTTP status (always 503).
+    pub status: u16,
+    /// Seconds for the `Retry-After` header (at least 1).
+    pub retry_after_secs: u32,
+    /// Why.
+    pub code: RejectCode,
+}
+
+/// What the gateway does with the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Try these targets in order until one serves the request (never empty).
+    Plan(Vec<PlanStep>),
+    /// Refuse it.
+    Rejected(Rejection),
+}
+
+/// Why a request is sensitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sensitivity {
+    /// The agent declared `sensitive`.
+    Declared,
+    /// `X-Data-Class: restricted`.
+    Header,
+    /// A content detector fired.
+    Detector(Detector),
+}
+
+impl Sensitivity {
+    /// The recorded reason: `declared`, `header` or `detector:<name>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Declared => "declared",
+            Sensitivity::Header => "header",
+            Sensitivity::Detector(d) => d.reason(),
+        }
+    }
+}
+
+/// Why the first target (or the rejection) was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The base policy's choice for the class.
+    Policy,
+    /// Routine work over the routine token budget went to the frontier.
+    TokenBudget,
+    /// An operator's per-class target override.
+    Override,
+    /// Sensitive work stays on the farm.
+    Sensitive,
+    /// Frontier-bound work kept local because the kill switch is on.
+    KillSwitch,
+    /// Frontier-bound work kept local because the daily budget is spent.
+    OverBudget,
+    /// Local-bound work sent to the frontier because no node can take it.
+    NoLocalCapacity,
+    /// The request was refused; see the rejection code.
+    Rejected(RejectCode),
+}
+
+impl Reason {
+    /// The `reason=` value of `X-Farmhand-Decision`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Policy => "policy",
+            Reason::TokenBudget => "token_budget",
+            Reason::Override => "override",
+            Reason::Sensitive => "sensitive",
+            Reason::KillSwitch => "kill_switch",
+            Reason::OverBudget => "over_budget",
+            Reason::NoLocalCapacity => "no_local_capacity",
+            Reason::Rejected(code) => code.as_str(),
+        }
+    }
+}
+
+/// The routing decision for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The class the agent asked for.
+    pub declared: DeclaredClass,
+    /// The class the request is routed as.
+    pub class: TaskClass,
+    /// Why it is sensitive, when it is.
+    pub sensitivity: Option<Sensitivity>,
+    /// The plan or the rejection.
+    pub outcome: Outcome,
+    /// Why the first target (or the rejection).
+    pub reason: Reason,
+    /// Policy version in force.
+    pub policy_version: i64,
+    /// The request's token estimate.
+    pub est_tokens: u64,
+}
+
+impl Decision {
+    /// Whether the sensitive rule applied.
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitivity.is_some()
+    }
+
+    /// The targets to try in order; empty when rejected.
+    pub fn plan(&self) -> &[PlanStep] {
+        match &self.outcome {
+            Outcome::Plan(steps) => steps,
+            Outcome::Rejected(_) => &[],
+        }
+    }
+
+    /// The rejection, if the request is refused.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match &self.outcome {
+            Outcome::Plan(_) => None,
+            Outcome::Rejected(r) => Some(r),
+        }
+    }
+
+    /// The endpoint of the first target, or `Rejected`.
+    pub fn endpoint(&self) -> Endpoint {
+        self.plan().first().map_or(Endpoint::Rejected, |s| s.target.endpoint())
+    }
+
+    /// The `X-Farmhand-Decision` value, e.g. `class=reasoning;endpoint=frontier;reason=policy;v=12`
+    /// (sensitive requests add `;sensitive=<reason>`).
+    pub fn header_value(&self) -> String {
+        let mut value = format!(
+            "class={};endpoint={};reason={};v={}",
+            self.class,
+            self.endpoint(),
+            self.reason.as_str(),
+            self.policy_version
+        );
+        if let Some(s) = self.sensitivity {
+            value.push_str(";sensitive=");
+            value.push_str(s.as_str());
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(node: &str, model: &str) -> Target {
+        Target::Local {
+            node: node.into(),
+            model: model.into(),
+        }
+    }
+
+    #[test]
+    fn route_labels_name_endpoint_place_and_model() {
+        assert_eq!(
+            local("mini-03", "llama3.1:8b").route_label(),
+            "local/mini-03/llama3.1:8b"
+        );
+        let frontier = Target::Frontier {
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-6".into(),
+        };
+        assert_eq!(frontier.route_label(), "frontier/anthropic/claude-sonnet-4-6");
+        assert_eq!(
+            (frontier.endpoint(), frontier.model()),
+            (Endpoint::Frontier, "claude-sonnet-4-6")
+        );
+    }
+
+    #[test]
+    fn header_value_says_class_endpoint_reason_and_version() {
+        let decision = Decision {
+            declared: DeclaredClass::Reasoning,
+            class: TaskClass::Reasoning,
+            sensitivity: None,
+            outcome: Outcome::Plan(vec![PlanStep {
+                target: Target::Frontier {
+                    provider: "anthropic".into(),
+                    model: "claude-sonnet-4-6".into(),
+                },
+                fallback: Fallback::None,
+            }]),
+            reason: Reason::Policy,
+            policy_version: 12,
+            est_tokens: 10,
+        };
+        assert_eq!(
+            decision.header_value(),
+            "class=reasoning;endpoint=frontier;reason=policy;v=12"
+        );
+
+        let rejected = Decision {
+            class: TaskClass::Sensitive,
+            sensitivity: Some(Sensitivity::Detector(Detector::ApiKey)),
+            outcome: Outcome::Rejected(Rejection {
+                status: 503,
+                retry_after_secs: 5,
+                code: RejectCode::NoLocalCapacity,
+            }),
+            reason: Reason::Rejected(RejectCode::NoLocalCapacity),
+            ..decision
+        };
+        assert_eq!(
+            rejected.header_value(),
+            "class=sensitive;endpoint=rejected;reason=no_local_capacity;v=12;sensitive=detector:api_key"
+        );
+        assert!(rejected.plan().is_empty() && rejected.is_sensitive());
+        assert_eq!(rejected.rejection().map(|r| r.code), Some(RejectCode::NoLocalCapacity));
+    }
+}

@@ -1,0 +1,292 @@
+//! `select` against the default fleet policy, one rule at a time.
+
+use super::*;
+use crate::config::FleetConfig;
+use crate::domain::DrainState;
+use crate::fleet::Health;
+use crate::router::detect::Detector;
+
+fn policy() -> Policy {
+    Policy::from_config(&FleetConfig::default())
+}
+
+fn node(name: &str, models: &[&str]) -> NodeView {
+    NodeView {
+        name: name.into(),
+        health: Health::Up,
+        drain: DrainState::Active,
+        installed: models.iter().map(|m| m.to_string()).collect(),
+        parallel: 2,
+        free_memory_bytes: 16 << 30,
+        ..NodeView::default()
+    }
+}
+
+/// mini-01 and mini-02 carry every default model; mini-03 only the routine one.
+fn fleet() -> FleetView {
+    let all = ["llama3.1:8b", "qwen3:14b", "qwen3:32b"];
+    FleetView {
+        nodes: vec![
+            node("mini-01", &all),
+            node("mini-02", &all),
+            node("mini-03", &["llama3.1:8b"]),
+        ],
+    }
+}
+
+fn features(declared: DeclaredClass, est_tokens: u64) -> RequestFeatures {
+    RequestFeatures {
+        agent: "crawler".into(),
+        declared,
+        requested: declared.class().unwrap_or(TaskClass::Routine),
+        restricted: false,
+        est_tokens,
+        message_count: 1,
+        tool_count: 0,
+        detector: None,
+    }
+}
+
+fn overrides(rows: &[(&str, &str)]) -> Overrides {
+    let rows: Vec<(String, String)> = rows.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (overrides, warnings) = Overrides::from_rows(&rows, 3);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    overrides
+}
+
+fn run(f: &RequestFeatures, o: &Overrides, fleet: &FleetView, spend: f64) -> Decision {
+    select(
+        f,
+        &policy(),
+        o,
+        fleet,
+        &SpendState {
+            frontier_usd_today: spend,
+            resets_in_secs: 7_200,
+        },
+    )
+}
+
+fn labels(d: &Decision) -> Vec<(String, Fallback)> {
+    d.plan().iter().map(|s| (s.target.route_label(), s.fallback)).collect()
+}
+
+fn step(label: &str, fallback: Fallback) -> (String, Fallback) {
+    (label.to_string(), fallback)
+}
+
+#[test]
+fn reasoning_goes_frontier_with_local_fallback() {
+    let d = run(
+        &features(DeclaredClass::Reasoning, 100),
+        &Overrides::none(3),
+        &fleet(),
+        0.0,
+    );
+    assert_eq!(
+        labels(&d),
+        [
+            step("frontier/anthropic/claude-sonnet-4-6", Fallback::None),
+            step("local/mini-01/qwen3:32b", Fallback::ToLocal),
+            step("local/mini-02/qwen3:32b", Fallback::ToLocal),
+        ]
+    );
+    assert_eq!(d.header_value(), "class=reasoning;endpoint=frontier;reason=policy;v=3");
+}
+
+#[test]
+fn small_routine_work_stays_local_then_may_leave() {
+    let d = run(
+        &features(DeclaredClass::Routine, 3_999),
+        &Overrides::none(3),
+        &fleet(),
+        0.0,
+    );
+    assert_eq!(
+        labels(&d),
+        [
+            step("local/mini-01/llama3.1:8b", Fallback::None),
+            step("local/mini-02/llama3.1:8b", Fallback::NodeRetry),
+            step("local/mini-03/llama3.1:8b", Fallback::NodeRetry),
+            step("frontier/openai/gpt-5.4-mini", Fallback::ToFrontier),
+        ]
+    );
+    let big = run(
+        &features(DeclaredClass::Routine, 4_000),
+        &Overrides::none(3),
+        &fleet(),
+        0.0,
+    );
+    assert_eq!((big.endpoint(), big.reason), (Endpoint::Frontier, Reason::TokenBudget));
+}
+
+#[test]
+fn routine_work_with_no_node_goes_to_the_frontier_as_a_fallback() {
+    let d = run(
+        &features(DeclaredClass::Routine, 10),
+        &Overrides::none(3),
+        &FleetView::default(),
+        0.0,
+    );
+    assert_eq!(labels(&d), [step("frontier/openai/gpt-5.4-mini", Fallback::ToFrontier)]);
+    assert_eq!(d.reason, Reason::NoLocalCapacity);
+}
+
+#[test]
+fn sensitive_work_stays_local_for_every_reason() {
+    let mut restricted = features(DeclaredClass::Reasoning, 10);
+    restricted.restricted = true;
+    let mut detected = features(DeclaredClass::Orchestration, 10);
+    detected.detector = Some(Detector::ApiKey);
+    for (f, why) in [
+        (features(DeclaredClass::Sensitive, 10), "declared"),
+        (restricted, "header"),
+        (detected, "detector:api_key"),
+    ] {
+        let d = run(&f, &Overrides::none(3), &fleet(), 0.0);
+        assert_eq!(d.class, TaskClass::Sensitive);
+        assert_eq!(d.sensitivity.map(Sensitivity::as_str), Some(why));
+        assert_eq!(
+            labels(&d),
+            [
+                step("local/mini-01/qwen3:14b", Fallback::None),
+                step("local/mini-02/qwen3:14b", Fallback::NodeRetry)
+            ]
+        );
+        assert_eq!(
+            d.header_value(),
+            format!("class=sensitive;endpoint=local;reason=sensitive;v=3;sensitive={why}")
+        );
+    }
+}
+
+#[test]
+fn sensitive_work_without_capacity_is_refused_never_sent_out() {
+    let hostile = overrides(&[("class.routine.target", "frontier"), ("budget.daily_usd", "1000")]);
+    let only_routine = FleetView {
+        nodes: vec![node("mini-03", &["llama3.1:8b"])],
+    };
+    let d = run(&features(DeclaredClass::Sensitive, 10), &hostile, &only_routine, 0.0);
+    assert_eq!(
+        d.rejection(),
+        Some(&Rejection {
+            status: 503,
+            retry_after_secs: NO_LOCAL_CAPACITY_RETRY_SECS,
+            code: RejectCode::NoLocalCapacity
+        })
+    );
+    assert_eq!(d.endpoint(), Endpoint::Rejected);
+}
+
+#[test]
+fn kill_switch_keeps_frontier_work_local_or_refuses_it() {
+    let off = overrides(&[("frontier.kill_switch", "on")]);
+    let d = run(&features(DeclaredClass::Reasoning, 10), &off, &fleet(), 0.0);
+    assert_eq!(labels(&d)[0], step("local/mini-01/qwen3:32b", Fallback::ToLocal));
+    assert_eq!(d.reason, Reason::KillSwitch);
+    assert!(d.plan().iter().all(|s| s.target.endpoint() == Endpoint::Local));
+
+    let routine = run(&features(DeclaredClass::Routine, 10), &off, &fleet(), 0.0);
+    assert!(routine.plan().iter().all(|s| s.target.endpoint() == Endpoint::Local));
+
+    let none = run(
+        &features(DeclaredClass::Reasoning, 10),
+        &off,
+        &FleetView::default(),
+        0.0,
+    );
+    assert_eq!(
+        none.rejection().map(|r| (r.code, r.retry_after_secs)),
+        Some((RejectCode::FrontierDisabled, 60))
+    );
+}
+
+#[test]
+fn past_the_budget_work_degrades_or_is_refused() {
+    let d = run(
+        &features(DeclaredClass::Orchestration, 10),
+        &Overrides::none(3),
+        &fleet(),
+        50.0,
+    );
+    assert_eq!((d.endpoint(), d.reason), (Endpoint::Local, Reason::OverBudget));
+
+    let refuse = overrides(&[("budget.over", "refuse")]);
+    let d = run(&features(DeclaredClass::Orchestration, 10), &refuse, &fleet(), 50.0);
+    assert_eq!(
+        d.rejection().map(|r| (r.code, r.retry_after_secs)),
+        Some((RejectCode::BudgetExhausted, 7_200))
+    );
+
+    let raised = overrides(&[("budget.daily_usd", "80"), ("budget.over", "refuse")]);
+    let d = run(&features(DeclaredClass::Orchestration, 10), &raised, &fleet(), 50.0);
+    assert_eq!(d.endpoint(), Endpoint::Frontier);
+
+    let unlimited = overrides(&[("budget.daily_usd", "0")]);
+    assert_eq!(
+        run(&features(DeclaredClass::Reasoning, 10), &unlimited, &fleet(), 1e9).endpoint(),
+        Endpoint::Frontier
+    );
+
+    let no_nodes = run(
+        &features(DeclaredClass::Reasoning, 10),
+        &Overrides::none(3),
+        &FleetView::default(),
+        50.0,
+    );
+    assert_eq!(no_nodes.rejection().map(|r| r.code), Some(RejectCode::BudgetExhausted));
+}
+
+#[test]
+fn class_targets_and_model_pins_apply() {
+    let o = overrides(&[
+        ("class.reasoning.target", "local"),
+        ("class.routine.target", "frontier"),
+        ("class.reasoning.model", "qwen3:14b"),
+    ]);
+    let d = run(&features(DeclaredClass::Reasoning, 10), &o, &fleet(), 0.0);
+    assert_eq!(
+        labels(&d),
+        [
+            step("local/mini-01/qwen3:14b", Fallback::None),
+            step("local/mini-02/qwen3:14b", Fallback::NodeRetry)
+        ],
+        "an explicit local target has no frontier fallback"
+    );
+    assert_eq!(d.reason, Reason::Override);
+    let d = run(&features(DeclaredClass::Routine, 10), &o, &fleet(), 0.0);
+    assert_eq!((d.endpoint(), d.reason), (Endpoint::Frontier, Reason::Override));
+
+    let pinned_local_no_nodes = run(&features(DeclaredClass::Reasoning, 10), &o, &FleetView::default(), 0.0);
+    assert_eq!(
+        pinned_local_no_nodes.rejection().map(|r| r.code),
+        Some(RejectCode::NoLocalCapacity)
+    );
+}
+
+#[test]
+fn exclusions_and_drains_remove_nodes() {
+    let o = overrides(&[("node.mini-01.excluded", "true")]);
+    let mut fleet = fleet();
+    fleet.nodes[1].drain = DrainState::Draining;
+    let d = run(&features(DeclaredClass::Routine, 10), &o, &fleet, 0.0);
+    assert_eq!(
+        labels(&d),
+        [
+            step("local/mini-03/llama3.1:8b", Fallback::None),
+            step("frontier/openai/gpt-5.4-mini", Fallback::ToFrontier)
+        ]
+    );
+}
+
+#[test]
+fn auto_requests_use_their_classified_class() {
+    let mut f = features(DeclaredClass::Auto, 10);
+    f.requested = TaskClass::Orchestration;
+    let d = run(&f, &Overrides::none(3), &fleet(), 0.0);
+    assert_eq!((d.declared, d.class), (DeclaredClass::Auto, TaskClass::Orchestration));
+    assert_eq!(
+        labels(&d)[0],
+        step("frontier/anthropic/claude-opus-4-7", Fallback::None)
+    );
+}

@@ -1,0 +1,180 @@
+//! The simulated frontier: Anthropic Messages and OpenAI Chat Completions on one port, plus the sim's admin API.
+
+mod anthropic;
+pub mod log;
+mod openai;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::response::Response;
+use axum::routing::{get, post};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::sim::Pace;
+use crate::sim::admin;
+use crate::sim::catalogue::splitmix;
+use crate::sim::faults::{FRONTIER, FaultBoard, FaultKind};
+use crate::sim::listener::Refuse;
+use crate::sim::node::NodeRuntime;
+use crate::sim::respond::{self, EVENT_STREAM};
+use crate::sim::text::TextGenerator;
+
+use self::log::{FrontierLog, FrontierRequest};
+
+/// Time to first byte of a frontier reply, before scaling.
+const FIRST_BYTE: Duration = Duration::from_millis(350);
+/// Frontier decoding is this many times faster than a node.
+const SPEEDUP: f64 = 2.0;
+/// Extra latency of the `slow` fault, before scaling.
+const SLOW_DELAY: Duration = Duration::from_secs(3);
+/// System prompts at least this long (in tokens) are served from the prompt cache.
+pub(crate) const CACHE_MIN_TOKENS: u64 = 1024;
+
+/// Shared state of the frontier and admin server.
+#[derive(Debug)]
+pub(crate) struct FrontierState {
+    pub(crate) pace: Pace,
+    pub(crate) faults: Arc<FaultBoard>,
+    pub(crate) nodes: Vec<Arc<NodeRuntime>>,
+    log: Mutex<FrontierLog>,
+    seed: u64,
+    requests: AtomicU64,
+}
+
+impl FrontierState {
+    pub(crate) fn new(pace: Pace, faults: Arc<FaultBoard>, nodes: Vec<Arc<NodeRuntime>>, seed: u64) -> Self {
+        FrontierState {
+            pace,
+            faults,
+            nodes,
+            log: Mutex::new(FrontierLog::default()),
+            seed,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a request that reached a provider endpoint.
+    pub(crate) fn record(&self, entry: FrontierRequest) {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).record(entry);
+    }
+
+    /// Runs `f` on the log.
+    pub(crate) fn with_log<R>(&self, f: impl FnOnce(&FrontierLog) -> R) -> R {
+        f(&self.log.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The frontier's fault now.
+    pub(crate) fn fault(&self) -> Option<FaultKind> {
+        self.faults.get(FRONTIER)
+    }
+
+    /// Waits out a `slow` fault.
+    pub(crate) async fn delay_if_slow(&self) {
+        if self.fault() == Some(FaultKind::Slow) {
+            tokio::time::sleep(self.pace.scale(SLOW_DELAY)).await;
+        }
+    }
+
+    /// Applies a `drop` fault to a finished response.
+    pub(crate) fn maybe_truncate(&self, response: Response) -> Response {
+        if self.fault() == Some(FaultKind::Drop) {
+            respond::truncate(response)
+        } else {
+            response
+        }
+    }
+
+    /// The text of one reply, capped at `max_tokens`.
+    pub(crate) fn compose(&self, max_tokens: Option<u64>) -> Composition {
+        let seed = splitmix(self.seed ^ 0xF00D ^ self.requests.fetch_add(1, Ordering::Relaxed));
+        let mut text = TextGenerator::new(seed);
+        let natural = u64::from(text.natural_length());
+        let count = max_tokens.map_or(natural, |max| max.min(natural));
+        Composition {
+            tokens: (0..count).map(|_| text.next_token()).collect(),
+            hit_limit: max_tokens.is_some_and(|max| max < natural),
+        }
+    }
+
+    /// Time to first byte.
+    pub(crate) fn first_byte(&self) -> Duration {
+        self.pace.scale(FIRST_BYTE)
+    }
+
+    /// Time per generated token.
+    pub(crate) fn per_token(&self) -> Duration {
+        self.pace.per_token().div_f64(SPEEDUP)
+    }
+}
+
+/// A generated reply.
+#[derive(Debug, Clone)]
+pub(crate) struct Composition {
+    /// Tokens in order.
+    pub(crate) tokens: Vec<String>,
+    /// True when `max_tokens` cut it short.
+    pub(crate) hit_limit: bool,
+}
+
+impl Composition {
+    /// The whole text.
+    pub(crate) fn text(&self) -> String {
+        self.tokens.concat()
+    }
+
+    /// Token count.
+    pub(crate) fn len(&self) -> u64 {
+        self.tokens.len() as u64
+    }
+}
+
+/// An SSE response whose events go out after the given delays (each measured from the previous event).
+pub(crate) fn paced_sse(events: Vec<(Duration, String)>) -> Response {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        for (delay, event) in events {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if tx.send(Bytes::from(event)).await.is_err() {
+                return;
+            }
+        }
+    });
+    respond::streamed(EVENT_STREAM, ReceiverStream::new(rx))
+}
+
+/// A random id suffix of `len` letters and digits.
+pub(crate) fn random_id(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// The frontier's routes and the admin API.
+pub(crate) fn router(state: Arc<FrontierState>) -> Router {
+    Router::new()
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/_sim/faults", get(admin::faults).post(admin::set_fault))
+        .route("/_sim/nodes", get(admin::nodes))
+        .route("/_sim/frontier/log", get(admin::log))
+        .route("/_sim/frontier/seen", post(admin::seen))
+        .with_state(state)
+}
+
+/// With the frontier `down`, provider requests get their connection closed; the admin API stays up.
+pub(crate) fn refuse_when_down(faults: Arc<FaultBoard>) -> Refuse {
+    Arc::new(move |request| {
+        faults.get(FRONTIER) == Some(FaultKind::Down) && !request.uri().path().starts_with("/_sim/")
+    })
+}

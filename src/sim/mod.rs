@@ -1,0 +1,64 @@
+//! A faithful simulated farm: Ollama-compatible nodes with their agents' metrics, a frontier API
+//! (Anthropic and OpenAI), fault injection and an admin API.
+//!
+//! Layers, each in its own file: [`catalogue`] (models and node hardware) and [`node_model`] (the
+//! pure per-node state machine) have no I/O; `node/` and `frontier/` are the axum layers over them;
+//! [`faults`] holds what is broken; `listener` does sockets, including a real `down`. [`SimFarm`]
+//! runs it all in-process (tests, benches, `farmhand demo`); [`run`] is `farmhand sim`.
+
+pub(crate) mod admin;
+pub mod catalogue;
+mod farm;
+pub mod faults;
+mod frontier;
+mod listener;
+mod node;
+pub mod node_model;
+mod respond;
+pub mod text;
+
+use std::time::Duration;
+
+pub use admin::{ActiveFault, LoadedSummary, NodeSummary};
+pub use farm::{SimError, SimFarm, SimOptions};
+pub use faults::{FRONTIER, FaultKind};
+pub use frontier::log::{FrontierRequest, LOG_CAPACITY};
+
+/// How fast simulated time runs: token rate and the factor applied to every delay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Pace {
+    tokens_per_sec: f64,
+    time_scale: f64,
+}
+
+impl Pace {
+    /// A delay as simulated time makes it.
+    pub(crate) fn scale(&self, delay: Duration) -> Duration {
+        delay.mul_f64(self.time_scale)
+    }
+
+    /// Time between two generated tokens on a node.
+    pub(crate) fn per_token(&self) -> Duration {
+        self.scale(Duration::from_secs_f64(1.0 / self.tokens_per_sec))
+    }
+}
+
+/// `farmhand sim`: serves the farm until Ctrl-C.
+pub async fn run(args: crate::cli::SimArgs) -> anyhow::Result<()> {
+    let options = SimOptions::from_args(&args)?;
+    let farm = SimFarm::start(options).await?;
+    for line in farm.describe() {
+        println!("{line}");
+    }
+    if let Some(path) = &args.write_config {
+        std::fs::write(path, farm.fleet_config().to_toml())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    println!("serving until Ctrl-C");
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot wait for Ctrl-C: {e}"))?;
+    farm.shutdown().await;
+    Ok(())
+}

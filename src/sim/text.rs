@@ -1,0 +1,189 @@
+//! Plausible reply text, one token at a time, from an embedded vocabulary and a seeded generator.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const OPENERS: &[&str] = &[
+    "The", "This", "Each", "Every", "Our", "That", "A", "One", "Most", "Some", "Overall,", "In", "For", "After",
+];
+const WORDS: &[&str] = &[
+    "node",
+    "model",
+    "request",
+    "queue",
+    "memory",
+    "cluster",
+    "report",
+    "summary",
+    "ticket",
+    "customer",
+    "invoice",
+    "schedule",
+    "result",
+    "answer",
+    "section",
+    "record",
+    "pipeline",
+    "batch",
+    "latency",
+    "budget",
+    "policy",
+    "team",
+    "is",
+    "are",
+    "was",
+    "will",
+    "should",
+    "can",
+    "may",
+    "shows",
+    "needs",
+    "keeps",
+    "handles",
+    "returns",
+    "uses",
+    "loads",
+    "routes",
+    "checks",
+    "explains",
+    "covers",
+    "moves",
+    "stays",
+    "reaches",
+    "includes",
+    "suggests",
+    "quickly",
+    "clearly",
+    "mostly",
+    "often",
+    "usually",
+    "already",
+    "still",
+    "only",
+    "also",
+    "carefully",
+    "new",
+    "small",
+    "large",
+    "local",
+    "remote",
+    "stable",
+    "busy",
+    "idle",
+    "recent",
+    "simple",
+    "complete",
+    "useful",
+    "of",
+    "to",
+    "with",
+    "for",
+    "on",
+    "in",
+    "from",
+    "by",
+    "and",
+    "or",
+    "but",
+    "the",
+    "a",
+    "its",
+    "their",
+    "each",
+    "today",
+    "overnight",
+    "later",
+    "again",
+    "first",
+    "next",
+    "finally",
+    "together",
+    "within",
+    "minutes",
+    "hours",
+];
+
+/// A deterministic stream of reply tokens (words with their leading space, punctuation attached).
+#[derive(Debug)]
+pub struct TextGenerator {
+    rng: StdRng,
+    words_left_in_sentence: u32,
+    started: bool,
+}
+
+impl TextGenerator {
+    /// A generator for one reply; the same seed gives the same text.
+    pub fn new(seed: u64) -> Self {
+        TextGenerator {
+            rng: StdRng::seed_from_u64(seed),
+            words_left_in_sentence: 0,
+            started: false,
+        }
+    }
+
+    /// How many tokens this reply has when nothing caps it.
+    pub fn natural_length(&mut self) -> u32 {
+        self.rng.random_range(24..160)
+    }
+
+    /// The next token.
+    pub fn next_token(&mut self) -> String {
+        let space = if self.started { " " } else { "" };
+        self.started = true;
+        if self.words_left_in_sentence == 0 {
+            self.words_left_in_sentence = self.rng.random_range(6..16);
+            let opener = OPENERS[self.rng.random_range(0..OPENERS.len())];
+            self.words_left_in_sentence -= 1;
+            return format!("{space}{opener}");
+        }
+        self.words_left_in_sentence -= 1;
+        let word = WORDS[self.rng.random_range(0..WORDS.len())];
+        let punctuation = match self.words_left_in_sentence {
+            0 => ".",
+            3 if self.rng.random_bool(0.3) => ",",
+            _ => "",
+        };
+        format!("{space}{word}{punctuation}")
+    }
+}
+
+/// Approximate token count of a text: one token per four characters, at least one.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(seed: u64, tokens: usize) -> String {
+        let mut g = TextGenerator::new(seed);
+        (0..tokens).map(|_| g.next_token()).collect()
+    }
+
+    #[test]
+    fn same_seed_same_text_other_seed_other_text() {
+        assert_eq!(reply(1, 40), reply(1, 40));
+        assert_ne!(reply(1, 40), reply(2, 40));
+    }
+
+    #[test]
+    fn text_reads_like_sentences() {
+        let text = reply(5, 60);
+        assert!(!text.starts_with(' '));
+        assert!(text.contains(". "));
+        assert!(
+            text.split(". ")
+                .skip(1)
+                .all(|s| s.chars().next().is_some_and(|c| c.is_uppercase()))
+        );
+    }
+
+    #[test]
+    fn token_estimate_is_a_quarter_of_the_characters() {
+        assert_eq!(estimate_tokens(""), 1);
+        assert_eq!(estimate_tokens("abcd"), 1);
+        assert_eq!(estimate_tokens("abcde"), 2);
+        assert_eq!(estimate_tokens(&"x".repeat(400)), 100);
+    }
+}

@@ -1,0 +1,207 @@
+//! The one `Store` over PostgreSQL (production, shared by many routers and consoles) and SQLite
+//! (embedded default): routing decisions, hourly spend, node states, policy overrides, audit log
+//! and pull jobs.
+//!
+//! Both backends keep the same schema (`migrations/postgres`, `migrations/sqlite`), which is a
+//! public interface. Readers tail decisions by id cursor and re-read control tables on a
+//! [`Wakeup`], so a missed wake-up never loses a row.
+
+mod error;
+mod model;
+mod postgres;
+mod spend;
+mod sqlite;
+mod url;
+mod wakeup;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+
+pub use error::StoreError;
+pub use model::{AuditRow, NodeStateRow, OverrideRow, PolicyVersionRow, PullJobRow, TERMINAL_PULL_STATES};
+pub use postgres::PgStore;
+pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary};
+pub use sqlite::SqliteStore;
+pub use wakeup::Wakeup;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// The farm's state store, on one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// A PostgreSQL server.
+    Postgres(PgStore),
+    /// A SQLite file or in-memory database.
+    Sqlite(SqliteStore),
+}
+
+/// Calls the same method on whichever backend this store runs on.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Store::Postgres(store) => store.$method($($arg),*).await,
+            Store::Sqlite(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `postgres://…`/`postgresql://…` or `sqlite://path`, `sqlite:path`,
+    /// `sqlite::memory:` (a missing SQLite file is created). Gives up after about 5 s.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let redacted = url::redact(url);
+        match url::parse(url)? {
+            url::Target::Postgres(options) => Ok(Store::Postgres(PgStore::connect(options, redacted).await?)),
+            url::Target::Sqlite { options, in_memory } => {
+                Ok(Store::Sqlite(SqliteStore::connect(options, in_memory, redacted).await?))
+            }
+        }
+    }
+
+    /// Applies pending migrations; returns how many were newly applied (0 when up to date).
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        dispatch!(self.migrate())
+    }
+
+    /// The store URL with its password replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        match self {
+            Store::Postgres(store) => store.redacted_url().to_string(),
+            Store::Sqlite(store) => store.redacted_url().to_string(),
+        }
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Postgres(_) => Backend::Postgres,
+            Store::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self.ping())
+    }
+
+    /// Stores a batch in one transaction, skipping request ids already stored, and rolls the new
+    /// rows into `spend_hourly`. Returns how many rows were new.
+    pub async fn insert_decisions(&self, batch: &[DecisionRecord]) -> Result<u64, StoreError> {
+        dispatch!(self.insert_decisions(batch))
+    }
+
+    /// Up to `limit` decisions with an id above `after_id`, oldest first.
+    pub async fn decisions_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
+        dispatch!(self.decisions_after(after_id, limit))
+    }
+
+    /// The newest `limit` decisions, oldest first.
+    pub async fn recent_decisions(&self, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
+        dispatch!(self.recent_decisions(limit))
+    }
+
+    /// Spend over every hour overlapping `[since, until)`, from the hourly rollup.
+    pub async fn spend_summary(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<SpendSummary, StoreError> {
+        dispatch!(self.spend_summary(since, until))
+    }
+
+    /// Exact frontier cost (USD) of the decisions at or after `since`.
+    pub async fn frontier_cost_since(&self, since: DateTime<Utc>) -> Result<f64, StoreError> {
+        dispatch!(self.frontier_cost_since(since))
+    }
+
+    /// Every node with an operator-set state, by name; nodes not listed are active.
+    pub async fn node_states(&self) -> Result<Vec<NodeStateRow>, StoreError> {
+        dispatch!(self.node_states())
+    }
+
+    /// Sets a node's state and audits `old -> new (reason)` in one transaction.
+    pub async fn set_node_state(
+        &self,
+        name: &str,
+        state: DrainState,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<NodeStateRow, StoreError> {
+        dispatch!(self.set_node_state(name, state, reason, actor))
+    }
+
+    /// Every live policy override, by key.
+    pub async fn overrides(&self) -> Result<Vec<OverrideRow>, StoreError> {
+        dispatch!(self.overrides())
+    }
+
+    /// The current policy version (0 before any override change).
+    pub async fn policy_version(&self) -> Result<i64, StoreError> {
+        dispatch!(self.policy_version())
+    }
+
+    /// The newest `limit` policy versions, newest first.
+    pub async fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersionRow>, StoreError> {
+        dispatch!(self.policy_versions(limit))
+    }
+
+    /// Sets an override (already validated by the caller); returns the new policy version.
+    pub async fn set_override(
+        &self,
+        key: &str,
+        value: &str,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self.change_override(key, Some(value), reason, actor))
+    }
+
+    /// Removes an override; returns the new policy version, or `NotFound` if it was not set.
+    pub async fn clear_override(&self, key: &str, reason: Option<&str>, actor: &str) -> Result<i64, StoreError> {
+        dispatch!(self.change_override(key, None, reason, actor))
+    }
+
+    /// Records an operator action; returns its id.
+    pub async fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<i64, StoreError> {
+        dispatch!(self.audit(actor, action, target, detail))
+    }
+
+    /// The newest `limit` audit rows, newest first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self.audit_log(limit))
+    }
+
+    /// Records a new model pull (state `queued`); returns its id.
+    pub async fn create_pull_job(&self, node: &str, model: &str) -> Result<i64, StoreError> {
+        dispatch!(self.create_pull_job(node, model))
+    }
+
+    /// Updates a pull's state and progress; terminal states also set `finished_at`.
+    pub async fn update_pull_job(
+        &self,
+        id: i64,
+        state: &str,
+        progress: f64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.update_pull_job(id, state, progress, error))
+    }
+
+    /// The newest `limit` pull jobs, newest first.
+    pub async fn pull_jobs(&self, limit: u32) -> Result<Vec<PullJobRow>, StoreError> {
+        dispatch!(self.pull_jobs(limit))
+    }
+
+    /// Wake-ups telling a reader what to re-read; the background task ends when the receiver drops.
+    pub fn wakeups(&self) -> tokio::sync::mpsc::Receiver<Wakeup> {
+        match self {
+            Store::Postgres(store) => store.wakeups(),
+            Store::Sqlite(store) => store.wakeups(),
+        }
+    }
+}

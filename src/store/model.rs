@@ -1,0 +1,198 @@
+//! Rows the store hands back, shared by both backends.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+
+use super::StoreError;
+
+/// A node's operator-set state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeStateRow {
+    /// Node name (`mini-03`).
+    pub name: String,
+    /// Whether the router may place new work on it.
+    pub state: DrainState,
+    /// Why the operator changed it.
+    pub reason: Option<String>,
+    /// Who changed it.
+    pub changed_by: String,
+    /// When it was changed.
+    pub changed_at: DateTime<Utc>,
+}
+
+/// One live policy override.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverrideRow {
+    /// Override key, e.g. `frontier.enabled`.
+    pub key: String,
+    /// Its value, as the router validated it.
+    pub value: String,
+    /// Why it was set.
+    pub reason: Option<String>,
+    /// Who set it.
+    pub set_by: String,
+    /// When it was set.
+    pub set_at: DateTime<Utc>,
+}
+
+/// One policy version: the overrides in force after a change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyVersionRow {
+    /// The monotonic policy version.
+    pub version: i64,
+    /// When the change was made.
+    pub created_at: DateTime<Utc>,
+    /// Who made it.
+    pub created_by: String,
+    /// Every override after the change, as a JSON object `{key: value}`.
+    pub snapshot: serde_json::Value,
+}
+
+/// One audited operator action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRow {
+    /// Monotonic id.
+    pub id: i64,
+    /// When it happened.
+    pub ts: DateTime<Utc>,
+    /// Who did it.
+    pub actor: String,
+    /// What was done, e.g. `node.draining` or `policy.set`.
+    pub action: String,
+    /// What it was done to: a node name or an override key.
+    pub target: String,
+    /// `old -> new (reason)` or a free-form description.
+    pub detail: String,
+}
+
+/// A model pull and its progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PullJobRow {
+    /// Job id.
+    pub id: i64,
+    /// The node pulling.
+    pub node: String,
+    /// The model being pulled.
+    pub model: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub state: String,
+    /// Fraction done, 0.0 to 1.0.
+    pub progress: f64,
+    /// When the job was created.
+    pub started_at: DateTime<Utc>,
+    /// When it reached a terminal state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The pull job states after which nothing changes.
+pub const TERMINAL_PULL_STATES: &[&str] = &["succeeded", "failed", "cancelled"];
+
+/// A decision row as read from either backend, before its names are parsed.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RawDecision<T> {
+    pub id: i64,
+    pub request_id: String,
+    pub ts: T,
+    pub agent: String,
+    pub declared_class: String,
+    pub effective_class: String,
+    pub sensitive: bool,
+    pub sensitivity_reason: Option<String>,
+    pub endpoint: String,
+    pub provider: Option<String>,
+    pub node: Option<String>,
+    pub model: Option<String>,
+    pub est_tokens: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_usd: f64,
+    pub ttfb_ms: Option<i64>,
+    pub latency_ms: i64,
+    pub fallback: String,
+    pub policy_version: i64,
+    pub status: i32,
+    pub error: Option<String>,
+}
+
+/// The column list matching [`RawDecision`].
+pub(crate) const DECISION_COLUMNS: &str = "id, request_id, ts, agent, declared_class, effective_class, sensitive, \
+     sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, cost_usd, \
+     ttfb_ms, latency_ms, fallback, policy_version, status, error";
+
+impl<T> RawDecision<T> {
+    /// Parses the names into the domain types, with `ts` already decoded.
+    pub(crate) fn into_stored(self, ts: DateTime<Utc>) -> Result<StoredDecision, StoreError> {
+        let parse = |column: &'static str, value: &str| StoreError::corrupt(column, format!("`{value}`"));
+        Ok(StoredDecision {
+            id: self.id,
+            record: DecisionRecord {
+                request_id: self.request_id,
+                ts,
+                agent: self.agent,
+                declared_class: self
+                    .declared_class
+                    .parse()
+                    .map_err(|_| parse("routing_decisions.declared_class", &self.declared_class))?,
+                effective_class: self
+                    .effective_class
+                    .parse()
+                    .map_err(|_| parse("routing_decisions.effective_class", &self.effective_class))?,
+                sensitive: self.sensitive,
+                sensitivity_reason: self.sensitivity_reason,
+                endpoint: self
+                    .endpoint
+                    .parse()
+                    .map_err(|_| parse("routing_decisions.endpoint", &self.endpoint))?,
+                provider: self.provider,
+                node: self.node,
+                model: self.model,
+                est_tokens: self.est_tokens,
+                prompt_tokens: self.prompt_tokens,
+                completion_tokens: self.completion_tokens,
+                cost_usd: self.cost_usd,
+                ttfb_ms: self.ttfb_ms,
+                latency_ms: self.latency_ms,
+                fallback: self
+                    .fallback
+                    .parse()
+                    .map_err(|_| parse("routing_decisions.fallback", &self.fallback))?,
+                policy_version: self.policy_version,
+                status: self.status,
+                error: self.error,
+            },
+        })
+    }
+}
+
+/// Parses a stored node state.
+pub(crate) fn parse_drain_state(value: &str) -> Result<DrainState, StoreError> {
+    value
+        .parse()
+        .map_err(|_| StoreError::corrupt("nodes.state", format!("`{value}`")))
+}
+
+/// The audit detail for a change: `old -> new` or `old -> new (reason)`.
+pub(crate) fn change_detail(old: &str, new: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) if !reason.is_empty() => format!("{old} -> {new} ({reason})"),
+        _ => format!("{old} -> {new}"),
+    }
+}
+
+/// How an absent override reads in audit details.
+pub(crate) const UNSET: &str = "(unset)";
+
+/// Now, truncated to the microsecond both backends store.
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+/// A row count read from the database, as a `usize`.
+pub(crate) fn count(table: &'static str, n: i64) -> Result<usize, StoreError> {
+    usize::try_from(n).map_err(|_| StoreError::corrupt(table, format!("row count {n}")))
+}

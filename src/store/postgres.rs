@@ -1,0 +1,574 @@
+//! The PostgreSQL backend: production, shared by many routers and consoles.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
+
+use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+
+use super::StoreError;
+use super::model::{
+    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PolicyVersionRow, PullJobRow, RawDecision,
+    TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state,
+};
+use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
+use super::url::one_line;
+use super::wakeup::{self, CONTROL_CHANNEL, DECISIONS_CHANNEL, Wakeup};
+
+/// How long connecting may take before the store is reported unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections per process: writers, readers and one held by each wake-up listener.
+const MAX_CONNECTIONS: u32 = 10;
+/// Advisory lock serialising decision inserts, so ids become visible in commit order and a
+/// reader tailing by id cursor never skips a row committed late.
+const DECISIONS_LOCK: i64 = 0x6661_726d_6864_0001;
+/// Advisory lock serialising control changes (node states, overrides, policy versions).
+const CONTROL_LOCK: i64 = 0x6661_726d_6864_0002;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A store on a PostgreSQL server.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    url: String,
+}
+
+impl PgStore {
+    /// Connects once to check the server answers, then keeps a lazily filled pool.
+    pub(crate) async fn connect(options: PgConnectOptions, url: String) -> Result<Self, StoreError> {
+        let unreachable = |reason: String| StoreError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Err(_) => return Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+            Ok(Err(err)) => return Err(unreachable(one_line(&err))),
+            Ok(Ok(conn)) => {
+                // The probe has done its job; a failed goodbye changes nothing.
+                let _ = conn.close().await;
+            }
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(PgStore { pool, url })
+    }
+
+    pub(crate) fn redacted_url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.applied_migrations().await?;
+        MIGRATOR.run(&self.pool).await?;
+        let after = self.applied_migrations().await?;
+        Ok(after.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        if !exists {
+            return Ok(0);
+        }
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        count("_sqlx_migrations", n)
+    }
+
+    pub(crate) async fn insert_decisions(&self, batch: &[DecisionRecord]) -> Result<u64, StoreError> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(DECISIONS_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(INSERT_DECISIONS)
+            .bind(batch.iter().map(|d| d.request_id.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.ts).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.agent.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.declared_class.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.effective_class.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.sensitive).collect::<Vec<_>>())
+            .bind(
+                batch
+                    .iter()
+                    .map(|d| d.sensitivity_reason.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(batch.iter().map(|d| d.endpoint.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.provider.as_deref()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.node.as_deref()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.model.as_deref()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.est_tokens).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.prompt_tokens).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.completion_tokens).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.cost_usd).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.ttfb_ms).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.latency_ms).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.fallback.as_str()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.policy_version).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.status).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.error.as_deref()).collect::<Vec<_>>())
+            .fetch_one(&mut *tx)
+            .await?;
+        let inserted: i64 = row.try_get(0)?;
+        let max_id: Option<i64> = row.try_get(1)?;
+        if let Some(max_id) = max_id {
+            notify(&mut tx, DECISIONS_CHANNEL, &max_id.to_string()).await?;
+        }
+        tx.commit().await?;
+        u64::try_from(inserted)
+            .map_err(|_| StoreError::corrupt("routing_decisions", format!("{inserted} rows inserted")))
+    }
+
+    pub(crate) async fn decisions_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
+        let sql = format!("SELECT {DECISION_COLUMNS} FROM routing_decisions WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows: Vec<RawDecision<DateTime<Utc>>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| r.into_stored_now()).collect()
+    }
+
+    pub(crate) async fn recent_decisions(&self, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
+        let sql = format!(
+            "SELECT * FROM (SELECT {DECISION_COLUMNS} FROM routing_decisions ORDER BY id DESC LIMIT $1) d ORDER BY id"
+        );
+        let rows: Vec<RawDecision<DateTime<Utc>>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|r| r.into_stored_now()).collect()
+    }
+
+    pub(crate) async fn spend_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<SpendSummary, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let rows: Vec<(String, String, String, String, String, i64, i64, i64, f64)> = sqlx::query_as(
+            "SELECT effective_class, endpoint, provider, model, agent, sum(requests)::int8, \
+             sum(prompt_tokens)::int8, sum(completion_tokens)::int8, sum(cost_usd) \
+             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3, 4, 5",
+        )
+        .bind(hour_floor(since))
+        .bind(until)
+        .fetch_all(&mut *tx)
+        .await?;
+        let hours: Vec<(DateTime<Utc>, String, i64, i64, i64, f64)> = sqlx::query_as(
+            "SELECT hour, endpoint, sum(requests)::int8, sum(prompt_tokens)::int8, \
+             sum(completion_tokens)::int8, sum(cost_usd) \
+             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .bind(hour_floor(since))
+        .bind(until)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let rows = rows
+            .into_iter()
+            .map(
+                |(class, endpoint, provider, model, agent, requests, prompt_tokens, completion_tokens, cost_usd)| {
+                    SpendRow {
+                        class,
+                        endpoint,
+                        provider,
+                        model,
+                        agent,
+                        line: SpendLine {
+                            requests,
+                            prompt_tokens,
+                            completion_tokens,
+                            cost_usd,
+                        },
+                    }
+                },
+            )
+            .collect();
+        let hours = hours
+            .into_iter()
+            .map(
+                |(hour, endpoint, requests, prompt_tokens, completion_tokens, cost_usd)| HourRow {
+                    hour,
+                    endpoint,
+                    line: SpendLine {
+                        requests,
+                        prompt_tokens,
+                        completion_tokens,
+                        cost_usd,
+                    },
+                },
+            )
+            .collect();
+        summarize(since, until, rows, hours)
+    }
+
+    pub(crate) async fn frontier_cost_since(&self, since: DateTime<Utc>) -> Result<f64, StoreError> {
+        // Whole hours from the rollup, the partial first hour from the decisions themselves.
+        let cost: f64 = sqlx::query_scalar(
+            "SELECT coalesce((SELECT sum(cost_usd) FROM spend_hourly WHERE endpoint = 'frontier' AND hour >= $2), 0) \
+             + coalesce((SELECT sum(cost_usd) FROM routing_decisions \
+                         WHERE endpoint = 'frontier' AND ts >= $1 AND ts < $2), 0)",
+        )
+        .bind(since)
+        .bind(hour_ceil(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(cost)
+    }
+
+    pub(crate) async fn node_states(&self) -> Result<Vec<NodeStateRow>, StoreError> {
+        let rows: Vec<(String, String, Option<String>, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT name, state, reason, changed_by, changed_at FROM nodes ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(name, state, reason, changed_by, changed_at)| {
+                Ok(NodeStateRow {
+                    name,
+                    state: parse_drain_state(&state)?,
+                    reason,
+                    changed_by,
+                    changed_at,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn set_node_state(
+        &self,
+        name: &str,
+        state: DrainState,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<NodeStateRow, StoreError> {
+        let at = now();
+        let mut tx = self.control_tx().await?;
+        let old: Option<String> = sqlx::query_scalar("SELECT state FROM nodes WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO nodes (name, state, reason, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, \
+             changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at",
+        )
+        .bind(name)
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(actor)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let old = old.as_deref().unwrap_or(DrainState::Active.as_str());
+        let detail = change_detail(old, state.as_str(), reason);
+        insert_audit(&mut tx, at, actor, &format!("node.{state}"), name, &detail).await?;
+        notify(&mut tx, CONTROL_CHANNEL, "node").await?;
+        tx.commit().await?;
+        Ok(NodeStateRow {
+            name: name.to_string(),
+            state,
+            reason: reason.map(str::to_string),
+            changed_by: actor.to_string(),
+            changed_at: at,
+        })
+    }
+
+    pub(crate) async fn overrides(&self) -> Result<Vec<OverrideRow>, StoreError> {
+        let rows: Vec<(String, String, Option<String>, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT key, value, reason, set_by, set_at FROM policy_overrides ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value, reason, set_by, set_at)| OverrideRow {
+                key,
+                value,
+                reason,
+                set_by,
+                set_at,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn policy_version(&self) -> Result<i64, StoreError> {
+        let version: i64 = sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM policy_versions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersionRow>, StoreError> {
+        let rows: Vec<(i64, DateTime<Utc>, String, String)> = sqlx::query_as(
+            "SELECT version, created_at, created_by, snapshot::text FROM policy_versions ORDER BY version DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(version, created_at, created_by, snapshot)| {
+                let snapshot =
+                    serde_json::from_str(&snapshot).map_err(|e| StoreError::corrupt("policy_versions.snapshot", e))?;
+                Ok(PolicyVersionRow {
+                    version,
+                    created_at,
+                    created_by,
+                    snapshot,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets (`Some(value)`) or clears (`None`) an override, bumps the version and audits it.
+    pub(crate) async fn change_override(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        let at = now();
+        let mut tx = self.control_tx().await?;
+        let old: Option<String> = sqlx::query_scalar("SELECT value FROM policy_overrides WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let action = match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO policy_overrides (key, value, reason, set_by, set_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, reason = EXCLUDED.reason, \
+                     set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at",
+                )
+                .bind(key)
+                .bind(value)
+                .bind(reason)
+                .bind(actor)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                "policy.set"
+            }
+            None if old.is_none() => return Err(StoreError::NotFound(format!("override `{key}`"))),
+            None => {
+                sqlx::query("DELETE FROM policy_overrides WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                "policy.clear"
+            }
+        };
+        let pairs: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM policy_overrides ORDER BY key")
+            .fetch_all(&mut *tx)
+            .await?;
+        let snapshot = serde_json::Value::Object(pairs.into_iter().map(|(k, v)| (k, v.into())).collect());
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO policy_versions (version, created_at, created_by, snapshot) \
+             SELECT coalesce(max(version), 0) + 1, $1, $2, $3::jsonb FROM policy_versions RETURNING version",
+        )
+        .bind(at)
+        .bind(actor)
+        .bind(snapshot.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail = change_detail(old.as_deref().unwrap_or(UNSET), value.unwrap_or(UNSET), reason);
+        insert_audit(&mut tx, at, actor, action, key, &detail).await?;
+        notify(&mut tx, CONTROL_CHANNEL, "policy").await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = insert_audit(&mut tx, now(), actor, action, target, detail).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<(i64, DateTime<Utc>, String, String, String, String)> =
+            sqlx::query_as("SELECT id, ts, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, ts, actor, action, target, detail)| AuditRow {
+                id,
+                ts,
+                actor,
+                action,
+                target,
+                detail,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn create_pull_job(&self, node: &str, model: &str) -> Result<i64, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO pull_jobs (node, model, state, progress, started_at) VALUES ($1, $2, 'queued', 0, $3) \
+             RETURNING id",
+        )
+        .bind(node)
+        .bind(model)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn update_pull_job(
+        &self,
+        id: i64,
+        state: &str,
+        progress: f64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let finished_at = TERMINAL_PULL_STATES.contains(&state).then(now);
+        let done =
+            sqlx::query("UPDATE pull_jobs SET state = $2, progress = $3, error = $4, finished_at = $5 WHERE id = $1")
+                .bind(id)
+                .bind(state)
+                .bind(progress)
+                .bind(error)
+                .bind(finished_at)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("pull job {id}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn pull_jobs(&self, limit: u32) -> Result<Vec<PullJobRow>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            f64,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, node, model, state, progress, started_at, finished_at, error \
+             FROM pull_jobs ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, node, model, state, progress, started_at, finished_at, error)| PullJobRow {
+                    id,
+                    node,
+                    model,
+                    state,
+                    progress,
+                    started_at,
+                    finished_at,
+                    error,
+                },
+            )
+            .collect())
+    }
+
+    pub(crate) fn wakeups(&self) -> tokio::sync::mpsc::Receiver<Wakeup> {
+        wakeup::listen(self.pool.clone())
+    }
+
+    /// A transaction holding the control lock, so concurrent changes get distinct, ordered versions.
+    async fn control_tx(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CONTROL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+impl RawDecision<DateTime<Utc>> {
+    fn into_stored_now(self) -> Result<StoredDecision, StoreError> {
+        let ts = self.ts;
+        self.into_stored(ts)
+    }
+}
+
+/// Sends a notification, delivered when the transaction commits.
+async fn notify(tx: &mut Transaction<'static, Postgres>, channel: &str, payload: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_audit(
+    tx: &mut Transaction<'static, Postgres>,
+    ts: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (ts, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ts)
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(detail)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// One statement per batch: unnest the column arrays, skip known request ids, and roll only the
+/// new rows into `spend_hourly` (in key order, so concurrent upserts lock rows in the same order).
+const INSERT_DECISIONS: &str = "\
+WITH ins AS (
+    INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive,
+        sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens,
+        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error)
+    SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bool[],
+        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::int8[], $14::int8[],
+        $15::float8[], $16::int8[], $17::int8[], $18::text[], $19::int8[], $20::int4[], $21::text[])
+    ON CONFLICT (request_id) DO NOTHING
+    RETURNING id, ts, agent, effective_class, endpoint, provider, model, prompt_tokens, completion_tokens, cost_usd
+), spend AS (
+    INSERT INTO spend_hourly AS s (hour, effective_class, endpoint, provider, model, agent,
+        requests, prompt_tokens, completion_tokens, cost_usd)
+    SELECT date_trunc('hour', ts, 'UTC'), effective_class, endpoint, coalesce(provider, ''), coalesce(model, ''),
+        agent, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+    FROM ins GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (hour, effective_class, endpoint, provider, model, agent) DO UPDATE SET
+        requests = s.requests + EXCLUDED.requests,
+        prompt_tokens = s.prompt_tokens + EXCLUDED.prompt_tokens,
+        completion_tokens = s.completion_tokens + EXCLUDED.completion_tokens,
+        cost_usd = s.cost_usd + EXCLUDED.cost_usd
+)
+SELECT count(*)::int8, max(id) FROM ins";

@@ -1,0 +1,607 @@
+//! The SQLite backend: the embedded default for the demo and single-node farms.
+//!
+//! Timestamps are stored as fixed-width RFC 3339 UTC text with microseconds, so they sort and
+//! compare as text. Every write transaction starts with `BEGIN IMMEDIATE`: SQLite has one
+//! writer at a time, and taking the write lock up front makes concurrent writers wait
+//! (`busy_timeout`) instead of failing, and makes ids visible in commit order.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+
+use super::StoreError;
+use super::model::{
+    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PolicyVersionRow, PullJobRow, RawDecision,
+    TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state,
+};
+use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
+use super::url::one_line;
+use super::wakeup::{self, Wakeup};
+
+/// How long opening the database, or waiting for another writer, may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections to a database file (WAL lets readers run beside the one writer).
+const MAX_CONNECTIONS: u32 = 4;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store in a SQLite file or in memory.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    url: String,
+}
+
+/// The stored form of a timestamp: `2026-05-01T12:34:56.789000Z`.
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Reads a stored timestamp back.
+fn parse_ts(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::corrupt(column, format!("`{value}` is not an RFC 3339 time")))
+}
+
+fn parse_ts_opt(column: &'static str, value: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    value.map(|v| parse_ts(column, &v)).transpose()
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file, in WAL mode with a busy timeout.
+    pub(crate) async fn connect(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+        url: String,
+    ) -> Result<Self, StoreError> {
+        let unreachable = |reason: String| StoreError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let mut options = options.create_if_missing(true).busy_timeout(TIMEOUT).foreign_keys(true);
+        let mut pool = SqlitePoolOptions::new().acquire_timeout(TIMEOUT);
+        if in_memory {
+            // The database lives as long as its one connection does.
+            pool = pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            pool = pool.max_connections(MAX_CONNECTIONS);
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let pool = match tokio::time::timeout(TIMEOUT, pool.connect_with(options)).await {
+            Err(_) => return Err(unreachable(format!("not opened within {} s", TIMEOUT.as_secs()))),
+            Ok(Err(err)) => return Err(unreachable(one_line(&err))),
+            Ok(Ok(pool)) => pool,
+        };
+        Ok(SqliteStore { pool, url })
+    }
+
+    pub(crate) fn redacted_url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.applied_migrations().await?;
+        MIGRATOR.run(&self.pool).await?;
+        let after = self.applied_migrations().await?;
+        Ok(after.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        let exists: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_one(&self.pool)
+                .await?;
+        if exists == 0 {
+            return Ok(0);
+        }
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        count("_sqlx_migrations", n)
+    }
+
+    /// Inserts row by row in one transaction; only rows that were new are rolled into spend.
+    pub(crate) async fn insert_decisions(&self, batch: &[DecisionRecord]) -> Result<u64, StoreError> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        type Key<'a> = (String, &'a str, &'a str, &'a str, &'a str, &'a str);
+        let mut spend: BTreeMap<Key<'_>, SpendLine> = BTreeMap::new();
+        let mut tx = self.write_tx().await?;
+        let mut inserted = 0u64;
+        for d in batch {
+            let done = sqlx::query(
+                "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
+                 sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, \
+                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+                 ON CONFLICT (request_id) DO NOTHING",
+            )
+            .bind(&d.request_id)
+            .bind(ts(d.ts))
+            .bind(&d.agent)
+            .bind(d.declared_class.as_str())
+            .bind(d.effective_class.as_str())
+            .bind(d.sensitive)
+            .bind(d.sensitivity_reason.as_deref())
+            .bind(d.endpoint.as_str())
+            .bind(d.provider.as_deref())
+            .bind(d.node.as_deref())
+            .bind(d.model.as_deref())
+            .bind(d.est_tokens)
+            .bind(d.prompt_tokens)
+            .bind(d.completion_tokens)
+            .bind(d.cost_usd)
+            .bind(d.ttfb_ms)
+            .bind(d.latency_ms)
+            .bind(d.fallback.as_str())
+            .bind(d.policy_version)
+            .bind(d.status)
+            .bind(d.error.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            inserted += 1;
+            let key = (
+                ts(hour_floor(d.ts)),
+                d.effective_class.as_str(),
+                d.endpoint.as_str(),
+                d.provider.as_deref().unwrap_or(""),
+                d.model.as_deref().unwrap_or(""),
+                d.agent.as_str(),
+            );
+            let line = SpendLine {
+                requests: 1,
+                prompt_tokens: d.prompt_tokens,
+                completion_tokens: d.completion_tokens,
+                cost_usd: d.cost_usd,
+            };
+            spend.entry(key).or_default().add(&line);
+        }
+        for ((hour, class, endpoint, provider, model, agent), line) in spend {
+            sqlx::query(
+                "INSERT INTO spend_hourly (hour, effective_class, endpoint, provider, model, agent, requests, \
+                 prompt_tokens, completion_tokens, cost_usd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (hour, effective_class, endpoint, provider, model, agent) DO UPDATE SET \
+                 requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+                 completion_tokens = completion_tokens + excluded.completion_tokens, \
+                 cost_usd = cost_usd + excluded.cost_usd",
+            )
+            .bind(hour)
+            .bind(class)
+            .bind(endpoint)
+            .bind(provider)
+            .bind(model)
+            .bind(agent)
+            .bind(line.requests)
+            .bind(line.prompt_tokens)
+            .bind(line.completion_tokens)
+            .bind(line.cost_usd)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(crate) async fn decisions_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
+        let sql = format!("SELECT {DECISION_COLUMNS} FROM routing_decisions WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows: Vec<RawDecision<String>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(stored).collect()
+    }
+
+    pub(crate) async fn recent_decisions(&self, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
+        let sql = format!(
+            "SELECT * FROM (SELECT {DECISION_COLUMNS} FROM routing_decisions ORDER BY id DESC LIMIT $1) ORDER BY id"
+        );
+        let rows: Vec<RawDecision<String>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(stored).collect()
+    }
+
+    pub(crate) async fn spend_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<SpendSummary, StoreError> {
+        // One read transaction, so both queries see the same rollup.
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(String, String, String, String, String, i64, i64, i64, f64)> = sqlx::query_as(
+            "SELECT effective_class, endpoint, provider, model, agent, sum(requests), sum(prompt_tokens), \
+             sum(completion_tokens), total(cost_usd) \
+             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3, 4, 5",
+        )
+        .bind(ts(hour_floor(since)))
+        .bind(ts(until))
+        .fetch_all(&mut *tx)
+        .await?;
+        let hours: Vec<(String, String, i64, i64, i64, f64)> = sqlx::query_as(
+            "SELECT hour, endpoint, sum(requests), sum(prompt_tokens), sum(completion_tokens), total(cost_usd) \
+             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .bind(ts(hour_floor(since)))
+        .bind(ts(until))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let rows = rows
+            .into_iter()
+            .map(
+                |(class, endpoint, provider, model, agent, requests, prompt_tokens, completion_tokens, cost_usd)| {
+                    SpendRow {
+                        class,
+                        endpoint,
+                        provider,
+                        model,
+                        agent,
+                        line: SpendLine {
+                            requests,
+                            prompt_tokens,
+                            completion_tokens,
+                            cost_usd,
+                        },
+                    }
+                },
+            )
+            .collect();
+        let hours = hours
+            .into_iter()
+            .map(
+                |(hour, endpoint, requests, prompt_tokens, completion_tokens, cost_usd)| {
+                    Ok(HourRow {
+                        hour: parse_ts("spend_hourly.hour", &hour)?,
+                        endpoint,
+                        line: SpendLine {
+                            requests,
+                            prompt_tokens,
+                            completion_tokens,
+                            cost_usd,
+                        },
+                    })
+                },
+            )
+            .collect::<Result<_, StoreError>>()?;
+        summarize(since, until, rows, hours)
+    }
+
+    pub(crate) async fn frontier_cost_since(&self, since: DateTime<Utc>) -> Result<f64, StoreError> {
+        // Whole hours from the rollup, the partial first hour from the decisions themselves.
+        let cost: f64 = sqlx::query_scalar(
+            "SELECT (SELECT total(cost_usd) FROM spend_hourly WHERE endpoint = 'frontier' AND hour >= $2) \
+             + (SELECT total(cost_usd) FROM routing_decisions WHERE endpoint = 'frontier' AND ts >= $1 AND ts < $2)",
+        )
+        .bind(ts(since))
+        .bind(ts(hour_ceil(since)))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(cost)
+    }
+
+    pub(crate) async fn node_states(&self) -> Result<Vec<NodeStateRow>, StoreError> {
+        let rows: Vec<(String, String, Option<String>, String, String)> =
+            sqlx::query_as("SELECT name, state, reason, changed_by, changed_at FROM nodes ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(name, state, reason, changed_by, changed_at)| {
+                Ok(NodeStateRow {
+                    name,
+                    state: parse_drain_state(&state)?,
+                    reason,
+                    changed_by,
+                    changed_at: parse_ts("nodes.changed_at", &changed_at)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn set_node_state(
+        &self,
+        name: &str,
+        state: DrainState,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<NodeStateRow, StoreError> {
+        let at = now();
+        let mut tx = self.write_tx().await?;
+        let old: Option<String> = sqlx::query_scalar("SELECT state FROM nodes WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO nodes (name, state, reason, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET state = excluded.state, reason = excluded.reason, \
+             changed_by = excluded.changed_by, changed_at = excluded.changed_at",
+        )
+        .bind(name)
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(actor)
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await?;
+        let old = old.as_deref().unwrap_or(DrainState::Active.as_str());
+        let detail = change_detail(old, state.as_str(), reason);
+        insert_audit(&mut tx, at, actor, &format!("node.{state}"), name, &detail).await?;
+        tx.commit().await?;
+        Ok(NodeStateRow {
+            name: name.to_string(),
+            state,
+            reason: reason.map(str::to_string),
+            changed_by: actor.to_string(),
+            changed_at: at,
+        })
+    }
+
+    pub(crate) async fn overrides(&self) -> Result<Vec<OverrideRow>, StoreError> {
+        let rows: Vec<(String, String, Option<String>, String, String)> =
+            sqlx::query_as("SELECT key, value, reason, set_by, set_at FROM policy_overrides ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(key, value, reason, set_by, set_at)| {
+                Ok(OverrideRow {
+                    key,
+                    value,
+                    reason,
+                    set_by,
+                    set_at: parse_ts("policy_overrides.set_at", &set_at)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn policy_version(&self) -> Result<i64, StoreError> {
+        let version: i64 = sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM policy_versions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersionRow>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT version, created_at, created_by, snapshot FROM policy_versions ORDER BY version DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(version, created_at, created_by, snapshot)| {
+                let snapshot =
+                    serde_json::from_str(&snapshot).map_err(|e| StoreError::corrupt("policy_versions.snapshot", e))?;
+                let created_at = parse_ts("policy_versions.created_at", &created_at)?;
+                Ok(PolicyVersionRow {
+                    version,
+                    created_at,
+                    created_by,
+                    snapshot,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets (`Some(value)`) or clears (`None`) an override, bumps the version and audits it.
+    pub(crate) async fn change_override(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        let at = now();
+        let mut tx = self.write_tx().await?;
+        let old: Option<String> = sqlx::query_scalar("SELECT value FROM policy_overrides WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let action = match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO policy_overrides (key, value, reason, set_by, set_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, reason = excluded.reason, \
+                     set_by = excluded.set_by, set_at = excluded.set_at",
+                )
+                .bind(key)
+                .bind(value)
+                .bind(reason)
+                .bind(actor)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?;
+                "policy.set"
+            }
+            None if old.is_none() => return Err(StoreError::NotFound(format!("override `{key}`"))),
+            None => {
+                sqlx::query("DELETE FROM policy_overrides WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                "policy.clear"
+            }
+        };
+        let pairs: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM policy_overrides ORDER BY key")
+            .fetch_all(&mut *tx)
+            .await?;
+        let snapshot = serde_json::Value::Object(pairs.into_iter().map(|(k, v)| (k, v.into())).collect());
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO policy_versions (version, created_at, created_by, snapshot) \
+             SELECT coalesce(max(version), 0) + 1, $1, $2, $3 FROM policy_versions RETURNING version",
+        )
+        .bind(ts(at))
+        .bind(actor)
+        .bind(snapshot.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail = change_detail(old.as_deref().unwrap_or(UNSET), value.unwrap_or(UNSET), reason);
+        insert_audit(&mut tx, at, actor, action, key, &detail).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<i64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = insert_audit(&mut tx, now(), actor, action, target, detail).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<(i64, String, String, String, String, String)> =
+            sqlx::query_as("SELECT id, ts, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, at, actor, action, target, detail)| {
+                Ok(AuditRow {
+                    id,
+                    ts: parse_ts("audit_log.ts", &at)?,
+                    actor,
+                    action,
+                    target,
+                    detail,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn create_pull_job(&self, node: &str, model: &str) -> Result<i64, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO pull_jobs (node, model, state, progress, started_at) VALUES ($1, $2, 'queued', 0, $3) \
+             RETURNING id",
+        )
+        .bind(node)
+        .bind(model)
+        .bind(ts(now()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn update_pull_job(
+        &self,
+        id: i64,
+        state: &str,
+        progress: f64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let finished_at = TERMINAL_PULL_STATES.contains(&state).then(|| ts(now()));
+        let done =
+            sqlx::query("UPDATE pull_jobs SET state = $2, progress = $3, error = $4, finished_at = $5 WHERE id = $1")
+                .bind(id)
+                .bind(state)
+                .bind(progress)
+                .bind(error)
+                .bind(finished_at)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("pull job {id}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn pull_jobs(&self, limit: u32) -> Result<Vec<PullJobRow>, StoreError> {
+        type Row = (i64, String, String, String, f64, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, node, model, state, progress, started_at, finished_at, error \
+             FROM pull_jobs ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, node, model, state, progress, started_at, finished_at, error)| {
+                Ok(PullJobRow {
+                    id,
+                    node,
+                    model,
+                    state,
+                    progress,
+                    started_at: parse_ts("pull_jobs.started_at", &started_at)?,
+                    finished_at: parse_ts_opt("pull_jobs.finished_at", finished_at)?,
+                    error,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn wakeups(&self) -> tokio::sync::mpsc::Receiver<Wakeup> {
+        wakeup::poll()
+    }
+
+    /// A transaction that holds SQLite's write lock from its first statement.
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn stored(raw: RawDecision<String>) -> Result<StoredDecision, StoreError> {
+    let at = parse_ts("routing_decisions.ts", &raw.ts)?;
+    raw.into_stored(at)
+}
+
+async fn insert_audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (ts, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ts(at))
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(detail)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip() {
+        let t = DateTime::from_timestamp_micros(1_777_777_777_123_456).expect("in range");
+        assert_eq!(ts(t), "2026-05-03T03:09:37.123456Z");
+        assert_eq!(parse_ts("t", &ts(t)).expect("parses"), t);
+        let whole = DateTime::from_timestamp(1_777_777_777, 0).expect("in range");
+        assert_eq!(ts(whole).len(), ts(t).len());
+    }
+}

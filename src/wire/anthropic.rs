@@ -1,0 +1,400 @@
+//! Anthropic Messages API (`POST /v1/messages`): request, response, stream events and errors.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The `anthropic-version` header value clients send.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// A content block (`text`, `image`, `tool_use`, `tool_result`, `thinking`, …); fields it does not model stay in `extra`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContentBlock {
+    /// Block type.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Text of a `text` block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ContentBlock {
+    /// A `text` block.
+    pub fn text(text: impl Into<String>) -> Self {
+        ContentBlock {
+            kind: "text".into(),
+            text: Some(text.into()),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// Message content: a string or blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// Plain text.
+    Text(String),
+    /// Content blocks.
+    Blocks(Vec<ContentBlock>),
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Content::Text(String::new())
+    }
+}
+
+impl Content {
+    /// The text of the content (text blocks joined by newlines).
+    pub fn text(&self) -> String {
+        match self {
+            Content::Text(text) => text.clone(),
+            Content::Blocks(blocks) => blocks
+                .iter()
+                .filter_map(|b| b.text.as_deref())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// One request message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `user` or `assistant` (there is no system role).
+    #[serde(default)]
+    pub role: String,
+    /// Content.
+    #[serde(default)]
+    pub content: Content,
+}
+
+/// `POST /v1/messages` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessagesRequest {
+    /// Model id.
+    #[serde(default)]
+    pub model: String,
+    /// Output cap (required by the API; `None` when the client left it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Conversation.
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    /// System prompt: a string or text blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<Content>,
+    /// Stream SSE events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
+    /// Every other field, kept for forwarding.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `usage.cache_creation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheCreation {
+    /// Tokens written to the 5-minute cache.
+    pub ephemeral_5m_input_tokens: u64,
+    /// Tokens written to the 1-hour cache.
+    pub ephemeral_1h_input_tokens: u64,
+}
+
+/// Token usage; total input = `input_tokens` + both cache fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    /// Uncached input tokens.
+    pub input_tokens: u64,
+    /// Tokens written to the cache (None counts as 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// Tokens read from the cache (None counts as 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Cache-write split by lifetime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<CacheCreation>,
+    /// Output tokens, thinking included.
+    pub output_tokens: u64,
+    /// `standard`, `priority` or `batch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+}
+
+/// A non-streamed reply, and `message_start.message`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageResponse {
+    /// `msg_…`.
+    #[serde(default)]
+    pub id: String,
+    /// `message`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `assistant`.
+    #[serde(default)]
+    pub role: String,
+    /// Model.
+    #[serde(default)]
+    pub model: String,
+    /// Content blocks (empty in `message_start`).
+    #[serde(default)]
+    pub content: Vec<ContentBlock>,
+    /// `end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, …; null in `message_start`.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    /// The stop sequence that matched.
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
+    /// Token usage.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// `message_delta.delta`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageDeltaBody {
+    /// Why the message stopped.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    /// The stop sequence that matched.
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
+}
+
+/// `message_delta.usage`: cumulative; take the last `output_tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeltaUsage {
+    /// Output tokens so far.
+    pub output_tokens: u64,
+    /// Input tokens, when repeated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Cache writes, when repeated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// Cache reads, when repeated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+}
+
+/// `content_block_delta.delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockDelta {
+    /// More text.
+    TextDelta {
+        /// The text.
+        text: String,
+    },
+    /// More tool-input JSON (concatenate, parse at `content_block_stop`).
+    InputJsonDelta {
+        /// A JSON fragment.
+        partial_json: String,
+    },
+    /// More thinking text.
+    ThinkingDelta {
+        /// The thinking text.
+        thinking: String,
+    },
+    /// Thinking signature.
+    SignatureDelta {
+        /// The signature.
+        signature: String,
+    },
+    /// A delta type this crate does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// The error object of error bodies and `error` events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// `invalid_request_error`, `authentication_error`, `rate_limit_error`, `api_error`, `overloaded_error`, …
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Human-readable text.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One SSE event of a streamed reply (the SSE `event:` name equals `type`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// First event: the message with empty content and input usage.
+    MessageStart {
+        /// The message so far.
+        message: MessageResponse,
+    },
+    /// A content block opens.
+    ContentBlockStart {
+        /// Block position.
+        index: u32,
+        /// The empty block.
+        content_block: ContentBlock,
+    },
+    /// Keep-alive.
+    Ping,
+    /// More content for a block.
+    ContentBlockDelta {
+        /// Block position.
+        index: u32,
+        /// The delta.
+        delta: BlockDelta,
+    },
+    /// A content block closes.
+    ContentBlockStop {
+        /// Block position.
+        index: u32,
+    },
+    /// Stop reason and cumulative usage.
+    MessageDelta {
+        /// Stop reason.
+        delta: MessageDeltaBody,
+        /// Cumulative usage.
+        usage: DeltaUsage,
+    },
+    /// Last event of a complete stream.
+    MessageStop,
+    /// A failure after the 200.
+    Error {
+        /// What failed.
+        error: ErrorDetail,
+    },
+    /// An event type this crate does not know (clients must ignore it).
+    #[serde(other)]
+    Unknown,
+}
+
+impl StreamEvent {
+    /// The SSE `event:` name of this event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::MessageStart { .. } => "message_start",
+            StreamEvent::ContentBlockStart { .. } => "content_block_start",
+            StreamEvent::Ping => "ping",
+            StreamEvent::ContentBlockDelta { .. } => "content_block_delta",
+            StreamEvent::ContentBlockStop { .. } => "content_block_stop",
+            StreamEvent::MessageDelta { .. } => "message_delta",
+            StreamEvent::MessageStop => "message_stop",
+            StreamEvent::Error { .. } => "error",
+            StreamEvent::Unknown => "unknown",
+        }
+    }
+}
+
+/// Body of every non-2xx answer: `{"type":"error","error":{…},"request_id":…}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// `error`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The error.
+    #[serde(default)]
+    pub error: ErrorDetail,
+    /// Request id to quote to support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ErrorResponse {
+    /// An error body of this type and message.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorResponse {
+            kind: "error".into(),
+            error: ErrorDetail {
+                kind: kind.into(),
+                message: message.into(),
+            },
+            request_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_events_parse_and_unknown_types_are_tolerated() {
+        let start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":35,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}"#;
+        let StreamEvent::MessageStart { message } = serde_json::from_str(start).unwrap() else {
+            panic!()
+        };
+        assert_eq!(message.usage.input_tokens, 35);
+        let delta: StreamEvent = serde_json::from_str(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"All"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            delta,
+            StreamEvent::ContentBlockDelta {
+                index: 0,
+                delta: BlockDelta::TextDelta { text: "All".into() }
+            }
+        );
+        assert_eq!(
+            serde_json::from_str::<StreamEvent>(r#"{"type":"brand_new","x":1}"#).unwrap(),
+            StreamEvent::Unknown
+        );
+        assert_eq!(
+            serde_json::from_str::<StreamEvent>(r#"{"type":"ping"}"#)
+                .unwrap()
+                .name(),
+            "ping"
+        );
+    }
+
+    #[test]
+    fn events_serialise_with_their_type() {
+        let event = StreamEvent::MessageDelta {
+            delta: MessageDeltaBody {
+                stop_reason: Some("end_turn".into()),
+                stop_sequence: None,
+            },
+            usage: DeltaUsage {
+                output_tokens: 9,
+                ..DeltaUsage::default()
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&StreamEvent::MessageStop).unwrap(),
+            r#"{"type":"message_stop"}"#
+        );
+    }
+
+    #[test]
+    fn request_reads_string_and_block_content() {
+        let body = r#"{"model":"m","max_tokens":10,"system":[{"type":"text","text":"be brief"}],"messages":[{"role":"user","content":"hi"},{"role":"user","content":[{"type":"text","text":"there"}]}],"metadata":{"user_id":"u"}}"#;
+        let req: MessagesRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(req.system.unwrap().text(), "be brief");
+        assert_eq!(req.messages[1].content.text(), "there");
+        assert!(req.extra.contains_key("metadata"));
+    }
+
+    #[test]
+    fn error_body_shape() {
+        let json = serde_json::to_string(&ErrorResponse::new("overloaded_error", "Overloaded")).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+        );
+    }
+}

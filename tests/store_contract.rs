@@ -1,0 +1,893 @@
+//! One contract for both store backends: every test below runs against SQLite (a temp file) and
+//! PostgreSQL (a fresh database from `support::pg`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use farmhand::domain::{DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
+use farmhand::store::{Backend, Store, StoreError, Wakeup};
+use sqlx::Connection;
+
+use support::pg::TestDatabase;
+
+/// A migrated store and what keeps its database alive.
+struct Fixture {
+    store: Store,
+    url: String,
+    _pg: Option<TestDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("state/farmhand.db").display());
+    let store = Store::connect(&url)
+        .await
+        .expect("SQLite store opens and creates its file");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert_eq!(store.migrate().await.expect("first migration"), 1);
+    Fixture {
+        store,
+        url,
+        _pg: None,
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Fixture {
+    let db = TestDatabase::create().await;
+    let url = db.url().to_string();
+    let store = Store::connect(&url).await.expect("PostgreSQL store connects");
+    assert_eq!(store.backend(), Backend::Postgres);
+    assert_eq!(store.migrate().await.expect("first migration"), 1);
+    Fixture {
+        store,
+        url,
+        _pg: Some(db),
+        _dir: None,
+    }
+}
+
+macro_rules! contract {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fixture = super::sqlite().await;
+                    super::$name(&fixture).await;
+                }
+            )+
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fixture = super::postgres().await;
+                    super::$name(&fixture).await;
+                }
+            )+
+        }
+    };
+}
+
+contract!(
+    migrating_again_changes_nothing,
+    decisions_round_trip_and_tail_by_cursor,
+    reinserting_is_idempotent_and_not_double_counted,
+    spend_summary_adds_up,
+    frontier_cost_is_exact_at_the_window_start,
+    node_state_changes_are_audited,
+    overrides_bump_versions_with_snapshots_and_audit,
+    concurrent_override_changes_get_distinct_versions,
+    pull_jobs_go_through_their_lifecycle,
+    audit_rows_come_back_newest_first,
+    wakeups_follow_changes,
+);
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("valid test time")
+        .with_timezone(&Utc)
+}
+
+/// A local routine decision; tests change what they need.
+fn decision(request_id: &str, ts: DateTime<Utc>) -> DecisionRecord {
+    DecisionRecord {
+        request_id: request_id.into(),
+        ts,
+        agent: "agent-a".into(),
+        declared_class: DeclaredClass::Routine,
+        effective_class: TaskClass::Routine,
+        sensitive: false,
+        sensitivity_reason: None,
+        endpoint: Endpoint::Local,
+        provider: Some("ollama".into()),
+        node: Some("mini-01".into()),
+        model: Some("llama3.1:8b".into()),
+        est_tokens: 120,
+        prompt_tokens: 100,
+        completion_tokens: 50,
+        cost_usd: 0.0,
+        ttfb_ms: Some(80),
+        latency_ms: 900,
+        fallback: Fallback::None,
+        policy_version: 3,
+        status: 200,
+        error: None,
+    }
+}
+
+fn frontier(mut d: DecisionRecord, provider: &str, model: &str, cost_usd: f64) -> DecisionRecord {
+    d.endpoint = Endpoint::Frontier;
+    d.provider = Some(provider.into());
+    d.model = Some(model.into());
+    d.node = None;
+    d.cost_usd = cost_usd;
+    d
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+/// Tables, columns and indexes, as text, read straight from the database.
+async fn schema(f: &Fixture) -> Vec<String> {
+    match f.store.backend() {
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&f.url).await.expect("connect");
+            let mut rows: Vec<String> = sqlx::query_as::<_, (String, String, String, String)>(
+                "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+                 FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("columns")
+            .into_iter()
+            .map(|(t, c, ty, null)| format!("{t}.{c} {ty} {null}"))
+            .collect();
+            let indexes: Vec<String> =
+                sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname")
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("indexes");
+            rows.extend(indexes);
+            rows
+        }
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&f.url).await.expect("connect");
+            sqlx::query_as::<_, (String, String, Option<String>)>(
+                "SELECT type, name, sql FROM sqlite_master ORDER BY name",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .expect("schema")
+            .into_iter()
+            .map(|(ty, name, sql)| format!("{ty} {name} {}", sql.unwrap_or_default()))
+            .collect()
+        }
+    }
+}
+
+/// Column names of a table, in order.
+async fn columns(f: &Fixture, table: &str) -> Vec<String> {
+    match f.store.backend() {
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&f.url).await.expect("connect");
+            sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            )
+            .bind(table)
+            .fetch_all(&mut conn)
+            .await
+            .expect("columns")
+        }
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&f.url).await.expect("connect");
+            sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&mut conn)
+                .await
+                .expect("columns")
+        }
+    }
+}
+
+async fn migrating_again_changes_nothing(f: &Fixture) {
+    let before = schema(f).await;
+    assert_eq!(f.store.migrate().await.expect("second migration"), 0);
+    assert_eq!(schema(f).await, before);
+
+    // The schema is a public interface: the same names on both backends.
+    let expected: &[(&str, &[&str])] = &[
+        (
+            "routing_decisions",
+            &[
+                "id",
+                "request_id",
+                "ts",
+                "agent",
+                "declared_class",
+                "effective_class",
+                "sensitive",
+                "sensitivity_reason",
+                "endpoint",
+                "provider",
+                "node",
+                "model",
+                "est_tokens",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_usd",
+                "ttfb_ms",
+                "latency_ms",
+                "fallback",
+                "policy_version",
+                "status",
+                "error",
+            ],
+        ),
+        (
+            "spend_hourly",
+            &[
+                "hour",
+                "effective_class",
+                "endpoint",
+                "provider",
+                "model",
+                "agent",
+                "requests",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_usd",
+            ],
+        ),
+        ("nodes", &["name", "state", "reason", "changed_by", "changed_at"]),
+        ("policy_overrides", &["key", "value", "reason", "set_by", "set_at"]),
+        ("policy_versions", &["version", "created_at", "created_by", "snapshot"]),
+        ("audit_log", &["id", "ts", "actor", "action", "target", "detail"]),
+        (
+            "pull_jobs",
+            &[
+                "id",
+                "node",
+                "model",
+                "state",
+                "progress",
+                "started_at",
+                "finished_at",
+                "error",
+            ],
+        ),
+    ];
+    for (table, cols) in expected {
+        assert_eq!(columns(f, table).await, *cols, "columns of {table}");
+    }
+}
+
+async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
+    let store = &f.store;
+    assert_eq!(store.insert_decisions(&[]).await.expect("empty batch"), 0);
+    assert!(store.decisions_after(0, 10).await.expect("empty tail").is_empty());
+
+    let t0 = at("2026-03-10T10:00:00.123Z");
+    let mut batch: Vec<DecisionRecord> = (0..5)
+        .map(|i| decision(&format!("req-{i}"), t0 + TimeDelta::milliseconds(i * 1001)))
+        .collect();
+    batch[1] = frontier(batch[1].clone(), "anthropic", "claude-sonnet-4-5", 0.0125);
+    batch[1].fallback = Fallback::ToFrontier;
+    batch[2].effective_class = TaskClass::Sensitive;
+    batch[2].declared_class = DeclaredClass::Auto;
+    batch[2].sensitive = true;
+    batch[2].sensitivity_reason = Some("detector:email".into());
+    batch[3].endpoint = Endpoint::Rejected;
+    batch[3].provider = None;
+    batch[3].node = None;
+    batch[3].model = None;
+    batch[3].ttfb_ms = None;
+    batch[3].status = 503;
+    batch[3].error = Some("no_capacity".into());
+    assert_eq!(store.insert_decisions(&batch).await.expect("insert"), 5);
+
+    let first = store.decisions_after(0, 3).await.expect("tail");
+    assert_eq!(first.len(), 3);
+    assert!(first.windows(2).all(|w| w[0].id < w[1].id), "ascending ids");
+    let rest = store.decisions_after(first[2].id, 100).await.expect("tail");
+    assert_eq!(rest.len(), 2);
+    assert!(rest[0].id > first[2].id);
+    let read: Vec<DecisionRecord> = first.iter().chain(&rest).map(|d| d.record.clone()).collect();
+    assert_eq!(read, batch, "every field round-trips, timestamps to the millisecond");
+    assert!(store.decisions_after(rest[1].id, 10).await.expect("tail").is_empty());
+
+    let recent = store.recent_decisions(2).await.expect("recent");
+    assert_eq!(
+        recent.iter().map(|d| d.record.request_id.as_str()).collect::<Vec<_>>(),
+        ["req-3", "req-4"]
+    );
+    assert_eq!(store.recent_decisions(100).await.expect("recent").len(), 5);
+
+    // A later batch continues the cursor.
+    let more = vec![decision("req-5", t0 + TimeDelta::seconds(60))];
+    assert_eq!(store.insert_decisions(&more).await.expect("insert"), 1);
+    let tail = store.decisions_after(rest[1].id, 10).await.expect("tail");
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].record, more[0]);
+}
+
+async fn reinserting_is_idempotent_and_not_double_counted(f: &Fixture) {
+    let store = &f.store;
+    let t0 = at("2026-03-10T10:15:00Z");
+    let first: Vec<DecisionRecord> = (0..3)
+        .map(|i| frontier(decision(&format!("r{i}"), t0), "openai", "gpt-5", 0.5))
+        .collect();
+    assert_eq!(store.insert_decisions(&first).await.expect("insert"), 3);
+    // A journal replay: two old ids, one new, and the new one twice in the same batch.
+    let replay = vec![
+        first[0].clone(),
+        first[2].clone(),
+        frontier(decision("r3", t0), "openai", "gpt-5", 0.5),
+        frontier(decision("r3", t0), "openai", "gpt-5", 0.5),
+    ];
+    assert_eq!(store.insert_decisions(&replay).await.expect("replay"), 1);
+    assert_eq!(store.insert_decisions(&replay).await.expect("replay again"), 0);
+    assert_eq!(store.decisions_after(0, 100).await.expect("tail").len(), 4);
+
+    let spend = store.spend_summary(t0, t0 + TimeDelta::hours(1)).await.expect("spend");
+    assert_eq!(spend.total.requests, 4);
+    assert_eq!(spend.total.prompt_tokens, 400);
+    assert!(close(spend.total.cost_usd, 2.0), "{}", spend.total.cost_usd);
+    assert!(close(store.frontier_cost_since(t0).await.expect("cost"), 2.0));
+}
+
+async fn spend_summary_adds_up(f: &Fixture) {
+    let store = &f.store;
+    let h = at("2026-03-10T10:00:00Z");
+    let min = TimeDelta::minutes;
+    let mut d1 = decision("d1", h + min(5));
+    d1.agent = "a".into();
+    let mut d2 = frontier(decision("d2", h + min(10)), "anthropic", "claude", 0.25);
+    d2.agent = "b".into();
+    d2.effective_class = TaskClass::Reasoning;
+    d2.prompt_tokens = 1000;
+    d2.completion_tokens = 500;
+    let mut d3 = frontier(decision("d3", h + min(61)), "openai", "gpt", 0.05);
+    d3.agent = "a".into();
+    d3.prompt_tokens = 200;
+    d3.completion_tokens = 100;
+    let mut d4 = decision("d4", h + min(90));
+    d4.agent = "c".into();
+    d4.effective_class = TaskClass::Sensitive;
+    d4.model = Some("qwen3:14b".into());
+    d4.prompt_tokens = 300;
+    d4.completion_tokens = 30;
+    let mut d5 = decision("d5", h + min(120));
+    d5.agent = "a".into();
+    d5.endpoint = Endpoint::Rejected;
+    d5.provider = None;
+    d5.model = None;
+    d5.prompt_tokens = 0;
+    d5.completion_tokens = 0;
+    let mut before = frontier(
+        decision("before", h - TimeDelta::milliseconds(1)),
+        "anthropic",
+        "claude",
+        1.0,
+    );
+    before.agent = "b".into();
+    let mut after = frontier(decision("after", h + min(180)), "anthropic", "claude", 2.0);
+    after.agent = "b".into();
+    let all = vec![after, d5, d4, before, d3, d2, d1];
+    assert_eq!(store.insert_decisions(&all).await.expect("insert"), 7);
+
+    // `since` rounds down to its hour; the hour containing `until` counts only if it starts before it.
+    let s = store.spend_summary(h + min(30), h + min(180)).await.expect("spend");
+    assert_eq!(s.since, h);
+    assert_eq!(s.until, h + min(180));
+    assert_eq!(s.total.requests, 5);
+    assert_eq!(s.total.prompt_tokens, 100 + 1000 + 200 + 300);
+    assert_eq!(s.total.completion_tokens, 50 + 500 + 100 + 30);
+    assert!(close(s.total.cost_usd, 0.30));
+
+    let frontier_line = s.endpoint(Endpoint::Frontier);
+    assert_eq!(frontier_line.requests, 2);
+    assert!(close(frontier_line.cost_usd, 0.30));
+    assert_eq!(s.endpoint(Endpoint::Local).requests, 2);
+    assert_eq!(s.endpoint(Endpoint::Rejected).requests, 1);
+    assert_eq!(
+        s.by_endpoint.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["local", "frontier", "rejected"]
+    );
+    let local_tokens = (150 + 330) as f64;
+    assert_eq!(
+        s.local_token_share(),
+        Some(local_tokens / (local_tokens + 1500.0 + 300.0))
+    );
+
+    let names = |groups: &[farmhand::store::SpendGroup]| -> Vec<(String, i64)> {
+        groups.iter().map(|g| (g.name.clone(), g.line.requests)).collect()
+    };
+    assert_eq!(
+        names(&s.by_class),
+        [("reasoning".into(), 1), ("routine".into(), 3), ("sensitive".into(), 1)]
+    );
+    assert_eq!(names(&s.by_agent), [("b".into(), 1), ("a".into(), 3), ("c".into(), 1)]);
+    assert_eq!(
+        names(&s.by_provider),
+        [
+            ("anthropic".into(), 1),
+            ("openai".into(), 1),
+            ("ollama".into(), 2),
+            ("".into(), 1)
+        ]
+    );
+    assert_eq!(
+        names(&s.by_model),
+        [
+            ("claude".into(), 1),
+            ("gpt".into(), 1),
+            ("".into(), 1),
+            ("llama3.1:8b".into(), 1),
+            ("qwen3:14b".into(), 1)
+        ]
+    );
+    let agent_a = s.by_agent.iter().find(|g| g.name == "a").expect("agent a");
+    assert!(close(agent_a.line.cost_usd, 0.05));
+
+    assert_eq!(
+        s.hourly.iter().map(|x| x.hour).collect::<Vec<_>>(),
+        [h, h + min(60), h + min(120)]
+    );
+    assert_eq!((s.hourly[0].frontier.requests, s.hourly[0].local.requests), (1, 1));
+    assert!(close(s.hourly[0].frontier.cost_usd, 0.25));
+    assert_eq!((s.hourly[1].frontier.requests, s.hourly[1].local.requests), (1, 1));
+    assert_eq!(s.hourly[1].local.prompt_tokens, 300);
+    assert_eq!((s.hourly[2].rejected.requests, s.hourly[2].frontier.requests), (1, 0));
+
+    // Window edges.
+    let edge = store.spend_summary(h, h + min(120)).await.expect("spend");
+    assert_eq!(edge.total.requests, 4, "the hour starting at `until` is outside");
+    let edge = store.spend_summary(h + min(60), h + min(121)).await.expect("spend");
+    assert_eq!(
+        edge.total.requests, 3,
+        "hours from `since` through the one containing `until`"
+    );
+    let all_time = store
+        .spend_summary(h - TimeDelta::days(7), h + TimeDelta::days(7))
+        .await
+        .expect("spend");
+    assert_eq!(all_time.total.requests, 7);
+    assert!(close(all_time.total.cost_usd, 3.30));
+    let empty = store
+        .spend_summary(h - TimeDelta::days(7), h - TimeDelta::days(6))
+        .await
+        .expect("spend");
+    assert_eq!(empty.total, Default::default());
+    assert!(empty.hourly.is_empty() && empty.by_agent.is_empty());
+    assert_eq!(empty.local_token_share(), None);
+
+    let json = serde_json::to_value(&s).expect("serializes");
+    assert_eq!(json["by_endpoint"][1]["name"], "frontier");
+    assert_eq!(json["by_endpoint"][1]["requests"], 2);
+}
+
+async fn frontier_cost_is_exact_at_the_window_start(f: &Fixture) {
+    let store = &f.store;
+    let h = at("2026-03-10T10:00:00Z");
+    let batch = vec![
+        frontier(decision("a", h + TimeDelta::minutes(5)), "anthropic", "claude", 0.25),
+        frontier(decision("b", h + TimeDelta::minutes(20)), "anthropic", "claude", 0.5),
+        frontier(decision("c", h + TimeDelta::minutes(80)), "openai", "gpt", 1.0),
+        decision("local", h + TimeDelta::minutes(30)),
+        frontier(decision("old", h - TimeDelta::minutes(1)), "openai", "gpt", 4.0),
+    ];
+    store.insert_decisions(&batch).await.expect("insert");
+    assert!(close(store.frontier_cost_since(h).await.expect("cost"), 1.75));
+    assert!(close(
+        store
+            .frontier_cost_since(h + TimeDelta::minutes(10))
+            .await
+            .expect("cost"),
+        1.5
+    ));
+    assert!(
+        close(
+            store
+                .frontier_cost_since(h + TimeDelta::minutes(20))
+                .await
+                .expect("cost"),
+            1.5
+        ),
+        "inclusive start"
+    );
+    assert!(close(
+        store
+            .frontier_cost_since(h + TimeDelta::minutes(81))
+            .await
+            .expect("cost"),
+        0.0
+    ));
+}
+
+async fn node_state_changes_are_audited(f: &Fixture) {
+    let store = &f.store;
+    assert!(store.node_states().await.expect("nodes").is_empty());
+    let row = store
+        .set_node_state("mini-03", DrainState::Draining, Some("disk swap"), "alice")
+        .await
+        .expect("drain");
+    assert_eq!(
+        (row.name.as_str(), row.state, row.reason.as_deref()),
+        ("mini-03", DrainState::Draining, Some("disk swap"))
+    );
+    store
+        .set_node_state("mini-03", DrainState::Drained, None, "drainer")
+        .await
+        .expect("drained");
+    store
+        .set_node_state("mini-01", DrainState::Draining, None, "bob")
+        .await
+        .expect("drain");
+    let last = store
+        .set_node_state("mini-03", DrainState::Active, Some("back"), "alice")
+        .await
+        .expect("undrain");
+
+    let nodes = store.node_states().await.expect("nodes");
+    assert_eq!(
+        nodes.iter().map(|n| (n.name.as_str(), n.state)).collect::<Vec<_>>(),
+        [("mini-01", DrainState::Draining), ("mini-03", DrainState::Active)]
+    );
+    assert_eq!(nodes[1], last, "the returned row is what was stored");
+
+    let audit = store.audit_log(10).await.expect("audit");
+    let seen: Vec<(&str, &str, &str, &str)> = audit
+        .iter()
+        .map(|a| {
+            (
+                a.actor.as_str(),
+                a.action.as_str(),
+                a.target.as_str(),
+                a.detail.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("alice", "node.active", "mini-03", "drained -> active (back)"),
+            ("bob", "node.draining", "mini-01", "active -> draining"),
+            ("drainer", "node.drained", "mini-03", "draining -> drained"),
+            ("alice", "node.draining", "mini-03", "active -> draining (disk swap)"),
+        ]
+    );
+}
+
+async fn overrides_bump_versions_with_snapshots_and_audit(f: &Fixture) {
+    let store = &f.store;
+    assert_eq!(store.policy_version().await.expect("version"), 0);
+    assert!(store.overrides().await.expect("overrides").is_empty());
+    assert_eq!(
+        store
+            .set_override("frontier.enabled", "false", Some("incident 42"), "bob")
+            .await
+            .expect("set"),
+        1
+    );
+    assert_eq!(
+        store
+            .set_override("class.routine.target", "frontier", None, "carol")
+            .await
+            .expect("set"),
+        2
+    );
+    assert_eq!(
+        store
+            .set_override("frontier.enabled", "true", Some("resolved"), "bob")
+            .await
+            .expect("set"),
+        3
+    );
+    assert_eq!(
+        store
+            .clear_override("class.routine.target", Some("done"), "carol")
+            .await
+            .expect("clear"),
+        4
+    );
+    let missing = store.clear_override("class.routine.target", None, "carol").await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(store.policy_version().await.expect("version"), 4);
+
+    let overrides = store.overrides().await.expect("overrides");
+    assert_eq!(overrides.len(), 1);
+    assert_eq!(
+        (
+            overrides[0].key.as_str(),
+            overrides[0].value.as_str(),
+            overrides[0].reason.as_deref(),
+            overrides[0].set_by.as_str()
+        ),
+        ("frontier.enabled", "true", Some("resolved"), "bob")
+    );
+
+    let versions = store.policy_versions(10).await.expect("versions");
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [4, 3, 2, 1]);
+    assert_eq!(versions[0].snapshot, serde_json::json!({"frontier.enabled": "true"}));
+    assert_eq!(versions[0].created_by, "carol");
+    assert_eq!(
+        versions[2].snapshot,
+        serde_json::json!({"frontier.enabled": "false", "class.routine.target": "frontier"})
+    );
+    assert_eq!(versions[3].snapshot, serde_json::json!({"frontier.enabled": "false"}));
+
+    let audit = store.audit_log(10).await.expect("audit");
+    let seen: Vec<(&str, &str, &str, &str)> = audit
+        .iter()
+        .map(|a| {
+            (
+                a.actor.as_str(),
+                a.action.as_str(),
+                a.target.as_str(),
+                a.detail.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "carol",
+                "policy.clear",
+                "class.routine.target",
+                "frontier -> (unset) (done)"
+            ),
+            ("bob", "policy.set", "frontier.enabled", "false -> true (resolved)"),
+            ("carol", "policy.set", "class.routine.target", "(unset) -> frontier"),
+            (
+                "bob",
+                "policy.set",
+                "frontier.enabled",
+                "(unset) -> false (incident 42)"
+            ),
+        ]
+    );
+}
+
+async fn concurrent_override_changes_get_distinct_versions(f: &Fixture) {
+    let writers: Vec<_> = (0..12)
+        .map(|i| {
+            let store = f.store.clone();
+            tokio::spawn(async move {
+                store
+                    .set_override(&format!("node.mini-{i:02}.excluded"), "true", None, &format!("op-{i}"))
+                    .await
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for writer in writers {
+        versions.push(writer.await.expect("task").expect("set_override"));
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=12).collect::<Vec<i64>>());
+    assert_eq!(f.store.policy_version().await.expect("version"), 12);
+    let newest = &f.store.policy_versions(1).await.expect("versions")[0];
+    assert_eq!(
+        newest.snapshot.as_object().map(|o| o.len()),
+        Some(12),
+        "the last snapshot holds every override"
+    );
+    assert_eq!(f.store.audit_log(100).await.expect("audit").len(), 12);
+}
+
+async fn pull_jobs_go_through_their_lifecycle(f: &Fixture) {
+    let store = &f.store;
+    let first = store.create_pull_job("mini-02", "qwen3:14b").await.expect("create");
+    let second = store.create_pull_job("mini-05", "llama3.1:8b").await.expect("create");
+    assert!(second > first);
+    let jobs = store.pull_jobs(10).await.expect("jobs");
+    assert_eq!(
+        jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [second, first],
+        "newest first"
+    );
+    assert_eq!(
+        (jobs[1].state.as_str(), jobs[1].progress, jobs[1].finished_at),
+        ("queued", 0.0, None)
+    );
+
+    store
+        .update_pull_job(first, "running", 0.5, None)
+        .await
+        .expect("progress");
+    let job = store
+        .pull_jobs(10)
+        .await
+        .expect("jobs")
+        .into_iter()
+        .find(|j| j.id == first)
+        .expect("job");
+    assert_eq!(
+        (job.state.as_str(), job.progress, job.finished_at),
+        ("running", 0.5, None)
+    );
+
+    store
+        .update_pull_job(first, "succeeded", 1.0, None)
+        .await
+        .expect("done");
+    store
+        .update_pull_job(second, "failed", 0.25, Some("disk full"))
+        .await
+        .expect("failed");
+    let jobs = store.pull_jobs(10).await.expect("jobs");
+    let (done, failed) = (&jobs[1], &jobs[0]);
+    assert_eq!((done.state.as_str(), done.progress), ("succeeded", 1.0));
+    assert!(done.finished_at.is_some_and(|t| t >= done.started_at));
+    assert_eq!(
+        (failed.state.as_str(), failed.error.as_deref()),
+        ("failed", Some("disk full"))
+    );
+    assert!(failed.finished_at.is_some());
+    assert_eq!(failed.model, "llama3.1:8b");
+
+    let missing = store.update_pull_job(second + 100, "running", 0.1, None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(store.pull_jobs(1).await.expect("jobs").len(), 1);
+}
+
+async fn audit_rows_come_back_newest_first(f: &Fixture) {
+    let store = &f.store;
+    store.ping().await.expect("ping");
+    let a = store
+        .audit("alice", "console.login", "console", "read-write")
+        .await
+        .expect("audit");
+    let b = store
+        .audit("bob", "pull.start", "mini-02", "qwen3:14b")
+        .await
+        .expect("audit");
+    assert!(b > a);
+    let rows = store.audit_log(10).await.expect("audit");
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [b, a]);
+    assert_eq!(
+        (rows[1].actor.as_str(), rows[1].action.as_str(), rows[1].detail.as_str()),
+        ("alice", "console.login", "read-write")
+    );
+    assert!(rows[0].ts >= rows[1].ts);
+    assert_eq!(store.audit_log(1).await.expect("audit").len(), 1);
+}
+
+/// Waits for `want`, skipping other wake-ups.
+async fn expect_wakeup(rx: &mut tokio::sync::mpsc::Receiver<Wakeup>, want: Wakeup) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(got)) if got == want => return,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("wake-up channel closed while waiting for {want:?}"),
+            Err(_) => panic!("no {want:?} wake-up within 3 s"),
+        }
+    }
+}
+
+async fn wakeups_follow_changes(f: &Fixture) {
+    let mut rx = f.store.wakeups();
+    // Give the listener time to subscribe, then drain what it sent on start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while rx.try_recv().is_ok() {}
+    f.store
+        .insert_decisions(&[decision("w1", Utc::now())])
+        .await
+        .expect("insert");
+    expect_wakeup(&mut rx, Wakeup::Decisions).await;
+    f.store
+        .set_node_state("mini-04", DrainState::Draining, None, "alice")
+        .await
+        .expect("drain");
+    expect_wakeup(&mut rx, Wakeup::Control).await;
+    f.store
+        .set_override("frontier.enabled", "false", None, "alice")
+        .await
+        .expect("set");
+    expect_wakeup(&mut rx, Wakeup::Control).await;
+}
+
+#[tokio::test]
+async fn malformed_urls_are_refused_without_echoing_passwords() {
+    for url in [
+        "postgres://fh:s3cret@db:port/farm",
+        "farmhand.db",
+        "://fh:s3cret@db",
+        "sqlite://",
+    ] {
+        let err = Store::connect(url).await.expect_err(url);
+        assert!(matches!(err, StoreError::InvalidUrl(_)), "{url}: {err:?}");
+        let message = err.to_string();
+        assert!(!message.contains("s3cret") && !message.contains('\n'), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_schemes_name_the_supported_ones() {
+    let err = Store::connect("mysql://fh:s3cret@db/farm").await.expect_err("mysql");
+    let message = err.to_string();
+    assert!(
+        message.contains("`mysql`") && message.contains("postgres://") && message.contains("sqlite://"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"));
+}
+
+#[tokio::test]
+async fn unreachable_servers_fail_fast_with_the_password_redacted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let started = Instant::now();
+    let err = Store::connect(&format!("postgres://fh:s3cret@127.0.0.1:{port}/farm"))
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    let message = err.to_string();
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err:?}");
+    assert!(
+        message.contains(&format!("postgres://fh:***@127.0.0.1:{port}/farm")),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret") && !message.contains('\n'), "{message}");
+}
+
+#[tokio::test]
+async fn unopenable_sqlite_files_are_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"not a directory").expect("write");
+    let err = Store::connect(&format!("sqlite://{}/farmhand.db", blocker.display()))
+        .await
+        .expect_err("under a file");
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_keeps_its_data_across_calls() {
+    let store = Store::connect("sqlite::memory:").await.expect("in-memory store");
+    assert_eq!(store.migrate().await.expect("migrate"), 1);
+    assert_eq!(store.migrate().await.expect("migrate again"), 0);
+    store
+        .insert_decisions(&[decision("m1", Utc::now())])
+        .await
+        .expect("insert");
+    assert_eq!(store.recent_decisions(10).await.expect("recent").len(), 1);
+    assert_eq!(store.redacted_url(), "sqlite::memory:");
+}
+
+#[tokio::test]
+async fn redacted_url_hides_the_password() {
+    let db = TestDatabase::create().await;
+    let mut url = url::Url::parse(db.url()).expect("url");
+    // Keep a real password if the server needs one; otherwise add one (trust auth ignores it).
+    let secret = match (url.password(), std::env::var("PGPASSWORD")) {
+        (Some(password), _) => password.to_string(),
+        (None, Ok(password)) => {
+            url.set_password(Some(&password)).expect("password");
+            password
+        }
+        (None, Err(_)) => {
+            url.set_password(Some("s3cret")).expect("password");
+            "s3cret".to_string()
+        }
+    };
+    let store = Store::connect(url.as_str()).await.expect("connects");
+    let shown = store.redacted_url();
+    assert!(shown.contains(":***@") && !shown.contains(&secret), "{shown}");
+}

@@ -1,0 +1,4 @@
+//! Test harness shared by the integration tests: `mod support;` at the top of a test file.
+#![allow(dead_code)]
+
+pub mod pg;
