@@ -1,0 +1,206 @@
+//! The router end to end: simulated farm, real HTTP, a real store.
+
+mod support;
+
+use std::time::Duration;
+
+use farmhand::domain::Endpoint;
+use farmhand::sim::FaultKind;
+use serde_json::{Value, json};
+use support::stack::Stack;
+
+fn ask(class: &str, text: &str) -> Value {
+    json!({"model": class, "messages": [{"role": "user", "content": text}], "max_tokens": 16})
+}
+
+fn route(response: &reqwest::Response) -> String {
+    response.headers().get("x-farmhand-route").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_class_is_answered_and_sensitive_work_stays_on_the_farm() {
+    let stack = Stack::start(4, None, |_| {}).await;
+    let client = reqwest::Client::new();
+
+    for class in ["routine", "sensitive", "auto"] {
+        let response = stack.chat(&client, ask(class, "Classify this ticket: printer on floor 3 is jammed.")).await;
+        assert_eq!(response.status(), 200, "{class}");
+        assert!(route(&response).starts_with("local/mini-"), "{class} went to {}", route(&response));
+        let body: Value = response.json().await.unwrap();
+        assert!(!body["choices"][0]["message"]["content"].as_str().unwrap_or_default().is_empty());
+    }
+    for class in ["reasoning", "orchestration"] {
+        let response = stack.chat(&client, ask(class, "Plan the migration of our billing system step by step.")).await;
+        assert_eq!(response.status(), 200, "{class}");
+        assert!(route(&response).starts_with("frontier/"), "{class} went to {}", route(&response));
+    }
+
+    let card = "Refund card 4111 1111 1111 1111 for the customer, expiry 09/29.";
+    let response = stack.chat(&client, ask("reasoning", card)).await;
+    assert_eq!(response.status(), 200);
+    assert!(route(&response).starts_with("local/"), "a detector hit stays local: {}", route(&response));
+    let decision = response.headers()["x-farmhand-decision"].to_str().unwrap().to_string();
+    assert!(decision.contains("class=sensitive"), "{decision}");
+
+    let restricted = "Summarise the quarterly HR review for employee 1142.";
+    let response = client
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .header("X-Data-Class", "restricted")
+        .json(&ask("reasoning", restricted))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(route(&response).starts_with("local/"));
+
+    assert!(!stack.farm.frontier_saw(card), "the frontier simulator saw the card number");
+    assert!(!stack.farm.frontier_saw(restricted), "the frontier simulator saw restricted work");
+    assert!(stack.farm.frontier_saw("Plan the migration of our billing system step by step."));
+
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(100).await.unwrap();
+    assert_eq!(rows.len(), 7, "one decision per request");
+    let sensitive: Vec<_> = rows.iter().filter(|d| d.record.sensitive).collect();
+    assert_eq!(sensitive.len(), 3);
+    assert!(sensitive.iter().all(|d| d.record.endpoint == Endpoint::Local));
+    assert!(sensitive.iter().any(|d| d.record.sensitivity_reason.as_deref() == Some("detector:credit_card")));
+    assert!(sensitive.iter().any(|d| d.record.sensitivity_reason.as_deref() == Some("header")));
+    let frontier: Vec<_> = rows.iter().filter(|d| d.record.endpoint == Endpoint::Frontier).collect();
+    assert!(frontier.iter().all(|d| d.record.cost_usd > 0.0 && d.record.prompt_tokens > 0), "frontier calls are priced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_relays_chunks_with_done_and_optional_usage() {
+    let stack = Stack::start(2, None, |_| {}).await;
+    let client = reqwest::Client::new();
+    for (class, with_usage) in [("routine", true), ("routine", false), ("reasoning", true)] {
+        let mut body = ask(class, "Draft a two-line status update.");
+        body["stream"] = json!(true);
+        if with_usage {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let response = stack.chat(&client, body).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let text = response.text().await.unwrap();
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(events.last(), Some(&"data: [DONE]"), "{class}: {text}");
+        let has_usage = events.iter().any(|e| e.contains("\"usage\":{"));
+        assert_eq!(has_usage, with_usage, "{class} usage chunk only when asked: {text}");
+        assert!(events.iter().any(|e| e.contains("\"content\"")), "{text}");
+    }
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(10).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|d| d.record.completion_tokens > 0 && d.record.ttfb_ms.is_some()), "usage is recorded even when the agent did not ask for it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_the_right_status_and_the_router_stays_up() {
+    let stack = Stack::start(1, None, |c| c.router.max_body_bytes = 4096).await;
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>| client.post(format!("{}/v1/chat/completions", stack.url)).header("content-type", "application/json").body(body).send();
+
+    let response = post(b"{\"model\": \"routine\", \"messages\": [".to_vec()).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert_eq!(error["error"]["code"], "invalid_json");
+
+    let response = stack.chat(&client, ask("gpt-4o", "hi")).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("routine, reasoning, orchestration, sensitive or auto"));
+
+    let big = serde_json::to_vec(&ask("routine", &"x".repeat(10_000))).unwrap();
+    let response = post(big).await.unwrap();
+    assert_eq!(response.status(), 413);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "request_too_large");
+
+    let models: Value = client.get(format!("{}/v1/models", stack.url)).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["auto", "routine", "reasoning", "orchestration", "sensitive"]);
+    assert_eq!(client.get(format!("{}/healthz", stack.url)).send().await.unwrap().status(), 200);
+    let metrics = client.get(format!("{}/metrics", stack.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("farmhand_requests_total{status=\"400\"} 2"), "{metrics}");
+    assert!(metrics.contains("farmhand_requests_total{status=\"413\"} 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_keys_are_required_when_configured() {
+    // SAFETY of the test: this variable name is unique to this test.
+    unsafe { std::env::set_var("FARMHAND_TEST_ROUTER_KEY", "k-ticket-classifier") };
+    let stack = Stack::start(1, None, |c| {
+        c.agents.push(farmhand::config::AgentKey {
+            name: "ticket-classifier".into(),
+            key: farmhand::config::SecretRef::Env("FARMHAND_TEST_ROUTER_KEY".into()),
+        })
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", stack.url);
+    let missing = client.post(&url).json(&ask("routine", "hi")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let wrong = client.post(&url).bearer_auth("k-ticket-classifie").json(&ask("routine", "hi")).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = client.post(&url).bearer_auth("k-ticket-classifier").json(&ask("routine", "hi")).send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].record.agent, "ticket-classifier", "the key names the agent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_two_nodes_under_load_fails_nothing_another_node_could_serve() {
+    let stack = Stack::start(4, None, |_| {}).await;
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..120u32 {
+        let client = client.clone();
+        let url = format!("{}/v1/chat/completions", stack.url);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(u64::from(i) * 15)).await;
+            let class = if i % 3 == 0 { "sensitive" } else { "routine" };
+            client.post(url).json(&ask(class, &format!("ticket {i}: reset my password"))).send().await.map(|r| r.status().as_u16())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stack.farm.set_fault("mini-01", Some(FaultKind::Down)).unwrap();
+    stack.farm.set_fault("mini-02", Some(FaultKind::Down)).unwrap();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap().expect("the router always answers"));
+    }
+    let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(failed.is_empty(), "{} of {} requests failed: {failed:?}", failed.len(), statuses.len());
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(500).await.unwrap();
+    assert_eq!(rows.len(), 120);
+    assert!(rows.iter().all(|d| d.record.endpoint == Endpoint::Local));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overrides_reach_the_router_within_a_second_and_sensitive_to_frontier_is_refused() {
+    let stack = Stack::start(2, None, |_| {}).await;
+    let client = reqwest::Client::new();
+    assert!(farmhand::router::validate_override("class.sensitive.target", "frontier").is_err());
+
+    stack.store.set_override("frontier.kill_switch", "on", Some("test"), "tester").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let response = stack.chat(&client, ask("reasoning", "Weigh these two vendor offers.")).await;
+    assert_eq!(response.status(), 200);
+    assert!(route(&response).starts_with("local/"), "kill switch keeps reasoning local: {}", route(&response));
+    let decision = response.headers()["x-farmhand-decision"].to_str().unwrap().to_string();
+
+    stack.store.clear_override("frontier.kill_switch", None, "tester").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let response = stack.chat(&client, ask("reasoning", "Weigh these two vendor offers.")).await;
+    assert!(route(&response).starts_with("frontier/"));
+
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(10).await.unwrap();
+    assert_eq!(rows[0].record.policy_version, 1, "{decision}");
+    assert_eq!(rows[1].record.policy_version, 2);
+}

@@ -1,0 +1,94 @@
+//! A whole farm in one test process: the simulator, a store, and a router gateway over real HTTP.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use farmhand::config::FleetConfig;
+use farmhand::fleet::{Cadence, FleetPoller, Health};
+use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
+use farmhand::recorder::{Recorder, RecorderOptions};
+use farmhand::sim::{SimFarm, SimOptions};
+use farmhand::store::Store;
+
+/// A running simulator + router; everything stops when it is dropped.
+pub struct Stack {
+    /// The simulated farm.
+    pub farm: SimFarm,
+    /// The store the router records into.
+    pub store: Store,
+    /// The gateway (for flushing and inspection).
+    pub gateway: Arc<Gateway>,
+    /// Base URL of the router, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// Temporary files (SQLite database, journal).
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Fast telemetry so tests see changes quickly.
+pub fn fast_cadence() -> Cadence {
+    Cadence {
+        ps: Duration::from_millis(100),
+        tags: Duration::from_millis(300),
+        metrics: Duration::from_millis(200),
+        timeout: Duration::from_millis(500),
+    }
+}
+
+impl Stack {
+    /// Starts `nodes` simulated nodes and a router on SQLite (or on `store_url` when given).
+    pub async fn start(nodes: u16, store_url: Option<&str>, adjust: impl FnOnce(&mut FleetConfig)) -> Stack {
+        let mut options = SimOptions::ephemeral(nodes, 0.01);
+        options.tokens_per_sec = 2000.0;
+        options.max_queue = 64;
+        let farm = SimFarm::start(options).await.expect("the simulator starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = farm.fleet_config();
+        config.store.url = match store_url {
+            Some(url) => url.to_string(),
+            None => format!("sqlite://{}", dir.path().join("farm.db").display()),
+        };
+        config.router.journal_path = dir.path().join("journal.ndjson").display().to_string();
+        config.router.first_byte_timeout_secs = 10;
+        config.router.idle_timeout_secs = 5;
+        adjust(&mut config);
+        let store = Store::connect(&config.store.url).await.expect("store connects");
+        store.migrate().await.expect("store migrates");
+        let sources = GatewaySources {
+            fleet: FleetPoller::start(&config.resolved_nodes(), fast_cadence()),
+            control: farmhand::control::watch(store.clone()),
+            recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+            keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
+        };
+        let mut fleet = sources.fleet.clone();
+        let gateway = Gateway::new(config, sources);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        let everyone_up = fleet.wait_for(|f| {
+            f.nodes.iter().all(|n| n.health == Health::Up && !n.installed.is_empty())
+        });
+        tokio::time::timeout(Duration::from_secs(10), everyone_up)
+            .await
+            .expect("every simulated node shows up within 10 s")
+            .expect("fleet poller alive");
+        Stack { farm, store, gateway, url, dir, stop: Some(stop) }
+    }
+
+    /// POSTs a chat completion to the router.
+    pub async fn chat(&self, client: &reqwest::Client, body: serde_json::Value) -> reqwest::Response {
+        client.post(format!("{}/v1/chat/completions", self.url)).json(&body).send().await.expect("router answers")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
