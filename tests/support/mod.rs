@@ -3,3 +3,4 @@
 
 pub mod pg;
 pub mod stack;
+pub mod outage;
