@@ -30,7 +30,7 @@ fn help_lists_every_role_with_its_purpose() {
     let output = farmhand(&["--help"]);
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for role in ["sim", "agent", "migrate"] {
+    for role in ["sim", "agent", "router", "policy", "decisions", "spend", "migrate"] {
         let line = help
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{role} ")))
@@ -99,4 +99,49 @@ fn a_port_in_use_is_one_line() {
     let port = busy.local_addr().unwrap().port().to_string();
     let stderr = one_line_error(&farmhand(&["agent", "--listen", &format!("127.0.0.1:{port}")]));
     assert!(stderr.contains(&format!("port {port} is in use")), "{stderr}");
+}
+
+#[test]
+fn policy_overrides_are_validated_versioned_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+    let db = ["--database-url", url.as_str()];
+    let run = |args: &[&str]| farmhand(&[&db[..], args].concat());
+
+    let refused = run(&["policy", "set", "class.sensitive.target", "frontier", "--actor", "oncall"]);
+    let stderr = one_line_error(&refused);
+    assert!(stderr.contains("refused") && stderr.contains("sensitive"), "{stderr}");
+
+    let set = run(&["policy", "set", "frontier.kill_switch", "on", "--reason", "incident 42", "--actor", "oncall"]);
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    assert_eq!(String::from_utf8_lossy(&set.stdout).trim(), "policy version 1: frontier.kill_switch = on");
+
+    let show = run(&["policy", "show", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["version"], 1);
+    assert_eq!(shown["overrides"][0]["key"], "frontier.kill_switch");
+    assert_eq!(shown["overrides"][0]["set_by"], "oncall");
+
+    let clear = run(&["policy", "clear", "frontier.kill_switch", "--actor", "oncall"]);
+    assert!(clear.status.success());
+    let show = run(&["policy", "show"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("policy version 2") && text.contains("no overrides"), "{text}");
+}
+
+#[test]
+fn reports_work_on_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+    let spend = farmhand(&["--database-url", &url, "spend", "--since", "7d", "--json"]);
+    assert!(spend.status.success(), "{}", String::from_utf8_lossy(&spend.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&spend.stdout).unwrap();
+    assert_eq!(summary["total"]["requests"], 0);
+    let text = farmhand(&["--database-url", &url, "spend"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("no traffic in this window"));
+    let bad = farmhand(&["--database-url", &url, "spend", "--since", "forever"]);
+    assert!(one_line_error(&bad).contains("--since"));
+    let decisions = farmhand(&["--database-url", &url, "decisions", "--limit", "5", "--json"]);
+    assert!(decisions.status.success());
+    assert!(decisions.stdout.is_empty());
 }
