@@ -1,7 +1,7 @@
 //! Sustained decision ingest into PostgreSQL, then spend-summary latency over the result.
 //!
 //! `cargo bench --bench ingest` (uses `DATABASE_URL` when set, else a throwaway cluster). Several
-//! writer tasks insert batches of realistic decisions spread over 7 days; the run checks that
+//! writer tasks insert batches of realistic decisions covering 7 days, in arrival order; the run checks that
 //! every decision landed (none lost, none doubled) and prints decisions/s. Budget: ≥ 20,000/s.
 //! `FARMHAND_BENCH_DECISIONS` (default 300000), `FARMHAND_BENCH_BATCH` (default 1000) and
 //! `FARMHAND_BENCH_WRITERS` (default 4) change the load.
@@ -28,40 +28,48 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A decision as the router would write it: mostly local routine work, some frontier reasoning.
+/// A decision as the router would write it. Each agent mostly asks for one class, and the class
+/// decides the endpoint and model (with some fallbacks and rejections), as on a real farm.
 fn decision(rng: &mut StdRng, i: usize) -> DecisionRecord {
     const AGENTS: usize = 24;
-    const LOCAL_MODELS: &[&str] = &["llama3.1:8b", "qwen3:14b", "qwen3:32b", "nomic-embed-text"];
-    const FRONTIER: &[(&str, &str, f64)] = &[
-        ("anthropic", "claude-sonnet-4-5", 15.0),
-        ("anthropic", "claude-haiku-4-5", 4.0),
-        ("openai", "gpt-5", 10.0),
-    ];
-    let class = match rng.random_range(0..100) {
-        0..55 => TaskClass::Routine,
-        55..80 => TaskClass::Reasoning,
-        80..92 => TaskClass::Orchestration,
-        _ => TaskClass::Sensitive,
+    let agent = rng.random_range(0..AGENTS);
+    let class = if rng.random_range(0..100) < 70 {
+        TaskClass::ALL[agent % TaskClass::ALL.len()]
+    } else {
+        TaskClass::ALL[rng.random_range(0..TaskClass::ALL.len())]
     };
-    let endpoint = match (class, rng.random_range(0..100)) {
-        (_, 0..3) => Endpoint::Rejected,
-        (TaskClass::Sensitive, _) | (TaskClass::Routine, 3..85) => Endpoint::Local,
-        (_, 3..20) => Endpoint::Local,
-        _ => Endpoint::Frontier,
+    let roll = rng.random_range(0..100);
+    let (endpoint, fallback) = match (class, roll) {
+        (_, 0..3) => (Endpoint::Rejected, Fallback::None),
+        (TaskClass::Sensitive, _) | (TaskClass::Routine, 3..88) => (Endpoint::Local, Fallback::None),
+        (TaskClass::Routine, _) => (Endpoint::Frontier, Fallback::None),
+        (_, 3..12) => (Endpoint::Local, Fallback::ToLocal),
+        _ => (Endpoint::Frontier, Fallback::None),
     };
     let prompt_tokens = rng.random_range(50..6000);
     let completion_tokens = rng.random_range(10..1500);
     let (provider, node, model, cost_usd) = match endpoint {
-        Endpoint::Local => (
-            Some("ollama".to_string()),
-            Some(format!("mini-{:02}", rng.random_range(1..=12))),
-            Some(LOCAL_MODELS[rng.random_range(0..LOCAL_MODELS.len())].to_string()),
-            0.0,
-        ),
+        Endpoint::Local => {
+            let model = match class {
+                TaskClass::Routine => "llama3.1:8b",
+                TaskClass::Sensitive => "qwen3:14b",
+                _ => "qwen3:32b",
+            };
+            (
+                Some("ollama"),
+                Some(format!("mini-{:02}", rng.random_range(1..=12))),
+                Some(model),
+                0.0,
+            )
+        }
         Endpoint::Frontier => {
-            let (provider, model, per_million) = FRONTIER[rng.random_range(0..FRONTIER.len())];
+            let (provider, model, per_million) = match class {
+                TaskClass::Orchestration => ("openai", "gpt-5", 10.0),
+                TaskClass::Reasoning => ("anthropic", "claude-sonnet-4-5", 15.0),
+                _ => ("anthropic", "claude-haiku-4-5", 4.0),
+            };
             let cost = (prompt_tokens + 4 * completion_tokens) as f64 * per_million / 1e6;
-            (Some(provider.to_string()), None, Some(model.to_string()), cost)
+            (Some(provider), None, Some(model), cost)
         }
         Endpoint::Rejected => (None, None, None, 0.0),
     };
@@ -69,26 +77,22 @@ fn decision(rng: &mut StdRng, i: usize) -> DecisionRecord {
     DecisionRecord {
         request_id: format!("bench-{i:09}"),
         ts: Utc::now() - TimeDelta::milliseconds(rng.random_range(0..7 * 24 * 3600 * 1000)),
-        agent: format!("agent-{:02}", rng.random_range(0..AGENTS)),
+        agent: format!("agent-{agent:02}"),
         declared_class: DeclaredClass::from(class),
         effective_class: class,
         sensitive: class == TaskClass::Sensitive,
         sensitivity_reason: (class == TaskClass::Sensitive).then(|| "declared".to_string()),
         endpoint,
-        provider,
+        provider: provider.map(str::to_string),
         node,
-        model,
+        model: model.map(str::to_string),
         est_tokens: prompt_tokens + 200,
         prompt_tokens: if served { prompt_tokens } else { 0 },
         completion_tokens: if served { completion_tokens } else { 0 },
         cost_usd,
         ttfb_ms: served.then(|| rng.random_range(20..900)),
         latency_ms: rng.random_range(100..30_000),
-        fallback: if rng.random_range(0..50) == 0 {
-            Fallback::NodeRetry
-        } else {
-            Fallback::None
-        },
+        fallback,
         policy_version: 7,
         status: if served { 200 } else { 503 },
         error: (!served).then(|| "no_capacity".to_string()),
@@ -115,7 +119,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     store.migrate().await?;
 
     let mut rng = StdRng::seed_from_u64(20_260_510);
-    let decisions: Vec<DecisionRecord> = (0..total).map(|i| decision(&mut rng, i)).collect();
+    let mut decisions: Vec<DecisionRecord> = (0..total).map(|i| decision(&mut rng, i)).collect();
+    // Decisions reach the store in the order requests arrive: a week of traffic, replayed.
+    decisions.sort_by_key(|d| d.ts);
     let queue: VecDeque<Vec<DecisionRecord>> = decisions.chunks(batch_size).map(<[_]>::to_vec).collect();
     let queue = Arc::new(Mutex::new(queue));
     drop(decisions);

@@ -144,7 +144,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let config = cli.fleet_config()?;
                 let store = crate::store::Store::connect(&config.store.url).await?;
                 let applied = store.migrate().await?;
-                println!("{}: schema up to date ({applied} migration(s) applied)", store.redacted_url());
+                println!(
+                    "{}: schema up to date ({applied} migration(s) applied)",
+                    store.redacted_url()
+                );
                 Ok(())
             }
             Command::Router(args) => crate::gateway::run(cli.fleet_config()?, args.listen).await,

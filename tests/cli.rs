@@ -108,13 +108,32 @@ fn policy_overrides_are_validated_versioned_and_shown() {
     let db = ["--database-url", url.as_str()];
     let run = |args: &[&str]| farmhand(&[&db[..], args].concat());
 
-    let refused = run(&["policy", "set", "class.sensitive.target", "frontier", "--actor", "oncall"]);
+    let refused = run(&[
+        "policy",
+        "set",
+        "class.sensitive.target",
+        "frontier",
+        "--actor",
+        "oncall",
+    ]);
     let stderr = one_line_error(&refused);
     assert!(stderr.contains("refused") && stderr.contains("sensitive"), "{stderr}");
 
-    let set = run(&["policy", "set", "frontier.kill_switch", "on", "--reason", "incident 42", "--actor", "oncall"]);
+    let set = run(&[
+        "policy",
+        "set",
+        "frontier.kill_switch",
+        "on",
+        "--reason",
+        "incident 42",
+        "--actor",
+        "oncall",
+    ]);
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
-    assert_eq!(String::from_utf8_lossy(&set.stdout).trim(), "policy version 1: frontier.kill_switch = on");
+    assert_eq!(
+        String::from_utf8_lossy(&set.stdout).trim(),
+        "policy version 1: frontier.kill_switch = on"
+    );
 
     let show = run(&["policy", "show", "--json"]);
     let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
@@ -126,7 +145,10 @@ fn policy_overrides_are_validated_versioned_and_shown() {
     assert!(clear.status.success());
     let show = run(&["policy", "show"]);
     let text = String::from_utf8_lossy(&show.stdout);
-    assert!(text.contains("policy version 2") && text.contains("no overrides"), "{text}");
+    assert!(
+        text.contains("policy version 2") && text.contains("no overrides"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -14,7 +14,12 @@ fn ask(class: &str, text: &str) -> Value {
 }
 
 fn route(response: &reqwest::Response) -> String {
-    response.headers().get("x-farmhand-route").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    response
+        .headers()
+        .get("x-farmhand-route")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,22 +28,49 @@ async fn every_class_is_answered_and_sensitive_work_stays_on_the_farm() {
     let client = reqwest::Client::new();
 
     for class in ["routine", "sensitive", "auto"] {
-        let response = stack.chat(&client, ask(class, "Classify this ticket: printer on floor 3 is jammed.")).await;
+        let response = stack
+            .chat(
+                &client,
+                ask(class, "Classify this ticket: printer on floor 3 is jammed."),
+            )
+            .await;
         assert_eq!(response.status(), 200, "{class}");
-        assert!(route(&response).starts_with("local/mini-"), "{class} went to {}", route(&response));
+        assert!(
+            route(&response).starts_with("local/mini-"),
+            "{class} went to {}",
+            route(&response)
+        );
         let body: Value = response.json().await.unwrap();
-        assert!(!body["choices"][0]["message"]["content"].as_str().unwrap_or_default().is_empty());
+        assert!(
+            !body["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        );
     }
     for class in ["reasoning", "orchestration"] {
-        let response = stack.chat(&client, ask(class, "Plan the migration of our billing system step by step.")).await;
+        let response = stack
+            .chat(
+                &client,
+                ask(class, "Plan the migration of our billing system step by step."),
+            )
+            .await;
         assert_eq!(response.status(), 200, "{class}");
-        assert!(route(&response).starts_with("frontier/"), "{class} went to {}", route(&response));
+        assert!(
+            route(&response).starts_with("frontier/"),
+            "{class} went to {}",
+            route(&response)
+        );
     }
 
     let card = "Refund card 4111 1111 1111 1111 for the customer, expiry 09/29.";
     let response = stack.chat(&client, ask("reasoning", card)).await;
     assert_eq!(response.status(), 200);
-    assert!(route(&response).starts_with("local/"), "a detector hit stays local: {}", route(&response));
+    assert!(
+        route(&response).starts_with("local/"),
+        "a detector hit stays local: {}",
+        route(&response)
+    );
     let decision = response.headers()["x-farmhand-decision"].to_str().unwrap().to_string();
     assert!(decision.contains("class=sensitive"), "{decision}");
 
@@ -53,9 +85,19 @@ async fn every_class_is_answered_and_sensitive_work_stays_on_the_farm() {
     assert_eq!(response.status(), 200);
     assert!(route(&response).starts_with("local/"));
 
-    assert!(!stack.farm.frontier_saw(card), "the frontier simulator saw the card number");
-    assert!(!stack.farm.frontier_saw(restricted), "the frontier simulator saw restricted work");
-    assert!(stack.farm.frontier_saw("Plan the migration of our billing system step by step."));
+    assert!(
+        !stack.farm.frontier_saw(card),
+        "the frontier simulator saw the card number"
+    );
+    assert!(
+        !stack.farm.frontier_saw(restricted),
+        "the frontier simulator saw restricted work"
+    );
+    assert!(
+        stack
+            .farm
+            .frontier_saw("Plan the migration of our billing system step by step.")
+    );
 
     stack.gateway.flush().await;
     let rows = stack.store.recent_decisions(100).await.unwrap();
@@ -63,10 +105,26 @@ async fn every_class_is_answered_and_sensitive_work_stays_on_the_farm() {
     let sensitive: Vec<_> = rows.iter().filter(|d| d.record.sensitive).collect();
     assert_eq!(sensitive.len(), 3);
     assert!(sensitive.iter().all(|d| d.record.endpoint == Endpoint::Local));
-    assert!(sensitive.iter().any(|d| d.record.sensitivity_reason.as_deref() == Some("detector:credit_card")));
-    assert!(sensitive.iter().any(|d| d.record.sensitivity_reason.as_deref() == Some("header")));
-    let frontier: Vec<_> = rows.iter().filter(|d| d.record.endpoint == Endpoint::Frontier).collect();
-    assert!(frontier.iter().all(|d| d.record.cost_usd > 0.0 && d.record.prompt_tokens > 0), "frontier calls are priced");
+    assert!(
+        sensitive
+            .iter()
+            .any(|d| d.record.sensitivity_reason.as_deref() == Some("detector:credit_card"))
+    );
+    assert!(
+        sensitive
+            .iter()
+            .any(|d| d.record.sensitivity_reason.as_deref() == Some("header"))
+    );
+    let frontier: Vec<_> = rows
+        .iter()
+        .filter(|d| d.record.endpoint == Endpoint::Frontier)
+        .collect();
+    assert!(
+        frontier
+            .iter()
+            .all(|d| d.record.cost_usd > 0.0 && d.record.prompt_tokens > 0),
+        "frontier calls are priced"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,16 +150,28 @@ async fn streaming_relays_chunks_with_done_and_optional_usage() {
     stack.gateway.flush().await;
     let rows = stack.store.recent_decisions(10).await.unwrap();
     assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|d| d.record.completion_tokens > 0 && d.record.ttfb_ms.is_some()), "usage is recorded even when the agent did not ask for it");
+    assert!(
+        rows.iter()
+            .all(|d| d.record.completion_tokens > 0 && d.record.ttfb_ms.is_some()),
+        "usage is recorded even when the agent did not ask for it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_the_right_status_and_the_router_stays_up() {
     let stack = Stack::start(1, None, |c| c.router.max_body_bytes = 4096).await;
     let client = reqwest::Client::new();
-    let post = |body: Vec<u8>| client.post(format!("{}/v1/chat/completions", stack.url)).header("content-type", "application/json").body(body).send();
+    let post = |body: Vec<u8>| {
+        client
+            .post(format!("{}/v1/chat/completions", stack.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
 
-    let response = post(b"{\"model\": \"routine\", \"messages\": [".to_vec()).await.unwrap();
+    let response = post(b"{\"model\": \"routine\", \"messages\": [".to_vec())
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["type"], "invalid_request_error");
@@ -110,7 +180,12 @@ async fn bad_requests_get_the_right_status_and_the_router_stays_up() {
     let response = stack.chat(&client, ask("gpt-4o", "hi")).await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"]["message"].as_str().unwrap().contains("routine, reasoning, orchestration, sensitive or auto"));
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("routine, reasoning, orchestration, sensitive or auto")
+    );
 
     let big = serde_json::to_vec(&ask("routine", &"x".repeat(10_000))).unwrap();
     let response = post(big).await.unwrap();
@@ -118,13 +193,46 @@ async fn bad_requests_get_the_right_status_and_the_router_stays_up() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "request_too_large");
 
-    let models: Value = client.get(format!("{}/v1/models", stack.url)).send().await.unwrap().json().await.unwrap();
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let models: Value = client
+        .get(format!("{}/v1/models", stack.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["auto", "routine", "reasoning", "orchestration", "sensitive"]);
-    assert_eq!(client.get(format!("{}/healthz", stack.url)).send().await.unwrap().status(), 200);
-    let metrics = client.get(format!("{}/metrics", stack.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("farmhand_requests_total{status=\"400\"} 2"), "{metrics}");
-    assert!(metrics.contains("farmhand_requests_total{status=\"413\"} 1"), "{metrics}");
+    assert_eq!(
+        client
+            .get(format!("{}/healthz", stack.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = client
+        .get(format!("{}/metrics", stack.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("farmhand_requests_total{status=\"400\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("farmhand_requests_total{status=\"413\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,9 +250,21 @@ async fn agent_keys_are_required_when_configured() {
     let url = format!("{}/v1/chat/completions", stack.url);
     let missing = client.post(&url).json(&ask("routine", "hi")).send().await.unwrap();
     assert_eq!(missing.status(), 401);
-    let wrong = client.post(&url).bearer_auth("k-ticket-classifie").json(&ask("routine", "hi")).send().await.unwrap();
+    let wrong = client
+        .post(&url)
+        .bearer_auth("k-ticket-classifie")
+        .json(&ask("routine", "hi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    let right = client.post(&url).bearer_auth("k-ticket-classifier").json(&ask("routine", "hi")).send().await.unwrap();
+    let right = client
+        .post(&url)
+        .bearer_auth("k-ticket-classifier")
+        .json(&ask("routine", "hi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(right.status(), 200);
     stack.gateway.flush().await;
     let rows = stack.store.recent_decisions(10).await.unwrap();
@@ -163,7 +283,12 @@ async fn killing_two_nodes_under_load_fails_nothing_another_node_could_serve() {
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(u64::from(i) * 15)).await;
             let class = if i % 3 == 0 { "sensitive" } else { "routine" };
-            client.post(url).json(&ask(class, &format!("ticket {i}: reset my password"))).send().await.map(|r| r.status().as_u16())
+            client
+                .post(url)
+                .json(&ask(class, &format!("ticket {i}: reset my password")))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -174,7 +299,12 @@ async fn killing_two_nodes_under_load_fails_nothing_another_node_could_serve() {
         statuses.push(task.await.unwrap().expect("the router always answers"));
     }
     let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
-    assert!(failed.is_empty(), "{} of {} requests failed: {failed:?}", failed.len(), statuses.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
     stack.gateway.flush().await;
     let rows = stack.store.recent_decisions(500).await.unwrap();
     assert_eq!(rows.len(), 120);
@@ -187,16 +317,32 @@ async fn overrides_reach_the_router_within_a_second_and_sensitive_to_frontier_is
     let client = reqwest::Client::new();
     assert!(farmhand::router::validate_override("class.sensitive.target", "frontier").is_err());
 
-    stack.store.set_override("frontier.kill_switch", "on", Some("test"), "tester").await.unwrap();
+    stack
+        .store
+        .set_override("frontier.kill_switch", "on", Some("test"), "tester")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let response = stack.chat(&client, ask("reasoning", "Weigh these two vendor offers.")).await;
+    let response = stack
+        .chat(&client, ask("reasoning", "Weigh these two vendor offers."))
+        .await;
     assert_eq!(response.status(), 200);
-    assert!(route(&response).starts_with("local/"), "kill switch keeps reasoning local: {}", route(&response));
+    assert!(
+        route(&response).starts_with("local/"),
+        "kill switch keeps reasoning local: {}",
+        route(&response)
+    );
     let decision = response.headers()["x-farmhand-decision"].to_str().unwrap().to_string();
 
-    stack.store.clear_override("frontier.kill_switch", None, "tester").await.unwrap();
+    stack
+        .store
+        .clear_override("frontier.kill_switch", None, "tester")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let response = stack.chat(&client, ask("reasoning", "Weigh these two vendor offers.")).await;
+    let response = stack
+        .chat(&client, ask("reasoning", "Weigh these two vendor offers."))
+        .await;
     assert!(route(&response).starts_with("frontier/"));
 
     stack.gateway.flush().await;

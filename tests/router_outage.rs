@@ -16,7 +16,11 @@ use support::stack::Stack;
 async fn ten_seconds_without_postgres_lose_no_decision_and_duplicate_none() {
     let db = TestDatabase::create().await;
     let real = url::Url::parse(db.url()).unwrap();
-    let upstream = (real.host_str().unwrap(), real.port().unwrap_or(5432)).to_socket_addrs().unwrap().next().unwrap();
+    let upstream = (real.host_str().unwrap(), real.port().unwrap_or(5432))
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
     let proxy = CuttableProxy::start(upstream).await;
     let mut via_proxy = real.clone();
     via_proxy.set_host(Some("127.0.0.1")).unwrap();
@@ -39,11 +43,18 @@ async fn ten_seconds_without_postgres_lose_no_decision_and_duplicate_none() {
     proxy.cut();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let journal = stack.dir.path().join("journal.ndjson");
-    assert!(journal.exists(), "decisions past the memory bound were spilled to the journal during the outage");
+    assert!(
+        journal.exists(),
+        "decisions past the memory bound were spilled to the journal during the outage"
+    );
     proxy.restore();
 
     for task in tasks {
-        assert_eq!(task.await.unwrap().expect("router answers"), 200, "routing goes on while the store is down");
+        assert_eq!(
+            task.await.unwrap().expect("router answers"),
+            200,
+            "routing goes on while the store is down"
+        );
     }
     stack.gateway.flush().await;
     let direct = farmhand::store::Store::connect(db.url()).await.unwrap();
@@ -59,6 +70,12 @@ async fn ten_seconds_without_postgres_lose_no_decision_and_duplicate_none() {
     assert_eq!(rows.len() as u64, total, "exactly one row per request");
     assert_eq!(ids.len() as u64, total, "no request recorded twice");
     assert!(!journal.exists(), "the journal is replayed and removed");
-    let summary = direct.spend_summary(chrono::Utc::now() - chrono::TimeDelta::hours(1), chrono::Utc::now()).await.unwrap();
-    assert_eq!(summary.total.requests as u64, total, "spend_hourly counted each decision once");
+    let summary = direct
+        .spend_summary(chrono::Utc::now() - chrono::TimeDelta::hours(1), chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.total.requests as u64, total,
+        "spend_hourly counted each decision once"
+    );
 }

@@ -57,7 +57,7 @@ fn header() -> String {
     format!(
         "{} {} {} {} {} {} {:>7} {:>9} {:>7} {}",
         cell("id", 8),
-        cell("time (UTC)", 8),
+        cell("time", 8),
         cell("agent", 18),
         cell("class", 24),
         cell("endpoint", 9),

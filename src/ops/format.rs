@@ -6,11 +6,17 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub fn parse_window(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
     if text == "today" {
-        return Ok(now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now));
+        return Ok(now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(now));
     }
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let n: i64 = digits.parse().map_err(|_| format!("`{text}` is not a window like 30m, 24h, 7d or today"))?;
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a window like 30m, 24h, 7d or today"))?;
     let delta = match unit {
         "m" => TimeDelta::try_minutes(n),
         "h" => TimeDelta::try_hours(n),
@@ -25,7 +31,11 @@ pub fn parse_window(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Str
 
 /// Dollars with cents, or tenths of a cent for small amounts.
 pub fn usd(value: f64) -> String {
-    if value != 0.0 && value.abs() < 0.1 { format!("${value:.4}") } else { format!("${value:.2}") }
+    if value != 0.0 && value.abs() < 0.1 {
+        format!("${value:.4}")
+    } else {
+        format!("${value:.2}")
+    }
 }
 
 /// Token counts as 950, 12.3k, 4.1M.
@@ -52,7 +62,10 @@ mod tests {
         let now: DateTime<Utc> = "2026-11-25T18:30:00Z".parse().unwrap();
         assert_eq!(parse_window("24h", now).unwrap(), now - TimeDelta::hours(24));
         assert_eq!(parse_window("7d", now).unwrap(), now - TimeDelta::days(7));
-        assert_eq!(parse_window("today", now).unwrap().to_rfc3339(), "2026-11-25T00:00:00+00:00");
+        assert_eq!(
+            parse_window("today", now).unwrap().to_rfc3339(),
+            "2026-11-25T00:00:00+00:00"
+        );
         for bad in ["", "h", "24", "0h", "-1d", "5y", "99999999999999d"] {
             assert!(parse_window(bad, now).is_err(), "{bad}");
         }

@@ -15,12 +15,14 @@ pub fn actor(explicit: Option<&str>) -> String {
     if let Some(actor) = explicit.filter(|a| !a.trim().is_empty()) {
         return actor.trim().to_string();
     }
-    if let Ok(actor) = std::env::var("FARMHAND_ACTOR") {
-        if !actor.trim().is_empty() {
-            return actor.trim().to_string();
-        }
+    if let Ok(actor) = std::env::var("FARMHAND_ACTOR")
+        && !actor.trim().is_empty()
+    {
+        return actor.trim().to_string();
     }
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     let host = sysinfo::System::host_name().unwrap_or_else(|_| "localhost".into());
     format!("{user}@{host}")
 }

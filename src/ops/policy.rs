@@ -45,7 +45,10 @@ pub async fn policy(store: &Store, command: &PolicyCommand, as_json: bool) -> an
             let overrides = store.overrides().await?;
             let history = store.policy_versions(10).await?;
             if as_json {
-                println!("{}", json!({ "version": version, "overrides": overrides, "history": history }));
+                println!(
+                    "{}",
+                    json!({ "version": version, "overrides": overrides, "history": history })
+                );
                 return Ok(());
             }
             println!("policy version {version}");
@@ -54,25 +57,40 @@ pub async fn policy(store: &Store, command: &PolicyCommand, as_json: bool) -> an
             }
             for o in &overrides {
                 let reason = o.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-                println!("  {} = {}   set by {} at {}{reason}", o.key, o.value, o.set_by, o.set_at.format("%Y-%m-%d %H:%M:%SZ"));
+                println!(
+                    "  {} = {}   set by {} at {}{reason}",
+                    o.key,
+                    o.value,
+                    o.set_by,
+                    o.set_at.format("%Y-%m-%d %H:%M:%SZ")
+                );
             }
             Ok(())
         }
-        PolicyCommand::Set { key, value, reason, actor } => {
+        PolicyCommand::Set {
+            key,
+            value,
+            reason,
+            actor,
+        } => {
             validate_override(key, value).map_err(|e| anyhow::anyhow!("refused: {e}"))?;
             let actor = super::actor(actor.as_deref());
             let version = store.set_override(key, value, reason.as_deref(), &actor).await?;
-            report(as_json, json!({ "version": version, "key": key, "value": value, "actor": actor }), || {
-                format!("policy version {version}: {key} = {value}")
-            });
+            report(
+                as_json,
+                json!({ "version": version, "key": key, "value": value, "actor": actor }),
+                || format!("policy version {version}: {key} = {value}"),
+            );
             Ok(())
         }
         PolicyCommand::Clear { key, reason, actor } => {
             let actor = super::actor(actor.as_deref());
             let version = store.clear_override(key, reason.as_deref(), &actor).await?;
-            report(as_json, json!({ "version": version, "key": key, "cleared": true, "actor": actor }), || {
-                format!("policy version {version}: {key} cleared")
-            });
+            report(
+                as_json,
+                json!({ "version": version, "key": key, "cleared": true, "actor": actor }),
+                || format!("policy version {version}: {key} cleared"),
+            );
             Ok(())
         }
     }

@@ -34,13 +34,21 @@ pub async fn spend(store: &Store, args: &SpendArgs, as_json: bool) -> anyhow::Re
         tokens(frontier.tokens()),
         usd(frontier.cost_usd)
     );
-    println!("local     {:>8} requests  {:>8} tokens  $0", local.requests, tokens(local.tokens()));
+    println!(
+        "local     {:>8} requests  {:>8} tokens  $0",
+        local.requests,
+        tokens(local.tokens())
+    );
     println!("rejected  {:>8} requests", rejected.requests);
     match summary.local_token_share() {
         Some(share) => println!("kept on the farm: {:.1}% of tokens", share * 100.0),
         None => println!("no traffic in this window"),
     }
-    for (title, groups) in [("class", &summary.by_class), ("agent", &summary.by_agent), ("model", &summary.by_model)] {
+    for (title, groups) in [
+        ("class", &summary.by_class),
+        ("agent", &summary.by_agent),
+        ("model", &summary.by_model),
+    ] {
         print_groups(title, groups);
     }
     Ok(())
@@ -53,6 +61,12 @@ fn print_groups(title: &str, groups: &[SpendGroup]) {
     println!("\nby {title}");
     for g in groups {
         let name = if g.name.is_empty() { "-" } else { g.name.as_str() };
-        println!("  {} {:>8} req {:>8} tok {:>10}", cell(name, 28), g.line.requests, tokens(g.line.tokens()), usd(g.line.cost_usd));
+        println!(
+            "  {} {:>8} req {:>8} tok {:>10}",
+            cell(name, 28),
+            g.line.requests,
+            tokens(g.line.tokens()),
+            usd(g.line.cost_usd)
+        );
     }
 }

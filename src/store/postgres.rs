@@ -161,64 +161,66 @@ impl PgStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<SpendSummary, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
-        let rows: Vec<(String, String, String, String, String, i64, i64, i64, f64)> = sqlx::query_as(
-            "SELECT effective_class, endpoint, provider, model, agent, sum(requests)::int8, \
-             sum(prompt_tokens)::int8, sum(completion_tokens)::int8, sum(cost_usd) \
-             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3, 4, 5",
-        )
-        .bind(hour_floor(since))
-        .bind(until)
-        .fetch_all(&mut *tx)
-        .await?;
-        let hours: Vec<(DateTime<Utc>, String, i64, i64, i64, f64)> = sqlx::query_as(
-            "SELECT hour, endpoint, sum(requests)::int8, sum(prompt_tokens)::int8, \
+        // One scan of the rollup serves both the breakdowns and the hourly chart.
+        type Row = (
+            bool,
+            Option<DateTime<Utc>>,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            f64,
+        );
+        let grouped: Vec<Row> = sqlx::query_as(
+            "SELECT GROUPING(hour) = 0, hour, coalesce(effective_class, ''), endpoint, coalesce(provider, ''), \
+             coalesce(model, ''), coalesce(agent, ''), sum(requests)::int8, sum(prompt_tokens)::int8, \
              sum(completion_tokens)::int8, sum(cost_usd) \
-             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2 ORDER BY 1, 2",
+             FROM spend_hourly WHERE hour >= $1 AND hour < $2 \
+             GROUP BY GROUPING SETS ((effective_class, endpoint, provider, model, agent), (hour, endpoint))",
         )
         .bind(hour_floor(since))
         .bind(until)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
-        let rows = rows
-            .into_iter()
-            .map(
-                |(class, endpoint, provider, model, agent, requests, prompt_tokens, completion_tokens, cost_usd)| {
-                    SpendRow {
-                        class,
-                        endpoint,
-                        provider,
-                        model,
-                        agent,
-                        line: SpendLine {
-                            requests,
-                            prompt_tokens,
-                            completion_tokens,
-                            cost_usd,
-                        },
-                    }
-                },
-            )
-            .collect();
-        let hours = hours
-            .into_iter()
-            .map(
-                |(hour, endpoint, requests, prompt_tokens, completion_tokens, cost_usd)| HourRow {
-                    hour,
+        let (mut rows, mut hours) = (Vec::new(), Vec::new());
+        for (
+            hourly,
+            hour,
+            class,
+            endpoint,
+            provider,
+            model,
+            agent,
+            requests,
+            prompt_tokens,
+            completion_tokens,
+            cost_usd,
+        ) in grouped
+        {
+            let line = SpendLine {
+                requests,
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+            };
+            match (hourly, hour) {
+                (true, Some(hour)) => hours.push(HourRow { hour, endpoint, line }),
+                (true, None) => return Err(StoreError::corrupt("spend_hourly.hour", "NULL")),
+                (false, _) => rows.push(SpendRow {
+                    class,
                     endpoint,
-                    line: SpendLine {
-                        requests,
-                        prompt_tokens,
-                        completion_tokens,
-                        cost_usd,
-                    },
-                },
-            )
-            .collect();
+                    provider,
+                    model,
+                    agent,
+                    line,
+                }),
+            }
+        }
+        hours.sort_by(|a, b| a.hour.cmp(&b.hour).then_with(|| a.endpoint.cmp(&b.endpoint)));
         summarize(since, until, rows, hours)
     }
 

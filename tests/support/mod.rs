@@ -1,6 +1,6 @@
 //! Test harness shared by the integration tests: `mod support;` at the top of a test file.
 #![allow(dead_code)]
 
+pub mod outage;
 pub mod pg;
 pub mod stack;
-pub mod outage;

@@ -70,18 +70,32 @@ impl Stack {
             let _ = stopped.await;
         }));
         let everyone_up = fleet.wait_for(|f| {
-            f.nodes.iter().all(|n| n.health == Health::Up && !n.installed.is_empty())
+            f.nodes
+                .iter()
+                .all(|n| n.health == Health::Up && !n.installed.is_empty())
         });
         tokio::time::timeout(Duration::from_secs(10), everyone_up)
             .await
             .expect("every simulated node shows up within 10 s")
             .expect("fleet poller alive");
-        Stack { farm, store, gateway, url, dir, stop: Some(stop) }
+        Stack {
+            farm,
+            store,
+            gateway,
+            url,
+            dir,
+            stop: Some(stop),
+        }
     }
 
     /// POSTs a chat completion to the router.
     pub async fn chat(&self, client: &reqwest::Client, body: serde_json::Value) -> reqwest::Response {
-        client.post(format!("{}/v1/chat/completions", self.url)).json(&body).send().await.expect("router answers")
+        client
+            .post(format!("{}/v1/chat/completions", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("router answers")
     }
 }
 

@@ -72,7 +72,10 @@ pub async fn call(
         .as_ref()
         .map(openai_sse::token_usage)
         .unwrap_or_default();
-    Ok(UpstreamReply::Complete { completion: Box::new(completion), usage })
+    Ok(UpstreamReply::Complete {
+        completion: Box::new(completion),
+        usage,
+    })
 }
 
 fn truncate(text: &str) -> String {

@@ -110,4 +110,3 @@ pub fn describe(err: &reqwest::Error) -> String {
         err
     }
 }
-

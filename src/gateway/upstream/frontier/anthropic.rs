@@ -41,5 +41,8 @@ pub(super) async fn call(
         )));
     }
     let (completion, usage) = translate::completion(reply, created);
-    Ok(UpstreamReply::Complete { completion: Box::new(completion), usage })
+    Ok(UpstreamReply::Complete {
+        completion: Box::new(completion),
+        usage,
+    })
 }

@@ -44,7 +44,10 @@ pub(super) async fn call(
         )));
     }
     let usage = completion.usage.as_ref().map(token_usage).unwrap_or_default();
-    Ok(UpstreamReply::Complete { completion: Box::new(completion), usage })
+    Ok(UpstreamReply::Complete {
+        completion: Box::new(completion),
+        usage,
+    })
 }
 
 /// The body sent: the agent's request for `model`, with usage always streamed and the output cap

@@ -1,0 +1,773 @@
+//! Router overhead: latency added by the gateway versus calling a simulated node directly,
+//! with every decision logged to the store.
+//!
+//! `cargo bench --bench router_overhead`. Everything runs in this process: a [`SimFarm`] whose
+//! generation is made near-instant, a gateway over four of its nodes (all with 4 slots), and an
+//! HTTP client on a runtime and thread of its own. "Direct" posts an OpenAI body naming the local
+//! model to a node's `/v1/chat/completions` (round-robin over the same four nodes); "router" posts
+//! the same body with `model: "routine"` to the gateway. Same client, same keep-alive pool.
+//!
+//! Phases: (a) one request at a time, direct and router alternating (order flipped every pair);
+//! (b) open loop, 1,000 req/s through the router plus 1,000 req/s direct, each request sent at a
+//! precomputed time and its latency measured from that time (no coordinated omission). The
+//! overhead is the difference of the percentiles (router − direct). Budget (DESIGN.md): p50 ≤
+//! 150 µs, p99 ≤ 1 ms.
+//!
+//! The simulated node sleeps on tokio timers, which tick in whole milliseconds, so its answers are
+//! quantised to millisecond boundaries. Requests that all start in phase with that grid would hide
+//! the router's overhead inside the rounding, so every send time gets a random sub-millisecond
+//! phase (a uniform random offset within its millisecond), for both kinds alike.
+//!
+//! Store: PostgreSQL when `DATABASE_URL` is set (a fresh database on that server) or when
+//! `FARMHAND_BENCH_STORE=postgres` (a throwaway cluster from the installed binaries), otherwise
+//! SQLite in a temporary directory. `FARMHAND_BENCH_PAIRS` (default 2000) and
+//! `FARMHAND_BENCH_LOAD_SECS` (default 10) change the run length.
+
+#[path = "../tests/support/pg.rs"]
+mod pg;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use farmhand::domain::DeclaredClass;
+use farmhand::fleet::{Cadence, FleetPoller, FleetSnapshot, Health};
+use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
+use farmhand::recorder::{Recorder, RecorderOptions};
+use farmhand::router::{RequestFeatures, RequestInput};
+use farmhand::sim::{SimFarm, SimOptions};
+use farmhand::store::{Backend, Store};
+use farmhand::wire::openai::{ChatCompletion, ChatCompletionRequest};
+use rand::Rng;
+use sqlx::Connection;
+use tokio::sync::watch;
+
+/// Nodes in the simulated farm; with 8, the first four have 32–64 GB and 4 slots each.
+const FARM_NODES: u16 = 8;
+/// Nodes the router is given (and direct calls are spread over).
+const ROUTED_NODES: usize = 4;
+/// Offered rate of each kind in the open-loop phase.
+const RATE_PER_SEC: u64 = 1000;
+/// Router budget, p50 and p99 of the added latency.
+const BUDGET_P50: Duration = Duration::from_micros(150);
+const BUDGET_P99: Duration = Duration::from_millis(1);
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(default)
+}
+
+/// Resident set size and its peak, in KiB, from `/proc/self/status`.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn signed_mib(after: u64, before: u64) -> f64 {
+    (after as f64 - before as f64) / 1024.0
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Direct,
+    Router,
+}
+
+/// What one request needs: where to post and what.
+#[derive(Clone)]
+struct Endpoints {
+    router: String,
+    nodes: Vec<String>,
+    router_body: Bytes,
+    direct_body: Bytes,
+}
+
+impl Endpoints {
+    fn pick(&self, kind: Kind, i: usize) -> (&str, Bytes) {
+        match kind {
+            Kind::Router => (&self.router, self.router_body.clone()),
+            Kind::Direct => (&self.nodes[i % self.nodes.len()], self.direct_body.clone()),
+        }
+    }
+}
+
+/// Outcome of one request: status and, for the router, the route it took.
+struct Reply {
+    status: u16,
+    route: Option<String>,
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Bytes) -> Result<Reply, String> {
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = response.status().as_u16();
+    let route = response
+        .headers()
+        .get("x-farmhand-route")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    response.bytes().await.map_err(|e| format!("body: {e}"))?;
+    Ok(Reply { status, route })
+}
+
+/// Latencies of one kind, plus what went wrong.
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    errors: u64,
+    first_error: Option<String>,
+    non_local_routes: u64,
+}
+
+impl Samples {
+    fn record(&mut self, latency: Duration, reply: Result<Reply, String>, kind: Kind) {
+        match reply {
+            Ok(r) if r.status == 200 => {
+                if kind == Kind::Router && !r.route.as_deref().is_some_and(|x| x.starts_with("local/")) {
+                    self.non_local_routes += 1;
+                }
+                self.latencies.push(latency);
+            }
+            Ok(r) => {
+                self.errors += 1;
+                self.first_error.get_or_insert_with(|| format!("HTTP {}", r.status));
+            }
+            Err(e) => {
+                self.errors += 1;
+                self.first_error.get_or_insert(e);
+            }
+        }
+    }
+}
+
+/// p50, p90, p99, max of a sample set.
+#[derive(Clone, Copy)]
+struct Percentiles {
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    max: Duration,
+    n: usize,
+}
+
+fn percentiles(samples: &mut [Duration]) -> Percentiles {
+    samples.sort_unstable();
+    let at = |q: f64| {
+        if samples.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+        samples[rank - 1]
+    };
+    Percentiles {
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        max: samples.last().copied().unwrap_or_default(),
+        n: samples.len(),
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn signed_us(a: Duration, b: Duration) -> f64 {
+    us(a) - us(b)
+}
+
+/// Prints the table of one phase and returns (p50 overhead, p99 overhead) in µs.
+fn report(title: &str, direct: &mut Samples, router: &mut Samples) -> (f64, f64) {
+    let d = percentiles(&mut direct.latencies);
+    let r = percentiles(&mut router.latencies);
+    println!();
+    println!("{title}");
+    println!(
+        "  {:<18} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "", "n", "p50 µs", "p90 µs", "p99 µs", "max µs", "errors"
+    );
+    for (name, p, s) in [("direct (node)", d, &*direct), ("via router", r, &*router)] {
+        println!(
+            "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
+            name,
+            p.n,
+            us(p.p50),
+            us(p.p90),
+            us(p.p99),
+            us(p.max),
+            s.errors
+        );
+    }
+    let overhead = (
+        signed_us(r.p50, d.p50),
+        signed_us(r.p90, d.p90),
+        signed_us(r.p99, d.p99),
+        signed_us(r.max, d.max),
+    );
+    println!(
+        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+        "overhead (r − d)", "", overhead.0, overhead.1, overhead.2, overhead.3
+    );
+    for (name, s) in [("direct", &*direct), ("router", &*router)] {
+        if let Some(e) = &s.first_error {
+            println!("  {name}: {} errors, first: {e}", s.errors);
+        }
+    }
+    if router.non_local_routes > 0 {
+        println!("  router: {} answers were not routed local/…", router.non_local_routes);
+    }
+    (overhead.0, overhead.2)
+}
+
+/// Sleeps a uniformly random fraction of a millisecond (see the module docs for why).
+fn random_phase(rng: &mut impl Rng) {
+    std::thread::sleep(Duration::from_nanos(rng.random_range(0..1_000_000)));
+}
+
+/// Phase (a): `pairs` pairs one at a time, alternating which kind goes first.
+fn one_at_a_time(
+    client_rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    endpoints: &Endpoints,
+    pairs: usize,
+    router_sent: &AtomicU64,
+) -> (Samples, Samples) {
+    let mut rng = rand::rng();
+    let (mut direct, mut router) = (Samples::default(), Samples::default());
+    for i in 0..pairs {
+        let order = if i % 2 == 0 {
+            [Kind::Router, Kind::Direct]
+        } else {
+            [Kind::Direct, Kind::Router]
+        };
+        for kind in order {
+            let (url, body) = endpoints.pick(kind, i);
+            random_phase(&mut rng);
+            if kind == Kind::Router {
+                router_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            let started = Instant::now();
+            let reply = client_rt.block_on(post(client, url, body));
+            let latency = started.elapsed();
+            match kind {
+                Kind::Direct => direct.record(latency, reply, kind),
+                Kind::Router => router.record(latency, reply, kind),
+            }
+        }
+    }
+    (direct, router)
+}
+
+/// Results of an open-loop run.
+struct OpenLoop {
+    direct: Samples,
+    router: Samples,
+    /// Time from the scheduled send to the request task's first poll, every request.
+    dispatch_lag: Vec<Duration>,
+    /// Scheduled span of the run and the number of requests of each kind.
+    span: Duration,
+    per_kind: u64,
+}
+
+/// Phase (b): `secs` seconds at `RATE_PER_SEC` of each kind in `kinds`, each send at its
+/// millisecond plus a random phase, latency measured from that scheduled time.
+fn open_loop(
+    client_rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    endpoints: &Endpoints,
+    secs: u64,
+    kinds: &[Kind],
+    router_sent: &Arc<AtomicU64>,
+) -> OpenLoop {
+    let per_kind = RATE_PER_SEC * secs;
+    let mut rng = rand::rng();
+    let mut schedule: Vec<(Duration, Kind, usize)> = Vec::with_capacity(per_kind as usize * kinds.len());
+    for k in 0..per_kind {
+        for &kind in kinds {
+            let offset = Duration::from_micros(k * 1_000_000 / RATE_PER_SEC + rng.random_range(0..1_000));
+            schedule.push((offset, kind, k as usize));
+        }
+    }
+    schedule.sort_by_key(|s| s.0);
+    let span = schedule.last().map(|s| s.0).unwrap_or_default();
+
+    let results = Arc::new(Mutex::new((Samples::default(), Samples::default(), Vec::new())));
+    let handle = client_rt.handle().clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let scheduler = {
+        let (client, endpoints, results, router_sent) =
+            (client.clone(), endpoints.clone(), results.clone(), router_sent.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now() + Duration::from_millis(20);
+            let mut tasks = Vec::with_capacity(schedule.len());
+            for (offset, kind, i) in schedule {
+                let at = start + offset;
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let (url, body) = endpoints.pick(kind, i);
+                let (url, client, results) = (url.to_string(), client.clone(), results.clone());
+                if kind == Kind::Router {
+                    router_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                tasks.push(handle.spawn(async move {
+                    let lag = at.elapsed();
+                    let reply = post(&client, &url, body).await;
+                    let latency = at.elapsed();
+                    let mut guard = results.lock().expect("results lock");
+                    let (direct, router, lags) = &mut *guard;
+                    lags.push(lag);
+                    match kind {
+                        Kind::Direct => direct.record(latency, reply, kind),
+                        Kind::Router => router.record(latency, reply, kind),
+                    }
+                }));
+            }
+            let _ = done_tx.send(tasks);
+        })
+    };
+    client_rt.block_on(async move {
+        let tasks = done_rx.await.expect("the scheduler thread hands over its tasks");
+        for task in tasks {
+            task.await.expect("request task");
+        }
+    });
+    scheduler.join().expect("scheduler thread");
+    let (direct, router, dispatch_lag) = std::mem::take(&mut *results.lock().expect("results lock"));
+    OpenLoop {
+        direct,
+        router,
+        dispatch_lag,
+        span,
+        per_kind,
+    }
+}
+
+/// Waits until every routed node is up with `model` loaded in the fleet view.
+async fn wait_for_fleet(fleet: &mut watch::Receiver<FleetSnapshot>, nodes: usize, model: &str) {
+    let ready = |s: &FleetSnapshot| {
+        s.nodes.len() == nodes
+            && s.nodes
+                .iter()
+                .all(|n| n.health == Health::Up && n.loaded.iter().any(|m| m.name == model))
+    };
+    tokio::time::timeout(Duration::from_secs(20), fleet.wait_for(ready))
+        .await
+        .expect("the fleet view shows every node up with the model loaded within 20 s")
+        .expect("the fleet poller is running");
+}
+
+/// Where decisions go for this run; dropping it removes the database or directory.
+enum StoreHome {
+    Postgres(pg::TestDatabase),
+    Sqlite(tempfile::TempDir, String),
+}
+
+impl StoreHome {
+    async fn create() -> StoreHome {
+        let want_pg = std::env::var("DATABASE_URL").is_ok_and(|v| !v.is_empty())
+            || std::env::var("FARMHAND_BENCH_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"));
+        if want_pg {
+            StoreHome::Postgres(pg::TestDatabase::create().await)
+        } else {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("farmhand.db").display());
+            StoreHome::Sqlite(dir, url)
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            StoreHome::Postgres(db) => db.url(),
+            StoreHome::Sqlite(_, url) => url,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            StoreHome::Postgres(_) if pg::is_throwaway_cluster() => {
+                "PostgreSQL (throwaway cluster, fsync=off)".to_string()
+            }
+            StoreHome::Postgres(_) => format!("PostgreSQL ({})", pg::redact(pg::admin_url())),
+            StoreHome::Sqlite(..) => "SQLite (temporary file)".to_string(),
+        }
+    }
+}
+
+/// Rows in `routing_decisions` and requests rolled into `spend_hourly`.
+async fn count_decisions(url: &str, backend: Backend) -> (i64, i64) {
+    const ROWS: &str = "SELECT count(*) FROM routing_decisions";
+    const ROLLED: &str = "SELECT CAST(coalesce(sum(requests), 0) AS BIGINT) FROM spend_hourly";
+    match backend {
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect to count");
+            let rows = sqlx::query_scalar(ROWS).fetch_one(&mut conn).await.expect("count rows");
+            let rolled = sqlx::query_scalar(ROLLED)
+                .fetch_one(&mut conn)
+                .await
+                .expect("sum rollup");
+            let _ = conn.close().await;
+            (rows, rolled)
+        }
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect to count");
+            let rows = sqlx::query_scalar(ROWS).fetch_one(&mut conn).await.expect("count rows");
+            let rolled = sqlx::query_scalar(ROLLED)
+                .fetch_one(&mut conn)
+                .await
+                .expect("sum rollup");
+            let _ = conn.close().await;
+            (rows, rolled)
+        }
+    }
+}
+
+/// Cheap in-process timing of the gateway's per-request steps, for the breakdown.
+fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
+    const N: u32 = 20_000;
+    let time = |f: &mut dyn FnMut()| {
+        for _ in 0..1000 {
+            f();
+        }
+        let t = Instant::now();
+        for _ in 0..N {
+            f();
+        }
+        t.elapsed() / N
+    };
+    let parse = time(&mut || {
+        let r: ChatCompletionRequest = serde_json::from_slice(router_body).expect("request parses");
+        std::hint::black_box(r);
+    });
+    let request: ChatCompletionRequest = serde_json::from_slice(router_body).expect("request parses");
+    let features = || {
+        let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let input = RequestInput {
+            declared: DeclaredClass::Routine,
+            data_class: None,
+            agent: "bench",
+            messages: &refs,
+            tool_count: 0,
+            max_tokens: request.max_tokens,
+        };
+        RequestFeatures::from_request(&input, gateway.policy.detectors)
+    };
+    let features_time = time(&mut || {
+        std::hint::black_box(features());
+    });
+    let f = features();
+    let decide = time(&mut || {
+        std::hint::black_box(gateway.decide(&f));
+    });
+    let upstream_body = time(&mut || {
+        let mut body = request.clone();
+        body.model = "llama3.1:8b".into();
+        std::hint::black_box(serde_json::to_vec(&body).expect("serialises"));
+    });
+    let reply = time(&mut || {
+        let c: ChatCompletion = serde_json::from_slice(completion).expect("completion parses");
+        std::hint::black_box(serde_json::to_vec(&c).expect("serialises"));
+    });
+    println!();
+    println!("gateway steps in-process (mean of {N}, single thread, no HTTP):");
+    println!("  parse request JSON            {:>8.2} µs", us(parse));
+    println!("  request features (detectors)  {:>8.2} µs", us(features_time));
+    println!("  decide (control, fleet view, select, spend) {:>8.2} µs", us(decide));
+    println!("  clone + serialise upstream body {:>6.2} µs", us(upstream_body));
+    println!("  parse + re-serialise the reply  {:>6.2} µs", us(reply));
+}
+
+fn main() {
+    let pairs = env_or("FARMHAND_BENCH_PAIRS", 2000) as usize;
+    let load_secs = env_or("FARMHAND_BENCH_LOAD_SECS", 10);
+    let bench_started = Instant::now();
+
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let client = {
+        let _guard = client_rt.enter();
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client")
+    };
+    let (rss_start, _) = rss_kib();
+
+    // The farm: generation near-instant (1 output token, prefill of a few µs), loads of a few ms.
+    let farm = server_rt
+        .block_on(SimFarm::start(SimOptions {
+            tokens_per_sec: 1e9,
+            max_queue: 10_000,
+            ..SimOptions::ephemeral(FARM_NODES, 0.001)
+        }))
+        .expect("the simulated farm starts");
+    let mut config = farm.fleet_config();
+    config.nodes.truncate(ROUTED_NODES);
+    assert!(
+        config.nodes.iter().all(|n| n.parallel == Some(4)),
+        "the routed nodes have 4 slots each"
+    );
+    let model = config.models.routine.clone();
+    let node_urls: Vec<String> = farm.node_urls()[..ROUTED_NODES]
+        .iter()
+        .map(|u| format!("{u}/v1/chat/completions"))
+        .collect();
+    let body = |model: &str| {
+        Bytes::from(
+            serde_json::json!({
+                "model": model,
+                "messages": [{"role": "user", "content": "Reply with one word: ready?"}],
+                "max_tokens": 1,
+                "stream": false,
+            })
+            .to_string(),
+        )
+    };
+    let mut endpoints = Endpoints {
+        router: String::new(),
+        nodes: node_urls,
+        router_body: body("routine"),
+        direct_body: body(&model),
+    };
+
+    // Pre-warm: load the model on every node, then run direct-only load so the farm and the client
+    // reach their steady-state memory before the gateway exists.
+    let router_sent = Arc::new(AtomicU64::new(0));
+    for i in 0..endpoints.nodes.len() {
+        let (url, b) = endpoints.pick(Kind::Direct, i);
+        let reply = client_rt.block_on(post(&client, url, b)).expect("pre-warm request");
+        assert_eq!(reply.status, 200, "pre-warm of {url}");
+    }
+    let warm = open_loop(&client_rt, &client, &endpoints, 2, &[Kind::Direct], &router_sent);
+    assert_eq!(
+        warm.direct.errors, 0,
+        "direct warm-up errors: {:?}",
+        warm.direct.first_error
+    );
+    let (rss_before_gateway, _) = rss_kib();
+
+    // The gateway: store, recorder, live control, a fast fleet poller, loopback-only.
+    let home = server_rt.block_on(StoreHome::create());
+    let journal = tempfile::tempdir().expect("journal directory");
+    config.router.journal_path = journal.path().join("journal.ndjson").display().to_string();
+    let (store, gateway, addr, shutdown) = server_rt.block_on(async {
+        let store = Store::connect(home.url()).await.expect("store connects");
+        store.migrate().await.expect("migrations apply");
+        let mut fleet = FleetPoller::start(
+            &config.resolved_nodes(),
+            Cadence {
+                ps: Duration::from_millis(250),
+                tags: Duration::from_secs(1),
+                metrics: Duration::from_millis(500),
+                timeout: Duration::from_millis(800),
+            },
+        );
+        wait_for_fleet(&mut fleet, ROUTED_NODES, &model).await;
+        let sources = GatewaySources {
+            fleet,
+            control: farmhand::control::watch(store.clone()),
+            recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+            keys: AgentKeys::none(),
+        };
+        let gateway = Gateway::new(config, sources);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind router");
+        let addr = listener.local_addr().expect("router address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        (store, gateway, addr, (stop, server))
+    });
+    endpoints.router = format!("http://{addr}/v1/chat/completions");
+    println!(
+        "router_overhead: {} nodes routed (4 slots each) of a {FARM_NODES}-node sim, store {}, model {model}",
+        ROUTED_NODES,
+        home.describe()
+    );
+
+    // Warm the router path (connections, caches) before measuring.
+    let _ = one_at_a_time(&client_rt, &client, &endpoints, 200, &router_sent);
+    let (rss_gateway_warm, _) = rss_kib();
+
+    // (a) One at a time.
+    let (mut direct, mut router) = one_at_a_time(&client_rt, &client, &endpoints, pairs, &router_sent);
+    let seq = report(
+        &format!("(a) one request at a time: {pairs} pairs, interleaved, random sub-ms phase"),
+        &mut direct,
+        &mut router,
+    );
+    let seq_errors = direct.errors + router.errors;
+
+    // (b) Open loop at 1,000 req/s through the router (and 1,000 req/s direct, interleaved).
+    let mut load = open_loop(
+        &client_rt,
+        &client,
+        &endpoints,
+        load_secs,
+        &[Kind::Router, Kind::Direct],
+        &router_sent,
+    );
+    let (rss_after_load, hwm_after_load) = rss_kib();
+    let open = report(
+        &format!(
+            "(b) open loop: {} req/s via router + {} req/s direct for {load_secs} s ({} each), latency from the scheduled send",
+            RATE_PER_SEC, RATE_PER_SEC, load.per_kind
+        ),
+        &mut load.direct,
+        &mut load.router,
+    );
+    let lag = percentiles(&mut load.dispatch_lag);
+    println!(
+        "  offered: {:.0} req/s per kind over {:.2} s; send lag behind schedule p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        load.per_kind as f64 / load.span.as_secs_f64().max(1e-9),
+        load.span.as_secs_f64(),
+        us(lag.p50),
+        us(lag.p99),
+        us(lag.max)
+    );
+    let open_errors = load.direct.errors + load.router.errors;
+
+    // Decision rows: exactly one per request sent to the router.
+    let backend = store.backend();
+    let (rows, rolled, summary_requests, recorder_line) = server_rt.block_on(async {
+        gateway.flush().await;
+        let (rows, rolled) = count_decisions(home.url(), backend).await;
+        let now = chrono::Utc::now();
+        let summary = store
+            .spend_summary(now - chrono::TimeDelta::days(1), now + chrono::TimeDelta::hours(1))
+            .await
+            .expect("spend summary");
+        let metrics = gateway.metrics_text();
+        let recorder_line: Vec<String> = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("farmhand_decisions_")
+                    || l.starts_with("farmhand_store_up")
+                    || l.starts_with("farmhand_requests_total")
+            })
+            .map(str::to_string)
+            .collect();
+        (rows, rolled, summary.total.requests, recorder_line)
+    });
+    let sent = router_sent.load(Ordering::Relaxed) as i64;
+
+    // In-process breakdown of the gateway's own work.
+    let completion = client_rt
+        .block_on(async {
+            client
+                .post(&endpoints.nodes[0])
+                .body(endpoints.direct_body.clone())
+                .send()
+                .await?
+                .bytes()
+                .await
+        })
+        .expect("a completion for the breakdown");
+    breakdown(&gateway, &endpoints.router_body, &completion);
+    let decisions_ok = rows == sent && rolled == sent && summary_requests == sent;
+
+    println!();
+    println!(
+        "decisions: {sent} requests sent to the router; routing_decisions has {rows} rows; spend_hourly sums {rolled}; spend_summary total {summary_requests} -> {}",
+        if decisions_ok {
+            "exactly one per request"
+        } else {
+            "MISMATCH"
+        }
+    );
+    for line in recorder_line {
+        println!("  {line}");
+    }
+    println!();
+    println!(
+        "memory (VmRSS of this process, /proc/self/status): start {:.1} MiB; sim farm up and warmed with direct load {:.1} MiB; \
+         gateway started and warmed {:.1} MiB ({:+.1}); after the load phase {:.1} MiB ({:+.1} vs before the gateway); peak (VmHWM) {:.1} MiB",
+        mib(rss_start),
+        mib(rss_before_gateway),
+        mib(rss_gateway_warm),
+        signed_mib(rss_gateway_warm, rss_before_gateway),
+        mib(rss_after_load),
+        signed_mib(rss_after_load, rss_before_gateway),
+        mib(hwm_after_load)
+    );
+    println!(
+        "  the delta after load is an upper bound on the router's share: it also holds the store pool, the \
+         recorder, the fleet poller, the client's router connections and any growth of the farm and \
+         client from serving twice the earlier direct-only load"
+    );
+
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    let p50_us = us(BUDGET_P50);
+    let p99_us = us(BUDGET_P99);
+    let checks = [
+        ("one at a time: overhead p50 <= 150 µs", seq.0 <= p50_us, seq.0),
+        ("one at a time: overhead p99 <= 1 ms", seq.1 <= p99_us, seq.1),
+        ("1,000 req/s: overhead p50 <= 150 µs", open.0 <= p50_us, open.0),
+        ("1,000 req/s: overhead p99 <= 1 ms", open.1 <= p99_us, open.1),
+    ];
+    println!();
+    println!("budget");
+    for (name, ok, value) in checks {
+        println!("  {:<40} {:>9.1} µs  {}", name, value, verdict(ok));
+    }
+    println!(
+        "  {:<40} {:>12}  {}",
+        "no request errors",
+        seq_errors + open_errors,
+        verdict(seq_errors + open_errors == 0)
+    );
+    println!(
+        "  {:<40} {:>12}  {}",
+        "one decision row per router request",
+        rows,
+        verdict(decisions_ok)
+    );
+    println!("total bench time {:.1} s", bench_started.elapsed().as_secs_f64());
+
+    // Shut down: close the client's connections, stop the gateway (it flushes), then the farm.
+    drop(client);
+    drop(client_rt);
+    let (stop, server) = shutdown;
+    let _ = stop.send(());
+    server_rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        farm.shutdown().await;
+    });
+    drop(home);
+    let all_ok = checks.iter().all(|c| c.1) && seq_errors + open_errors == 0 && decisions_ok;
+    if !all_ok {
+        std::process::exit(1);
+    }
+}
