@@ -11,6 +11,7 @@ mod record;
 mod server;
 mod spend;
 pub mod upstream;
+pub mod warmth;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,6 +87,15 @@ impl Gateway {
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
+        let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
+        warmth::spawn(
+            client.clone(),
+            nodes.values().cloned().collect(),
+            warm_models,
+            config.router.warm_nodes as usize,
+            sources.fleet.clone(),
+            sources.control.clone(),
+        );
         Arc::new(Gateway {
             policy: Policy::from_config(&config),
             config: Arc::new(config),

@@ -10,8 +10,8 @@ pub const LONG_PROMPT_CHARS: usize = 8_000;
 pub const MANY_TOOLS: usize = 3;
 /// A numbered list with at least this many items reads as a multi-step task.
 const NUMBERED_STEPS: usize = 3;
-/// Longest word the scanner compares; longer words are never cues.
-const MAX_WORD: usize = 16;
+/// Longest cue word (`orchestration`); longer words are never cues.
+const MAX_WORD: usize = 13;
 
 /// The task class an `auto` request is routed as.
 pub fn classify(messages: &[&str], tool_count: usize) -> TaskClass {
@@ -52,8 +52,15 @@ enum Word {
 }
 
 impl Word {
-    fn of(lower: &[u8]) -> Word {
-        match lower {
+    fn of(raw: &[u8]) -> Word {
+        if raw.len() > MAX_WORD {
+            return Word::Other;
+        }
+        let mut buf = [0u8; MAX_WORD];
+        let lower = &mut buf[..raw.len()];
+        lower.copy_from_slice(raw);
+        lower.make_ascii_lowercase();
+        match &*lower {
             b"step" => Word::Step,
             b"by" => Word::By,
             b"first" => Word::First,
@@ -84,25 +91,9 @@ impl Cues {
     /// Feeds every word of `text`; adjacent-word phrases only match inside one message.
     fn scan_words(&mut self, text: &str) {
         let mut recent = [Word::Other; 3];
-        let mut buf = [0u8; MAX_WORD];
-        let mut len = 0usize;
-        let mut too_long = false;
-        for &b in text.as_bytes().iter().chain(std::iter::once(&b' ')) {
-            if b.is_ascii_alphanumeric() || b >= 0x80 {
-                if len < MAX_WORD {
-                    buf[len] = b.to_ascii_lowercase();
-                    len += 1;
-                } else {
-                    too_long = true;
-                }
-                continue;
-            }
-            if len == 0 {
-                continue;
-            }
-            let word = if too_long { Word::Other } else { Word::of(&buf[..len]) };
-            len = 0;
-            too_long = false;
+        let words = text.as_bytes().split(|b| !(b.is_ascii_alphanumeric() || *b >= 0x80));
+        for raw in words.filter(|w| !w.is_empty()) {
+            let word = Word::of(raw);
             self.feed(word, &recent);
             if self.orchestration {
                 return;

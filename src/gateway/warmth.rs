@@ -1,0 +1,130 @@
+//! Keeps the routine and sensitive models loaded on at least `router.warm_nodes` active nodes,
+//! so agents rarely wait for a cold load (tens of seconds on real Ollama).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::control::ControlSnapshot;
+use crate::domain::DrainState;
+use crate::fleet::{FleetSnapshot, Health};
+use crate::wire::ollama::normalize_model_name;
+
+/// How often warmth is checked.
+pub const CHECK_EVERY: Duration = Duration::from_secs(15);
+/// The idle time a preloaded model is kept for (Ollama's `keep_alive`).
+pub const KEEP_WARM_FOR: &str = "30m";
+
+/// Which `(node, model)` pairs to preload so each model is warm on at least `k` eligible nodes.
+/// Eligible: up, active, has the model installed. Most free memory first, then by name.
+pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str], k: usize) -> Vec<(String, String)> {
+    let mut plan = Vec::new();
+    for model in models {
+        let wanted = normalize_model_name(model);
+        let eligible: Vec<_> = fleet
+            .nodes
+            .iter()
+            .filter(|n| n.health == Health::Up && control.node_state(&n.name) == DrainState::Active)
+            .filter(|n| n.has_installed(&wanted))
+            .collect();
+        let warm = eligible.iter().filter(|n| n.has_loaded(&wanted)).count();
+        let mut cold: Vec<_> = eligible.into_iter().filter(|n| !n.has_loaded(&wanted)).collect();
+        cold.sort_by(|a, b| b.free_memory_bytes().cmp(&a.free_memory_bytes()).then(a.name.cmp(&b.name)));
+        plan.extend(cold.into_iter().take(k.saturating_sub(warm)).map(|n| (n.name.clone(), model.to_string())));
+    }
+    plan
+}
+
+/// Runs the keeper until the fleet view closes.
+pub fn spawn(
+    client: reqwest::Client,
+    nodes: Vec<crate::config::Node>,
+    models: Vec<String>,
+    k: usize,
+    fleet: watch::Receiver<FleetSnapshot>,
+    control: watch::Receiver<Arc<ControlSnapshot>>,
+) {
+    if k == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            if fleet.has_changed().is_err() {
+                return;
+            }
+            let wanted: Vec<&str> = models.iter().map(String::as_str).collect();
+            let plan = preloads(&fleet.borrow(), &control.borrow(), &wanted, k);
+            for (node, model) in plan {
+                let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else { continue };
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let body = serde_json::json!({ "model": model, "keep_alive": KEEP_WARM_FOR });
+                    let sent = client.post(format!("{url}/api/generate")).json(&body).timeout(Duration::from_secs(300)).send().await;
+                    match sent {
+                        Ok(r) if r.status().is_success() => tracing::info!(%node, %model, "preloaded to keep it warm"),
+                        Ok(r) => tracing::warn!(%node, %model, status = r.status().as_u16(), "preload refused"),
+                        Err(err) => tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "preload failed"),
+                    }
+                });
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{InstalledModel, LoadedModel, NodeSnapshot};
+    use crate::wire::AgentMetrics;
+
+    fn node(name: &str, installed: &[&str], loaded: &[&str], free_gb: u64) -> NodeSnapshot {
+        let mut n = NodeSnapshot::unseen(name, 1);
+        n.health = Health::Up;
+        n.installed = installed.iter().map(|m| InstalledModel { name: m.to_string(), size_bytes: 1 }).collect();
+        n.loaded = loaded.iter().map(|m| LoadedModel { name: m.to_string(), size_bytes: 1, expires_at: chrono::Utc::now() }).collect();
+        n.metrics = Some(AgentMetrics {
+            hostname: name.into(),
+            sampled_at: chrono::Utc::now(),
+            memory_total_bytes: 64 << 30,
+            memory_used_bytes: 0,
+            memory_available_bytes: free_gb << 30,
+            swap_total_bytes: 0,
+            swap_used_bytes: 0,
+            cpu_percent: 0.0,
+            cpu_count: 8,
+            load_average: [0.0; 3],
+            uptime_secs: 1,
+            ollama: None,
+        });
+        n
+    }
+
+    #[test]
+    fn tops_up_to_k_on_the_roomiest_eligible_nodes() {
+        let fleet = FleetSnapshot {
+            nodes: vec![
+                node("mini-01", &["llama3.1:8b"], &["llama3.1:8b"], 10),
+                node("mini-02", &["llama3.1:8b"], &[], 5),
+                node("mini-03", &["llama3.1:8b"], &[], 30),
+                node("mini-04", &[], &[], 60),
+            ],
+        };
+        let control = ControlSnapshot::default();
+        assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 2), vec![("mini-03".to_string(), "llama3.1:8b".to_string())]);
+        assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 1), vec![]);
+    }
+
+    #[test]
+    fn skips_drained_and_unhealthy_nodes() {
+        let mut down = node("mini-02", &["qwen3:14b"], &[], 50);
+        down.health = Health::Down;
+        let fleet = FleetSnapshot { nodes: vec![node("mini-01", &["qwen3:14b"], &[], 40), down, node("mini-03", &["qwen3:14b"], &[], 30)] };
+        let mut control = ControlSnapshot::default();
+        control.node_states.insert("mini-01".into(), DrainState::Draining);
+        assert_eq!(preloads(&fleet, &control, &["qwen3:14b"], 3), vec![("mini-03".to_string(), "qwen3:14b".to_string())]);
+    }
+}
