@@ -91,7 +91,7 @@ async fn handle(
     };
     let features = RequestFeatures::from_request(&input, gateway.policy.detectors);
     drop(texts);
-    let decision = gateway.decide(&features);
+    let decision = decide_waiting_for_capacity(&gateway, &features).await;
     let mut pending = PendingRecord::new(gateway.clone(), &agent, &decision, started, ts);
 
     let plan = match decision.rejection() {
@@ -122,9 +122,10 @@ async fn handle(
             Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),
             Target::Frontier { .. } => None,
         };
+        // Noted before the call: if every target fails, the record names the last one tried.
+        pending.serving(step);
         match gateway.call(&step.target, &request).await {
             Ok(reply) => {
-                pending.serving(step);
                 pending.first_byte();
                 return Ok(respond(reply, &request, &decision, step, pending, _slot));
             }
@@ -156,6 +157,22 @@ async fn handle(
     };
     pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
     Err(err)
+}
+
+/// Decides; a sensitive request with no local capacity may wait up to `router.sensitive_wait_secs`
+/// for a node to free up (it never goes to the frontier instead).
+async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatures) -> Decision {
+    let deadline = Instant::now() + std::time::Duration::from_secs(gateway.config.router.sensitive_wait_secs);
+    loop {
+        let decision = gateway.decide(features);
+        let waiting = decision.is_sensitive()
+            && decision.rejection().is_some_and(|r| r.code == crate::router::RejectCode::NoLocalCapacity)
+            && Instant::now() < deadline;
+        if !waiting {
+            return decision;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// Turns an upstream reply into the agent's response and records the decision when it ends.

@@ -39,6 +39,16 @@ pub fn fast_cadence() -> Cadence {
 impl Stack {
     /// Starts `nodes` simulated nodes and a router on SQLite (or on `store_url` when given).
     pub async fn start(nodes: u16, store_url: Option<&str>, adjust: impl FnOnce(&mut FleetConfig)) -> Stack {
+        Self::start_with(nodes, store_url, fast_cadence(), adjust).await
+    }
+
+    /// Like [`Stack::start`], with the telemetry cadence given (a slow one keeps the first view).
+    pub async fn start_with(
+        nodes: u16,
+        store_url: Option<&str>,
+        cadence: Cadence,
+        adjust: impl FnOnce(&mut FleetConfig),
+    ) -> Stack {
         let mut options = SimOptions::ephemeral(nodes, 0.01);
         options.tokens_per_sec = 2000.0;
         options.max_queue = 64;
@@ -56,7 +66,7 @@ impl Stack {
         let store = Store::connect(&config.store.url).await.expect("store connects");
         store.migrate().await.expect("store migrates");
         let sources = GatewaySources {
-            fleet: FleetPoller::start(&config.resolved_nodes(), fast_cadence()),
+            fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
             control: farmhand::control::watch(store.clone()),
             recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
             keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
