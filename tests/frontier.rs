@@ -56,7 +56,7 @@ fn request(stream: bool) -> ChatCompletionRequest {
 
 fn complete(reply: UpstreamReply) -> (ChatCompletion, TokenUsage) {
     match reply {
-        UpstreamReply::Complete { completion, usage } => (completion, usage),
+        UpstreamReply::Complete { completion, usage } => (*completion, usage),
         UpstreamReply::Stream(_) => panic!("expected a whole completion"),
     }
 }

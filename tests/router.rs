@@ -354,7 +354,12 @@ async fn overrides_reach_the_router_within_a_second_and_sensitive_to_frontier_is
 /// Telemetry that polls once and then not for a minute: the router keeps believing every node is up.
 fn frozen_telemetry() -> farmhand::fleet::Cadence {
     let minute = Duration::from_secs(60);
-    farmhand::fleet::Cadence { ps: minute, tags: minute, metrics: minute, timeout: Duration::from_millis(500) }
+    farmhand::fleet::Cadence {
+        ps: minute,
+        tags: minute,
+        metrics: minute,
+        timeout: Duration::from_millis(500),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +376,12 @@ async fn failing_nodes_fall_back_to_other_nodes_then_the_frontier_but_never_for_
     let response = stack.chat(&client, ask("routine", "Tag this invoice.")).await;
     assert_eq!(response.status(), 200);
     assert!(route(&response).starts_with("frontier/"), "{}", route(&response));
-    assert!(response.headers()["x-farmhand-decision"].to_str().unwrap().contains("fallback=to_frontier"));
+    assert!(
+        response.headers()["x-farmhand-decision"]
+            .to_str()
+            .unwrap()
+            .contains("fallback=to_frontier")
+    );
 
     let secret = "Payroll export for mini-03 staff, sensitive.";
     let response = stack.chat(&client, ask("sensitive", secret)).await;
@@ -379,45 +389,83 @@ async fn failing_nodes_fall_back_to_other_nodes_then_the_frontier_but_never_for_
     assert!(response.headers().contains_key("retry-after"));
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "no_local_capacity");
-    assert!(!stack.farm.frontier_saw(secret), "sensitive work reached the frontier on a fallback path");
+    assert!(
+        !stack.farm.frontier_saw(secret),
+        "sensitive work reached the frontier on a fallback path"
+    );
 
     stack.gateway.flush().await;
     let rows = stack.store.recent_decisions(10).await.unwrap();
     let kinds: Vec<&str> = rows.iter().map(|d| d.record.fallback.as_str()).collect();
     assert_eq!(kinds, ["node_retry", "to_frontier", "node_retry"], "{rows:?}");
     let failed = &rows[2].record;
-    assert_eq!(failed.endpoint, Endpoint::Local, "the failed sensitive request names the last node tried");
-    assert_eq!((failed.status, failed.error.as_deref()), (503, Some("no_local_capacity")));
+    assert_eq!(
+        failed.endpoint,
+        Endpoint::Local,
+        "the failed sensitive request names the last node tried"
+    );
+    assert_eq!(
+        (failed.status, failed.error.as_deref()),
+        (503, Some("no_local_capacity"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overloaded_frontier_falls_back_to_the_farm() {
     let stack = Stack::start(2, None, |_| {}).await;
     let client = reqwest::Client::new();
-    stack.farm.set_fault(farmhand::sim::FRONTIER, Some(FaultKind::Overloaded)).unwrap();
-    let response = stack.chat(&client, ask("reasoning", "Compare the two rollout plans.")).await;
+    stack
+        .farm
+        .set_fault(farmhand::sim::FRONTIER, Some(FaultKind::Overloaded))
+        .unwrap();
+    let response = stack
+        .chat(&client, ask("reasoning", "Compare the two rollout plans."))
+        .await;
     assert_eq!(response.status(), 200);
     assert!(route(&response).starts_with("local/"), "{}", route(&response));
-    assert!(response.headers()["x-farmhand-decision"].to_str().unwrap().contains("fallback=to_local"));
+    assert!(
+        response.headers()["x-farmhand-decision"]
+            .to_str()
+            .unwrap()
+            .contains("fallback=to_local")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_budget_degrades_or_refuses_frontier_work() {
     let stack = Stack::start(2, None, |_| {}).await;
     let client = reqwest::Client::new();
-    let first = stack.chat(&client, ask("reasoning", "Draft the quarterly plan in detail.")).await;
+    let first = stack
+        .chat(&client, ask("reasoning", "Draft the quarterly plan in detail."))
+        .await;
     assert!(route(&first).starts_with("frontier/"));
-    stack.store.set_override("budget.daily_usd", "0.000001", None, "lead").await.unwrap();
-    stack.store.set_override("budget.over", "refuse", None, "lead").await.unwrap();
+    stack
+        .store
+        .set_override("budget.daily_usd", "0.000001", None, "lead")
+        .await
+        .unwrap();
+    stack
+        .store
+        .set_override("budget.over", "refuse", None, "lead")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let refused = stack.chat(&client, ask("reasoning", "Draft the quarterly plan in detail.")).await;
+    let refused = stack
+        .chat(&client, ask("reasoning", "Draft the quarterly plan in detail."))
+        .await;
     assert_eq!(refused.status(), 503);
     let error: Value = refused.json().await.unwrap();
     assert_eq!(error["error"]["code"], "budget_exhausted");
 
-    stack.store.set_override("budget.over", "degrade", None, "lead").await.unwrap();
+    stack
+        .store
+        .set_override("budget.over", "degrade", None, "lead")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let degraded = stack.chat(&client, ask("reasoning", "Draft the quarterly plan in detail.")).await;
+    let degraded = stack
+        .chat(&client, ask("reasoning", "Draft the quarterly plan in detail."))
+        .await;
     assert_eq!(degraded.status(), 200);
     assert!(route(&degraded).starts_with("local/"), "{}", route(&degraded));
 }

@@ -166,7 +166,9 @@ async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatur
     loop {
         let decision = gateway.decide(features);
         let waiting = decision.is_sensitive()
-            && decision.rejection().is_some_and(|r| r.code == crate::router::RejectCode::NoLocalCapacity)
+            && decision
+                .rejection()
+                .is_some_and(|r| r.code == crate::router::RejectCode::NoLocalCapacity)
             && Instant::now() < deadline;
         if !waiting {
             return decision;

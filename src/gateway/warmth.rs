@@ -30,8 +30,16 @@ pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str
             .collect();
         let warm = eligible.iter().filter(|n| n.has_loaded(&wanted)).count();
         let mut cold: Vec<_> = eligible.into_iter().filter(|n| !n.has_loaded(&wanted)).collect();
-        cold.sort_by(|a, b| b.free_memory_bytes().cmp(&a.free_memory_bytes()).then(a.name.cmp(&b.name)));
-        plan.extend(cold.into_iter().take(k.saturating_sub(warm)).map(|n| (n.name.clone(), model.to_string())));
+        cold.sort_by(|a, b| {
+            b.free_memory_bytes()
+                .cmp(&a.free_memory_bytes())
+                .then(a.name.cmp(&b.name))
+        });
+        plan.extend(
+            cold.into_iter()
+                .take(k.saturating_sub(warm))
+                .map(|n| (n.name.clone(), model.to_string())),
+        );
     }
     plan
 }
@@ -59,15 +67,24 @@ pub fn spawn(
             let wanted: Vec<&str> = models.iter().map(String::as_str).collect();
             let plan = preloads(&fleet.borrow(), &control.borrow(), &wanted, k);
             for (node, model) in plan {
-                let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else { continue };
+                let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else {
+                    continue;
+                };
                 let client = client.clone();
                 tokio::spawn(async move {
                     let body = serde_json::json!({ "model": model, "keep_alive": KEEP_WARM_FOR });
-                    let sent = client.post(format!("{url}/api/generate")).json(&body).timeout(Duration::from_secs(300)).send().await;
+                    let sent = client
+                        .post(format!("{url}/api/generate"))
+                        .json(&body)
+                        .timeout(Duration::from_secs(300))
+                        .send()
+                        .await;
                     match sent {
                         Ok(r) if r.status().is_success() => tracing::info!(%node, %model, "preloaded to keep it warm"),
                         Ok(r) => tracing::warn!(%node, %model, status = r.status().as_u16(), "preload refused"),
-                        Err(err) => tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "preload failed"),
+                        Err(err) => {
+                            tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "preload failed")
+                        }
                     }
                 });
             }
@@ -84,8 +101,21 @@ mod tests {
     fn node(name: &str, installed: &[&str], loaded: &[&str], free_gb: u64) -> NodeSnapshot {
         let mut n = NodeSnapshot::unseen(name, 1);
         n.health = Health::Up;
-        n.installed = installed.iter().map(|m| InstalledModel { name: m.to_string(), size_bytes: 1 }).collect();
-        n.loaded = loaded.iter().map(|m| LoadedModel { name: m.to_string(), size_bytes: 1, expires_at: chrono::Utc::now() }).collect();
+        n.installed = installed
+            .iter()
+            .map(|m| InstalledModel {
+                name: m.to_string(),
+                size_bytes: 1,
+            })
+            .collect();
+        n.loaded = loaded
+            .iter()
+            .map(|m| LoadedModel {
+                name: m.to_string(),
+                size_bytes: 1,
+                expires_at: chrono::Utc::now(),
+            })
+            .collect();
         n.metrics = Some(AgentMetrics {
             hostname: name.into(),
             sampled_at: chrono::Utc::now(),
@@ -114,7 +144,10 @@ mod tests {
             ],
         };
         let control = ControlSnapshot::default();
-        assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 2), vec![("mini-03".to_string(), "llama3.1:8b".to_string())]);
+        assert_eq!(
+            preloads(&fleet, &control, &["llama3.1:8b"], 2),
+            vec![("mini-03".to_string(), "llama3.1:8b".to_string())]
+        );
         assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 1), vec![]);
     }
 
@@ -122,9 +155,18 @@ mod tests {
     fn skips_drained_and_unhealthy_nodes() {
         let mut down = node("mini-02", &["qwen3:14b"], &[], 50);
         down.health = Health::Down;
-        let fleet = FleetSnapshot { nodes: vec![node("mini-01", &["qwen3:14b"], &[], 40), down, node("mini-03", &["qwen3:14b"], &[], 30)] };
+        let fleet = FleetSnapshot {
+            nodes: vec![
+                node("mini-01", &["qwen3:14b"], &[], 40),
+                down,
+                node("mini-03", &["qwen3:14b"], &[], 30),
+            ],
+        };
         let mut control = ControlSnapshot::default();
         control.node_states.insert("mini-01".into(), DrainState::Draining);
-        assert_eq!(preloads(&fleet, &control, &["qwen3:14b"], 3), vec![("mini-03".to_string(), "qwen3:14b".to_string())]);
+        assert_eq!(
+            preloads(&fleet, &control, &["qwen3:14b"], 3),
+            vec![("mini-03".to_string(), "qwen3:14b".to_string())]
+        );
     }
 }

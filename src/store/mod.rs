@@ -198,6 +198,7 @@ impl Store {
     }
 
     /// Wake-ups telling a reader what to re-read; the background task ends when the receiver drops.
+    /// Must be called inside a tokio runtime.
     pub fn wakeups(&self) -> tokio::sync::mpsc::Receiver<Wakeup> {
         match self {
             Store::Postgres(store) => store.wakeups(),

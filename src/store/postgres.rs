@@ -182,6 +182,9 @@ impl PgStore {
              FROM spend_hourly WHERE hour >= $1 AND hour < $2 \
              GROUP BY GROUPING SETS ((effective_class, endpoint, provider, model, agent), (hour, endpoint))",
         )
+        // Planned for the actual window each time: a cached generic plan walks the primary key
+        // even when the window covers most of the table, which is slower than a plain scan.
+        .persistent(false)
         .bind(hour_floor(since))
         .bind(until)
         .fetch_all(&self.pool)
@@ -239,7 +242,8 @@ impl PgStore {
     }
 
     pub(crate) async fn node_states(&self) -> Result<Vec<NodeStateRow>, StoreError> {
-        let rows: Vec<(String, String, Option<String>, String, DateTime<Utc>)> =
+        type Row = (String, String, Option<String>, String, DateTime<Utc>);
+        let rows: Vec<Row> =
             sqlx::query_as("SELECT name, state, reason, changed_by, changed_at FROM nodes ORDER BY name")
                 .fetch_all(&self.pool)
                 .await?;
@@ -296,7 +300,8 @@ impl PgStore {
     }
 
     pub(crate) async fn overrides(&self) -> Result<Vec<OverrideRow>, StoreError> {
-        let rows: Vec<(String, String, Option<String>, String, DateTime<Utc>)> =
+        type Row = (String, String, Option<String>, String, DateTime<Utc>);
+        let rows: Vec<Row> =
             sqlx::query_as("SELECT key, value, reason, set_by, set_at FROM policy_overrides ORDER BY key")
                 .fetch_all(&self.pool)
                 .await?;

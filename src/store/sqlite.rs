@@ -236,7 +236,8 @@ impl SqliteStore {
     ) -> Result<SpendSummary, StoreError> {
         // One read transaction, so both queries see the same rollup.
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(String, String, String, String, String, i64, i64, i64, f64)> = sqlx::query_as(
+        type Row = (String, String, String, String, String, i64, i64, i64, f64);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT effective_class, endpoint, provider, model, agent, sum(requests), sum(prompt_tokens), \
              sum(completion_tokens), total(cost_usd) \
              FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3, 4, 5",
