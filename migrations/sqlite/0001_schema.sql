@@ -29,7 +29,6 @@ CREATE TABLE routing_decisions (
 );
 CREATE INDEX routing_decisions_ts ON routing_decisions (ts);
 CREATE INDEX routing_decisions_agent_ts ON routing_decisions (agent, ts);
-CREATE INDEX routing_decisions_class_ts ON routing_decisions (effective_class, ts);
 
 -- Decisions rolled up per UTC hour, kept current as decisions land. '' for a missing provider/model.
 CREATE TABLE spend_hourly (
