@@ -7,7 +7,8 @@
 //! model to a node's `/v1/chat/completions` (round-robin over the same four nodes); "router" posts
 //! the same body with `model: "routine"` to the gateway. Same client, same keep-alive pool.
 //!
-//! Phases: (a) one request at a time, direct and router alternating (order flipped every pair);
+//! Phases: (a) one request at a time, router, direct and a bare in-process HTTP proxy in rounds
+//! (order rotated every round; the proxy is a profiling aid: the cost of any extra HTTP hop);
 //! (b) open loop, 1,000 req/s through the router plus 1,000 req/s direct, each request sent at a
 //! precomputed time and its latency measured from that time (no coordinated omission). The
 //! overhead is the difference of the percentiles (router − direct). Budget (DESIGN.md): p50 ≤
@@ -20,7 +21,7 @@
 //!
 //! Store: PostgreSQL when `DATABASE_URL` is set (a fresh database on that server) or when
 //! `FARMHAND_BENCH_STORE=postgres` (a throwaway cluster from the installed binaries), otherwise
-//! SQLite in a temporary directory. `FARMHAND_BENCH_PAIRS` (default 2000) and
+//! SQLite in a temporary directory. `FARMHAND_BENCH_ROUNDS` (default 1500) and
 //! `FARMHAND_BENCH_LOAD_SECS` (default 10) change the run length.
 
 #[path = "../tests/support/pg.rs"]
@@ -31,10 +32,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use farmhand::domain::DeclaredClass;
+use farmhand::domain::{DecisionRecord, DeclaredClass};
 use farmhand::fleet::{Cadence, FleetPoller, FleetSnapshot, Health};
 use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
-use farmhand::recorder::{Recorder, RecorderOptions};
+use farmhand::recorder::{DecisionSink, Recorder, RecorderOptions};
 use farmhand::router::{RequestFeatures, RequestInput};
 use farmhand::sim::{SimFarm, SimOptions};
 use farmhand::store::{Backend, Store};
@@ -87,12 +88,15 @@ fn signed_mib(after: u64, before: u64) -> f64 {
 enum Kind {
     Direct,
     Router,
+    /// A bare HTTP proxy in this process: the floor cost of any extra hop (profiling aid).
+    Proxy,
 }
 
 /// What one request needs: where to post and what.
 #[derive(Clone)]
 struct Endpoints {
     router: String,
+    proxy: String,
     nodes: Vec<String>,
     router_body: Bytes,
     direct_body: Bytes,
@@ -103,6 +107,7 @@ impl Endpoints {
         match kind {
             Kind::Router => (&self.router, self.router_body.clone()),
             Kind::Direct => (&self.nodes[i % self.nodes.len()], self.direct_body.clone()),
+            Kind::Proxy => (&self.proxy, self.direct_body.clone()),
         }
     }
 }
@@ -245,23 +250,22 @@ fn random_phase(rng: &mut impl Rng) {
     std::thread::sleep(Duration::from_nanos(rng.random_range(0..1_000_000)));
 }
 
-/// Phase (a): `pairs` pairs one at a time, alternating which kind goes first.
+/// Phase (a): `rounds` rounds one at a time, each sending every kind of `kinds` once, in an
+/// order rotated every round. Returns samples in the order of `kinds`.
 fn one_at_a_time(
     client_rt: &tokio::runtime::Runtime,
     client: &reqwest::Client,
     endpoints: &Endpoints,
-    pairs: usize,
+    rounds: usize,
+    kinds: &[Kind],
     router_sent: &AtomicU64,
-) -> (Samples, Samples) {
+) -> Vec<Samples> {
     let mut rng = rand::rng();
-    let (mut direct, mut router) = (Samples::default(), Samples::default());
-    for i in 0..pairs {
-        let order = if i % 2 == 0 {
-            [Kind::Router, Kind::Direct]
-        } else {
-            [Kind::Direct, Kind::Router]
-        };
-        for kind in order {
+    let mut samples: Vec<Samples> = kinds.iter().map(|_| Samples::default()).collect();
+    for i in 0..rounds {
+        for j in 0..kinds.len() {
+            let slot = (i + j) % kinds.len();
+            let kind = kinds[slot];
             let (url, body) = endpoints.pick(kind, i);
             random_phase(&mut rng);
             if kind == Kind::Router {
@@ -270,13 +274,10 @@ fn one_at_a_time(
             let started = Instant::now();
             let reply = client_rt.block_on(post(client, url, body));
             let latency = started.elapsed();
-            match kind {
-                Kind::Direct => direct.record(latency, reply, kind),
-                Kind::Router => router.record(latency, reply, kind),
-            }
+            samples[slot].record(latency, reply, kind);
         }
     }
-    (direct, router)
+    samples
 }
 
 /// Results of an open-loop run.
@@ -339,8 +340,8 @@ fn open_loop(
                     let (direct, router, lags) = &mut *guard;
                     lags.push(lag);
                     match kind {
-                        Kind::Direct => direct.record(latency, reply, kind),
                         Kind::Router => router.record(latency, reply, kind),
+                        Kind::Direct | Kind::Proxy => direct.record(latency, reply, kind),
                     }
                 }));
             }
@@ -364,6 +365,48 @@ fn open_loop(
     }
 }
 
+/// A bare HTTP proxy: reads the request, posts the fixed direct body to the next node, relays
+/// the answer. No parsing, no decision, no record: the cost of one more hop and nothing else.
+async fn bare_proxy(nodes: Vec<String>, body: Bytes) -> String {
+    use axum::extract::State;
+    use std::sync::atomic::AtomicUsize;
+    type ProxyState = Arc<(reqwest::Client, Vec<String>, Bytes, AtomicUsize)>;
+    async fn forward(State(state): State<ProxyState>, _request: Bytes) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (client, nodes, body, next) = &*state;
+        let url = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
+        let reply = async {
+            let response = client.post(url).body(body.clone()).send().await?;
+            let status = response.status().as_u16();
+            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+        };
+        match reply.await {
+            Ok((status, bytes)) => (
+                axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                bytes,
+            )
+                .into_response(),
+            Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+        }
+    }
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("proxy client");
+    let state: ProxyState = Arc::new((client, nodes, body, AtomicUsize::new(0)));
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(forward))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/v1/chat/completions")
+}
+
 /// Waits until every routed node is up with `model` loaded in the fleet view.
 async fn wait_for_fleet(fleet: &mut watch::Receiver<FleetSnapshot>, nodes: usize, model: &str) {
     let ready = |s: &FleetSnapshot| {
@@ -381,7 +424,7 @@ async fn wait_for_fleet(fleet: &mut watch::Receiver<FleetSnapshot>, nodes: usize
 /// Where decisions go for this run; dropping it removes the database or directory.
 enum StoreHome {
     Postgres(pg::TestDatabase),
-    Sqlite(tempfile::TempDir, String),
+    Sqlite { _dir: tempfile::TempDir, url: String },
 }
 
 impl StoreHome {
@@ -393,14 +436,14 @@ impl StoreHome {
         } else {
             let dir = tempfile::tempdir().expect("temporary directory");
             let url = format!("sqlite://{}", dir.path().join("farmhand.db").display());
-            StoreHome::Sqlite(dir, url)
+            StoreHome::Sqlite { _dir: dir, url }
         }
     }
 
     fn url(&self) -> &str {
         match self {
             StoreHome::Postgres(db) => db.url(),
-            StoreHome::Sqlite(_, url) => url,
+            StoreHome::Sqlite { url, .. } => url,
         }
     }
 
@@ -410,8 +453,20 @@ impl StoreHome {
                 "PostgreSQL (throwaway cluster, fsync=off)".to_string()
             }
             StoreHome::Postgres(_) => format!("PostgreSQL ({})", pg::redact(pg::admin_url())),
-            StoreHome::Sqlite(..) => "SQLite (temporary file)".to_string(),
+            StoreHome::Sqlite { .. } => "SQLite (temporary file)".to_string(),
         }
+    }
+}
+
+/// A decision sink that only counts (`FARMHAND_BENCH_STORE=null`): profiling the cost of the
+/// store write, not a budget run.
+#[derive(Clone)]
+struct CountingSink(Arc<AtomicU64>);
+
+impl DecisionSink for CountingSink {
+    async fn insert_decisions(&self, batch: &[DecisionRecord]) -> anyhow::Result<u64> {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(batch.len() as u64)
     }
 }
 
@@ -500,7 +555,7 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
 }
 
 fn main() {
-    let pairs = env_or("FARMHAND_BENCH_PAIRS", 2000) as usize;
+    let pairs = env_or("FARMHAND_BENCH_ROUNDS", 1500) as usize;
     let load_secs = env_or("FARMHAND_BENCH_LOAD_SECS", 10);
     let bench_started = Instant::now();
 
@@ -557,6 +612,7 @@ fn main() {
     };
     let mut endpoints = Endpoints {
         router: String::new(),
+        proxy: String::new(),
         nodes: node_urls,
         router_body: body("routine"),
         direct_body: body(&model),
@@ -576,12 +632,15 @@ fn main() {
         "direct warm-up errors: {:?}",
         warm.direct.first_error
     );
+    endpoints.proxy = server_rt.block_on(bare_proxy(endpoints.nodes.clone(), endpoints.direct_body.clone()));
     let (rss_before_gateway, _) = rss_kib();
 
     // The gateway: store, recorder, live control, a fast fleet poller, loopback-only.
     let home = server_rt.block_on(StoreHome::create());
     let journal = tempfile::tempdir().expect("journal directory");
     config.router.journal_path = journal.path().join("journal.ndjson").display().to_string();
+    let null_sink = std::env::var("FARMHAND_BENCH_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("null"));
+    let sunk = Arc::new(AtomicU64::new(0));
     let (store, gateway, addr, shutdown) = server_rt.block_on(async {
         let store = Store::connect(home.url()).await.expect("store connects");
         store.migrate().await.expect("migrations apply");
@@ -598,7 +657,11 @@ fn main() {
         let sources = GatewaySources {
             fleet,
             control: farmhand::control::watch(store.clone()),
-            recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+            recorder: if null_sink {
+                Recorder::start(CountingSink(sunk.clone()), RecorderOptions::from_config(&config.router))
+            } else {
+                Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
+            },
             keys: AgentKeys::none(),
         };
         let gateway = Gateway::new(config, sources);
@@ -614,21 +677,62 @@ fn main() {
     println!(
         "router_overhead: {} nodes routed (4 slots each) of a {FARM_NODES}-node sim, store {}, model {model}",
         ROUTED_NODES,
-        home.describe()
+        if null_sink {
+            "none: decisions go to a counting null sink (profiling only, not a budget run)".to_string()
+        } else {
+            home.describe()
+        }
     );
 
     // Warm the router path (connections, caches) before measuring.
-    let _ = one_at_a_time(&client_rt, &client, &endpoints, 200, &router_sent);
+    let _ = one_at_a_time(
+        &client_rt,
+        &client,
+        &endpoints,
+        200,
+        &[Kind::Router, Kind::Direct, Kind::Proxy],
+        &router_sent,
+    );
     let (rss_gateway_warm, _) = rss_kib();
 
     // (a) One at a time.
-    let (mut direct, mut router) = one_at_a_time(&client_rt, &client, &endpoints, pairs, &router_sent);
-    let seq = report(
-        &format!("(a) one request at a time: {pairs} pairs, interleaved, random sub-ms phase"),
-        &mut direct,
-        &mut router,
+    let mut seq_samples = one_at_a_time(
+        &client_rt,
+        &client,
+        &endpoints,
+        pairs,
+        &[Kind::Router, Kind::Direct, Kind::Proxy],
+        &router_sent,
     );
-    let seq_errors = direct.errors + router.errors;
+    let seq_errors: u64 = seq_samples.iter().map(|s| s.errors).sum();
+    let [router, direct, proxy] = &mut seq_samples[..] else {
+        unreachable!("three kinds were measured")
+    };
+    let seq = report(
+        &format!(
+            "(a) one request at a time: {pairs} rounds (router, direct, bare proxy; order rotated), random sub-ms phase"
+        ),
+        direct,
+        router,
+    );
+    let proxy_p = percentiles(&mut proxy.latencies);
+    let direct_p = percentiles(&mut direct.latencies);
+    let router_p = percentiles(&mut router.latencies);
+    println!(
+        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
+        "bare proxy hop",
+        proxy_p.n,
+        us(proxy_p.p50),
+        us(proxy_p.p90),
+        us(proxy_p.p99),
+        us(proxy_p.max),
+        proxy.errors
+    );
+    println!(
+        "  profiling split at p50: one bare HTTP hop (proxy − direct) {:.1} µs; gateway work on top (router − proxy) {:.1} µs",
+        signed_us(proxy_p.p50, direct_p.p50),
+        signed_us(router_p.p50, proxy_p.p50)
+    );
 
     // (b) Open loop at 1,000 req/s through the router (and 1,000 req/s direct, interleaved).
     let mut load = open_loop(
@@ -663,12 +767,20 @@ fn main() {
     let backend = store.backend();
     let (rows, rolled, summary_requests, recorder_line) = server_rt.block_on(async {
         gateway.flush().await;
-        let (rows, rolled) = count_decisions(home.url(), backend).await;
+        let (rows, rolled) = if null_sink {
+            let n = sunk.load(Ordering::Relaxed) as i64;
+            (n, n)
+        } else {
+            count_decisions(home.url(), backend).await
+        };
         let now = chrono::Utc::now();
         let summary = store
             .spend_summary(now - chrono::TimeDelta::days(1), now + chrono::TimeDelta::hours(1))
             .await
-            .expect("spend summary");
+            .expect("spend summary")
+            .total
+            .requests;
+        let summary = if null_sink { rows } else { summary };
         let metrics = gateway.metrics_text();
         let recorder_line: Vec<String> = metrics
             .lines()
@@ -679,7 +791,7 @@ fn main() {
             })
             .map(str::to_string)
             .collect();
-        (rows, rolled, summary.total.requests, recorder_line)
+        (rows, rolled, summary, recorder_line)
     });
     let sent = router_sent.load(Ordering::Relaxed) as i64;
 
