@@ -51,6 +51,51 @@ pub enum Command {
     Spend(crate::ops::SpendArgs),
     /// Create or update the store schema (also done at start-up); running it again changes nothing.
     Migrate,
+    /// Watch the farm live: nodes, routing decisions, spend and policy (a terminal UI).
+    Console(ConsoleArgs),
+    /// Everything in one process: a simulated farm of 12, a router, synthetic agents, SQLite, the console.
+    Demo(DemoArgs),
+}
+
+/// Options of `farmhand console`.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Change nothing: the console's actions are not available.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Colour theme: dark, light, high-contrast, or a file NAME.toml in the user theme folder.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Folder for log files while the console owns the terminal.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Options of `farmhand demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Run without the console and print a summary at the end.
+    #[arg(long)]
+    pub headless: bool,
+    /// How long a headless run lasts.
+    #[arg(long, default_value_t = 30, requires = "headless", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub seconds: u64,
+    /// Colour theme of the console: dark, light, high-contrast, or a user theme.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Folder for log files.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Where logs go while a terminal UI owns the screen: `$XDG_STATE_HOME/farmhand`, else
+/// `~/.local/state/farmhand`, else a `farmhand` folder in the temporary directory.
+pub fn default_log_dir() -> PathBuf {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    non_empty("XDG_STATE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".local").join("state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("farmhand")
 }
 
 /// Options of `farmhand sim`.
@@ -131,7 +176,13 @@ async fn open_store(cli: &Cli) -> anyhow::Result<crate::store::Store> {
 
 /// Runs the chosen role to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let _log = crate::logging::init(LogTarget::Stderr)?;
+    let log_target = match &cli.command {
+        Command::Console(ConsoleArgs { log_dir, .. }) | Command::Demo(DemoArgs { log_dir, .. }) => {
+            LogTarget::File(log_dir.clone().unwrap_or_else(default_log_dir))
+        }
+        _ => LogTarget::Stderr,
+    };
+    let _log = crate::logging::init(log_target)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -154,6 +205,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Policy(command) => crate::ops::policy(&open_store(&cli).await?, command, cli.json).await,
             Command::Decisions(args) => crate::ops::decisions(&open_store(&cli).await?, args, cli.json).await,
             Command::Spend(args) => crate::ops::spend(&open_store(&cli).await?, args, cli.json).await,
+            Command::Console(args) => {
+                let options = crate::console::ConsoleOptions {
+                    theme: args.theme.clone(),
+                    read_only: args.read_only,
+                };
+                crate::console::run_console(cli.fleet_config()?, options).await
+            }
+            Command::Demo(args) => {
+                let options = crate::demo::DemoOptions {
+                    database_url: cli.database_url.clone(),
+                    headless: args.headless,
+                    seconds: args.seconds,
+                    theme: args.theme.clone(),
+                };
+                crate::demo::run(options).await
+            }
         }
     });
     // Blocking work (SSH, `op`) must not hold the process open past a bounded wait.

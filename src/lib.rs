@@ -12,6 +12,8 @@
 //! - [`recorder`]: decisions to the store in batches off the request path; buffer, journal, replay.
 //! - [`sim`]: a faithful simulated farm (Ollama nodes, node agents, frontier APIs, faults).
 //! - [`agent`]: the per-node metrics endpoint.
+//! - [`console`]: the live TUI over fleet telemetry, the decision stream, spend and policy.
+//! - [`demo`]: the whole farm in one process with synthetic agents, headless or under the console.
 //! - [`ops`]: scriptable operator commands and reports (`policy`, `decisions`, `spend`).
 //! - [`bearer`] and [`net`]: constant-time bearer checks and listeners with clear errors.
 //! - [`cli`] and [`logging`]: the binary's command line and log setup.
@@ -23,7 +25,9 @@ pub mod agent;
 pub mod bearer;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod control;
+pub mod demo;
 pub mod domain;
 pub mod fleet;
 pub mod gateway;

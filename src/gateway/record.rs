@@ -109,7 +109,7 @@ impl PendingRecord {
                 self.gateway.spend.add(record.cost_usd, now);
             }
         }
-        tracing::info!(
+        tracing::debug!(
             request_id = %record.request_id, agent = %record.agent, class = %record.effective_class,
             endpoint = %record.endpoint, node = record.node.as_deref().unwrap_or("-"),
             model = record.model.as_deref().unwrap_or("-"), status = record.status,

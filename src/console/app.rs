@@ -1,0 +1,114 @@
+//! The console loop: keyboard first, then data, then the clock; apply everything pending, then
+//! draw once if anything changed. The loop never awaits I/O other than its own channels.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{Event as TermEvent, EventStream};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use super::event::Event;
+use super::sources::{self, Sources};
+use super::state::State;
+use super::update::apply;
+use super::views;
+
+/// Pending events the sources may queue before they wait for the loop.
+const QUEUE: usize = 256;
+/// How often the clock ticks.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Owns the terminal while the console runs; restores it when dropped, on every exit path.
+struct TerminalGuard {
+    terminal: DefaultTerminal,
+}
+
+impl TerminalGuard {
+    /// Raw mode, alternate screen, and a panic hook that restores the terminal.
+    fn enter() -> std::io::Result<Self> {
+        Ok(TerminalGuard {
+            terminal: ratatui::try_init()?,
+        })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the console until the user quits.
+pub async fn run(mut state: State, sources: Sources) -> anyhow::Result<()> {
+    let (events, mut incoming) = mpsc::channel(QUEUE);
+    let tasks = sources::spawn(sources, events);
+    let result = match TerminalGuard::enter() {
+        Ok(mut guard) => event_loop(&mut guard.terminal, &mut state, &mut incoming).await,
+        Err(err) => Err(anyhow::anyhow!("cannot take over the terminal: {err}")),
+    };
+    for task in tasks {
+        task.abort();
+    }
+    result
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    state: &mut State,
+    incoming: &mut mpsc::Receiver<Event>,
+) -> anyhow::Result<()> {
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    draw(terminal, state)?;
+    loop {
+        let first = tokio::select! {
+            biased;
+            term = input.next() => match term {
+                Some(Ok(term)) => match from_terminal(term) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                Some(Err(err)) => return Err(anyhow::anyhow!("cannot read the terminal: {err}")),
+                None => return Ok(()),
+            },
+            Some(event) = incoming.recv() => event,
+            _ = tick.tick() => Event::Tick(Utc::now()),
+        };
+        let mut outcome = apply(state, first);
+        while !outcome.quit {
+            let Ok(event) = incoming.try_recv() else { break };
+            let next = apply(state, event);
+            outcome.changed |= next.changed;
+            outcome.quit |= next.quit;
+        }
+        if outcome.quit {
+            return Ok(());
+        }
+        if outcome.changed {
+            draw(terminal, state)?;
+        }
+    }
+}
+
+fn draw(terminal: &mut DefaultTerminal, state: &State) -> anyhow::Result<()> {
+    terminal
+        .draw(|frame| {
+            let area = frame.area();
+            views::render(state, area, frame.buffer_mut());
+        })
+        .map_err(|e| anyhow::anyhow!("cannot draw: {e}"))?;
+    Ok(())
+}
+
+/// The console event for a terminal event, if it matters.
+fn from_terminal(event: TermEvent) -> Option<Event> {
+    match event {
+        TermEvent::Key(key) => Some(Event::Key(key)),
+        TermEvent::Resize(_, _) => Some(Event::Resize),
+        _ => None,
+    }
+}

@@ -1,0 +1,95 @@
+//! Short renderings of sizes, ages and bars for narrow table cells.
+
+use chrono::{DateTime, Utc};
+
+/// Bytes as `812M` or `18.2G` (binary units).
+pub fn bytes(value: u64) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    const MIB: f64 = (1u64 << 20) as f64;
+    let v = value as f64;
+    if v >= GIB {
+        format!("{:.1}G", v / GIB)
+    } else {
+        format!("{:.0}M", v / MIB)
+    }
+}
+
+/// Time from `now` until `then` as `4m12s`, `38s` or `1h05m`; `now` when past.
+pub fn until(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let secs = (then - now).num_seconds();
+    if secs <= 0 {
+        return "now".into();
+    }
+    duration(secs)
+}
+
+/// Time since `then` as `3s ago`.
+pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    format!("{} ago", duration((now - then).num_seconds().max(0)))
+}
+
+fn duration(secs: i64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// A bar of `width` cells, filled in proportion to `used / total`.
+pub fn bar(used: u64, total: u64, width: usize) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        ((used.min(total) as f64 / total as f64) * width as f64).round() as usize
+    };
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled.min(width)))
+}
+
+/// Dollars with cents, or four decimals under ten cents (frontier calls are cheap one by one).
+pub fn usd(value: f64) -> String {
+    if value != 0.0 && value.abs() < 0.1 {
+        format!("${value:.4}")
+    } else {
+        format!("${value:.2}")
+    }
+}
+
+/// Token counts as 950, 12.3k, 4.1M.
+pub fn tokens(value: i64) -> String {
+    match value {
+        v if v.abs() >= 1_000_000 => format!("{:.1}M", v as f64 / 1e6),
+        v if v.abs() >= 10_000 => format!("{:.1}k", v as f64 / 1e3),
+        v => v.to_string(),
+    }
+}
+
+/// A share as a whole percentage, `–` when unknown.
+pub fn percent(share: Option<f64>) -> String {
+    share
+        .map(|s| format!("{:.0}%", s * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_read_well() {
+        assert_eq!(bytes(5 << 30), "5.0G");
+        assert_eq!(bytes(812 << 20), "812M");
+        let now: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().expect("time");
+        assert_eq!(until(now, now + chrono::TimeDelta::seconds(252)), "4m12s");
+        assert_eq!(until(now, now - chrono::TimeDelta::seconds(5)), "now");
+        assert_eq!(ago(now, now - chrono::TimeDelta::seconds(3900)), "1h05m ago");
+        assert_eq!(bar(1, 2, 4), "██░░");
+        assert_eq!(bar(9, 2, 4), "████");
+        assert_eq!(bar(1, 0, 3), "░░░");
+        assert_eq!(percent(Some(0.724)), "72%");
+        assert_eq!(percent(None), "–");
+        assert_eq!(usd(0.0123), "$0.0123");
+        assert_eq!(usd(12.345), "$12.35");
+        assert_eq!(tokens(12_345), "12.3k");
+    }
+}

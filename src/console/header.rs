@@ -1,0 +1,69 @@
+//! The header line: store connection, policy version, today's frontier spend, local share,
+//! read-only or read-write, clock.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::format::percent;
+use super::format::usd;
+use super::state::{State, StoreStatus};
+use crate::domain::Endpoint;
+
+/// Widths below which the header drops its labels.
+const COMPACT: u16 = 120;
+
+/// Draws the header into `area` (one line).
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let compact = area.width < COMPACT;
+    let sep = Span::styled(if compact { " │ " } else { "  │ " }, theme.dim());
+    let store = match &state.store {
+        StoreStatus::Connecting => Span::styled("store connecting…", theme.warning()),
+        StoreStatus::Connected if compact => Span::styled("store ok", theme.health(crate::fleet::Health::Up)),
+        StoreStatus::Connected => Span::styled(
+            format!("store connected {}", state.store_label),
+            theme.health(crate::fleet::Health::Up),
+        ),
+        StoreStatus::Reconnecting { retry_at, .. } => {
+            let secs = (*retry_at - state.now).num_seconds().max(0);
+            Span::styled(format!("store reconnecting in {secs} s"), theme.warning())
+        }
+    };
+    let today = state.spend.as_ref().map(|s| &s.today);
+    let spent = today.map(|t| t.endpoint(Endpoint::Frontier).cost_usd).unwrap_or(0.0);
+    let over_budget = state.budget_usd > 0.0 && spent >= state.budget_usd;
+    let label = if compact { "" } else { "frontier today " };
+    let budget = if state.budget_usd > 0.0 {
+        format!("{label}{}/{}", usd(spent), usd(state.budget_usd))
+    } else {
+        format!("{label}{}", usd(spent))
+    };
+    let mut spans = vec![
+        Span::styled(if compact { " " } else { " farmhand " }, theme.accent()),
+        store,
+        sep.clone(),
+        Span::styled(
+            format!("{}v{}", if compact { "" } else { "policy " }, state.control.version),
+            theme.text(),
+        ),
+        sep.clone(),
+        Span::styled(budget, if over_budget { theme.warning() } else { theme.text() }),
+        sep.clone(),
+        Span::styled(
+            format!("local {}", percent(today.and_then(|t| t.local_token_share()))),
+            theme.endpoint(Endpoint::Local),
+        ),
+        sep.clone(),
+        Span::styled(if state.read_only { "[RO]" } else { "[RW]" }, theme.accent()),
+    ];
+    if state.paused_at.is_some() {
+        spans.push(sep.clone());
+        spans.push(Span::styled("PAUSED", theme.warning()));
+    }
+    spans.push(sep);
+    let clock = if compact { "%H:%M:%S" } else { "%H:%M:%S UTC" };
+    spans.push(Span::styled(state.now.format(clock).to_string(), theme.text()));
+    Paragraph::new(Line::from(spans)).style(theme.bar()).render(area, buf);
+}

@@ -1,0 +1,77 @@
+//! The live console (`farmhand console`): fleet telemetry, the decision stream, spend and policy.
+//!
+//! Data flows one way: [`sources`] (one task per source) → [`event::Event`] → [`update::apply`]
+//! → [`state::State`] → [`views::render`]. Rendering reads the state and never changes it; keys
+//! come from the one table in [`keys`]; colours come from [`theme`].
+
+mod app;
+pub mod backoff;
+pub mod event;
+pub mod format;
+pub mod header;
+pub mod keys;
+pub mod sources;
+pub mod state;
+pub mod theme;
+pub mod update;
+pub mod views;
+
+use chrono::Utc;
+
+pub use app::run;
+pub use sources::Sources;
+pub use state::State;
+pub use theme::Theme;
+
+use crate::config::FleetConfig;
+use crate::fleet::{Cadence, FleetPoller};
+use crate::store::Store;
+
+/// How the console was asked to look and behave.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleOptions {
+    /// Theme name; the config's `console.theme` when `None`.
+    pub theme: Option<String>,
+    /// Refuse every change (the console's actions are not registered).
+    pub read_only: bool,
+}
+
+/// The theme called `name`, without colour when `NO_COLOR` is set.
+pub fn resolve_theme(name: &str) -> anyhow::Result<Theme> {
+    let theme = Theme::load(name, Theme::user_dir().as_deref())?;
+    Ok(if Theme::no_color_requested() {
+        theme.monochrome()
+    } else {
+        theme
+    })
+}
+
+/// The starting state for a console over `config`.
+pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptions) -> anyhow::Result<State> {
+    let theme = resolve_theme(options.theme.as_deref().unwrap_or(&config.console.theme))?;
+    let mut state = State::new(Utc::now(), theme);
+    state.read_only = options.read_only;
+    state.budget_usd = config.policy.daily_frontier_budget_usd;
+    state.store_label = store.redacted_url();
+    Ok(state)
+}
+
+/// `farmhand console`: polls the config's nodes, mirrors control, tails the store.
+pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow::Result<()> {
+    let store = Store::connect(&config.store.url).await?;
+    if !options.read_only {
+        store.migrate().await?;
+    }
+    let state = initial_state(&config, &store, &options)?;
+    let cadence = Cadence {
+        ps: std::time::Duration::from_millis(config.console.poll_ms.max(100)),
+        ..Cadence::default()
+    };
+    let sources = Sources {
+        fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
+        control: crate::control::watch(store.clone()),
+        store,
+        in_flight: None,
+    };
+    run(state, sources).await
+}

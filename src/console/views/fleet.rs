@@ -1,0 +1,186 @@
+//! The Fleet view: one row per node, and a detail pane for the selected node.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget, Wrap};
+
+use super::view_block;
+use crate::console::format::{ago, bar, bytes, until};
+use crate::console::state::State;
+use crate::domain::DrainState;
+use crate::fleet::NodeSnapshot;
+
+/// Draws the node table and the selected node's details.
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let rows = state.fleet.nodes.len() as u16 + 3;
+    let [table, detail] = Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(area);
+    node_table(state, table, buf);
+    node_detail(state, detail, buf);
+}
+
+fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let header = Row::new(["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "POLL", "LOADED"]).style(theme.dim());
+    let rows = state.fleet.nodes.iter().enumerate().map(|(index, node)| {
+        let drain = state.control.node_state(&node.name);
+        let in_flight = match &state.in_flight {
+            Some(counts) => format!("{}/{}", counts.get(&node.name).copied().unwrap_or(0), node.parallel),
+            None => format!("–/{}", node.parallel),
+        };
+        let poll = node
+            .poll_latency_ms
+            .map(|ms| format!("{ms}ms"))
+            .unwrap_or_else(|| "–".into());
+        let health = if node.is_stale() {
+            format!("{} (stale)", node.health.as_str())
+        } else {
+            node.health.as_str().to_string()
+        };
+        let row = Row::new([
+            Cell::from(node.name.as_str()),
+            Cell::from(health).style(theme.health(node.health)),
+            Cell::from(drain.as_str()).style(drain_style(state, drain)),
+            Cell::from(memory(node)).style(theme.gauge()),
+            Cell::from(in_flight),
+            Cell::from(poll),
+            Cell::from(loaded(state, node)),
+        ]);
+        if index == state.fleet_row {
+            row.style(theme.selected())
+        } else {
+            row.style(theme.text())
+        }
+    });
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Length(18),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+    ];
+    let up = state
+        .fleet
+        .nodes
+        .iter()
+        .filter(|n| n.health == crate::fleet::Health::Up)
+        .count();
+    let title = Line::styled(format!(" {up}/{} up ", state.fleet.nodes.len()), theme.dim()).right_aligned();
+    Table::new(rows, widths)
+        .header(header)
+        .block(view_block(state, title))
+        .render(area, buf);
+}
+
+fn drain_style(state: &State, drain: DrainState) -> ratatui::style::Style {
+    match drain {
+        DrainState::Active => state.theme.text(),
+        DrainState::Draining => state.theme.warning(),
+        DrainState::Drained => state.theme.dim(),
+    }
+}
+
+/// `████░░ 18.2/32.0G` from the agent's metrics.
+fn memory(node: &NodeSnapshot) -> String {
+    match &node.metrics {
+        Some(m) => format!(
+            "{} {}/{}",
+            bar(m.memory_used_bytes, m.memory_total_bytes, 6),
+            bytes(m.memory_used_bytes).trim_end_matches('G'),
+            bytes(m.memory_total_bytes)
+        ),
+        None => "no metrics".into(),
+    }
+}
+
+/// Loaded models with size and time to unload: `llama3.1:8b 4.9G 4m12s`.
+fn loaded(state: &State, node: &NodeSnapshot) -> String {
+    if node.loaded.is_empty() {
+        return "–".into();
+    }
+    node.loaded
+        .iter()
+        .map(|m| format!("{} {} {}", m.name, bytes(m.size_bytes), until(state.now, m.expires_at)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let block = Block::bordered().border_style(theme.border());
+    let Some(node) = state.selected_node() else {
+        Paragraph::new("no nodes configured").block(block).render(area, buf);
+        return;
+    };
+    let label = |text: &'static str| Span::styled(text, theme.dim());
+    let mut lines = Vec::new();
+    let seen = node
+        .last_seen
+        .map(|t| ago(state.now, t))
+        .unwrap_or_else(|| "never".into());
+    lines.push(Line::from(vec![
+        label("health "),
+        Span::styled(node.health.as_str(), theme.health(node.health)),
+        label("  state "),
+        Span::raw(state.control.node_state(&node.name).as_str()),
+        label("  parallel "),
+        Span::raw(node.parallel.to_string()),
+        label("  last seen "),
+        Span::raw(seen),
+    ]));
+    if let Some(m) = &node.metrics {
+        lines.push(Line::from(vec![
+            label("memory "),
+            Span::raw(format!(
+                "{} / {}",
+                bytes(m.memory_used_bytes),
+                bytes(m.memory_total_bytes)
+            )),
+            label("  swap "),
+            Span::raw(format!("{} / {}", bytes(m.swap_used_bytes), bytes(m.swap_total_bytes))),
+            label("  cpu "),
+            Span::raw(format!("{:.0}% of {}", m.cpu_percent, m.cpu_count)),
+            label("  load "),
+            Span::raw(format!(
+                "{:.2} {:.2} {:.2}",
+                m.load_average[0], m.load_average[1], m.load_average[2]
+            )),
+        ]));
+    }
+    if let Some(err) = &node.last_error {
+        lines.push(Line::from(vec![
+            label("last error "),
+            Span::styled(err.as_str(), theme.warning()),
+        ]));
+    }
+    lines.push(Line::from(vec![label("loaded "), Span::raw(loaded(state, node))]));
+    let installed: Vec<String> = node
+        .installed
+        .iter()
+        .map(|m| format!("{} {}", m.name, bytes(m.size_bytes)))
+        .collect();
+    lines.push(Line::from(vec![label("installed "), Span::raw(installed.join(", "))]));
+    lines.push(Line::styled("recent decisions", theme.dim()));
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
+    let recent = state
+        .decisions
+        .iter()
+        .rev()
+        .filter(|d| d.record.node.as_deref() == Some(node.name.as_str()))
+        .take(room);
+    for d in recent {
+        let r = &d.record;
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {} ", r.ts.format("%H:%M:%S"))),
+            Span::styled(format!("{:<18}", r.agent), theme.text()),
+            Span::raw(format!("{:<13}", r.effective_class.as_str())),
+            Span::raw(format!("{} {} ms", r.model.as_deref().unwrap_or("–"), r.latency_ms)),
+        ]));
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(block.title(Line::styled(format!(" {} ", node.name), theme.accent())))
+        .render(area, buf);
+}

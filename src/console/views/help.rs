@@ -1,0 +1,38 @@
+//! The `?` overlay: every binding of the key table.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+
+use crate::console::keys::BINDINGS;
+use crate::console::state::State;
+
+/// Draws the help overlay centred in `area`.
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let height = BINDINGS.len() as u16 + 4;
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(76)])
+        .flex(Flex::Center)
+        .areas(popup);
+    let mut lines: Vec<Line> = BINDINGS
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!(" {:<7}", b.label), theme.accent()),
+                Span::styled(format!("{:<48}", b.description), theme.text()),
+                Span::styled(b.action.name(), theme.dim()),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" Esc or ? closes this help", theme.dim()));
+    Clear.render(popup, buf);
+    Paragraph::new(lines)
+        .block(Block::bordered().border_style(theme.accent()).title(" keys "))
+        .style(theme.text())
+        .render(popup, buf);
+}

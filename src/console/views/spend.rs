@@ -1,0 +1,119 @@
+//! The Spend view: frontier spend against local volume for today, 24 h and 7 d, the 24 h
+//! breakdown by class and agent, and today's budget gauge.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Gauge, Paragraph, Row, Table, Widget};
+
+use super::view_block;
+use crate::console::format::percent;
+use crate::console::format::{tokens, usd};
+use crate::console::state::State;
+use crate::domain::Endpoint;
+use crate::store::{SpendGroup, SpendSummary};
+
+/// Draws the spend windows, the breakdowns and the budget gauge.
+pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let block = view_block(state, Line::default());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(spend) = &state.spend else {
+        Paragraph::new(Line::styled("waiting for the first spend figures…", theme.dim())).render(inner, buf);
+        return;
+    };
+    let [gauge, windows, breakdown] =
+        Layout::vertical([Constraint::Length(3), Constraint::Length(6), Constraint::Min(0)]).areas(inner);
+    let spent = spend.today.endpoint(Endpoint::Frontier).cost_usd;
+    let (ratio, label) = if state.budget_usd > 0.0 {
+        (
+            (spent / state.budget_usd).clamp(0.0, 1.0),
+            format!("{} of {} daily budget", usd(spent), usd(state.budget_usd)),
+        )
+    } else {
+        (0.0, format!("{} today, no budget set", usd(spent)))
+    };
+    Gauge::default()
+        .block(
+            Block::bordered()
+                .border_style(theme.border())
+                .title(" frontier budget today "),
+        )
+        .gauge_style(if ratio >= 1.0 { theme.warning() } else { theme.gauge() })
+        .ratio(ratio)
+        .label(label)
+        .render(gauge, buf);
+    let window_row = |name: &'static str, s: &SpendSummary| {
+        let local = s.endpoint(Endpoint::Local);
+        let frontier = s.endpoint(Endpoint::Frontier);
+        Row::new([
+            name.to_string(),
+            s.total.requests.to_string(),
+            local.requests.to_string(),
+            frontier.requests.to_string(),
+            s.endpoint(Endpoint::Rejected).requests.to_string(),
+            usd(frontier.cost_usd),
+            percent(s.local_token_share()),
+        ])
+    };
+    Table::new(
+        [
+            window_row("today", &spend.today),
+            window_row("24 h", &spend.day),
+            window_row("7 d", &spend.week),
+        ],
+        [
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(12),
+        ],
+    )
+    .header(
+        Row::new([
+            "WINDOW",
+            "REQUESTS",
+            "LOCAL",
+            "FRONTIER",
+            "REJECTED",
+            "SPEND",
+            "LOCAL TOKENS",
+        ])
+        .style(theme.dim()),
+    )
+    .style(theme.text())
+    .block(Block::bordered().border_style(theme.border()))
+    .render(windows, buf);
+    let [by_class, by_agent] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(breakdown);
+    groups(state, " 24 h by class ", &spend.day.by_class, by_class, buf);
+    groups(state, " 24 h by agent ", &spend.day.by_agent, by_agent, buf);
+}
+
+fn groups(state: &State, title: &'static str, groups: &[SpendGroup], area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let rows = groups.iter().map(|g| {
+        Row::new([
+            g.name.clone(),
+            g.line.requests.to_string(),
+            tokens(g.line.tokens()),
+            usd(g.line.cost_usd),
+        ])
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(8),
+        ],
+    )
+    .header(Row::new(["NAME", "REQ", "TOKENS", "SPEND"]).style(theme.dim()))
+    .style(theme.text())
+    .block(Block::bordered().border_style(theme.border()).title(title))
+    .render(area, buf);
+}

@@ -1,0 +1,158 @@
+//! `farmhand demo`: the whole farm in one process. A simulated farm of 12, its frontier API, a
+//! router on an ephemeral port recording into SQLite (or the store given), synthetic agents
+//! calling it over HTTP, and the console on top, or, headless, a summary at the end.
+
+pub mod summary;
+pub mod traffic;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::console::{self, ConsoleOptions, Sources};
+use crate::fleet::{Cadence, FleetPoller, Health};
+use crate::gateway::{AgentKeys, Gateway, GatewaySources};
+use crate::recorder::{Recorder, RecorderOptions};
+use crate::sim::{SimFarm, SimOptions};
+use crate::store::Store;
+use summary::Summary;
+
+/// Simulated nodes in the demo farm.
+pub const NODES: u16 = 12;
+/// Simulated delays run at this fraction of real time, so cold loads take a moment, not minutes.
+pub const TIME_SCALE: f64 = 0.05;
+/// How long to wait for every node to answer before traffic starts anyway.
+const WARM_UP: Duration = Duration::from_secs(5);
+/// How long stopping agents and the router may take.
+const WIND_DOWN: Duration = Duration::from_secs(10);
+
+/// How the demo runs.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// Store URL; a SQLite file in a temporary folder when `None`.
+    pub database_url: Option<String>,
+    /// Run without the console and print a summary.
+    pub headless: bool,
+    /// How long a headless run lasts.
+    pub seconds: u64,
+    /// Console theme name.
+    pub theme: Option<String>,
+}
+
+/// Runs the demo until the console quits, or for `seconds` when headless.
+pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
+    let farm = SimFarm::start(SimOptions::ephemeral(NODES, TIME_SCALE)).await?;
+    let dir = tempfile::tempdir().context("cannot create a temporary folder for the demo")?;
+    let mut config = farm.fleet_config();
+    config.store.url = match &options.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", dir.path().join("demo.db").display()),
+    };
+    config.router.journal_path = dir.path().join("journal.ndjson").display().to_string();
+    let store = Store::connect(&config.store.url).await?;
+    store.migrate().await?;
+    let start_cursor = store.recent_decisions(1).await?.last().map(|d| d.id).unwrap_or(0);
+
+    let cadence = Cadence {
+        ps: Duration::from_millis(500),
+        tags: Duration::from_secs(5),
+        metrics: Duration::from_secs(1),
+        timeout: Duration::from_millis(800),
+    };
+    let keys = AgentKeys::resolve(&config.agents)
+        .map_err(|(agent, err)| anyhow::anyhow!("agent key of `{agent}` is unavailable: {err}"))?;
+    let sources = GatewaySources {
+        fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
+        control: crate::control::watch(store.clone()),
+        recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+        keys,
+    };
+    let (fleet, control) = (sources.fleet.clone(), sources.control.clone());
+    let gateway = Gateway::new(config.clone(), sources);
+    let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
+    let router_url = format!("http://{}", listener.local_addr().context("router address")?);
+    let (stop_router, router_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::gateway::serve(gateway.clone(), listener, async {
+        let _ = router_stopped.await;
+    }));
+    tracing::info!(router = %router_url, store = %store.redacted_url(), "demo: farm and router up");
+
+    let mut warm = fleet.clone();
+    let everyone_up = warm.wait_for(|f| {
+        f.nodes
+            .iter()
+            .all(|n| n.health == Health::Up && !n.installed.is_empty())
+    });
+    if tokio::time::timeout(WARM_UP, everyone_up).await.is_err() {
+        tracing::warn!("demo: not every node answered within {WARM_UP:?}; starting traffic anyway");
+    }
+
+    let (stop_traffic, traffic_stopped) = watch::channel(false);
+    let (stats, mut agents) = traffic::start(router_url.clone(), traffic_stopped, 7);
+    let shown = if options.headless {
+        tokio::time::sleep(Duration::from_secs(options.seconds)).await;
+        Ok(())
+    } else {
+        let console_options = ConsoleOptions {
+            theme: options.theme.clone(),
+            read_only: false,
+        };
+        match console::initial_state(&config, &store, &console_options) {
+            Ok(state) => {
+                let sources = Sources {
+                    fleet,
+                    control,
+                    store: store.clone(),
+                    in_flight: Some(gateway.in_flight.clone()),
+                };
+                console::run(state, sources).await
+            }
+            Err(err) => Err(err),
+        }
+    };
+
+    let _ = stop_traffic.send(true);
+    let drained = tokio::time::timeout(WIND_DOWN, async { while agents.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        agents.abort_all();
+    }
+    let _ = stop_router.send(());
+    match tokio::time::timeout(WIND_DOWN, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => tracing::warn!(error = %err, "demo: router stopped with an error"),
+        Ok(Err(err)) => tracing::warn!(error = %err, "demo: router task failed"),
+        Err(_) => tracing::warn!("demo: router did not stop within {WIND_DOWN:?}"),
+    }
+    if options.headless {
+        let summary = summarize(&store, start_cursor).await?;
+        println!(
+            "farmhand demo: {} s, {NODES} simulated nodes, router {router_url}, store {}",
+            options.seconds,
+            store.redacted_url()
+        );
+        println!(
+            "requests sent: {} (answered {}, refused {}, failed {})",
+            stats.sent.load(Ordering::Relaxed),
+            stats.ok.load(Ordering::Relaxed),
+            stats.refused.load(Ordering::Relaxed),
+            stats.failed.load(Ordering::Relaxed)
+        );
+        print!("{}", summary.render());
+    }
+    farm.shutdown().await;
+    shown
+}
+
+/// Counts every decision recorded after `cursor`.
+async fn summarize(store: &Store, mut cursor: i64) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    loop {
+        let page = store.decisions_after(cursor, 1000).await?;
+        let Some(last) = page.last() else { break };
+        cursor = last.id;
+        summary.add(&page);
+    }
+    Ok(summary)
+}

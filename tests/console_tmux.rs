@@ -1,0 +1,93 @@
+//! End to end: `farmhand demo` under tmux, read off the screen like an operator would, then `q`
+//! and a terminal back in cooked mode. Needs `tmux` (apt-get install tmux).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux session that is killed however the test ends.
+struct Session(String);
+
+impl Session {
+    fn start(command: &str) -> Session {
+        let name = format!("farmhand-test-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40", command])
+            .status()
+            .expect("tmux is needed for this test: install it (apt-get install tmux, brew install tmux)");
+        assert!(status.success(), "tmux could not start a session");
+        Session(name)
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &str) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.0, keys])
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    /// Waits until the screen satisfies `ready`; panics with the last screen after `limit`.
+    fn wait_for(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "no {what} within {limit:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+#[test]
+fn demo_shows_the_farm_and_quits_cleanly() {
+    let logs = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "env -u FARMHAND_DATABASE_URL -u FARMHAND_CONFIG {} demo --log-dir {}; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
+        env!("CARGO_BIN_EXE_farmhand"),
+        logs.path().display()
+    );
+    let session = Session::start(&command);
+    let limit = Duration::from_secs(15);
+    let fleet = session.wait_for("12 healthy nodes with memory", limit, |s| {
+        s.contains("12/12 up") && s.contains("mini-12") && s.contains("/64.0G")
+    });
+    assert!(fleet.contains("store connected"), "{fleet}");
+    session.keys("2");
+    session.wait_for("decisions streaming, local and frontier", limit, |s| {
+        s.contains(" local ") && s.contains(" frontier ") && s.contains("decision #")
+    });
+    session.keys("3");
+    session.wait_for("spend moving", limit, |s| {
+        s.contains("daily budget") && s.contains("today")
+    });
+    session.keys("?");
+    session.wait_for("the help overlay", limit, |s| s.contains("Esc or ? closes this help"));
+    session.keys("Escape");
+    session.keys("q");
+    let after = session.wait_for("the demo to exit", limit, |s| s.contains("exit="));
+    assert!(after.contains("exit=0"), "{after}");
+    assert!(
+        after.lines().any(|l| l.trim() == "icanon"),
+        "the terminal is back in cooked mode:\n{after}"
+    );
+    assert!(!after.contains("12/12 up"), "the alternate screen is gone:\n{after}");
+}
