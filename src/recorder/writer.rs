@@ -45,9 +45,13 @@ impl<S: DecisionSink> Writer<S> {
         self.replay_journal().await;
         let mut open = true;
         while open || !self.pending.is_empty() {
-            let deadline = self.next_deadline();
+            let backlog = self.retry_at.is_none() && !rx.is_empty();
+            let deadline = if backlog { Instant::now() } else { self.next_deadline() };
+            // Once a batch has begun, sleep until its deadline instead of waking for every
+            // decision: on the request path a hand-off then costs a queue push, not a task wake-up.
+            let listen = open && self.pending.is_empty();
             tokio::select! {
-                command = rx.recv(), if open => match command {
+                command = rx.recv(), if listen => match command {
                     Some(Command::Record(decision)) => self.pending.push_back(*decision),
                     Some(Command::Flush(done)) => self.flush_waiters.push(done),
                     None => open = false,
