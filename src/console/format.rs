@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+pub use crate::ops::format::{tokens, usd};
+
 /// Bytes as `812M` or `18.2G` (binary units).
 pub fn bytes(value: u64) -> String {
     const GIB: f64 = (1u64 << 30) as f64;
@@ -44,24 +46,6 @@ pub fn bar(used: u64, total: u64, width: usize) -> String {
         ((used.min(total) as f64 / total as f64) * width as f64).round() as usize
     };
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled.min(width)))
-}
-
-/// Dollars with cents, or four decimals under ten cents (frontier calls are cheap one by one).
-pub fn usd(value: f64) -> String {
-    if value != 0.0 && value.abs() < 0.1 {
-        format!("${value:.4}")
-    } else {
-        format!("${value:.2}")
-    }
-}
-
-/// Token counts as 950, 12.3k, 4.1M.
-pub fn tokens(value: i64) -> String {
-    match value {
-        v if v.abs() >= 1_000_000 => format!("{:.1}M", v as f64 / 1e6),
-        v if v.abs() >= 10_000 => format!("{:.1}k", v as f64 / 1e3),
-        v => v.to_string(),
-    }
 }
 
 /// A share as a whole percentage, `–` when unknown.

@@ -29,7 +29,7 @@ pub fn parse_window(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Str
     Ok(now - delta)
 }
 
-/// Dollars with cents, or tenths of a cent for small amounts.
+/// Dollars with cents, or four decimals under ten cents (frontier calls are cheap one by one).
 pub fn usd(value: f64) -> String {
     if value != 0.0 && value.abs() < 0.1 {
         format!("${value:.4}")

@@ -1,7 +1,7 @@
 //! Scriptable operator commands: the console's actions and reports, with `--json` for scripts.
 
 mod decisions;
-mod format;
+pub(crate) mod format;
 mod policy;
 mod spend;
 
