@@ -47,7 +47,7 @@ impl RecorderOptions {
             flush_every: Duration::from_millis(50),
             buffer_decisions: config.buffer_decisions.max(1),
             journal_path: PathBuf::from(&config.journal_path),
-            write_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(2),
         }
     }
 }

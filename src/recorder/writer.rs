@@ -49,7 +49,8 @@ impl<S: DecisionSink> Writer<S> {
             let deadline = if backlog { Instant::now() } else { self.next_deadline() };
             // Once a batch has begun, sleep until its deadline instead of waking for every
             // decision: on the request path a hand-off then costs a queue push, not a task wake-up.
-            let listen = open && self.pending.is_empty();
+            // While the store is down, keep draining so the overflow reaches the journal at once.
+            let listen = open && (self.pending.is_empty() || self.retry_at.is_some());
             tokio::select! {
                 command = rx.recv(), if listen => match command {
                     Some(Command::Record(decision)) => self.pending.push_back(*decision),
@@ -148,10 +149,12 @@ impl<S: DecisionSink> Writer<S> {
 
     /// While the store is down, moves decisions past the memory bound (or all, when asked) to the journal.
     async fn spill_overflow(&mut self, everything: bool) {
-        let keep = if everything { 0 } else { self.options.buffer_decisions };
-        if self.pending.len() <= keep {
+        let limit = self.options.buffer_decisions;
+        if self.pending.is_empty() || !everything && self.pending.len() <= limit {
             return;
         }
+        // Down to half the bound at once, so a long outage appends in chunks, not per decision.
+        let keep = if everything { 0 } else { limit / 2 };
         let spill: Vec<DecisionRecord> = self.pending.drain(..self.pending.len() - keep).collect();
         let journal = self.journal.clone();
         let count = spill.len();
