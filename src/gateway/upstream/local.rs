@@ -58,7 +58,10 @@ pub async fn call(
         });
     }
     if body.is_stream() {
-        return Ok(UpstreamReply::Stream(openai_sse::chunk_stream(response, timeouts.idle)));
+        let decoder = super::frontier::openai::OpenAiStream::default();
+        return super::frontier::stream::relay("node", response, decoder, timeouts)
+            .await
+            .map(UpstreamReply::Stream);
     }
     let bytes = match tokio::time::timeout(timeouts.idle, response.bytes()).await {
         Err(_) => return Err(UpstreamError::transport("body timed out")),

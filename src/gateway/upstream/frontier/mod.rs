@@ -7,9 +7,9 @@
 
 mod anthropic;
 pub(crate) mod http;
-mod openai;
+pub(crate) mod openai;
 pub mod retry;
-mod stream;
+pub(crate) mod stream;
 mod translate;
 
 use std::fmt;

@@ -66,7 +66,7 @@ pub(super) fn request_body(request: &ChatCompletionRequest, model: &str) -> Chat
 
 /// OpenAI's stream: chunks as they are, until `[DONE]`.
 #[derive(Debug, Default)]
-pub(super) struct OpenAiStream {
+pub(crate) struct OpenAiStream {
     complete: bool,
 }
 
