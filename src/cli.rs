@@ -42,6 +42,12 @@ pub enum Command {
     Agent(AgentArgs),
     /// Route agents' requests: OpenAI-compatible API; task classes to farm nodes or frontier APIs; every decision recorded.
     Router(RouterArgs),
+    /// Drain, undrain or pull a model onto a node (audited).
+    #[command(subcommand)]
+    Node(crate::ops::NodeCommand),
+    /// Tailnet tools: `discover` prints fleet.toml node entries from `tailscale status --json`.
+    #[command(subcommand)]
+    Fleet(crate::ops::FleetCommand),
     /// Show or change live policy overrides (validated, versioned, audited).
     #[command(subcommand)]
     Policy(crate::ops::PolicyCommand),
@@ -202,7 +208,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Router(args) => crate::gateway::run(cli.fleet_config()?, args.listen).await,
-            Command::Policy(command) => crate::ops::policy(&open_store(&cli).await?, command, cli.json).await,
+            Command::Policy(command) => {
+                crate::ops::policy(&cli.fleet_config()?, open_store(&cli).await?, command, cli.json).await
+            }
+            Command::Node(command) => {
+                crate::ops::node(&cli.fleet_config()?, open_store(&cli).await?, command, cli.json).await
+            }
+            Command::Fleet(command) => crate::ops::fleet(command, cli.json),
             Command::Decisions(args) => crate::ops::decisions(&open_store(&cli).await?, args, cli.json).await,
             Command::Spend(args) => crate::ops::spend(&open_store(&cli).await?, args, cli.json).await,
             Command::Console(args) => {

@@ -5,6 +5,7 @@
 //! - [`config`]: `fleet.toml`, with embedded defaults and key-naming errors.
 //! - [`wire`]: exact wire formats (Ollama, OpenAI, Anthropic, agent metrics), shared by simulators, pollers and the gateway.
 //! - [`control`]: operators' node states and overrides, mirrored live from the store.
+//! - [`presence`]: each router's in-flight work per node, reported so drains know when they are done.
 //! - [`fleet`]: per-node telemetry pollers publishing the live fleet view.
 //! - [`router`]: the router's pure decision core (request features, detectors, overrides, placement, `select`).
 //! - [`gateway`]: the router's HTTP side: OpenAI-compatible API, upstream calls, decision records.
@@ -14,13 +15,15 @@
 //! - [`agent`]: the per-node metrics endpoint.
 //! - [`console`]: the live TUI over fleet telemetry, the decision stream, spend and policy.
 //! - [`demo`]: the whole farm in one process with synthetic agents, headless or under the console.
-//! - [`ops`]: scriptable operator commands and reports (`policy`, `decisions`, `spend`).
+//! - [`actions`]: the operator's actions (drain, undrain, pull, overrides), audited, refused when read-only.
+//! - [`ops`]: scriptable operator commands and reports (`node`, `fleet`, `policy`, `decisions`, `spend`).
 //! - [`bearer`] and [`net`]: constant-time bearer checks and listeners with clear errors.
 //! - [`cli`] and [`logging`]: the binary's command line and log setup.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod actions;
 pub mod agent;
 pub mod bearer;
 pub mod cli;
@@ -34,6 +37,7 @@ pub mod gateway;
 pub mod logging;
 pub mod net;
 pub mod ops;
+pub mod presence;
 pub mod recorder;
 pub mod router;
 pub mod sim;

@@ -167,3 +167,62 @@ fn reports_work_on_an_empty_store() {
     assert!(decisions.status.success());
     assert!(decisions.stdout.is_empty());
 }
+
+#[test]
+fn node_drain_and_undrain_work_from_the_cli_and_refuse_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fleet.toml");
+    std::fs::write(&config, "[[nodes]]\nname = \"mini-01\"\nhost = \"127.0.0.1\"\n").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+    let base = ["--config", config.to_str().unwrap(), "--database-url", url.as_str()];
+    let run = |args: &[&str]| farmhand(&[&base[..], args].concat());
+
+    // No router is running, so nothing can be in flight: the drain completes at once.
+    let drained = run(&[
+        "node", "drain", "mini-01", "--wait", "--reason", "ram test", "--actor", "oncall",
+    ]);
+    assert!(drained.status.success(), "{}", String::from_utf8_lossy(&drained.stderr));
+    assert_eq!(String::from_utf8_lossy(&drained.stdout).trim(), "mini-01: drained");
+
+    let again = one_line_error(&run(&["node", "drain", "mini-01"]));
+    assert!(again.contains("already drained"), "{again}");
+    let unknown = one_line_error(&run(&["node", "drain", "mini-77"]));
+    assert!(unknown.contains("unknown node `mini-77`"), "{unknown}");
+    let hostile = one_line_error(&run(&["node", "pull", "mini-01", "x; rm -rf ~"]));
+    assert!(hostile.contains("not a model name"), "{hostile}");
+
+    let undrained = run(&["node", "undrain", "mini-01", "--actor", "oncall", "--json"]);
+    assert!(undrained.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&undrained.stdout).unwrap();
+    assert_eq!(value["state"], "active");
+}
+
+#[test]
+fn fleet_discover_turns_tailscale_status_into_node_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = dir.path().join("status.json");
+    std::fs::write(
+        &status,
+        r#"{"BackendState":"Running","Peer":{
+            "nodekey:1":{"HostName":"Mac mini","DNSName":"mac01.tail3c9e1.ts.net.","TailscaleIPs":["100.101.7.1"],"Online":true,"Tags":["tag:llm-node"]},
+            "nodekey:2":{"HostName":"laptop","DNSName":"laptop.tail3c9e1.ts.net.","TailscaleIPs":["100.101.7.2"],"Online":true}}}"#,
+    )
+    .unwrap();
+    let output = farmhand(&[
+        "fleet",
+        "discover",
+        "--from",
+        status.to_str().unwrap(),
+        "--tag",
+        "tag:llm-node",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(parsed["nodes"][0]["name"].as_str(), Some("mac01"));
+    assert_eq!(parsed["nodes"][0]["host"].as_str(), Some("mac01.tail3c9e1.ts.net"));
+    assert_eq!(parsed["nodes"].as_array().map(Vec::len), Some(1));
+
+    let missing = one_line_error(&farmhand(&["fleet", "discover", "--from", "/nonexistent/status.json"]));
+    assert!(missing.contains("cannot read /nonexistent/status.json"), "{missing}");
+}

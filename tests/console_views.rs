@@ -218,6 +218,7 @@ fn state() -> State {
         },
     ];
     state.budget_usd = 20.0;
+    state.policy_base = farmhand::console::settings::base_values(&farmhand::config::FleetConfig::default());
     state.store = StoreStatus::Connected;
     state.store_label = "sqlite://farm.db".into();
     state.in_flight = Some(

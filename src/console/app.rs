@@ -10,6 +10,7 @@ use ratatui::crossterm::event::{Event as TermEvent, EventStream};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
+use super::command::Command;
 use super::event::Event;
 use super::sources::{self, Sources};
 use super::state::State;
@@ -41,12 +42,14 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the console until the user quits.
-pub async fn run(mut state: State, sources: Sources) -> anyhow::Result<()> {
+/// Runs the console until the user quits; confirmed actions go through `operator`.
+pub async fn run(mut state: State, sources: Sources, operator: crate::actions::Operator) -> anyhow::Result<()> {
     let (events, mut incoming) = mpsc::channel(QUEUE);
-    let tasks = sources::spawn(sources, events);
+    let (commands, runner) = super::actions::spawn(operator, events.clone());
+    let mut tasks = sources::spawn(sources, events);
+    tasks.push(runner);
     let result = match TerminalGuard::enter() {
-        Ok(mut guard) => event_loop(&mut guard.terminal, &mut state, &mut incoming).await,
+        Ok(mut guard) => event_loop(&mut guard.terminal, &mut state, &mut incoming, &commands).await,
         Err(err) => Err(anyhow::anyhow!("cannot take over the terminal: {err}")),
     };
     for task in tasks {
@@ -59,6 +62,7 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     state: &mut State,
     incoming: &mut mpsc::Receiver<Event>,
+    commands: &mpsc::Sender<Command>,
 ) -> anyhow::Result<()> {
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -87,6 +91,11 @@ async fn event_loop(
         }
         if outcome.quit {
             return Ok(());
+        }
+        for command in state.outbox.drain(..) {
+            if commands.try_send(command).is_err() {
+                tracing::warn!("the action runner is busy; an action was dropped");
+            }
         }
         if outcome.changed {
             draw(terminal, state)?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
+use super::command::ActionEvent;
 use super::state::{SpendWindows, StoreStatus};
 use crate::control::ControlSnapshot;
 use crate::domain::StoredDecision;
@@ -32,6 +33,8 @@ pub enum Event {
     StoreStatus(StoreStatus),
     /// Requests in flight per node, from an in-process router (the demo).
     InFlight(Vec<(String, u32)>),
+    /// Progress or the end of an operator action.
+    Action(ActionEvent),
     /// The clock moved on.
     Tick(DateTime<Utc>),
 }

@@ -30,6 +30,18 @@ pub enum Action {
     Pause,
     /// Open or close the key help.
     Help,
+    /// Drain the selected node (after confirmation).
+    Drain,
+    /// Undrain the selected node (after confirmation).
+    Undrain,
+    /// Pull a model onto the selected node.
+    Pull,
+    /// Pull a model onto every active node (after confirmation).
+    PullAll,
+    /// Change the selected policy setting (after confirmation).
+    Change,
+    /// Clear the selected policy override (after confirmation).
+    ClearOverride,
 }
 
 impl Action {
@@ -48,7 +60,21 @@ impl Action {
             Action::Back => "back",
             Action::Pause => "pause",
             Action::Help => "help",
+            Action::Drain => "node.drain",
+            Action::Undrain => "node.undrain",
+            Action::Pull => "node.pull",
+            Action::PullAll => "node.pull_all",
+            Action::Change => "policy.change",
+            Action::ClearOverride => "policy.clear",
         }
+    }
+
+    /// True for actions that change the farm (unavailable read-only).
+    pub fn mutates(self) -> bool {
+        matches!(
+            self,
+            Action::Drain | Action::Undrain | Action::Pull | Action::PullAll | Action::Change | Action::ClearOverride
+        )
     }
 }
 
@@ -162,7 +188,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[special(KeyCode::Esc)],
         label: "Esc",
         action: Action::Back,
-        description: "back: close help, clear the filter",
+        description: "back: close dialogs, clear filter, cancel pull",
         hint: None,
     },
     Binding {
@@ -179,10 +205,53 @@ pub const BINDINGS: &[Binding] = &[
         description: "this help",
         hint: Some("help"),
     },
+    Binding {
+        keys: &[key('d')],
+        label: "d",
+        action: Action::Drain,
+        description: "fleet: drain the selected node",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('u')],
+        label: "u",
+        action: Action::Undrain,
+        description: "fleet: undrain the selected node",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('p')],
+        label: "p",
+        action: Action::Pull,
+        description: "fleet: pull a model onto the selected node",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('P')],
+        label: "P",
+        action: Action::PullAll,
+        description: "fleet: pull a model onto every active node",
+        hint: None,
+    },
+    Binding {
+        keys: &[special(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::Change,
+        description: "policy: change the selected setting",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('x')],
+        label: "x",
+        action: Action::ClearOverride,
+        description: "policy: clear the selected override",
+        hint: None,
+    },
 ];
 
 /// The action bound to a key press, if any (releases and repeats of other kinds are ignored).
-pub fn action_for(event: &KeyEvent) -> Option<Action> {
+/// A read-only console binds no action that changes the farm.
+pub fn action_for(event: &KeyEvent, read_only: bool) -> Option<Action> {
     if event.kind != KeyEventKind::Press {
         return None;
     }
@@ -190,7 +259,11 @@ pub fn action_for(event: &KeyEvent) -> Option<Action> {
         code: event.code,
         ctrl: event.modifiers.contains(KeyModifiers::CONTROL),
     };
-    BINDINGS.iter().find(|b| b.keys.contains(&pressed)).map(|b| b.action)
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.contains(&pressed))
+        .map(|b| b.action)
+        .filter(|a| !(read_only && a.mutates()))
 }
 
 /// The binding of an action (its first row in the table).
@@ -221,24 +294,46 @@ mod tests {
     #[test]
     fn keys_map_to_their_actions() {
         assert_eq!(
-            action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE)),
+            action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE), false),
             Some(Action::Quit)
         );
         assert_eq!(
-            action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), false),
             Some(Action::Quit)
         );
-        assert_eq!(action_for(&press(KeyCode::Char('c'), KeyModifiers::NONE)), None);
+        assert_eq!(action_for(&press(KeyCode::Char('c'), KeyModifiers::NONE), false), None);
         assert_eq!(
-            action_for(&press(KeyCode::Char('j'), KeyModifiers::NONE)),
+            action_for(&press(KeyCode::Char('j'), KeyModifiers::NONE), false),
             Some(Action::Down)
         );
         assert_eq!(
-            action_for(&press(KeyCode::Tab, KeyModifiers::NONE)),
+            action_for(&press(KeyCode::Tab, KeyModifiers::NONE), false),
             Some(Action::NextView)
         );
         let mut release = press(KeyCode::Char('q'), KeyModifiers::NONE);
         release.kind = KeyEventKind::Release;
-        assert_eq!(action_for(&release), None);
+        assert_eq!(action_for(&release, false), None);
+    }
+
+    #[test]
+    fn a_read_only_console_binds_no_mutating_action() {
+        let d = press(KeyCode::Char('d'), KeyModifiers::NONE);
+        assert_eq!(action_for(&d, false), Some(Action::Drain));
+        assert_eq!(action_for(&d, true), None);
+        for binding in BINDINGS.iter().filter(|b| b.action.mutates()) {
+            for key in binding.keys {
+                let event = press(
+                    key.code,
+                    if key.ctrl {
+                        KeyModifiers::CONTROL
+                    } else {
+                        KeyModifiers::NONE
+                    },
+                );
+                assert_eq!(action_for(&event, true), None, "{}", binding.label);
+            }
+        }
+        let q = press(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(action_for(&q, true), Some(Action::Quit));
     }
 }

@@ -4,12 +4,15 @@
 //! → [`state::State`] → [`views::render`]. Rendering reads the state and never changes it; keys
 //! come from the one table in [`keys`]; colours come from [`theme`].
 
+pub mod actions;
 mod app;
 pub mod backoff;
+pub mod command;
 pub mod event;
 pub mod format;
 pub mod header;
 pub mod keys;
+pub mod settings;
 pub mod sources;
 pub mod state;
 pub mod theme;
@@ -51,6 +54,7 @@ pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptio
     let theme = resolve_theme(options.theme.as_deref().unwrap_or(&config.console.theme))?;
     let mut state = State::new(Utc::now(), theme);
     state.read_only = options.read_only;
+    state.policy_base = settings::base_values(config);
     state.budget_usd = config.policy.daily_frontier_budget_usd;
     state.store_label = store.redacted_url();
     Ok(state)
@@ -70,8 +74,18 @@ pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow
     let sources = Sources {
         fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
         control: crate::control::watch(store.clone()),
-        store,
+        store: store.clone(),
         in_flight: None,
     };
-    run(state, sources).await
+    run(state, sources, operator(&config, store, options.read_only)).await
+}
+
+/// The operator behind a console's actions: read-only consoles get one that refuses everything.
+pub fn operator(config: &FleetConfig, store: Store, read_only: bool) -> crate::actions::Operator {
+    let access = if read_only {
+        crate::actions::Access::ReadOnly
+    } else {
+        crate::actions::Access::ReadWrite
+    };
+    crate::actions::Operator::new(config, store, crate::ops::actor(None), access)
 }

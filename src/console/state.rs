@@ -4,9 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
+use super::command::Command;
 use super::theme::Theme;
+use crate::actions::{DrainStatus, PullOutcome};
 use crate::control::ControlSnapshot;
 use crate::domain::StoredDecision;
 use crate::fleet::FleetSnapshot;
@@ -60,6 +64,96 @@ pub enum Mode {
     Filter,
     /// The help overlay is open.
     Help,
+}
+
+/// A dialog that owns the keyboard until it is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modal {
+    /// A yes/no question before anything changes.
+    Confirm(Confirm),
+    /// A line of text to type.
+    Prompt(Prompt),
+}
+
+/// A confirmation: what will happen, and the commands sent on `y`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    /// The question.
+    pub title: String,
+    /// What will happen, line by line.
+    pub lines: Vec<String>,
+    /// Sent when confirmed.
+    pub commands: Vec<Command>,
+}
+
+/// What a prompt's text is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptFor {
+    /// A model to pull onto one node.
+    Pull {
+        /// The node.
+        node: String,
+    },
+    /// A model to pull onto several nodes.
+    PullAll {
+        /// The active nodes.
+        nodes: Vec<String>,
+    },
+    /// A new value for an override.
+    Override {
+        /// The override key.
+        key: String,
+    },
+}
+
+/// A one-line text prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    /// What is asked.
+    pub title: String,
+    /// What it is for.
+    pub purpose: PromptFor,
+    /// The text typed so far.
+    pub input: String,
+    /// Why the last Enter was refused.
+    pub error: Option<String>,
+}
+
+/// A drain the console started, followed to its end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrainView {
+    /// The latest status.
+    pub status: DrainStatus,
+    /// Set when the drain stopped waiting short of `drained`: what to do.
+    pub stuck: Option<String>,
+    /// When the console started it.
+    pub since: DateTime<Utc>,
+}
+
+/// A pull the console started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullView {
+    /// The model.
+    pub model: String,
+    /// Ollama's latest status line.
+    pub status: String,
+    /// Overall fraction done, when known.
+    pub fraction: Option<f64>,
+    /// How it ended, once it has.
+    pub outcome: Option<PullOutcome>,
+    /// When it started.
+    pub since: DateTime<Utc>,
+}
+
+/// The last action result or refusal, shown in the status bar for a while.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The text.
+    pub text: String,
+    /// False for refusals and failures.
+    pub ok: bool,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
 }
 
 /// The store connection as the decision tail last saw it.
@@ -188,6 +282,20 @@ pub struct State {
     pub read_only: bool,
     /// Colours.
     pub theme: Theme,
+    /// The open dialog, if any.
+    pub modal: Option<Modal>,
+    /// Drains started here, by node.
+    pub drains: BTreeMap<String, DrainView>,
+    /// Pulls started here, by node.
+    pub pulls: BTreeMap<String, PullView>,
+    /// The last action result.
+    pub notice: Option<Notice>,
+    /// Confirmed commands waiting for the loop to hand them to the action runner.
+    pub outbox: Vec<Command>,
+    /// Selected row of the Policy view's settings.
+    pub policy_row: usize,
+    /// fleet.toml's value of each setting the Policy view can change.
+    pub policy_base: BTreeMap<String, String>,
 }
 
 impl State {
@@ -212,6 +320,13 @@ impl State {
             filter: String::new(),
             read_only: false,
             theme,
+            modal: None,
+            drains: BTreeMap::new(),
+            pulls: BTreeMap::new(),
+            notice: None,
+            outbox: Vec::new(),
+            policy_row: 0,
+            policy_base: BTreeMap::new(),
         }
     }
 
@@ -229,6 +344,14 @@ impl State {
     /// The decision currently selected, if any.
     pub fn selected_decision(&self) -> Option<&StoredDecision> {
         self.visible_decisions().nth(self.decision_row)
+    }
+
+    /// The value of override `key` in force: the live override, else fleet.toml's.
+    pub fn setting(&self, key: &str) -> (&str, bool) {
+        match self.control.overrides.iter().find(|(k, _)| k == key) {
+            Some((_, value)) => (value.as_str(), true),
+            None => (self.policy_base.get(key).map(String::as_str).unwrap_or("–"), false),
+        }
     }
 
     /// The node currently selected, if any.

@@ -71,6 +71,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     let (fleet, control) = (sources.fleet.clone(), sources.control.clone());
     let gateway = Gateway::new(config.clone(), sources);
+    let presence = crate::presence::spawn(
+        store.clone(),
+        crate::presence::router_id(),
+        gateway.in_flight.clone(),
+        control.clone(),
+    );
     let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
     let router_url = format!("http://{}", listener.local_addr().context("router address")?);
     let (stop_router, router_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -107,7 +113,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
                     store: store.clone(),
                     in_flight: Some(gateway.in_flight.clone()),
                 };
-                console::run(state, sources).await
+                console::run(state, sources, console::operator(&config, store.clone(), false)).await
             }
             Err(err) => Err(err),
         }
@@ -119,6 +125,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         agents.abort_all();
     }
     let _ = stop_router.send(());
+    presence.abort();
     match tokio::time::timeout(WIND_DOWN, server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(err))) => tracing::warn!(error = %err, "demo: router stopped with an error"),

@@ -6,8 +6,11 @@
 
 mod health;
 mod poller;
+mod progress;
 mod snapshot;
+pub mod ssh;
 
 pub use health::Health;
 pub use poller::{Cadence, FleetPoller};
+pub use progress::{PullEvent, PullProgress, PullTally};
 pub use snapshot::{FleetSnapshot, InstalledModel, LoadedModel, NodeSnapshot};

@@ -68,14 +68,25 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
         keys,
     };
     let addr = listen.unwrap_or(config.router.listen);
+    let control = sources.control.clone();
     let gateway = Gateway::new(config, sources);
     seed_spend(&gateway, &store).await;
+    let router_id = crate::presence::router_id();
+    let presence = crate::presence::spawn(store.clone(), router_id.clone(), gateway.in_flight.clone(), control);
     let listener = crate::net::bind(addr, "router").await?;
     tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
-    serve(gateway, listener, async {
+    let served = serve(gateway, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await
+    .await;
+    presence.abort();
+    if let Err(err) = store
+        .forget_presence(Some(&router_id), Utc::now() - crate::presence::LIVE_WINDOW)
+        .await
+    {
+        tracing::warn!(%err, "cannot remove this router's in-flight reports; they expire in 3 s");
+    }
+    served
 }
 
 /// Starts the day's budget from what the store already recorded (best effort).

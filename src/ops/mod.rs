@@ -1,12 +1,16 @@
 //! Scriptable operator commands: the console's actions and reports, with `--json` for scripts.
 
 mod decisions;
+mod discover;
 pub(crate) mod format;
+mod node;
 mod policy;
 mod spend;
 
 pub use decisions::{DecisionsArgs, decisions};
+pub use discover::{Discovery, FleetCommand, discover, fleet, to_toml};
 pub use format::parse_window;
+pub use node::{NodeCommand, node};
 pub use policy::{PolicyCommand, policy};
 pub use spend::{SpendArgs, spend};
 

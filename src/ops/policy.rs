@@ -3,7 +3,8 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::router::validate_override;
+use crate::actions::{Access, Operator};
+use crate::config::FleetConfig;
 use crate::store::Store;
 
 /// Policy subcommands.
@@ -38,7 +39,10 @@ pub enum PolicyCommand {
 }
 
 /// Runs a policy subcommand; output goes to stdout.
-pub async fn policy(store: &Store, command: &PolicyCommand, as_json: bool) -> anyhow::Result<()> {
+pub async fn policy(config: &FleetConfig, store: Store, command: &PolicyCommand, as_json: bool) -> anyhow::Result<()> {
+    let operator = |actor: &Option<String>| {
+        Operator::new(config, store.clone(), super::actor(actor.as_deref()), Access::ReadWrite)
+    };
     match command {
         PolicyCommand::Show => {
             let version = store.policy_version().await?;
@@ -73,9 +77,9 @@ pub async fn policy(store: &Store, command: &PolicyCommand, as_json: bool) -> an
             reason,
             actor,
         } => {
-            validate_override(key, value).map_err(|e| anyhow::anyhow!("refused: {e}"))?;
-            let actor = super::actor(actor.as_deref());
-            let version = store.set_override(key, value, reason.as_deref(), &actor).await?;
+            let operator = operator(actor);
+            let version = operator.set_override(key, value, reason.as_deref()).await?;
+            let actor = operator.actor();
             report(
                 as_json,
                 json!({ "version": version, "key": key, "value": value, "actor": actor }),
@@ -84,8 +88,9 @@ pub async fn policy(store: &Store, command: &PolicyCommand, as_json: bool) -> an
             Ok(())
         }
         PolicyCommand::Clear { key, reason, actor } => {
-            let actor = super::actor(actor.as_deref());
-            let version = store.clear_override(key, reason.as_deref(), &actor).await?;
+            let operator = operator(actor);
+            let version = operator.clear_override(key, reason.as_deref()).await?;
+            let actor = operator.actor();
             report(
                 as_json,
                 json!({ "version": version, "key": key, "cleared": true, "actor": actor }),

@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The row an update refers to does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The change conflicts with one already under way.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -19,7 +19,10 @@ use chrono::{DateTime, Utc};
 use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 pub use error::StoreError;
-pub use model::{AuditRow, NodeStateRow, OverrideRow, PolicyVersionRow, PullJobRow, TERMINAL_PULL_STATES};
+pub use model::{
+    AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow, PullJobRow,
+    TERMINAL_PULL_STATES,
+};
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary};
 pub use sqlite::SqliteStore;
@@ -176,7 +179,8 @@ impl Store {
         dispatch!(self.audit_log(limit))
     }
 
-    /// Records a new model pull (state `queued`); returns its id.
+    /// Records a new model pull (state `queued`); returns its id. Refused with [`StoreError::Conflict`]
+    /// while the node has another pull queued or running (one silent for [`PULL_ABANDONED_AFTER`] is failed first).
     pub async fn create_pull_job(&self, node: &str, model: &str) -> Result<i64, StoreError> {
         dispatch!(self.create_pull_job(node, model))
     }
@@ -195,6 +199,27 @@ impl Store {
     /// The newest `limit` pull jobs, newest first.
     pub async fn pull_jobs(&self, limit: u32) -> Result<Vec<PullJobRow>, StoreError> {
         dispatch!(self.pull_jobs(limit))
+    }
+
+    /// Writes one router's view of every node (all rows share its id and report time).
+    pub async fn report_presence(&self, rows: &[PresenceRow]) -> Result<(), StoreError> {
+        dispatch!(self.report_presence(rows))
+    }
+
+    /// Removes a router's reports (it is shutting down), when given, and any report older than `older_than`.
+    pub async fn forget_presence(&self, router_id: Option<&str>, older_than: DateTime<Utc>) -> Result<(), StoreError> {
+        dispatch!(self.forget_presence(router_id, older_than))
+    }
+
+    /// Every router's last report about `node`.
+    pub async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
+        dispatch!(self.presence(node))
+    }
+
+    /// Moves `draining` nodes to `drained` once no router reporting after `live_after` still has
+    /// work there or has yet to see the drain; returns the nodes moved.
+    pub async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.complete_drains(live_after))
     }
 
     /// Wake-ups telling a reader what to re-read; the background task ends when the receiver drops.

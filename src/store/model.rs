@@ -88,6 +88,26 @@ pub struct PullJobRow {
     pub error: Option<String>,
 }
 
+/// What one router last reported about one node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PresenceRow {
+    /// The reporting router's id (host and process).
+    pub router_id: String,
+    /// The node.
+    pub node: String,
+    /// The node's state as that router knows it.
+    pub state_seen: DrainState,
+    /// Requests that router still has in flight on the node.
+    pub in_flight: u32,
+    /// The router has seen the node leave `active` and had nothing in flight there for two reports in a row.
+    pub quiet: bool,
+    /// When the report was written.
+    pub reported_at: DateTime<Utc>,
+}
+
+/// A pull job silent for this long is taken as abandoned (its console or CLI died).
+pub const PULL_ABANDONED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
+
 /// The pull job states after which nothing changes.
 pub const TERMINAL_PULL_STATES: &[&str] = &["succeeded", "failed", "cancelled"];
 
@@ -173,6 +193,17 @@ pub(crate) fn parse_drain_state(value: &str) -> Result<DrainState, StoreError> {
     value
         .parse()
         .map_err(|_| StoreError::corrupt("nodes.state", format!("`{value}`")))
+}
+
+/// The refusal when `node` already has a pull queued or running (`running`: its id, model and start).
+pub(crate) fn pull_conflict(node: &str, running: Option<(i64, String, DateTime<Utc>)>) -> StoreError {
+    StoreError::Conflict(match running {
+        Some((id, model, since)) => format!(
+            "{node} is already pulling {model} (job {id}, since {} UTC); one pull per node at a time",
+            since.format("%H:%M:%S")
+        ),
+        None => format!("{node} is already pulling a model; one pull per node at a time"),
+    })
 }
 
 /// The audit detail for a change: `old -> new` or `old -> new (reason)`.

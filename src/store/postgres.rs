@@ -10,8 +10,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 use super::model::{
-    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PolicyVersionRow, PullJobRow, RawDecision,
-    TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state,
+    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
+    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -431,16 +431,43 @@ impl PgStore {
     }
 
     pub(crate) async fn create_pull_job(&self, node: &str, model: &str) -> Result<i64, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO pull_jobs (node, model, state, progress, started_at) VALUES ($1, $2, 'queued', 0, $3) \
-             RETURNING id",
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE pull_jobs SET state = 'failed', error = 'abandoned: no progress reported', finished_at = $2 \
+             WHERE node = $1 AND state IN ('queued', 'running') AND updated_at < $3",
+        )
+        .bind(node)
+        .bind(at)
+        .bind(at - PULL_ABANDONED_AFTER)
+        .execute(&mut *tx)
+        .await?;
+        let inserted = sqlx::query_scalar(
+            "INSERT INTO pull_jobs (node, model, state, progress, started_at, updated_at) \
+             VALUES ($1, $2, 'queued', 0, $3, $3) RETURNING id",
         )
         .bind(node)
         .bind(model)
-        .bind(now())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await;
+        match inserted {
+            Ok(id) => {
+                tx.commit().await?;
+                Ok(id)
+            }
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                tx.rollback().await?;
+                let running: Option<(i64, String, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT id, model, started_at FROM pull_jobs WHERE node = $1 AND state IN ('queued', 'running')",
+                )
+                .bind(node)
+                .fetch_optional(&self.pool)
+                .await?;
+                Err(pull_conflict(node, running))
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     pub(crate) async fn update_pull_job(
@@ -451,15 +478,18 @@ impl PgStore {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let finished_at = TERMINAL_PULL_STATES.contains(&state).then(now);
-        let done =
-            sqlx::query("UPDATE pull_jobs SET state = $2, progress = $3, error = $4, finished_at = $5 WHERE id = $1")
-                .bind(id)
-                .bind(state)
-                .bind(progress)
-                .bind(error)
-                .bind(finished_at)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE pull_jobs SET state = $2, progress = $3, error = $4, finished_at = $5, updated_at = $6 \
+                 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(progress)
+        .bind(error)
+        .bind(finished_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("pull job {id}")));
         }
@@ -499,6 +529,86 @@ impl PgStore {
                 },
             )
             .collect())
+    }
+
+    pub(crate) async fn report_presence(&self, rows: &[PresenceRow]) -> Result<(), StoreError> {
+        let Some(first) = rows.first() else { return Ok(()) };
+        let nodes: Vec<&str> = rows.iter().map(|r| r.node.as_str()).collect();
+        let states: Vec<&str> = rows.iter().map(|r| r.state_seen.as_str()).collect();
+        let in_flight: Vec<i32> = rows
+            .iter()
+            .map(|r| i32::try_from(r.in_flight).unwrap_or(i32::MAX))
+            .collect();
+        let quiet: Vec<bool> = rows.iter().map(|r| r.quiet).collect();
+        sqlx::query(
+            "INSERT INTO router_presence (router_id, node, state_seen, in_flight, quiet, reported_at) \
+             SELECT $1, * , $6 FROM UNNEST($2::text[], $3::text[], $4::int4[], $5::bool[]) \
+             ON CONFLICT (router_id, node) DO UPDATE SET state_seen = EXCLUDED.state_seen, \
+             in_flight = EXCLUDED.in_flight, quiet = EXCLUDED.quiet, reported_at = EXCLUDED.reported_at",
+        )
+        .bind(&first.router_id)
+        .bind(&nodes)
+        .bind(&states)
+        .bind(&in_flight)
+        .bind(&quiet)
+        .bind(first.reported_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn forget_presence(
+        &self,
+        router_id: Option<&str>,
+        older_than: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM router_presence WHERE router_id = $1 OR reported_at < $2")
+            .bind(router_id)
+            .bind(older_than)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
+        type Row = (String, String, String, i32, bool, DateTime<Utc>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT router_id, node, state_seen, in_flight, quiet, reported_at FROM router_presence \
+             WHERE node = $1 ORDER BY router_id",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(router_id, node, state, in_flight, quiet, reported_at)| {
+                Ok(PresenceRow {
+                    router_id,
+                    node,
+                    state_seen: parse_drain_state(&state)?,
+                    in_flight: u32::try_from(in_flight).unwrap_or(0),
+                    quiet,
+                    reported_at,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.control_tx().await?;
+        let done: Vec<String> = sqlx::query_scalar(
+            "UPDATE nodes SET state = 'drained', changed_at = $2 WHERE state = 'draining' AND NOT EXISTS ( \
+             SELECT 1 FROM router_presence p WHERE p.node = nodes.name AND p.reported_at > $1 \
+             AND (NOT p.quiet OR p.reported_at <= nodes.changed_at)) RETURNING name",
+        )
+        .bind(live_after)
+        .bind(now())
+        .fetch_all(&mut *tx)
+        .await?;
+        if !done.is_empty() {
+            notify(&mut tx, CONTROL_CHANNEL, "node").await?;
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 
     pub(crate) fn wakeups(&self) -> tokio::sync::mpsc::Receiver<Wakeup> {

@@ -16,8 +16,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 use super::model::{
-    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PolicyVersionRow, PullJobRow, RawDecision,
-    TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state,
+    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
+    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -497,15 +497,39 @@ impl SqliteStore {
     }
 
     pub(crate) async fn create_pull_job(&self, node: &str, model: &str) -> Result<i64, StoreError> {
+        let at = now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE pull_jobs SET state = 'failed', error = 'abandoned: no progress reported', finished_at = $2 \
+             WHERE node = $1 AND state IN ('queued', 'running') AND updated_at < $3",
+        )
+        .bind(node)
+        .bind(ts(at))
+        .bind(ts(at - PULL_ABANDONED_AFTER))
+        .execute(&mut *tx)
+        .await?;
+        let running: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, model, started_at FROM pull_jobs WHERE node = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(node)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((id, model, since)) = running {
+            return Err(pull_conflict(
+                node,
+                Some((id, model, parse_ts("pull_jobs.started_at", &since)?)),
+            ));
+        }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO pull_jobs (node, model, state, progress, started_at) VALUES ($1, $2, 'queued', 0, $3) \
-             RETURNING id",
+            "INSERT INTO pull_jobs (node, model, state, progress, started_at, updated_at) \
+             VALUES ($1, $2, 'queued', 0, $3, $3) RETURNING id",
         )
         .bind(node)
         .bind(model)
-        .bind(ts(now()))
-        .fetch_one(&self.pool)
+        .bind(ts(at))
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -517,15 +541,18 @@ impl SqliteStore {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let finished_at = TERMINAL_PULL_STATES.contains(&state).then(|| ts(now()));
-        let done =
-            sqlx::query("UPDATE pull_jobs SET state = $2, progress = $3, error = $4, finished_at = $5 WHERE id = $1")
-                .bind(id)
-                .bind(state)
-                .bind(progress)
-                .bind(error)
-                .bind(finished_at)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE pull_jobs SET state = $2, progress = $3, error = $4, finished_at = $5, updated_at = $6 \
+                 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(progress)
+        .bind(error)
+        .bind(finished_at)
+        .bind(ts(now()))
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("pull job {id}")));
         }
@@ -562,6 +589,79 @@ impl SqliteStore {
     }
 
     /// A transaction that holds SQLite's write lock from its first statement.
+    pub(crate) async fn report_presence(&self, rows: &[PresenceRow]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO router_presence (router_id, node, state_seen, in_flight, quiet, reported_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (router_id, node) DO UPDATE SET state_seen = excluded.state_seen, \
+                 in_flight = excluded.in_flight, quiet = excluded.quiet, reported_at = excluded.reported_at",
+            )
+            .bind(&row.router_id)
+            .bind(&row.node)
+            .bind(row.state_seen.as_str())
+            .bind(i64::from(row.in_flight))
+            .bind(row.quiet)
+            .bind(ts(row.reported_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn forget_presence(
+        &self,
+        router_id: Option<&str>,
+        older_than: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM router_presence WHERE router_id = $1 OR reported_at < $2")
+            .bind(router_id)
+            .bind(ts(older_than))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
+        type Row = (String, String, String, i64, bool, String);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT router_id, node, state_seen, in_flight, quiet, reported_at FROM router_presence \
+             WHERE node = $1 ORDER BY router_id",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(router_id, node, state, in_flight, quiet, reported_at)| {
+                Ok(PresenceRow {
+                    router_id,
+                    node,
+                    state_seen: parse_drain_state(&state)?,
+                    in_flight: u32::try_from(in_flight).unwrap_or(0),
+                    quiet,
+                    reported_at: parse_ts("router_presence.reported_at", &reported_at)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done: Vec<String> = sqlx::query_scalar(
+            "UPDATE nodes SET state = 'drained', changed_at = $2 WHERE state = 'draining' AND NOT EXISTS ( \
+             SELECT 1 FROM router_presence p WHERE p.node = nodes.name AND p.reported_at > $1 \
+             AND (NOT p.quiet OR p.reported_at <= nodes.changed_at)) RETURNING name",
+        )
+        .bind(ts(live_after))
+        .bind(ts(now()))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }

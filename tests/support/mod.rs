@@ -3,4 +3,5 @@
 
 pub mod outage;
 pub mod pg;
+pub mod sshd;
 pub mod stack;

@@ -24,6 +24,7 @@ pub struct Stack {
     /// Temporary files (SQLite database, journal).
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    presence: tokio::task::JoinHandle<()>,
 }
 
 /// Fast telemetry so tests see changes quickly.
@@ -49,9 +50,21 @@ impl Stack {
         cadence: Cadence,
         adjust: impl FnOnce(&mut FleetConfig),
     ) -> Stack {
+        Self::start_sim(nodes, store_url, cadence, |_| {}, adjust).await
+    }
+
+    /// Like [`Stack::start_with`], with the simulator's options adjusted too (e.g. slower generation).
+    pub async fn start_sim(
+        nodes: u16,
+        store_url: Option<&str>,
+        cadence: Cadence,
+        adjust_sim: impl FnOnce(&mut SimOptions),
+        adjust: impl FnOnce(&mut FleetConfig),
+    ) -> Stack {
         let mut options = SimOptions::ephemeral(nodes, 0.01);
         options.tokens_per_sec = 2000.0;
         options.max_queue = 64;
+        adjust_sim(&mut options);
         let farm = SimFarm::start(options).await.expect("the simulator starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = farm.fleet_config();
@@ -72,7 +85,10 @@ impl Stack {
             keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
         };
         let mut fleet = sources.fleet.clone();
+        let control = sources.control.clone();
         let gateway = Gateway::new(config, sources);
+        let presence =
+            farmhand::presence::spawn(store.clone(), "test-router".into(), gateway.in_flight.clone(), control);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -95,6 +111,7 @@ impl Stack {
             url,
             dir,
             stop: Some(stop),
+            presence,
         }
     }
 
@@ -114,5 +131,6 @@ impl Drop for Stack {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.presence.abort();
     }
 }

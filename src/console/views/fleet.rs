@@ -14,8 +14,21 @@ use crate::fleet::NodeSnapshot;
 /// Draws the node table and the selected node's details.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let rows = state.fleet.nodes.len() as u16 + 3;
-    let [table, detail] = Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(area);
+    let operations = if super::operations::any(state) {
+        super::operations::height(state)
+    } else {
+        0
+    };
+    let [table, operations_area, detail] = Layout::vertical([
+        Constraint::Length(rows),
+        Constraint::Length(operations),
+        Constraint::Min(0),
+    ])
+    .areas(area);
     node_table(state, table, buf);
+    if operations > 0 {
+        super::operations::render(state, operations_area, buf);
+    }
     node_detail(state, detail, buf);
 }
 
@@ -181,6 +194,25 @@ fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
     }
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
-        .block(block.title(Line::styled(format!(" {} ", node.name), theme.accent())))
+        .block(
+            block
+                .title(Line::styled(format!(" {} ", node.name), theme.accent()))
+                .title(actions_hint(state)),
+        )
         .render(area, buf);
+}
+
+/// The node keys, in the detail pane's title (or why there are none).
+fn actions_hint(state: &State) -> Line<'static> {
+    let theme = &state.theme;
+    if state.read_only {
+        return Line::styled(" read-only: no actions ", theme.dim()).right_aligned();
+    }
+    let mut spans = Vec::new();
+    for (key, word) in [("d", "drain"), ("u", "undrain"), ("p", "pull"), ("P", "pull all")] {
+        spans.push(Span::styled(format!(" {key}"), theme.accent()));
+        spans.push(Span::styled(format!(" {word}"), theme.dim()));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans).right_aligned()
 }

@@ -21,6 +21,13 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let mut lines: Vec<Line> = BINDINGS
         .iter()
         .map(|b| {
+            if state.read_only && b.action.mutates() {
+                return Line::from(vec![
+                    Span::styled(format!(" {:<7}", b.label), theme.dim()),
+                    Span::styled(format!("{:<48}", b.description), theme.dim()),
+                    Span::styled("unavailable: read-only", theme.dim()),
+                ]);
+            }
             Line::from(vec![
                 Span::styled(format!(" {:<7}", b.label), theme.accent()),
                 Span::styled(format!("{:<48}", b.description), theme.text()),

@@ -3,6 +3,8 @@
 pub mod decisions;
 pub mod fleet;
 pub mod help;
+pub mod modal;
+pub mod operations;
 pub mod policy;
 pub mod spend;
 
@@ -28,6 +30,9 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     hint_bar(state, hints, buf);
     if state.mode == Mode::Help {
         help::render(state, area, buf);
+    }
+    if let Some(open) = &state.modal {
+        modal::render(state, open, area, buf);
     }
 }
 
@@ -59,6 +64,12 @@ fn hint_bar(state: &State, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(" filter: ", theme.accent()));
             spans.push(Span::styled(format!("{}▏", state.filter), theme.text()));
             spans.push(Span::styled("  Enter keep · Esc clear", theme.dim()));
+        }
+        Mode::Help | Mode::Normal if state.notice.is_some() => {
+            if let Some(notice) = &state.notice {
+                let style = if notice.ok { theme.accent() } else { theme.warning() };
+                spans.push(Span::styled(format!(" {}", notice.text), style));
+            }
         }
         Mode::Help | Mode::Normal => {
             spans.push(Span::raw(" "));

@@ -1,0 +1,21 @@
+-- What each running router last saw of each node: the node's state as it knows it and the
+-- requests it still has in flight there. A drain completes when every live router is quiet.
+CREATE TABLE router_presence (
+    router_id   TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    state_seen  TEXT NOT NULL CHECK (state_seen IN ('active', 'draining', 'drained')),
+    in_flight   INTEGER NOT NULL CHECK (in_flight >= 0),
+    quiet       BOOLEAN NOT NULL,
+    reported_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (router_id, node)
+);
+CREATE INDEX router_presence_node ON router_presence (node, reported_at);
+
+-- Pulls report progress at least every few seconds; a job silent for long was abandoned.
+ALTER TABLE pull_jobs ADD COLUMN updated_at TIMESTAMPTZ;
+UPDATE pull_jobs SET updated_at = COALESCE(finished_at, started_at);
+UPDATE pull_jobs SET state = 'failed', error = 'abandoned before the upgrade to one pull per node',
+    finished_at = now() WHERE state IN ('queued', 'running');
+ALTER TABLE pull_jobs ALTER COLUMN updated_at SET NOT NULL;
+-- One pull per node at a time, across every console and CLI.
+CREATE UNIQUE INDEX pull_jobs_one_active ON pull_jobs (node) WHERE state IN ('queued', 'running');
