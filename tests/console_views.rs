@@ -12,7 +12,7 @@ use farmhand::console::views;
 use farmhand::control::ControlSnapshot;
 use farmhand::domain::{DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, StoredDecision, TaskClass};
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
-use farmhand::store::{AuditRow, SpendGroup, SpendLine, SpendSummary};
+use farmhand::store::{AuditRow, HourlySpend, SpendGroup, SpendLine, SpendSummary};
 use farmhand::wire::AgentMetrics;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -170,7 +170,18 @@ fn summary(scale: i64) -> SpendSummary {
             .iter()
             .map(|a| group(a, line(6 * scale, 0.25 * scale as f64)))
             .collect(),
-        hourly: Vec::new(),
+        hourly: (0..24)
+            .map(|h| HourlySpend {
+                hour: now() - TimeDelta::hours(23 - h),
+                frontier: line(h % 5 * scale, 0.05 * (h % 7) as f64 * scale as f64),
+                local: line((10 + h % 4 * 3) * scale, 0.0),
+                rejected: line(h % 2, 0.0),
+            })
+            .collect(),
+        local_by_class: vec![
+            group("routine", line(14 * scale, 0.0)),
+            group("sensitive", line(4 * scale, 0.0)),
+        ],
     }
 }
 
@@ -193,7 +204,10 @@ fn state() -> State {
         read_at: Some(now()),
         store_error: None,
     });
-    state.decisions.extend((1..=60).map(decision));
+    farmhand::console::update::apply(
+        &mut state,
+        farmhand::console::event::Event::Decisions((1..=60).map(decision).collect()),
+    );
     state.spend = Some(SpendWindows {
         today: summary(1),
         day: summary(2),
@@ -218,7 +232,9 @@ fn state() -> State {
         },
     ];
     state.budget_usd = 20.0;
-    state.policy_base = farmhand::console::settings::base_values(&farmhand::config::FleetConfig::default());
+    let config = farmhand::config::FleetConfig::default();
+    state.policy_base = farmhand::console::settings::base_values(&config);
+    state.frontier_prices = farmhand::console::settings::frontier_prices(&config, now().date_naive());
     state.store = StoreStatus::Connected;
     state.store_label = "sqlite://farm.db".into();
     state.in_flight = Some(

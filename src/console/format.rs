@@ -48,6 +48,25 @@ pub fn bar(used: u64, total: u64, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled.min(width)))
 }
 
+/// A text sparkline of `series` (▁ to █), `width` cells per value, scaled to its maximum;
+/// zero is a blank-looking `▁` dimmed by the caller's style, so gaps still read as time.
+pub fn sparkline(series: &[u64], width: usize) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = series.iter().copied().max().unwrap_or(0);
+    let mut out = String::with_capacity(series.len() * width * 3);
+    for &value in series {
+        let level = if max == 0 || value == 0 {
+            0
+        } else {
+            ((value as f64 / max as f64) * 7.0).round().clamp(1.0, 7.0) as usize
+        };
+        for _ in 0..width {
+            out.push(LEVELS[level]);
+        }
+    }
+    out
+}
+
 /// A share as a whole percentage, `–` when unknown.
 pub fn percent(share: Option<f64>) -> String {
     share
@@ -75,5 +94,7 @@ mod tests {
         assert_eq!(usd(0.0123), "$0.0123");
         assert_eq!(usd(12.345), "$12.35");
         assert_eq!(tokens(12_345), "12.3k");
+        assert_eq!(sparkline(&[0, 1, 2, 4], 1), "▁▃▅█");
+        assert_eq!(sparkline(&[0, 0], 2), "▁▁▁▁");
     }
 }

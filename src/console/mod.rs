@@ -12,6 +12,7 @@ pub mod event;
 pub mod format;
 pub mod header;
 pub mod keys;
+pub mod rates;
 pub mod settings;
 pub mod sources;
 pub mod state;
@@ -55,6 +56,7 @@ pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptio
     let mut state = State::new(Utc::now(), theme);
     state.read_only = options.read_only;
     state.policy_base = settings::base_values(config);
+    state.frontier_prices = settings::frontier_prices(config, Utc::now().date_naive());
     state.budget_usd = config.policy.daily_frontier_budget_usd;
     state.store_label = store.redacted_url();
     Ok(state)

@@ -296,6 +296,10 @@ pub struct State {
     pub policy_row: usize,
     /// fleet.toml's value of each setting the Policy view can change.
     pub policy_base: BTreeMap<String, String>,
+    /// Per class, the frontier (input, output) USD per million tokens, to price local volume.
+    pub frontier_prices: BTreeMap<String, (f64, f64)>,
+    /// Per-node request and token rates from the decision stream.
+    pub rates: super::rates::NodeRates,
 }
 
 impl State {
@@ -327,6 +331,8 @@ impl State {
             outbox: Vec::new(),
             policy_row: 0,
             policy_base: BTreeMap::new(),
+            frontier_prices: BTreeMap::new(),
+            rates: super::rates::NodeRates::default(),
         }
     }
 

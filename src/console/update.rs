@@ -55,6 +55,12 @@ pub fn apply(state: &mut State, event: Event) -> Outcome {
             }
             // Keep the selected decision in place while the user looks at an older one.
             let before = state.visible_decisions().count();
+            for d in &decisions {
+                if let Some(node) = &d.record.node {
+                    let tokens = u64::try_from(d.record.prompt_tokens + d.record.completion_tokens).unwrap_or(0);
+                    state.rates.record(node, d.record.ts, tokens);
+                }
+            }
             state.decisions.extend(decisions);
             if state.decision_row > 0 && state.paused_at.is_none() {
                 let added = state.visible_decisions().count().saturating_sub(before);

@@ -24,7 +24,7 @@ pub use model::{
     TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
-pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary};
+pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
 pub use sqlite::SqliteStore;
 pub use wakeup::Wakeup;
 

@@ -81,6 +81,8 @@ pub struct SpendSummary {
     pub by_agent: Vec<SpendGroup>,
     /// Hours that saw decisions, oldest first (hours without any are left out).
     pub hourly: Vec<HourlySpend>,
+    /// Local (farm) volume per class: what [`SpendSummary::local_at_frontier_prices`] prices.
+    pub local_by_class: Vec<SpendGroup>,
 }
 
 impl SpendSummary {
@@ -93,6 +95,18 @@ impl SpendSummary {
             .unwrap_or_default()
     }
 
+    /// What the local volume would have cost at frontier prices: `price(class)` gives the
+    /// (input, output) USD per million tokens of the frontier model that class would have used.
+    pub fn local_at_frontier_prices(&self, price: impl Fn(&str) -> Option<(f64, f64)>) -> f64 {
+        self.local_by_class
+            .iter()
+            .filter_map(|g| {
+                let (input, output) = price(&g.name)?;
+                Some((g.line.prompt_tokens as f64 * input + g.line.completion_tokens as f64 * output) / 1e6)
+            })
+            .sum()
+    }
+
     /// Share of the served tokens (local + frontier) that stayed on the farm; `None` with no traffic.
     pub fn local_token_share(&self) -> Option<f64> {
         let local = self.endpoint(Endpoint::Local).tokens();
@@ -102,7 +116,7 @@ impl SpendSummary {
 }
 
 /// The start of the hour containing `ts`.
-pub(crate) fn hour_floor(ts: DateTime<Utc>) -> DateTime<Utc> {
+pub fn hour_floor(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
 }
 
@@ -143,8 +157,15 @@ pub(crate) fn summarize(
         .collect();
     let (mut by_class, mut by_provider, mut by_model, mut by_agent) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut local_by_class = BTreeMap::new();
     for row in rows {
         total.add(&row.line);
+        if row.endpoint == Endpoint::Local.as_str() {
+            local_by_class
+                .entry(row.class.clone())
+                .or_insert_with(SpendLine::default)
+                .add(&row.line);
+        }
         by_endpoint.entry(row.endpoint).or_default().add(&row.line);
         by_class
             .entry(row.class)
@@ -198,6 +219,7 @@ pub(crate) fn summarize(
         by_model: ranked(by_model),
         by_agent: ranked(by_agent),
         hourly,
+        local_by_class: groups(local_by_class),
     })
 }
 

@@ -6,10 +6,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget, Wrap};
 
 use super::view_block;
-use crate::console::format::{ago, bar, bytes, until};
+use crate::console::format::{ago, bar, bytes, sparkline, until};
 use crate::console::state::State;
 use crate::domain::DrainState;
 use crate::fleet::NodeSnapshot;
+
+/// Width from which the node table shows rate sparklines.
+const WIDE: u16 = 120;
 
 /// Draws the node table and the selected node's details.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
@@ -34,7 +37,13 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
 
 fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
-    let header = Row::new(["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "POLL", "LOADED"]).style(theme.dim());
+    let wide = area.width >= WIDE;
+    let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "POLL"];
+    if wide {
+        titles.extend(["REQ/S (10 s)", "TOK/S (10 s)"]);
+    }
+    titles.push("LOADED");
+    let header = Row::new(titles).style(theme.dim());
     let rows = state.fleet.nodes.iter().enumerate().map(|(index, node)| {
         let drain = state.control.node_state(&node.name);
         let in_flight = match &state.in_flight {
@@ -50,30 +59,40 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         } else {
             node.health.as_str().to_string()
         };
-        let row = Row::new([
+        let mut cells = vec![
             Cell::from(node.name.as_str()),
             Cell::from(health).style(theme.health(node.health)),
             Cell::from(drain.as_str()).style(drain_style(state, drain)),
             Cell::from(memory(node)).style(theme.gauge()),
             Cell::from(in_flight),
             Cell::from(poll),
-            Cell::from(loaded(state, node)),
-        ]);
+        ];
+        if wide {
+            let (requests, tokens) = state.rates.series(&node.name, state.now, 10);
+            let (req_rate, tok_rate) = state.rates.mean(&node.name, state.now, 10);
+            cells.push(Cell::from(format!("{} {req_rate:>4.1}", sparkline(&requests, 1))).style(theme.gauge()));
+            cells.push(Cell::from(format!("{} {tok_rate:>5.0}", sparkline(&tokens, 1))).style(theme.gauge()));
+        }
+        cells.push(Cell::from(loaded(state, node)));
+        let row = Row::new(cells);
         if index == state.fleet_row {
             row.style(theme.selected())
         } else {
             row.style(theme.text())
         }
     });
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(8),
         Constraint::Length(12),
         Constraint::Length(8),
         Constraint::Length(18),
         Constraint::Length(5),
         Constraint::Length(5),
-        Constraint::Fill(1),
     ];
+    if wide {
+        widths.extend([Constraint::Length(15), Constraint::Length(16)]);
+    }
+    widths.push(Constraint::Fill(1));
     let up = state
         .fleet
         .nodes
@@ -168,6 +187,22 @@ fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
             Span::styled(err.as_str(), theme.warning()),
         ]));
     }
+    let seconds = usize::from(area.width.saturating_sub(60) / 2).clamp(8, 60);
+    let (requests, tokens) = state.rates.series(&node.name, state.now, seconds);
+    let (req_rate, tok_rate) = state.rates.mean(&node.name, state.now, seconds);
+    lines.push(Line::from(vec![
+        label("req/s "),
+        Span::styled(sparkline(&requests, 1), theme.gauge()),
+        Span::raw(format!(" {req_rate:.1}")),
+        label("   tok/s "),
+        Span::styled(sparkline(&tokens, 1), theme.gauge()),
+        Span::raw(format!(" {tok_rate:.0}")),
+        label(if seconds >= 30 {
+            "  (per second, all routers)"
+        } else {
+            ""
+        }),
+    ]));
     lines.push(Line::from(vec![label("loaded "), Span::raw(loaded(state, node))]));
     let installed: Vec<String> = node
         .installed

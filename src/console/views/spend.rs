@@ -7,7 +7,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Gauge, Paragraph, Row, Table, Widget};
 
 use super::view_block;
-use crate::console::format::percent;
+use crate::console::format::{percent, sparkline};
 use crate::console::format::{tokens, usd};
 use crate::console::state::State;
 use crate::domain::Endpoint;
@@ -23,8 +23,13 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         Paragraph::new(Line::styled("waiting for the first spend figures…", theme.dim())).render(inner, buf);
         return;
     };
-    let [gauge, windows, breakdown] =
-        Layout::vertical([Constraint::Length(3), Constraint::Length(6), Constraint::Min(0)]).areas(inner);
+    let [gauge, windows, hourly, breakdown] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(6),
+        Constraint::Length(4),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
     let spent = spend.today.endpoint(Endpoint::Frontier).cost_usd;
     let (ratio, label) = if state.budget_usd > 0.0 {
         (
@@ -44,6 +49,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         .ratio(ratio)
         .label(label)
         .render(gauge, buf);
+    let prices = |class: &str| state.frontier_prices.get(class).copied();
     let window_row = |name: &'static str, s: &SpendSummary| {
         let local = s.endpoint(Endpoint::Local);
         let frontier = s.endpoint(Endpoint::Frontier);
@@ -55,6 +61,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             s.endpoint(Endpoint::Rejected).requests.to_string(),
             usd(frontier.cost_usd),
             percent(s.local_token_share()),
+            usd(s.local_at_frontier_prices(prices)),
         ])
     };
     Table::new(
@@ -69,8 +76,9 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             Constraint::Length(9),
             Constraint::Length(9),
             Constraint::Length(9),
-            Constraint::Length(10),
-            Constraint::Length(12),
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Fill(1),
         ],
     )
     .header(
@@ -81,16 +89,66 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             "FRONTIER",
             "REJECTED",
             "SPEND",
-            "LOCAL TOKENS",
+            "LOCAL%",
+            "IF FRONTIER",
         ])
         .style(theme.dim()),
     )
     .style(theme.text())
-    .block(Block::bordered().border_style(theme.border()))
+    .block(
+        Block::bordered()
+            .border_style(theme.border())
+            .title(" spend · IF FRONTIER: the local volume at frontier prices "),
+    )
     .render(windows, buf);
+    hourly_chart(state, &spend.day, hourly, buf);
     let [by_class, by_agent] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(breakdown);
     groups(state, " 24 h by class ", &spend.day.by_class, by_class, buf);
     groups(state, " 24 h by agent ", &spend.day.by_agent, by_agent, buf);
+}
+
+/// Frontier dollars and local tokens per hour over the last 24 h, as two labelled sparklines.
+fn hourly_chart(state: &State, day: &SpendSummary, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let block = Block::bordered()
+        .border_style(theme.border())
+        .title(" last 24 h, per hour (oldest left) ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let [frontier_row, local_row] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(inner);
+    let end = crate::store::hour_floor(state.now);
+    let hours: Vec<chrono::DateTime<chrono::Utc>> = (0..24).rev().map(|h| end - chrono::TimeDelta::hours(h)).collect();
+    let at = |hour: &chrono::DateTime<chrono::Utc>| day.hourly.iter().find(|h| h.hour == *hour);
+    let cents: Vec<u64> = hours
+        .iter()
+        .map(|h| at(h).map_or(0, |s| (s.frontier.cost_usd * 100.0).round() as u64))
+        .collect();
+    let local: Vec<u64> = hours
+        .iter()
+        .map(|h| at(h).map_or(0, |s| u64::try_from(s.local.tokens()).unwrap_or(0)))
+        .collect();
+    for (row, label, series, total, style) in [
+        (
+            frontier_row,
+            "frontier $ ",
+            &cents,
+            usd(day.endpoint(Endpoint::Frontier).cost_usd),
+            theme.endpoint(Endpoint::Frontier),
+        ),
+        (
+            local_row,
+            "local tok  ",
+            &local,
+            tokens(day.endpoint(Endpoint::Local).tokens()),
+            theme.endpoint(Endpoint::Local),
+        ),
+    ] {
+        let [name, chart, sum] =
+            Layout::horizontal([Constraint::Length(11), Constraint::Length(48), Constraint::Fill(1)]).areas(row);
+        Paragraph::new(Line::styled(label, theme.dim())).render(name, buf);
+        Paragraph::new(Line::styled(sparkline(series, 2), style)).render(chart, buf);
+        Paragraph::new(Line::styled(format!(" {total} in 24 h"), theme.text())).render(sum, buf);
+    }
 }
 
 fn groups(state: &State, title: &'static str, groups: &[SpendGroup], area: Rect, buf: &mut Buffer) {
