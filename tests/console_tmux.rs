@@ -4,18 +4,24 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmux session that is killed however the test ends.
-struct Session(String);
+/// A tmux session that is killed however the test ends. Sessions run one at a time: each runs
+/// a whole demo farm, and two at once on a small machine would only measure each other.
+struct Session(String, #[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Session {
     fn start(command: &str) -> Session {
-        let name = format!("farmhand-test-{}", std::process::id());
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("farmhand-test-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40", command])
             .status()
             .expect("tmux is needed for this test: install it (apt-get install tmux, brew install tmux)");
         assert!(status.success(), "tmux could not start a session");
-        Session(name)
+        Session(name, turn)
     }
 
     fn screen(&self) -> String {
@@ -90,4 +96,73 @@ fn demo_shows_the_farm_and_quits_cleanly() {
         "the terminal is back in cooked mode:\n{after}"
     );
     assert!(!after.contains("12/12 up"), "the alternate screen is gone:\n{after}");
+}
+
+#[test]
+fn a_panic_in_the_console_still_restores_the_terminal() {
+    let logs = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "env -u FARMHAND_DATABASE_URL -u FARMHAND_CONFIG FARMHAND_CONSOLE_FORCE_PANIC=1 {} demo --log-dir {} 2>/dev/null; \
+         echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
+        env!("CARGO_BIN_EXE_farmhand"),
+        logs.path().display()
+    );
+    let session = Session::start(&command);
+    let after = session.wait_for("the demo to die", Duration::from_secs(30), |s| s.contains("exit="));
+    assert!(!after.contains("exit=0"), "a panic is a failure exit:\n{after}");
+    assert!(
+        after.lines().any(|l| l.trim() == "icanon"),
+        "the terminal is back in cooked mode after a panic:\n{after}"
+    );
+    assert!(!after.contains("mini-01"), "the alternate screen is gone:\n{after}");
+}
+
+#[test]
+fn an_operator_drains_pulls_and_flips_a_policy_from_the_console() {
+    let logs = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "env -u FARMHAND_DATABASE_URL -u FARMHAND_CONFIG {} demo --log-dir {}; sleep 60",
+        env!("CARGO_BIN_EXE_farmhand"),
+        logs.path().display()
+    );
+    let session = Session::start(&command);
+    let limit = Duration::from_secs(20);
+    session.wait_for("the fleet", limit, |s| s.contains("12/12 up"));
+
+    session.keys("j");
+    session.keys("d");
+    session.wait_for("a drain confirmation naming the node", limit, |s| {
+        s.contains("Drain mini-02?") && s.contains("in flight")
+    });
+    session.keys("y");
+    session.wait_for("the drain to finish", Duration::from_secs(60), |s| {
+        s.contains("drained: nothing in flight on any router")
+    });
+
+    session.keys("p");
+    session.wait_for("the model prompt", limit, |s| s.contains("Pull a model onto mini-02"));
+    session.keys("mistral:7b");
+    session.keys("Enter");
+    session.wait_for("the pull to succeed", Duration::from_secs(60), |s| {
+        s.contains("pull mistral:7b  succeeded")
+    });
+
+    session.keys("u");
+    session.wait_for("an undrain confirmation", limit, |s| s.contains("Undrain mini-02?"));
+    session.keys("y");
+    session.wait_for("the node active again", limit, |s| s.contains("mini-02: active again"));
+
+    session.keys("4");
+    session.keys("Enter");
+    session.wait_for("a policy confirmation", limit, |s| {
+        s.contains("Set frontier.kill_switch = on?")
+    });
+    session.keys("y");
+    session.wait_for("the new policy version", limit, |s| {
+        s.contains("policy version 1: frontier.kill_switch = on")
+    });
+    session.wait_for("the audit trail", limit, |s| {
+        s.contains("node.draining") && s.contains("node.pull") && s.contains("policy.set")
+    });
+    session.keys("q");
 }

@@ -21,6 +21,8 @@ use super::views;
 const QUEUE: usize = 256;
 /// How often the clock ticks.
 const TICK: Duration = Duration::from_secs(1);
+/// Set to make the console panic after its first frame: checks that the terminal is restored.
+pub const FORCE_PANIC_ENV: &str = "FARMHAND_CONSOLE_FORCE_PANIC";
 
 /// Owns the terminal while the console runs; restores it when dropped, on every exit path.
 struct TerminalGuard {
@@ -68,6 +70,9 @@ async fn event_loop(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     draw(terminal, state)?;
+    if std::env::var_os(FORCE_PANIC_ENV).is_some() {
+        panic!("forced panic ({FORCE_PANIC_ENV} is set): the terminal must come back in cooked mode");
+    }
     loop {
         let first = tokio::select! {
             biased;

@@ -178,12 +178,11 @@ impl Output {
 
     fn line(&mut self, line: String, on_event: &mut dyn FnMut(PullEvent)) {
         match parse_progress_line(&line) {
-            Some(progress) => {
-                if self.reported.get(&progress.status) != Some(&progress) {
-                    self.reported.insert(progress.status.clone(), progress.clone());
-                    on_event(PullEvent::Progress(progress));
-                }
+            Some(progress) if self.reported.get(&progress.status) != Some(&progress) => {
+                self.reported.insert(progress.status.clone(), progress.clone());
+                on_event(PullEvent::Progress(progress));
             }
+            Some(_) => {}
             None if line.starts_with("Error") => self.last_error = Some(line.clone()),
             None => {}
         }
