@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use farmhand::config::{Node, PullTransport, SshConfig};
 use farmhand::fleet::ssh::{SshPullError, SshTarget, pull_over_ssh};
 use farmhand::fleet::{PullEvent, PullProgress};
-use support::sshd::{Sshd, pid_alive};
+use support::sshd::{Agent, Sshd, fingerprint_of, pid_alive};
 
 /// A target for `sshd` authenticating with `key` only (the agent is skipped via the target,
 /// so the test never depends on the runner's `SSH_AUTH_SOCK`).
@@ -220,6 +220,30 @@ fn unauthorized_key_fails_auth_without_leaking_it() {
 }
 
 #[test]
+fn every_agent_identity_is_tried_before_the_key_file() {
+    let sshd = Sshd::start();
+    let known_hosts = sshd.dir().join("known_hosts");
+    sshd.write_known_hosts(&known_hosts);
+    // The first identity is refused; only trying the next one gets in. No key file at all.
+    let agent = Agent::start(sshd.dir(), &[sshd.stranger_key(), sshd.client_key()]);
+    let target = target(&sshd, &known_hosts, &sshd.dir().join("no_such_key"), false).with_agent_socket(agent.socket());
+
+    let (result, _) = pull(&target, "qwen3:8b");
+    result.unwrap_or_else(|e| panic!("pull through the agent failed: {e}\nsshd log:\n{}", sshd.log()));
+    let log = sshd.log();
+    let stranger = fingerprint_of(&sshd.stranger_key());
+    let client = fingerprint_of(&sshd.client_key());
+    let refused = log
+        .lines()
+        .position(|l| l.contains("Failed publickey") && l.contains(&stranger));
+    let accepted = log
+        .lines()
+        .position(|l| l.contains("Accepted publickey") && l.contains(&client));
+    assert!(matches!((refused, accepted), (Some(r), Some(a)) if r < a), "{log}");
+    assert_eq!(sshd.argv_log(), "pull qwen3:8b\n");
+}
+
+#[test]
 fn remote_failure_reports_ollamas_error_line() {
     let sshd = Sshd::start();
     let known_hosts = sshd.dir().join("known_hosts");
@@ -356,6 +380,7 @@ fn silent_server_times_out() {
             ..SshConfig::default()
         },
         use_agent: false,
+        agent_socket: None,
     };
 
     let started = Instant::now();

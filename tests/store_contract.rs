@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use farmhand::domain::{DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
-use farmhand::store::{Backend, Store, StoreError, Wakeup};
+use farmhand::store::{Backend, PresenceRow, Store, StoreError, Wakeup};
 use sqlx::Connection;
 
 use support::pg::TestDatabase;
@@ -27,7 +27,7 @@ async fn sqlite() -> Fixture {
         .await
         .expect("SQLite store opens and creates its file");
     assert_eq!(store.backend(), Backend::Sqlite);
-    assert_eq!(store.migrate().await.expect("first migration"), 1);
+    assert_eq!(store.migrate().await.expect("first migration"), MIGRATIONS);
     Fixture {
         store,
         url,
@@ -41,7 +41,7 @@ async fn postgres() -> Fixture {
     let url = db.url().to_string();
     let store = Store::connect(&url).await.expect("PostgreSQL store connects");
     assert_eq!(store.backend(), Backend::Postgres);
-    assert_eq!(store.migrate().await.expect("first migration"), 1);
+    assert_eq!(store.migrate().await.expect("first migration"), MIGRATIONS);
     Fixture {
         store,
         url,
@@ -49,6 +49,9 @@ async fn postgres() -> Fixture {
         _dir: None,
     }
 }
+
+/// Migrations each backend has.
+const MIGRATIONS: usize = 2;
 
 macro_rules! contract {
     ($($name:ident),+ $(,)?) => {
@@ -85,6 +88,8 @@ contract!(
     pull_jobs_go_through_their_lifecycle,
     audit_rows_come_back_newest_first,
     wakeups_follow_changes,
+    one_pull_per_node_and_abandoned_jobs_give_way,
+    drains_complete_only_when_every_live_router_is_quiet,
 );
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -260,7 +265,12 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
                 "started_at",
                 "finished_at",
                 "error",
+                "updated_at",
             ],
+        ),
+        (
+            "router_presence",
+            &["router_id", "node", "state_seen", "in_flight", "quiet", "reported_at"],
         ),
     ];
     for (table, cols) in expected {
@@ -861,7 +871,7 @@ async fn unopenable_sqlite_files_are_reported() {
 #[tokio::test]
 async fn in_memory_sqlite_keeps_its_data_across_calls() {
     let store = Store::connect("sqlite::memory:").await.expect("in-memory store");
-    assert_eq!(store.migrate().await.expect("migrate"), 1);
+    assert_eq!(store.migrate().await.expect("migrate"), MIGRATIONS);
     assert_eq!(store.migrate().await.expect("migrate again"), 0);
     store
         .insert_decisions(&[decision("m1", Utc::now())])
@@ -890,4 +900,131 @@ async fn redacted_url_hides_the_password() {
     let store = Store::connect(url.as_str()).await.expect("connects");
     let shown = store.redacted_url();
     assert!(shown.contains(":***@") && !shown.contains(&secret), "{shown}");
+}
+
+async fn one_pull_per_node_and_abandoned_jobs_give_way(f: &Fixture) {
+    let store = &f.store;
+    let first = store.create_pull_job("mini-02", "qwen3:14b").await.expect("create");
+    let refused = store.create_pull_job("mini-02", "gemma3:4b").await.unwrap_err();
+    assert!(matches!(&refused, StoreError::Conflict(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("mini-02 is already pulling qwen3:14b"),
+        "{refused}"
+    );
+    store
+        .create_pull_job("mini-03", "gemma3:4b")
+        .await
+        .expect("another node may pull");
+    store
+        .update_pull_job(first, "succeeded", 1.0, None)
+        .await
+        .expect("done");
+    let next = store
+        .create_pull_job("mini-02", "gemma3:4b")
+        .await
+        .expect("the node is free again");
+
+    // A job whose console died stops holding the node once it has been silent long enough.
+    let silent = (Utc::now() - TimeDelta::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let sql = "UPDATE pull_jobs SET updated_at = $1 WHERE id = $2";
+    match f.store.backend() {
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&f.url).await.expect("connect");
+            sqlx::query(sql)
+                .bind(Utc::now() - TimeDelta::minutes(10))
+                .bind(next)
+                .execute(&mut conn)
+                .await
+                .expect("age the job");
+        }
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&f.url).await.expect("connect");
+            sqlx::query(sql)
+                .bind(silent)
+                .bind(next)
+                .execute(&mut conn)
+                .await
+                .expect("age the job");
+        }
+    }
+    store
+        .create_pull_job("mini-02", "llama3.1:8b")
+        .await
+        .expect("an abandoned job gives way");
+    let abandoned = store
+        .pull_jobs(10)
+        .await
+        .expect("jobs")
+        .into_iter()
+        .find(|j| j.id == next)
+        .expect("job");
+    assert_eq!(abandoned.state, "failed");
+    assert!(abandoned.error.as_deref().unwrap_or("").contains("abandoned"));
+}
+
+async fn drains_complete_only_when_every_live_router_is_quiet(f: &Fixture) {
+    let store = &f.store;
+    let report = |router: &str, state: DrainState, in_flight: u32, quiet: bool, age_ms: i64| PresenceRow {
+        router_id: router.into(),
+        node: "mini-04".into(),
+        state_seen: state,
+        in_flight,
+        quiet,
+        reported_at: Utc::now() - TimeDelta::milliseconds(age_ms),
+    };
+    let live_after = || Utc::now() - TimeDelta::seconds(3);
+    store
+        .set_node_state("mini-04", DrainState::Draining, None, "oncall")
+        .await
+        .expect("drain");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    store
+        .report_presence(&[report("r1", DrainState::Draining, 2, false, 0)])
+        .await
+        .expect("report");
+    store
+        .report_presence(&[report("r2", DrainState::Draining, 0, true, 0)])
+        .await
+        .expect("report");
+    store
+        .report_presence(&[report("gone", DrainState::Active, 5, false, 60_000)])
+        .await
+        .expect("report");
+    assert!(
+        store.complete_drains(live_after()).await.expect("complete").is_empty(),
+        "r1 still busy"
+    );
+    assert_eq!(store.presence("mini-04").await.expect("presence").len(), 3);
+
+    store
+        .report_presence(&[report("r1", DrainState::Draining, 0, true, 0)])
+        .await
+        .expect("report");
+    assert_eq!(
+        store.complete_drains(live_after()).await.expect("complete"),
+        ["mini-04"]
+    );
+    let states = store.node_states().await.expect("states");
+    assert_eq!(states[0].state, DrainState::Drained);
+    assert_eq!(
+        store.audit_log(10).await.expect("audit").len(),
+        1,
+        "completing a drain is not a second operator action"
+    );
+
+    store
+        .forget_presence(Some("r1"), Utc::now() - TimeDelta::seconds(30))
+        .await
+        .expect("forget");
+    let left: Vec<String> = store
+        .presence("mini-04")
+        .await
+        .expect("presence")
+        .into_iter()
+        .map(|p| p.router_id)
+        .collect();
+    assert_eq!(left, ["r2"], "r1 forgotten, the stale router pruned");
 }

@@ -295,6 +295,30 @@ pub struct ConsoleConfig {
     pub theme: String,
     /// Milliseconds between `/api/ps` polls.
     pub poll_ms: u64,
+    /// Key remapping by action name, e.g. `"node.drain" = "D"` or `"quit" = ["q", "ctrl-q"]`;
+    /// a remapped action loses its default keys. `?` in the console lists the action names.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, KeyList>,
+}
+
+/// One key or several, as written in `[console.keys]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    /// `"D"`
+    One(String),
+    /// `["q", "ctrl-q"]`
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    /// The keys, in order.
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyList::One(key) => vec![key.as_str()],
+            KeyList::Many(keys) => keys.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// The content detectors farmhand knows.
@@ -408,6 +432,7 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             theme: "dark".into(),
             poll_ms: 1000,
+            keys: BTreeMap::new(),
         }
     }
 }

@@ -42,6 +42,8 @@ pub enum Action {
     Change,
     /// Clear the selected policy override (after confirmation).
     ClearOverride,
+    /// Open the `:` command line.
+    Command,
 }
 
 impl Action {
@@ -66,7 +68,13 @@ impl Action {
             Action::PullAll => "node.pull_all",
             Action::Change => "policy.change",
             Action::ClearOverride => "policy.clear",
+            Action::Command => "command",
         }
+    }
+
+    /// The action called `name` (see [`Action::name`]).
+    pub fn from_name(name: &str) -> Option<Action> {
+        BINDINGS.iter().map(|b| b.action).find(|a| a.name() == name)
     }
 
     /// True for actions that change the farm (unavailable read-only).
@@ -168,14 +176,14 @@ pub const BINDINGS: &[Binding] = &[
         label: "↑/k",
         action: Action::Up,
         description: "select the row above",
-        hint: Some("up"),
+        hint: None,
     },
     Binding {
         keys: &[special(KeyCode::Down), key('j')],
         label: "↓/j",
         action: Action::Down,
         description: "select the row below",
-        hint: Some("down"),
+        hint: None,
     },
     Binding {
         keys: &[key('/')],
@@ -247,28 +255,184 @@ pub const BINDINGS: &[Binding] = &[
         description: "policy: clear the selected override",
         hint: None,
     },
+    Binding {
+        keys: &[key(':')],
+        label: ":",
+        action: Action::Command,
+        description: "command line: views, drain NODE, pull NODE MODEL…",
+        hint: Some("cmd"),
+    },
 ];
 
-/// The action bound to a key press, if any (releases and repeats of other kinds are ignored).
-/// A read-only console binds no action that changes the farm.
-pub fn action_for(event: &KeyEvent, read_only: bool) -> Option<Action> {
-    if event.kind != KeyEventKind::Press {
-        return None;
-    }
-    let pressed = Key {
-        code: event.code,
-        ctrl: event.modifiers.contains(KeyModifiers::CONTROL),
-    };
-    BINDINGS
-        .iter()
-        .find(|b| b.keys.contains(&pressed))
-        .map(|b| b.action)
-        .filter(|a| !(read_only && a.mutates()))
+/// One row of the key map in force: a default binding, or the user's remap of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundKeys {
+    /// The keys that trigger it.
+    pub keys: Vec<Key>,
+    /// How the keys are written in hints and help.
+    pub label: String,
+    /// What it triggers.
+    pub action: Action,
+    /// What it does, in a few words.
+    pub description: &'static str,
+    /// Its word in the hint bar, when the bar shows it.
+    pub hint: Option<&'static str>,
 }
 
-/// The binding of an action (its first row in the table).
-pub fn binding(action: Action) -> Option<&'static Binding> {
-    BINDINGS.iter().find(|b| b.action == action)
+/// A bad `[console.keys]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key `console.keys.\"{action}\"`: {reason}")]
+pub struct KeyMapError {
+    /// The entry's action name.
+    pub action: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The key map in force: the default table with the user's remaps applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyMap {
+    rows: Vec<BoundKeys>,
+}
+
+impl Default for KeyMap {
+    fn default() -> Self {
+        KeyMap {
+            rows: BINDINGS
+                .iter()
+                .map(|b| BoundKeys {
+                    keys: b.keys.to_vec(),
+                    label: b.label.to_string(),
+                    action: b.action,
+                    description: b.description,
+                    hint: b.hint,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl KeyMap {
+    /// The defaults with `remaps` (action name → keys) applied; a remapped action loses its
+    /// default keys. Unknown actions, unreadable keys and keys bound twice are refused.
+    pub fn with_remaps<'a>(remaps: impl IntoIterator<Item = (&'a str, Vec<&'a str>)>) -> Result<KeyMap, KeyMapError> {
+        let mut map = KeyMap::default();
+        let mut remapped = Vec::new();
+        for (name, keys) in remaps {
+            let fail = |reason: String| KeyMapError {
+                action: name.chars().take(40).collect(),
+                reason,
+            };
+            let action =
+                Action::from_name(name).ok_or_else(|| fail("no such action (press ? for the names)".into()))?;
+            if keys.is_empty() {
+                return Err(fail("give at least one key".into()));
+            }
+            let parsed = keys
+                .iter()
+                .map(|k| parse_key(k))
+                .collect::<Result<Vec<Key>, String>>()
+                .map_err(fail)?;
+            if let Some(row) = map.rows.iter_mut().find(|r| r.action == action) {
+                row.label = keys.join("/");
+                row.keys = parsed;
+            }
+            remapped.push(action);
+        }
+        let mut seen: Vec<(Key, Action)> = Vec::new();
+        for row in &map.rows {
+            for key in &row.keys {
+                if let Some((_, other)) = seen.iter().find(|(k, _)| k == key) {
+                    let (blamed, holder) = if remapped.contains(other) {
+                        (*other, row.action)
+                    } else {
+                        (row.action, *other)
+                    };
+                    return Err(KeyMapError {
+                        action: blamed.name().into(),
+                        reason: format!("`{}` is already bound to {}", key_label(*key), holder.name()),
+                    });
+                }
+                seen.push((*key, row.action));
+            }
+        }
+        Ok(map)
+    }
+
+    /// The action bound to a key press, if any (releases and repeats of other kinds are
+    /// ignored). A read-only console binds no action that changes the farm.
+    pub fn action_for(&self, event: &KeyEvent, read_only: bool) -> Option<Action> {
+        if event.kind != KeyEventKind::Press {
+            return None;
+        }
+        let pressed = Key {
+            code: event.code,
+            ctrl: event.modifiers.contains(KeyModifiers::CONTROL),
+        };
+        self.rows
+            .iter()
+            .find(|b| b.keys.contains(&pressed))
+            .map(|b| b.action)
+            .filter(|a| !(read_only && a.mutates()))
+    }
+
+    /// Every row, in table order.
+    pub fn rows(&self) -> &[BoundKeys] {
+        &self.rows
+    }
+
+    /// How the keys of `action` are written.
+    pub fn label(&self, action: Action) -> &str {
+        self.rows
+            .iter()
+            .find(|r| r.action == action)
+            .map_or("", |r| r.label.as_str())
+    }
+}
+
+/// Reads a key as written in `[console.keys]`: `d`, `D`, `:`, `ctrl-c`, `Tab`, `Enter`, `Esc`,
+/// `Space`, `Up`, `Down`, `Left`, `Right`, `Backspace`, `Home`, `End`, `PageUp`, `PageDown`, `F1`–`F12`.
+pub fn parse_key(text: &str) -> Result<Key, String> {
+    let (ctrl, name) = match text.get(..5) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("ctrl-") && text.len() > 5 => (true, &text[5..]),
+        _ => (false, text),
+    };
+    let mut chars = name.chars();
+    let code = match (chars.next(), chars.next()) {
+        (Some(c), None) if !c.is_control() => KeyCode::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+        _ => match name.to_ascii_lowercase().as_str() {
+            "tab" => KeyCode::Tab,
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "backspace" => KeyCode::Backspace,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            f if f.starts_with('f') => match f[1..].parse::<u8>() {
+                Ok(n @ 1..=12) => KeyCode::F(n),
+                _ => return Err(format!("unknown key `{}`", text.chars().take(20).collect::<String>())),
+            },
+            _ => return Err(format!("unknown key `{}`", text.chars().take(20).collect::<String>())),
+        },
+    };
+    Ok(Key { code, ctrl })
+}
+
+/// How a key is written back: `d`, `ctrl-c`, `Tab`.
+fn key_label(key: Key) -> String {
+    let name = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    if key.ctrl { format!("ctrl-{name}") } else { name }
 }
 
 #[cfg(test)]
@@ -287,39 +451,42 @@ mod tests {
                 assert!(!seen.contains(key), "{key:?} is bound twice");
                 seen.push(*key);
             }
-            assert_eq!(binding(row.action).map(|b| b.label), Some(row.label));
+            assert_eq!(KeyMap::default().label(row.action), row.label);
         }
     }
 
     #[test]
     fn keys_map_to_their_actions() {
         assert_eq!(
-            action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE), false),
+            KeyMap::default().action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE), false),
             Some(Action::Quit)
         );
         assert_eq!(
-            action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), false),
+            KeyMap::default().action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL), false),
             Some(Action::Quit)
         );
-        assert_eq!(action_for(&press(KeyCode::Char('c'), KeyModifiers::NONE), false), None);
         assert_eq!(
-            action_for(&press(KeyCode::Char('j'), KeyModifiers::NONE), false),
+            KeyMap::default().action_for(&press(KeyCode::Char('c'), KeyModifiers::NONE), false),
+            None
+        );
+        assert_eq!(
+            KeyMap::default().action_for(&press(KeyCode::Char('j'), KeyModifiers::NONE), false),
             Some(Action::Down)
         );
         assert_eq!(
-            action_for(&press(KeyCode::Tab, KeyModifiers::NONE), false),
+            KeyMap::default().action_for(&press(KeyCode::Tab, KeyModifiers::NONE), false),
             Some(Action::NextView)
         );
         let mut release = press(KeyCode::Char('q'), KeyModifiers::NONE);
         release.kind = KeyEventKind::Release;
-        assert_eq!(action_for(&release, false), None);
+        assert_eq!(KeyMap::default().action_for(&release, false), None);
     }
 
     #[test]
     fn a_read_only_console_binds_no_mutating_action() {
         let d = press(KeyCode::Char('d'), KeyModifiers::NONE);
-        assert_eq!(action_for(&d, false), Some(Action::Drain));
-        assert_eq!(action_for(&d, true), None);
+        assert_eq!(KeyMap::default().action_for(&d, false), Some(Action::Drain));
+        assert_eq!(KeyMap::default().action_for(&d, true), None);
         for binding in BINDINGS.iter().filter(|b| b.action.mutates()) {
             for key in binding.keys {
                 let event = press(
@@ -330,10 +497,48 @@ mod tests {
                         KeyModifiers::NONE
                     },
                 );
-                assert_eq!(action_for(&event, true), None, "{}", binding.label);
+                assert_eq!(KeyMap::default().action_for(&event, true), None, "{}", binding.label);
             }
         }
         let q = press(KeyCode::Char('q'), KeyModifiers::NONE);
-        assert_eq!(action_for(&q, true), Some(Action::Quit));
+        assert_eq!(KeyMap::default().action_for(&q, true), Some(Action::Quit));
+    }
+
+    #[test]
+    fn remaps_replace_the_defaults_and_bad_ones_say_which_entry() {
+        let map = KeyMap::with_remaps([("node.drain", vec!["D"]), ("quit", vec!["q", "ctrl-q"])]).expect("valid");
+        assert_eq!(
+            map.action_for(&press(KeyCode::Char('D'), KeyModifiers::SHIFT), false),
+            Some(Action::Drain)
+        );
+        assert_eq!(
+            map.action_for(&press(KeyCode::Char('d'), KeyModifiers::NONE), false),
+            None
+        );
+        assert_eq!(
+            map.action_for(&press(KeyCode::Char('q'), KeyModifiers::CONTROL), false),
+            Some(Action::Quit)
+        );
+        assert_eq!(map.label(Action::Quit), "q/ctrl-q");
+        let unknown = KeyMap::with_remaps([("node.explode", vec!["e"])]).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "key `console.keys.\"node.explode\"`: no such action (press ? for the names)"
+        );
+        let twice = KeyMap::with_remaps([("node.drain", vec!["u"])]).unwrap_err();
+        assert!(
+            twice.to_string().contains("`u` is already bound to node.undrain"),
+            "{twice}"
+        );
+        assert!(KeyMap::with_remaps([("help", vec!["ctrl-"])]).is_err());
+        assert_eq!(
+            parse_key("F5"),
+            Ok(Key {
+                code: KeyCode::F(5),
+                ctrl: false
+            })
+        );
+        assert_eq!(parse_key("Space"), Ok(key(' ')));
+        assert!(parse_key("F13").is_err());
     }
 }

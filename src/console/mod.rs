@@ -12,6 +12,7 @@ pub mod event;
 pub mod format;
 pub mod header;
 pub mod keys;
+pub mod palette;
 pub mod rates;
 pub mod settings;
 pub mod sources;
@@ -56,6 +57,14 @@ pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptio
     let mut state = State::new(Utc::now(), theme);
     state.read_only = options.read_only;
     state.policy_base = settings::base_values(config);
+    state.keymap = keys::KeyMap::with_remaps(
+        config
+            .console
+            .keys
+            .iter()
+            .map(|(action, keys)| (action.as_str(), keys.keys())),
+    )
+    .map_err(|e| anyhow::anyhow!("fleet config: {e}"))?;
     state.frontier_prices = settings::frontier_prices(config, Utc::now().date_naive());
     state.budget_usd = config.policy.daily_frontier_budget_usd;
     state.store_label = store.redacted_url();

@@ -64,6 +64,8 @@ pub enum Mode {
     Filter,
     /// The help overlay is open.
     Help,
+    /// Keys edit the `:` command line.
+    Command,
 }
 
 /// A dialog that owns the keyboard until it is answered.
@@ -300,6 +302,10 @@ pub struct State {
     pub frontier_prices: BTreeMap<String, (f64, f64)>,
     /// Per-node request and token rates from the decision stream.
     pub rates: super::rates::NodeRates,
+    /// Keys in force (defaults plus `[console.keys]`).
+    pub keymap: super::keys::KeyMap,
+    /// The `:` command line being typed.
+    pub command: String,
 }
 
 impl State {
@@ -333,6 +339,8 @@ impl State {
             policy_base: BTreeMap::new(),
             frontier_prices: BTreeMap::new(),
             rates: super::rates::NodeRates::default(),
+            keymap: super::keys::KeyMap::default(),
+            command: String::new(),
         }
     }
 

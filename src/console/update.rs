@@ -4,7 +4,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::command::{ActionEvent, Command};
 use super::event::Event;
-use super::keys::{Action, action_for};
+use super::keys::Action;
 use super::settings::{SETTINGS, SettingKind};
 use super::state::{Confirm, DrainView, Modal, Mode, Notice, Prompt, PromptFor, PullView, State, View};
 use crate::domain::{DrainState, valid_model_name};
@@ -201,7 +201,8 @@ fn on_key(state: &mut State, key: &KeyEvent) -> Outcome {
     }
     match state.mode {
         Mode::Filter => on_filter_key(state, key),
-        Mode::Help => match action_for(key, state.read_only) {
+        Mode::Command => on_command_key(state, key),
+        Mode::Help => match state.keymap.action_for(key, state.read_only) {
             Some(Action::Quit) if key.code != KeyCode::Char('q') => quit(),
             Some(Action::Back | Action::Help | Action::Quit) => {
                 state.mode = Mode::Normal;
@@ -209,16 +210,17 @@ fn on_key(state: &mut State, key: &KeyEvent) -> Outcome {
             }
             _ => Outcome::UNCHANGED,
         },
-        Mode::Normal => match action_for(key, state.read_only) {
+        Mode::Normal => match state.keymap.action_for(key, state.read_only) {
             Some(action) => on_action(state, action),
             None => Outcome::UNCHANGED,
         },
     }
 }
 
-/// Ctrl-C quits from anywhere, even while typing.
-fn is_ctrl_c(key: &KeyEvent) -> bool {
-    action_for(key, true).is_some_and(|a| a == Action::Quit) && key.code != KeyCode::Char('q')
+/// Ctrl-C (and any Ctrl key bound to quit) quits from anywhere, even while typing.
+fn is_ctrl_c(state: &State, key: &KeyEvent) -> bool {
+    key.modifiers.contains(ratatui::crossterm::event::KeyModifiers::CONTROL)
+        && (key.code == KeyCode::Char('c') || state.keymap.action_for(key, true) == Some(Action::Quit))
 }
 
 fn quit() -> Outcome {
@@ -279,6 +281,10 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
             clamp_decision_row(state);
         }
         Action::Help => state.mode = Mode::Help,
+        Action::Command => {
+            state.command.clear();
+            state.mode = Mode::Command;
+        }
         Action::Drain | Action::Undrain | Action::Pull | Action::PullAll => return on_node_action(state, action),
         Action::Change | Action::ClearOverride => return on_policy_action(state, action),
     }
@@ -328,23 +334,26 @@ fn on_node_action(state: &mut State, action: Action) -> Outcome {
             input: String::new(),
             error: None,
         }),
-        _ => {
-            let nodes: Vec<String> = state
-                .fleet
-                .nodes
-                .iter()
-                .filter(|n| state.control.node_state(&n.name) == DrainState::Active)
-                .map(|n| n.name.clone())
-                .collect();
-            Modal::Prompt(Prompt {
-                title: format!("Pull a model onto every active node ({})", nodes.len()),
-                purpose: PromptFor::PullAll { nodes },
-                input: String::new(),
-                error: None,
-            })
-        }
+        _ => pull_all_prompt(state),
     });
     Outcome::CHANGED
+}
+
+/// The prompt for a model to pull onto every active node.
+fn pull_all_prompt(state: &State) -> Modal {
+    let nodes: Vec<String> = state
+        .fleet
+        .nodes
+        .iter()
+        .filter(|n| state.control.node_state(&n.name) == DrainState::Active)
+        .map(|n| n.name.clone())
+        .collect();
+    Modal::Prompt(Prompt {
+        title: format!("Pull a model onto every active node ({})", nodes.len()),
+        purpose: PromptFor::PullAll { nodes },
+        input: String::new(),
+        error: None,
+    })
 }
 
 /// Enter and `x` in the Policy view: confirm a toggle, prompt for a value, or confirm a clear.
@@ -411,7 +420,7 @@ fn on_modal_key(state: &mut State, modal: Modal, key: &KeyEvent) -> Outcome {
         state.modal = Some(modal);
         return Outcome::UNCHANGED;
     }
-    if is_ctrl_c(key) {
+    if is_ctrl_c(state, key) {
         return quit();
     }
     match modal {
@@ -508,7 +517,7 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
     if key.kind != KeyEventKind::Press {
         return Outcome::UNCHANGED;
     }
-    if is_ctrl_c(key) {
+    if is_ctrl_c(state, key) {
         return quit();
     }
     match key.code {
@@ -524,6 +533,107 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
         _ => return Outcome::UNCHANGED,
     }
     state.decision_row = 0;
+    Outcome::CHANGED
+}
+
+/// Keys while the `:` command line is open.
+fn on_command_key(state: &mut State, key: &KeyEvent) -> Outcome {
+    if key.kind != KeyEventKind::Press {
+        return Outcome::UNCHANGED;
+    }
+    if is_ctrl_c(state, key) {
+        return quit();
+    }
+    match key.code {
+        KeyCode::Esc => state.mode = Mode::Normal,
+        KeyCode::Backspace => {
+            state.command.pop();
+        }
+        KeyCode::Enter => {
+            state.mode = Mode::Normal;
+            let line = std::mem::take(&mut state.command);
+            return run_command(state, &line);
+        }
+        KeyCode::Char(c) if !c.is_control() && state.command.chars().count() < 200 => state.command.push(c),
+        _ => return Outcome::UNCHANGED,
+    }
+    Outcome::CHANGED
+}
+
+/// Carries out a `:` command: the same paths the keys take, confirmations included.
+fn run_command(state: &mut State, line: &str) -> Outcome {
+    use super::palette::{Palette, parse};
+    let command = match parse(line) {
+        Ok(command) => command,
+        Err(why) => return notice(state, why, false),
+    };
+    if state.read_only && command.mutates() {
+        return notice(state, "read-only: this console changes nothing".into(), false);
+    }
+    let select = |state: &mut State, node: &str| match state.fleet.nodes.iter().position(|n| n.name == node) {
+        Some(row) => {
+            state.fleet_row = row;
+            state.view = View::Fleet;
+            true
+        }
+        None => false,
+    };
+    match command {
+        Palette::Show(view) => state.view = view,
+        Palette::Filter(text) => {
+            state.view = View::Decisions;
+            state.filter = text.chars().take(64).collect();
+            state.decision_row = 0;
+        }
+        Palette::Help => state.mode = Mode::Help,
+        Palette::Quit => return quit(),
+        Palette::Drain(node) | Palette::Undrain(node) | Palette::Pull(node, _) if !select(state, &node) => {
+            let shown: String = node.chars().take(32).collect();
+            return notice(state, format!("unknown node `{shown}`"), false);
+        }
+        Palette::Drain(_) => return on_node_action(state, Action::Drain),
+        Palette::Undrain(_) => return on_node_action(state, Action::Undrain),
+        Palette::Pull(node, model) => state.outbox.push(Command::Pull { node, model }),
+        Palette::PullAll(model) => {
+            let mut prompt = match pull_all_prompt(state) {
+                Modal::Prompt(prompt) => prompt,
+                confirm => {
+                    state.modal = Some(confirm);
+                    return Outcome::CHANGED;
+                }
+            };
+            prompt.input = model;
+            return submit_prompt(state, prompt);
+        }
+        Palette::Set(key, value) => {
+            let prompt = Prompt {
+                title: format!("New value of {key}"),
+                purpose: PromptFor::Override { key },
+                input: value,
+                error: None,
+            };
+            let outcome = submit_prompt(state, prompt);
+            if let Some(Modal::Prompt(p)) = state.modal.take() {
+                return notice(state, p.error.unwrap_or_default(), false);
+            }
+            return outcome;
+        }
+        Palette::Clear(key) => {
+            if !state.control.overrides.iter().any(|(k, _)| *k == key) {
+                let shown: String = key.chars().take(48).collect();
+                return notice(state, format!("no override `{shown}` is set"), false);
+            }
+            let version = state.control.version;
+            state.modal = Some(Modal::Confirm(Confirm {
+                title: format!("Clear the override of {key}?"),
+                lines: vec![format!(
+                    "fleet.toml's value applies again. Policy version {version} → {}; every router enforces it within 1 s.",
+                    version + 1
+                )],
+                commands: vec![Command::ClearOverride { key }],
+            }));
+        }
+    }
     Outcome::CHANGED
 }
 

@@ -115,16 +115,7 @@ impl Sshd {
 
     /// The host key's `SHA256:…` fingerprint according to `ssh-keygen -l`.
     pub fn host_fingerprint(&self) -> String {
-        let out = Command::new("ssh-keygen")
-            .args(["-l", "-E", "sha256", "-f"])
-            .arg(self.dir().join("host_ed25519.pub"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run ssh-keygen: {e}; {INSTALL}"));
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.split_whitespace()
-            .nth(1)
-            .unwrap_or_else(|| panic!("unexpected ssh-keygen -l output: {text:?}"))
-            .to_string()
+        fingerprint_of(&self.dir().join("host_ed25519.pub"))
     }
 
     /// The known_hosts line for this server: `[127.0.0.1]:PORT ssh-ed25519 AAAA…`.
@@ -171,6 +162,80 @@ impl Sshd {
 }
 
 impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A key's `SHA256:…` fingerprint according to `ssh-keygen -l` (public or private key file).
+pub fn fingerprint_of(key: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(key)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ssh-keygen: {e}; {INSTALL}"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected ssh-keygen -l output: {text:?}"))
+        .to_string()
+}
+
+/// A real `ssh-agent` on a socket of its own holding the given keys (in order); killed on drop.
+/// Nothing global changes: `SSH_AUTH_SOCK` is set only for the `ssh-add` children.
+pub struct Agent {
+    socket: PathBuf,
+    child: Child,
+}
+
+impl Agent {
+    /// Starts `ssh-agent -D -a DIR/agent.sock` and adds `keys` with `ssh-add`.
+    pub fn start(dir: &Path, keys: &[PathBuf]) -> Agent {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run ssh-agent: {e}; {INSTALL}"));
+        let agent = Agent { socket, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !agent.socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "ssh-agent did not create {}",
+                agent.socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for key in keys {
+            let out = Command::new("ssh-add")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &agent.socket)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run ssh-add: {e}; {INSTALL}"));
+            assert!(
+                out.status.success(),
+                "ssh-add {}: {}",
+                key.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        agent
+    }
+
+    /// The agent's socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+}
+
+impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

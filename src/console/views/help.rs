@@ -5,20 +5,20 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-use crate::console::keys::BINDINGS;
 use crate::console::state::State;
 
 /// Draws the help overlay centred in `area`.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
-    let height = BINDINGS.len() as u16 + 4;
+    let rows = state.keymap.rows();
+    let height = rows.len() as u16 + 4;
     let [popup] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
     let [popup] = Layout::horizontal([Constraint::Length(76)])
         .flex(Flex::Center)
         .areas(popup);
-    let mut lines: Vec<Line> = BINDINGS
+    let mut lines: Vec<Line> = rows
         .iter()
         .map(|b| {
             if state.read_only && b.action.mutates() {

@@ -13,7 +13,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::keys::BINDINGS;
 use super::state::{Mode, State, View};
 
 /// Draws the header, the current view, the hint bar and, when open, the help overlay.
@@ -65,6 +64,14 @@ fn hint_bar(state: &State, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(format!("{}▏", state.filter), theme.text()));
             spans.push(Span::styled("  Enter keep · Esc clear", theme.dim()));
         }
+        Mode::Command => {
+            spans.push(Span::styled(" :", theme.accent()));
+            spans.push(Span::styled(format!("{}▏", state.command), theme.text()));
+            spans.push(Span::styled(
+                "  Enter run · Esc close · help lists commands",
+                theme.dim(),
+            ));
+        }
         Mode::Help | Mode::Normal if state.notice.is_some() => {
             if let Some(notice) = &state.notice {
                 let style = if notice.ok { theme.accent() } else { theme.warning() };
@@ -73,9 +80,9 @@ fn hint_bar(state: &State, area: Rect, buf: &mut Buffer) {
         }
         Mode::Help | Mode::Normal => {
             spans.push(Span::raw(" "));
-            for binding in BINDINGS {
+            for binding in state.keymap.rows() {
                 if let Some(word) = binding.hint {
-                    spans.push(Span::styled(binding.label, theme.accent()));
+                    spans.push(Span::styled(binding.label.as_str(), theme.accent()));
                     spans.push(Span::styled(format!(" {word}  "), theme.dim()));
                 }
             }

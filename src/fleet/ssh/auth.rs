@@ -3,6 +3,8 @@
 //! Only what was tried is ever reported or logged (identity comments, the key file's path),
 //! never key material or passphrases.
 
+use std::path::Path;
+
 use ssh2::Session;
 
 use super::{SshPullError, SshTarget};
@@ -13,9 +15,9 @@ pub(super) fn authenticate(sess: &Session, target: &SshTarget) -> Result<(), Ssh
     let mut tried = Vec::new();
 
     if target.use_agent {
-        match std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
-            Some(_) => {
-                tried.push(try_agent(sess, target)?);
+        match target.agent_socket() {
+            Some(socket) => {
+                tried.push(try_agent(sess, target, &socket)?);
                 if sess.authenticated() {
                     return Ok(());
                 }
@@ -37,16 +39,17 @@ pub(super) fn authenticate(sess: &Session, target: &SshTarget) -> Result<(), Ssh
 }
 
 /// Offers each agent identity in turn (libssh2's `userauth_agent` stops at the first).
-fn try_agent(sess: &Session, target: &SshTarget) -> Result<String, SshPullError> {
+fn try_agent(sess: &Session, target: &SshTarget, socket: &Path) -> Result<String, SshPullError> {
     let user = target.ssh.user.as_str();
     let identities = sess.agent().and_then(|mut agent| {
+        agent.set_identity_path(socket)?;
         agent.connect()?;
         agent.list_identities()?;
         Ok((agent.identities()?, agent))
     });
     let (identities, agent) = match identities {
         Ok(found) => found,
-        Err(e) => return Ok(format!("ssh-agent (unusable: {})", e.message())),
+        Err(e) => return Ok(format!("ssh-agent at {} (unusable: {})", socket.display(), e.message())),
     };
     for identity in &identities {
         match agent.userauth(user, identity) {

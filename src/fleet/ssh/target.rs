@@ -14,8 +14,10 @@ pub struct SshTarget {
     pub port: u16,
     /// User, key file, known_hosts, host-key policy, timeout and `ollama` path.
     pub ssh: SshConfig,
-    /// Try ssh-agent identities first (when `SSH_AUTH_SOCK` is set); `false` uses the key file only.
+    /// Try ssh-agent identities first (when an agent socket is known); `false` uses the key file only.
     pub use_agent: bool,
+    /// The ssh-agent socket; `None` reads `SSH_AUTH_SOCK` when the pull starts.
+    pub agent_socket: Option<PathBuf>,
 }
 
 impl SshTarget {
@@ -28,6 +30,7 @@ impl SshTarget {
             port: node.ssh_port,
             ssh: ssh.clone(),
             use_agent: true,
+            agent_socket: None,
         }
     }
 
@@ -36,6 +39,26 @@ impl SshTarget {
     pub fn without_agent(mut self) -> Self {
         self.use_agent = false;
         self
+    }
+
+    /// The same target using the ssh-agent listening on `socket` instead of `SSH_AUTH_SOCK`'s.
+    pub fn with_agent_socket(mut self, socket: impl Into<PathBuf>) -> Self {
+        self.use_agent = true;
+        self.agent_socket = Some(socket.into());
+        self
+    }
+
+    /// The agent socket to use: the explicit one, else `SSH_AUTH_SOCK`; `None` when the agent is off.
+    pub fn agent_socket(&self) -> Option<PathBuf> {
+        if !self.use_agent {
+            return None;
+        }
+        let from_env = || {
+            std::env::var_os("SSH_AUTH_SOCK")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        };
+        self.agent_socket.clone().or_else(from_env)
     }
 
     /// The private key file, `~` expanded.
