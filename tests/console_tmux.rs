@@ -1,6 +1,9 @@
 //! End to end: `farmhand demo` under tmux, read off the screen like an operator would, then `q`
 //! and a terminal back in cooked mode. Needs `tmux` (apt-get install tmux).
 
+mod support;
+
+use std::net::ToSocketAddrs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -165,4 +168,56 @@ fn an_operator_drains_pulls_and_flips_a_policy_from_the_console() {
         s.contains("node.draining") && s.contains("node.pull") && s.contains("policy.set")
     });
     session.keys("q");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_started_while_postgres_is_down_shows_it_and_recovers() {
+    let db = support::pg::TestDatabase::create().await;
+    let real = url::Url::parse(db.url()).unwrap();
+    let upstream = (real.host_str().unwrap(), real.port().unwrap_or(5432))
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = support::outage::CuttableProxy::start(upstream).await;
+    proxy.cut();
+    let mut via_proxy = real.clone();
+    via_proxy.set_host(Some("127.0.0.1")).unwrap();
+    via_proxy.set_port(Some(proxy.addr.port())).unwrap();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        "[[nodes]]\nname = \"mini-01\"\nhost = \"127.0.0.1\"\nollama_port = 1\nagent_port = 1\n",
+    )
+    .unwrap();
+    let command = format!(
+        "env -u FARMHAND_DATABASE_URL {} console --config {} --database-url '{}' --log-dir {}; sleep 60",
+        env!("CARGO_BIN_EXE_farmhand"),
+        config.display(),
+        via_proxy,
+        dir.path().display()
+    );
+    let proxy = std::sync::Arc::new(proxy);
+    let restore = proxy.clone();
+    let (down, up) = tokio::task::spawn_blocking(move || {
+        let session = Session::start(&command);
+        let down = session.wait_for("the store outage shown", Duration::from_secs(15), |s| {
+            s.contains("store reconnecting in")
+        });
+        restore.restore();
+        let up = session.wait_for("the store connected", Duration::from_secs(20), |s| {
+            s.contains("store connected")
+        });
+        session.keys("q");
+        (down, up)
+    })
+    .await
+    .expect("tmux task");
+    assert!(
+        down.contains("mini-01"),
+        "the console runs while the store is down:\n{down}"
+    );
+    assert!(!up.contains("reconnecting"), "{up}");
 }

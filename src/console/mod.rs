@@ -73,9 +73,9 @@ pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptio
 
 /// `farmhand console`: polls the config's nodes, mirrors control, tails the store.
 pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow::Result<()> {
-    let store = Store::connect(&config.store.url).await?;
+    let store = Store::connect_lazy(&config.store.url).await?;
     if !options.read_only {
-        store.migrate().await?;
+        migrate_when_reachable(store.clone());
     }
     let state = initial_state(&config, &store, &options)?;
     let cadence = Cadence {
@@ -89,6 +89,26 @@ pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow
         in_flight: None,
     };
     run(state, sources, operator(&config, store, options.read_only)).await
+}
+
+/// Brings the schema up to date as soon as the store answers (the console shows the outage
+/// meanwhile); a schema the store refuses is logged and retried with the same back-off.
+fn migrate_when_reachable(store: Store) {
+    tokio::spawn(async move {
+        let mut backoff = backoff::Backoff::new(sources::RETRY_MIN, sources::RETRY_MAX);
+        loop {
+            match store.migrate().await {
+                Ok(applied) => {
+                    tracing::info!(applied, "store schema up to date");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot migrate the store yet; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+            }
+        }
+    });
 }
 
 /// The operator behind a console's actions: read-only consoles get one that refuses everything.

@@ -70,6 +70,17 @@ impl Store {
         }
     }
 
+    /// Like [`Store::connect`], but a PostgreSQL store that cannot be reached yet is returned
+    /// anyway and connects on first use (queries fail until then): a console can start, show
+    /// the outage and recover by itself. SQLite files are opened at once.
+    pub async fn connect_lazy(url: &str) -> Result<Store, StoreError> {
+        let redacted = url::redact(url);
+        match url::parse(url)? {
+            url::Target::Postgres(options) => Ok(Store::Postgres(PgStore::lazy(options, redacted))),
+            url::Target::Sqlite { .. } => Store::connect(url).await,
+        }
+    }
+
     /// Applies pending migrations; returns how many were newly applied (0 when up to date).
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         dispatch!(self.migrate())

@@ -51,11 +51,16 @@ impl PgStore {
                 let _ = conn.close().await;
             }
         }
+        Ok(Self::lazy(options, url))
+    }
+
+    /// A pool that connects on first use (for a console that starts while the store is down).
+    pub(crate) fn lazy(options: PgConnectOptions, url: String) -> Self {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options);
-        Ok(PgStore { pool, url })
+        PgStore { pool, url }
     }
 
     pub(crate) fn redacted_url(&self) -> &str {

@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Paragraph, Widget};
 
 use crate::actions::PullOutcome;
 use crate::console::format::ago;
@@ -15,7 +15,8 @@ pub fn any(state: &State) -> bool {
     !state.drains.is_empty() || !state.pulls.is_empty()
 }
 
-/// Lines the pane needs (borders included).
+/// Lines the pane needs (borders included); a stuck drain's advice may be cut at the right edge,
+/// and the status bar repeats it in full.
 pub fn height(state: &State) -> u16 {
     let stuck = state.drains.values().filter(|d| d.stuck.is_some()).count();
     (state.drains.len() + state.pulls.len() + stuck) as u16 + 2
@@ -56,7 +57,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
                     .map(|f| format!("{:>3.0}% ", f * 100.0))
                     .unwrap_or_default();
                 let bar = pull.fraction.map(gauge).unwrap_or_default();
-                (format!("{bar}{percent}{}  (Esc cancels)", pull.status), theme.gauge())
+                (format!("{bar}{percent}{}", pull.status), theme.gauge())
             }
             Some(PullOutcome::Succeeded) => ("succeeded".to_string(), theme.accent()),
             Some(PullOutcome::Cancelled) => ("cancelled".to_string(), theme.dim()),
@@ -67,9 +68,14 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             Span::styled(text, style),
         ]));
     }
+    let running = state.pulls.values().any(|p| p.outcome.is_none());
+    let title = if running {
+        " operations · Esc on a node cancels its pull "
+    } else {
+        " operations "
+    };
     Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(Block::bordered().border_style(theme.border()).title(" operations "))
+        .block(Block::bordered().border_style(theme.border()).title(title))
         .render(area, buf);
 }
 

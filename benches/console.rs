@@ -1,0 +1,301 @@
+//! Console budgets (DESIGN.md): frame render ≤ 2 ms with 12 nodes and 10,000 decisions buffered;
+//! idle CPU ≤ 2 %; RSS ≤ 40 MB after an hour of demo traffic.
+//!
+//! `cargo bench --bench console`. Three parts:
+//! 1. Frame: every view rendered into a 160×48 and an 80×24 buffer from a state holding 12 nodes
+//!    and 10,000 decisions, many times; mean and p99 per frame.
+//! 2. Resources: the real binary, `farmhand console`, in a tmux pane (it needs a terminal) against
+//!    a `farmhand sim` of 12 nodes in another process and a SQLite store that already holds an
+//!    hour of demo-rate traffic (20 decisions/s: 72,000 rows). The console tails all of it, then
+//!    more traffic arrives for a while, then nothing: RSS (VmRSS, VmHWM) is read from its /proc
+//!    entry and idle CPU from its utime + stime over the quiet period (it still polls 12 nodes
+//!    every second and redraws what changed).
+//!
+//! `FARMHAND_BENCH_IDLE_SECS` (default 30) sets the quiet period. Exits 1 when a budget is missed.
+//! Needs tmux (apt-get install tmux).
+
+#[path = "../tests/support/console_fixture.rs"]
+mod fixture;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use farmhand::console::event::Event;
+use farmhand::console::state::View;
+use farmhand::console::update::apply;
+use farmhand::console::views;
+use farmhand::domain::DecisionRecord;
+use farmhand::store::Store;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+const FRAME_BUDGET: Duration = Duration::from_millis(2);
+const IDLE_CPU_BUDGET: f64 = 2.0;
+const RSS_BUDGET_MB: f64 = 40.0;
+/// Demo traffic: about 20 decisions a second.
+const DEMO_RATE: i64 = 20;
+
+fn main() {
+    let mut failed = false;
+    failed |= !frames();
+    failed |= !resources();
+    std::process::exit(i32::from(failed));
+}
+
+fn frames() -> bool {
+    let mut state = fixture::state();
+    apply(
+        &mut state,
+        Event::Decisions((61..=10_060).map(fixture::decision).collect()),
+    );
+    assert_eq!(state.decisions.len(), 10_000);
+    println!("frame render: 12 nodes, {} decisions buffered", state.decisions.len());
+    println!("  {:<12} {:>9} {:>10} {:>10}", "view", "size", "mean µs", "p99 µs");
+    let mut worst = Duration::ZERO;
+    for (width, height) in [(160u16, 48u16), (80, 24)] {
+        for view in View::ALL {
+            state.view = view;
+            let area = Rect::new(0, 0, width, height);
+            let mut buffer = Buffer::empty(area);
+            let mut samples = Vec::with_capacity(500);
+            for _ in 0..500 {
+                buffer.reset();
+                let started = Instant::now();
+                views::render(&state, area, &mut buffer);
+                samples.push(started.elapsed());
+            }
+            samples.sort_unstable();
+            let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+            let p99 = samples[samples.len() * 99 / 100];
+            worst = worst.max(p99);
+            println!(
+                "  {:<12} {:>9} {:>10.1} {:>10.1}",
+                view.title(),
+                format!("{width}x{height}"),
+                mean.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            );
+        }
+    }
+    verdict(
+        "frame render p99 (worst view) <= 2 ms",
+        format!("{:.0} µs", worst.as_secs_f64() * 1e6),
+        worst <= FRAME_BUDGET,
+    )
+}
+
+fn verdict(what: &str, value: String, ok: bool) -> bool {
+    println!("  {what:<44} {value:>12}  {}", if ok { "PASS" } else { "FAIL" });
+    ok
+}
+
+/// Kills the child process and the tmux session, however the bench ends.
+struct Cleanup {
+    sim: Child,
+    session: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+        let _ = self.sim.kill();
+        let _ = self.sim.wait();
+    }
+}
+
+fn resources() -> bool {
+    let idle_secs: u64 = std::env::var("FARMHAND_BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("farm.db");
+    let url = format!("sqlite://{}", db.display());
+    let store = runtime.block_on(async {
+        let store = Store::connect(&url).await.expect("store");
+        store.migrate().await.expect("migrate");
+        store
+    });
+    let started = Instant::now();
+    let hour = 3600 * DEMO_RATE;
+    runtime.block_on(insert(&store, 0, hour, Utc::now() - TimeDelta::hours(1)));
+    println!();
+    println!(
+        "console resources: store pre-filled with an hour of demo traffic ({hour} decisions) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let binary = env!("CARGO_BIN_EXE_farmhand");
+    let config = dir.path().join("fleet.toml");
+    let sim = Command::new(binary)
+        .args([
+            "sim",
+            "--nodes",
+            "12",
+            "--base-port",
+            "0",
+            "--frontier-port",
+            "0",
+            "--write-config",
+        ])
+        .arg(&config)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("farmhand sim starts");
+    let session = format!("farmhand-bench-{}", std::process::id());
+    let cleanup = Cleanup { sim, session };
+    wait_until(Duration::from_secs(20), "the simulator's config", || config.exists());
+    let console = format!(
+        "exec {binary} console --config {} --database-url {url} --log-dir {}",
+        config.display(),
+        dir.path().display()
+    );
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &cleanup.session,
+            "-x",
+            "160",
+            "-y",
+            "48",
+            &console,
+        ])
+        .status()
+        .expect("tmux is needed: apt-get install tmux");
+    assert!(status.success(), "tmux could not start the console");
+    let pid = pane_pid(&cleanup.session);
+    wait_until(Duration::from_secs(30), "the console showing the fleet", || {
+        screen(&cleanup.session).contains("12/12 up")
+    });
+
+    // More demo-rate traffic while it runs: it tails and renders all of it.
+    let live_secs = 20;
+    let live_from = Utc::now();
+    runtime.block_on(async {
+        for second in 0..live_secs {
+            insert(
+                &store,
+                hour + second * DEMO_RATE,
+                DEMO_RATE,
+                live_from + TimeDelta::seconds(second),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let (rss, _) = memory(pid);
+    println!(
+        "  after the hour and {live_secs} s of live traffic: VmRSS {:.1} MiB",
+        rss as f64 / 1024.0
+    );
+
+    let (cpu_before, at) = (cpu_ticks(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(idle_secs));
+    let ticks = cpu_ticks(pid) - cpu_before;
+    let per_sec = ticks_per_second();
+    let idle_cpu = ticks as f64 / per_sec / at.elapsed().as_secs_f64() * 100.0;
+    let (rss_after, peak) = memory(pid);
+    println!("  idle {idle_secs} s (12 nodes polled every second, no new decisions): CPU {idle_cpu:.2} % of one core");
+    println!(
+        "  VmRSS {:.1} MiB at the end, peak VmHWM {:.1} MiB",
+        rss_after as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    let rss_mb = rss.max(rss_after) as f64 * 1024.0 / 1e6;
+    let ok_cpu = verdict(
+        "idle CPU <= 2 %",
+        format!("{idle_cpu:.2} %"),
+        idle_cpu <= IDLE_CPU_BUDGET,
+    );
+    let ok_rss = verdict(
+        "RSS after an hour of demo traffic <= 40 MB",
+        format!("{rss_mb:.1} MB"),
+        rss_mb <= RSS_BUDGET_MB,
+    );
+    drop(cleanup);
+    ok_cpu && ok_rss
+}
+
+/// Inserts `count` demo-like decisions with request ids from `first`, spread from `from` on.
+async fn insert(store: &Store, first: i64, count: i64, from: chrono::DateTime<Utc>) {
+    let spacing = TimeDelta::milliseconds(1000 / DEMO_RATE);
+    let mut batch: Vec<DecisionRecord> = Vec::with_capacity(1000);
+    for i in 0..count {
+        let mut record = fixture::decision(first + i + 1).record;
+        record.request_id = format!("bench-{}", first + i);
+        record.ts = from + spacing * i32::try_from(i).unwrap_or(i32::MAX);
+        batch.push(record);
+        if batch.len() == 1000 {
+            store.insert_decisions(&batch).await.expect("insert");
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        store.insert_decisions(&batch).await.expect("insert");
+    }
+}
+
+fn wait_until(limit: Duration, what: &str, ready: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < limit, "no {what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn screen(session: &str) -> String {
+    let out = Command::new("tmux")
+        .args(["capture-pane", "-p", "-t", session])
+        .output()
+        .expect("tmux capture-pane");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pane_pid(session: &str) -> u32 {
+    let out = Command::new("tmux")
+        .args(["display-message", "-p", "-t", session, "#{pane_pid}"])
+        .output()
+        .expect("tmux display-message");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a pane pid")
+}
+
+/// VmRSS and VmHWM in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let at = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    at(11) + at(12)
+}
+
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}

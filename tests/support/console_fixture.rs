@@ -1,0 +1,240 @@
+//! A fixed console state (12 nodes, decisions, spend, policy) for view snapshots and the frame benchmark.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use farmhand::console::State;
+use farmhand::console::state::{SpendWindows, StoreStatus};
+use farmhand::console::theme::Theme;
+use farmhand::control::ControlSnapshot;
+use farmhand::domain::{DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, StoredDecision, TaskClass};
+use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
+use farmhand::store::{AuditRow, HourlySpend, SpendGroup, SpendLine, SpendSummary};
+use farmhand::wire::AgentMetrics;
+
+pub const GIB: u64 = 1 << 30;
+
+pub fn now() -> DateTime<Utc> {
+    "2026-11-25T12:00:00Z".parse().expect("fixed time")
+}
+
+pub fn node(index: usize) -> NodeSnapshot {
+    let name = format!("mini-{:02}", index + 1);
+    let total = if index < 4 { 64 * GIB } else { 32 * GIB };
+    let used = total / 8 * (1 + index as u64 % 6);
+    let mut node = NodeSnapshot::unseen(&name, if index < 4 { 4 } else { 1 });
+    node.health = match index {
+        4 => Health::Degraded,
+        8 => Health::Down,
+        _ => Health::Up,
+    };
+    node.last_seen = Some(now() - TimeDelta::seconds(if index == 8 { 95 } else { 1 }));
+    node.poll_latency_ms = Some(2 + index as u64);
+    if index == 8 {
+        node.consecutive_failures = 4;
+        node.last_error = Some("timed out".into());
+    }
+    node.installed = vec![
+        InstalledModel {
+            name: "llama3.1:8b".into(),
+            size_bytes: 4_900_000_000,
+        },
+        InstalledModel {
+            name: "qwen3:14b".into(),
+            size_bytes: 9_300_000_000,
+        },
+    ];
+    if index < 3 {
+        node.loaded = vec![LoadedModel {
+            name: "llama3.1:8b".into(),
+            size_bytes: 6_200_000_000,
+            expires_at: now() + TimeDelta::seconds(252 + index as i64 * 60),
+        }];
+    }
+    if index != 4 {
+        node.metrics = Some(AgentMetrics {
+            hostname: name.clone(),
+            sampled_at: now(),
+            memory_total_bytes: total,
+            memory_used_bytes: used,
+            memory_available_bytes: total - used,
+            swap_total_bytes: 2 * GIB,
+            swap_used_bytes: 0,
+            cpu_percent: 12.5,
+            cpu_count: 10,
+            load_average: [1.25, 0.75, 0.5],
+            uptime_secs: 86_400,
+            ollama: None,
+        });
+    }
+    node
+}
+
+pub const AGENTS: [&str; 5] = [
+    "ticket-classifier",
+    "summariser",
+    "planner",
+    "code-reviewer",
+    "hr-extractor",
+];
+
+pub fn decision(id: i64) -> StoredDecision {
+    let i = id as usize;
+    let (class, endpoint) = match i % 5 {
+        0 => (TaskClass::Routine, Endpoint::Local),
+        1 => (TaskClass::Routine, Endpoint::Frontier),
+        2 => (TaskClass::Orchestration, Endpoint::Frontier),
+        3 => (TaskClass::Reasoning, Endpoint::Rejected),
+        _ => (TaskClass::Sensitive, Endpoint::Local),
+    };
+    let (provider, node, model) = match endpoint {
+        Endpoint::Local => (
+            Some("ollama"),
+            Some(format!("mini-{:02}", i % 12 + 1)),
+            Some("llama3.1:8b"),
+        ),
+        Endpoint::Frontier => (Some("anthropic"), None, Some("claude-sonnet-4-6")),
+        Endpoint::Rejected => (None, None, None),
+    };
+    StoredDecision {
+        id,
+        record: DecisionRecord {
+            request_id: format!("fh-test-{id:04}"),
+            ts: now() - TimeDelta::seconds(60 - id),
+            agent: AGENTS[i % AGENTS.len()].into(),
+            declared_class: if class == TaskClass::Sensitive {
+                DeclaredClass::Routine
+            } else {
+                class.into()
+            },
+            effective_class: class,
+            sensitive: class == TaskClass::Sensitive,
+            sensitivity_reason: (class == TaskClass::Sensitive).then(|| "detector:email".to_string()),
+            endpoint,
+            provider: provider.map(String::from),
+            node,
+            model: model.map(String::from),
+            est_tokens: 120,
+            prompt_tokens: if endpoint == Endpoint::Rejected { 0 } else { 100 },
+            completion_tokens: if endpoint == Endpoint::Rejected { 0 } else { 40 },
+            cost_usd: if endpoint == Endpoint::Frontier { 0.0021 } else { 0.0 },
+            ttfb_ms: (endpoint != Endpoint::Rejected).then_some(40),
+            latency_ms: 100 + id,
+            fallback: Fallback::None,
+            policy_version: 3,
+            status: if endpoint == Endpoint::Rejected { 503 } else { 200 },
+            error: (endpoint == Endpoint::Rejected).then(|| "no_capacity".to_string()),
+        },
+    }
+}
+
+pub fn line(requests: i64, cost_usd: f64) -> SpendLine {
+    SpendLine {
+        requests,
+        prompt_tokens: requests * 100,
+        completion_tokens: requests * 40,
+        cost_usd,
+    }
+}
+
+pub fn summary(scale: i64) -> SpendSummary {
+    let group = |name: &str, l: SpendLine| SpendGroup {
+        name: name.into(),
+        line: l,
+    };
+    SpendSummary {
+        since: now() - TimeDelta::hours(24),
+        until: now(),
+        total: line(30 * scale, 1.26 * scale as f64),
+        by_endpoint: vec![
+            group("local", line(18 * scale, 0.0)),
+            group("frontier", line(8 * scale, 1.26 * scale as f64)),
+            group("rejected", line(4 * scale, 0.0)),
+        ],
+        by_class: vec![
+            group("orchestration", line(4 * scale, 0.8 * scale as f64)),
+            group("routine", line(20 * scale, 0.46 * scale as f64)),
+            group("sensitive", line(6 * scale, 0.0)),
+        ],
+        by_provider: Vec::new(),
+        by_model: Vec::new(),
+        by_agent: AGENTS
+            .iter()
+            .map(|a| group(a, line(6 * scale, 0.25 * scale as f64)))
+            .collect(),
+        hourly: (0..24)
+            .map(|h| HourlySpend {
+                hour: now() - TimeDelta::hours(23 - h),
+                frontier: line(h % 5 * scale, 0.05 * (h % 7) as f64 * scale as f64),
+                local: line((10 + h % 4 * 3) * scale, 0.0),
+                rejected: line(h % 2, 0.0),
+            })
+            .collect(),
+        local_by_class: vec![
+            group("routine", line(14 * scale, 0.0)),
+            group("sensitive", line(4 * scale, 0.0)),
+        ],
+    }
+}
+
+/// A full console state with fixed data and no clocks.
+pub fn state() -> State {
+    let mut state = State::new(now(), Theme::load("dark", None).expect("dark theme"));
+    state.fleet = FleetSnapshot {
+        nodes: (0..12).map(node).collect(),
+    };
+    state.control = Arc::new(ControlSnapshot {
+        version: 3,
+        overrides: vec![
+            ("frontier.enabled".into(), "true".into()),
+            ("budget.daily_usd".into(), "20".into()),
+        ],
+        node_states: HashMap::from([
+            ("mini-07".to_string(), DrainState::Draining),
+            ("mini-12".to_string(), DrainState::Drained),
+        ]),
+        read_at: Some(now()),
+        store_error: None,
+    });
+    farmhand::console::update::apply(
+        &mut state,
+        farmhand::console::event::Event::Decisions((1..=60).map(decision).collect()),
+    );
+    state.spend = Some(SpendWindows {
+        today: summary(1),
+        day: summary(2),
+        week: summary(9),
+    });
+    state.audit = vec![
+        AuditRow {
+            id: 2,
+            ts: now() - TimeDelta::minutes(5),
+            actor: "ops@farm".into(),
+            action: "node.draining".into(),
+            target: "mini-07".into(),
+            detail: "active -> draining (memory pressure)".into(),
+        },
+        AuditRow {
+            id: 1,
+            ts: now() - TimeDelta::hours(2),
+            actor: "lead@farm".into(),
+            action: "policy.set".into(),
+            target: "budget.daily_usd".into(),
+            detail: "(unset) -> 20 (quarter end)".into(),
+        },
+    ];
+    state.budget_usd = 20.0;
+    let config = farmhand::config::FleetConfig::default();
+    state.policy_base = farmhand::console::settings::base_values(&config);
+    state.frontier_prices = farmhand::console::settings::frontier_prices(&config, now().date_naive());
+    state.store = StoreStatus::Connected;
+    state.store_label = "sqlite://farm.db".into();
+    state.in_flight = Some(
+        (0..12)
+            .map(|i| (format!("mini-{:02}", i + 1), (i % 3) as u32))
+            .collect(),
+    );
+    state
+}
