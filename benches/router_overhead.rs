@@ -46,7 +46,7 @@ use tokio::sync::watch;
 
 /// Nodes in the simulated farm; with 8, the first four have 32–64 GB and 4 slots each.
 const FARM_NODES: u16 = 8;
-/// Nodes the router is given (and direct calls are spread over).
+/// Nodes the router is given (and direct calls are spread over) unless `FARMHAND_BENCH_NODES` says.
 const ROUTED_NODES: usize = 4;
 /// Offered rate of each kind in the open-loop phase.
 const RATE_PER_SEC: u64 = 1000;
@@ -588,14 +588,15 @@ fn main() {
             ..SimOptions::ephemeral(FARM_NODES, 0.001)
         }))
         .expect("the simulated farm starts");
+    let routed_nodes = (env_or("FARMHAND_BENCH_NODES", ROUTED_NODES as u64) as usize).clamp(1, 4);
     let mut config = farm.fleet_config();
-    config.nodes.truncate(ROUTED_NODES);
+    config.nodes.truncate(routed_nodes);
     assert!(
         config.nodes.iter().all(|n| n.parallel == Some(4)),
         "the routed nodes have 4 slots each"
     );
     let model = config.models.routine.clone();
-    let node_urls: Vec<String> = farm.node_urls()[..ROUTED_NODES]
+    let node_urls: Vec<String> = farm.node_urls()[..routed_nodes]
         .iter()
         .map(|u| format!("{u}/v1/chat/completions"))
         .collect();
@@ -653,7 +654,7 @@ fn main() {
                 timeout: Duration::from_millis(800),
             },
         );
-        wait_for_fleet(&mut fleet, ROUTED_NODES, &model).await;
+        wait_for_fleet(&mut fleet, routed_nodes, &model).await;
         let sources = GatewaySources {
             fleet,
             control: farmhand::control::watch(store.clone()),
@@ -676,7 +677,7 @@ fn main() {
     endpoints.router = format!("http://{addr}/v1/chat/completions");
     println!(
         "router_overhead: {} nodes routed (4 slots each) of a {FARM_NODES}-node sim, store {}, model {model}",
-        ROUTED_NODES,
+        routed_nodes,
         if null_sink {
             "none: decisions go to a counting null sink (profiling only, not a budget run)".to_string()
         } else {
