@@ -17,6 +17,6 @@ tmux capture-pane -e -p -t "$session" > "$work/console.ansi"
 aha --black --title "farmhand console" < "$work/console.ansi" \
   | sed 's|<pre>|<pre style="font-family: DejaVu Sans Mono, monospace; font-size: 14px; line-height: 1.15; margin: 8px;">|' \
   > "$work/console.html"
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1370,850 \
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1370,795 \
   --screenshot="$PWD/assets/console.png" "file://$work/console.html" 2>/dev/null
 echo "wrote assets/console.png"
