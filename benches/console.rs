@@ -16,6 +16,8 @@
 
 #[path = "../tests/support/console_fixture.rs"]
 mod fixture;
+#[path = "support/proc_status.rs"]
+mod proc_status;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -270,16 +272,7 @@ fn pane_pid(session: &str) -> u32 {
 
 /// VmRSS and VmHWM in KiB.
 fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    proc_status::memory_kib(&pid.to_string())
 }
 
 /// utime + stime of a process, in clock ticks.

@@ -26,6 +26,8 @@
 
 #[path = "../tests/support/pg.rs"]
 mod pg;
+#[path = "support/proc_status.rs"]
+mod proc_status;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,18 +64,9 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Resident set size and its peak, in KiB, from `/proc/self/status`.
+/// Resident set size and its peak, in KiB, of this process.
 fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    proc_status::memory_kib("self")
 }
 
 fn mib(kib: u64) -> f64 {

@@ -9,19 +9,10 @@ use farmhand::actions::{Access, ActionError, Operator, PullOutcome};
 use farmhand::domain::DrainState;
 use farmhand::fleet::PullEvent;
 use serde_json::{Value, json};
-use support::stack::{Stack, fast_cadence};
+use support::stack::{Stack, fast_cadence, route};
 
 fn ask(text: &str, max_tokens: u32) -> Value {
     json!({"model": "routine", "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens})
-}
-
-fn route(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("x-farmhand-route")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn operator(stack: &Stack, access: Access) -> Operator {
@@ -121,13 +112,13 @@ async fn a_drain_stops_new_work_lets_in_flight_finish_and_ends_drained() {
     ));
 
     let audit = audit_actions(&stack).await;
-    let mine: Vec<(&str, &str)> = audit
+    let actions: Vec<&str> = audit
         .iter()
         .filter(|(_, _, target, _)| target == "mini-01")
-        .map(|(_, action, _, _)| (action.as_str(), ""))
+        .map(|(_, action, _, _)| action.as_str())
         .collect();
     assert_eq!(
-        mine.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        actions,
         ["node.draining", "node.unload", "node.active"],
         "one audit row per action: {audit:?}"
     );

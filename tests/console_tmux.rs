@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::net::ToSocketAddrs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -173,17 +172,8 @@ fn an_operator_drains_pulls_and_flips_a_policy_from_the_console() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_started_while_postgres_is_down_shows_it_and_recovers() {
     let db = support::pg::TestDatabase::create().await;
-    let real = url::Url::parse(db.url()).unwrap();
-    let upstream = (real.host_str().unwrap(), real.port().unwrap_or(5432))
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = support::outage::CuttableProxy::start(upstream).await;
+    let (proxy, via_proxy) = support::outage::CuttableProxy::in_front_of(db.url()).await;
     proxy.cut();
-    let mut via_proxy = real.clone();
-    via_proxy.set_host(Some("127.0.0.1")).unwrap();
-    via_proxy.set_port(Some(proxy.addr.port())).unwrap();
 
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("fleet.toml");

@@ -7,19 +7,10 @@ use std::time::Duration;
 use farmhand::domain::Endpoint;
 use farmhand::sim::FaultKind;
 use serde_json::{Value, json};
-use support::stack::Stack;
+use support::stack::{Stack, route};
 
 fn ask(class: &str, text: &str) -> Value {
     json!({"model": class, "messages": [{"role": "user", "content": text}], "max_tokens": 16})
-}
-
-fn route(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("x-farmhand-route")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

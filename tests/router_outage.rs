@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use serde_json::json;
@@ -15,18 +14,9 @@ use support::stack::Stack;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_seconds_without_postgres_lose_no_decision_and_duplicate_none() {
     let db = TestDatabase::create().await;
-    let real = url::Url::parse(db.url()).unwrap();
-    let upstream = (real.host_str().unwrap(), real.port().unwrap_or(5432))
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = CuttableProxy::start(upstream).await;
-    let mut via_proxy = real.clone();
-    via_proxy.set_host(Some("127.0.0.1")).unwrap();
-    via_proxy.set_port(Some(proxy.addr.port())).unwrap();
+    let (proxy, via_proxy) = CuttableProxy::in_front_of(db.url()).await;
 
-    let stack = Stack::start(3, Some(via_proxy.as_str()), |c| c.router.buffer_decisions = 50).await;
+    let stack = Stack::start(3, Some(&via_proxy), |c| c.router.buffer_decisions = 50).await;
     let client = reqwest::Client::new();
     let total = 300u64;
     let mut tasks = Vec::new();

@@ -44,6 +44,23 @@ impl CuttableProxy {
         CuttableProxy { addr, up, cuts }
     }
 
+    /// Starts forwarding to the server of the PostgreSQL URL `db_url`; returns the proxy and
+    /// the same URL pointed at it.
+    pub async fn in_front_of(db_url: &str) -> (CuttableProxy, String) {
+        use std::net::ToSocketAddrs;
+        let real = url::Url::parse(db_url).expect("a database URL");
+        let upstream = (real.host_str().expect("a host"), real.port().unwrap_or(5432))
+            .to_socket_addrs()
+            .expect("the database host resolves")
+            .next()
+            .expect("an address");
+        let proxy = CuttableProxy::start(upstream).await;
+        let mut via_proxy = real;
+        via_proxy.set_host(Some("127.0.0.1")).expect("set host");
+        via_proxy.set_port(Some(proxy.addr.port())).expect("set port");
+        (proxy, via_proxy.to_string())
+    }
+
     /// Drops every open connection and refuses new ones.
     pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);

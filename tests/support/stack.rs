@@ -134,3 +134,13 @@ impl Drop for Stack {
         self.presence.abort();
     }
 }
+
+/// The `X-Farmhand-Route` header of a router response (`local/mini-02/llama3.1:8b`), or "".
+pub fn route(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-farmhand-route")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
