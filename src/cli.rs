@@ -92,6 +92,10 @@ pub struct DemoArgs {
     /// Folder for log files.
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Write the demo farm's fleet.toml here (its nodes and store), so `farmhand node …`,
+    /// `policy …` and a second console can act on the running demo with `--config FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub write_config: Option<PathBuf>,
 }
 
 /// Where logs go while a terminal UI owns the screen: `$XDG_STATE_HOME/farmhand`, else
@@ -230,6 +234,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     headless: args.headless,
                     seconds: args.seconds,
                     theme: args.theme.clone(),
+                    write_config: args.write_config.clone(),
                 };
                 crate::demo::run(options).await
             }

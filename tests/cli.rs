@@ -226,3 +226,89 @@ fn fleet_discover_turns_tailscale_status_into_node_entries() {
     let missing = one_line_error(&farmhand(&["fleet", "discover", "--from", "/nonexistent/status.json"]));
     assert!(missing.contains("cannot read /nonexistent/status.json"), "{missing}");
 }
+
+/// Kills a child process however the test ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn node_actions_from_the_cli_act_on_a_running_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("demo.toml");
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let _demo = Running(
+        Command::new(env!("CARGO_BIN_EXE_farmhand"))
+            .args([
+                "demo",
+                "--headless",
+                "--seconds",
+                "120",
+                "--database-url",
+                &url,
+                "--write-config",
+            ])
+            .arg(&config)
+            .env_remove("FARMHAND_CONFIG")
+            .env("RUST_LOG", "off")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the demo starts"),
+    );
+    let started = std::time::Instant::now();
+    while !config.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the demo wrote no config"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let base = ["--config", config.to_str().unwrap(), "--actor", "oncall"];
+    let run = |args: &[&str]| {
+        let output = farmhand(&[args, &base[..]].concat());
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+
+    assert_eq!(
+        run(&["node", "drain", "mini-03", "--wait", "--unload"]).lines().next(),
+        Some("mini-03: drained")
+    );
+    assert_eq!(run(&["node", "undrain", "mini-03"]), "mini-03: active");
+    assert!(run(&["node", "pull", "mini-05", "mistral:7b"]).starts_with("mini-05: pulled mistral:7b"));
+    assert_eq!(
+        run(&["policy", "set", "budget.daily_usd", "25"]),
+        "policy version 1: budget.daily_usd = 25"
+    );
+    let audit = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = farmhand::store::Store::connect(&url).await.unwrap();
+        store.audit_log(20).await.unwrap()
+    });
+    let actions: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .rev()
+        .map(|a| (a.actor.as_str(), a.action.as_str(), a.target.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("oncall", "node.draining", "mini-03"),
+            ("oncall", "node.unload", "mini-03"),
+            ("oncall", "node.active", "mini-03"),
+            ("oncall", "node.pull", "mini-05"),
+            ("oncall", "policy.set", "budget.daily_usd"),
+        ],
+        "exactly one audit row per action"
+    );
+}

@@ -39,6 +39,8 @@ pub struct DemoOptions {
     pub seconds: u64,
     /// Console theme name.
     pub theme: Option<String>,
+    /// Where to write the demo farm's fleet.toml, if anywhere.
+    pub write_config: Option<std::path::PathBuf>,
 }
 
 /// Runs the demo until the console quits, or for `seconds` when headless.
@@ -51,6 +53,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         None => format!("sqlite://{}", dir.path().join("demo.db").display()),
     };
     config.router.journal_path = dir.path().join("journal.ndjson").display().to_string();
+    if let Some(path) = &options.write_config {
+        std::fs::write(path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let store = Store::connect(&config.store.url).await?;
     store.migrate().await?;
     let start_cursor = store.recent_decisions(1).await?.last().map(|d| d.id).unwrap_or(0);
