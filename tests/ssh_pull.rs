@@ -395,3 +395,65 @@ fn silent_server_times_out() {
     assert!(err.to_string().contains("timed out after 1 s"), "{err}");
     silent.join().expect("silent server thread");
 }
+
+#[test]
+fn the_cli_pulls_over_ssh_refuses_an_unknown_host_and_audits_both() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let known = dir.path().join("known_hosts");
+    sshd.write_known_hosts(&known);
+    let config = dir.path().join("fleet.toml");
+    let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"{url}\"\n\n[ssh]\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\ntimeout_secs = 10\n\n\
+             [[nodes]]\nname = \"mini-01\"\nhost = \"127.0.0.1\"\nssh_port = {}\n",
+            sshd.user(),
+            sshd.client_key().display(),
+            known.display(),
+            sshd.port()
+        ),
+    )
+    .expect("write config");
+    let run = |model: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_farmhand"))
+            .args(["node", "pull", "mini-01", model, "--actor", "oncall", "--config"])
+            .arg(&config)
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("FARMHAND_DATABASE_URL")
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("farmhand runs")
+    };
+
+    let pulled = run("qwen3:8b");
+    assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
+    assert!(String::from_utf8_lossy(&pulled.stdout).starts_with("mini-01: pulled qwen3:8b"));
+    assert_eq!(sshd.argv_log().trim(), "pull qwen3:8b");
+
+    std::fs::write(&known, "").expect("forget the host");
+    let refused = run("qwen3:8b");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unknown SSH host key") && stderr.contains("ssh-keyscan"),
+        "{stderr}"
+    );
+
+    let audit = tokio::runtime::Runtime::new().expect("runtime").block_on(async {
+        let store = farmhand::store::Store::connect(&url).await.expect("store");
+        store.audit_log(10).await.expect("audit")
+    });
+    let details: Vec<String> = audit
+        .iter()
+        .rev()
+        .map(|a| format!("{} {} {}", a.actor, a.action, a.detail))
+        .collect();
+    assert_eq!(details.len(), 2, "one audit row per pull: {details:?}");
+    assert_eq!(details[0], "oncall node.pull qwen3:8b: succeeded");
+    assert!(
+        details[1].starts_with("oncall node.pull qwen3:8b: failed (unknown SSH host key"),
+        "{details:?}"
+    );
+}

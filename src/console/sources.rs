@@ -45,7 +45,8 @@ pub struct Sources {
     pub control: watch::Receiver<Arc<ControlSnapshot>>,
     /// The store decisions and spend are read from.
     pub store: Store,
-    /// In-flight counters of an in-process router (the demo), if any.
+    /// In-flight counters of an in-process router (the demo); without one, the counts every
+    /// router reports to the store are shown.
     pub in_flight: Option<InFlight>,
 }
 
@@ -56,10 +57,11 @@ pub fn spawn(sources: Sources, events: mpsc::Sender<Event>) -> Vec<JoinHandle<()
         tokio::spawn(forward(sources.control, events.clone(), Event::Control)),
         tokio::spawn(tail_decisions(sources.store.clone(), events.clone())),
         tokio::spawn(spend(sources.store.clone(), events.clone())),
-        tokio::spawn(audit(sources.store, events.clone())),
+        tokio::spawn(audit(sources.store.clone(), events.clone())),
     ];
-    if let Some(in_flight) = sources.in_flight {
-        tasks.push(tokio::spawn(sample_in_flight(in_flight, events)));
+    match sources.in_flight {
+        Some(in_flight) => tasks.push(tokio::spawn(sample_in_flight(in_flight, events))),
+        None => tasks.push(tokio::spawn(reported_in_flight(sources.store, events))),
     }
     tasks
 }
@@ -202,6 +204,23 @@ async fn sample_in_flight(in_flight: InFlight, events: mpsc::Sender<Event>) {
         every.tick().await;
         if events.send(Event::InFlight(in_flight.all())).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Requests in flight per node as every live router reports them to the store.
+async fn reported_in_flight(store: Store, events: mpsc::Sender<Event>) {
+    let mut every = tokio::time::interval(IN_FLIGHT_EVERY);
+    every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        match store.in_flight(Utc::now() - crate::presence::LIVE_WINDOW).await {
+            Ok(counts) => {
+                if events.send(Event::InFlight(counts)).await.is_err() {
+                    return;
+                }
+            }
+            Err(err) => tracing::debug!(%err, "cannot read in-flight counts"),
         }
     }
 }

@@ -302,8 +302,8 @@ fn on_node_action(state: &mut State, action: Action) -> Outcome {
     let drain = state.control.node_state(&node);
     let in_flight = state.in_flight.as_ref().and_then(|c| c.get(&node).copied());
     let in_flight_text = match in_flight {
-        Some(n) => format!("{node} has {n} request(s) in flight on this console's router."),
-        None => format!("{node}'s in-flight requests are counted by every router as they report."),
+        Some(n) => format!("{node} has {n} request(s) in flight."),
+        None => format!("{node}'s in-flight count is not known yet (no router has reported)."),
     };
     state.modal = Some(match action {
         Action::Drain if drain != DrainState::Active => {

@@ -227,6 +227,11 @@ impl Store {
         dispatch!(self.presence(node))
     }
 
+    /// Requests in flight per node, summed over every router that reported after `live_after`.
+    pub async fn in_flight(&self, live_after: DateTime<Utc>) -> Result<Vec<(String, u32)>, StoreError> {
+        dispatch!(self.in_flight(live_after))
+    }
+
     /// Moves `draining` nodes to `drained` once no router reporting after `live_after` still has
     /// work there or has yet to see the drain; returns the nodes moved.
     pub async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

@@ -647,6 +647,20 @@ impl SqliteStore {
             .collect()
     }
 
+    pub(crate) async fn in_flight(&self, live_after: DateTime<Utc>) -> Result<Vec<(String, u32)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT node, SUM(in_flight) FROM router_presence WHERE reported_at > $1 \
+             GROUP BY node ORDER BY node",
+        )
+        .bind(ts(live_after))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(node, n)| (node, u32::try_from(n).unwrap_or(u32::MAX)))
+            .collect())
+    }
+
     pub(crate) async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let mut tx = self.write_tx().await?;
         let done: Vec<String> = sqlx::query_scalar(
