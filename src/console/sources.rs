@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -30,6 +30,8 @@ pub const RETRY_MAX: Duration = Duration::from_secs(10);
 const COALESCE: Duration = Duration::from_millis(250);
 /// How often spend and the audit log are re-read.
 const SPEND_EVERY: Duration = Duration::from_secs(3);
+/// Least time between two spend reads (new decisions wake the spend reader sooner than [`SPEND_EVERY`]).
+const SPEND_MIN_GAP: Duration = Duration::from_millis(750);
 /// Audit rows the Policy view keeps.
 pub const AUDIT_ROWS: u32 = 200;
 /// How often in-flight counts are sampled.
@@ -52,11 +54,12 @@ pub struct Sources {
 
 /// Starts one task per source; abort them (or drop the receiver) to stop.
 pub fn spawn(sources: Sources, events: mpsc::Sender<Event>) -> Vec<JoinHandle<()>> {
+    let landed = Arc::new(Notify::new());
     let mut tasks = vec![
         tokio::spawn(forward(sources.fleet, events.clone(), Event::Fleet)),
         tokio::spawn(forward(sources.control, events.clone(), Event::Control)),
-        tokio::spawn(tail_decisions(sources.store.clone(), events.clone())),
-        tokio::spawn(spend(sources.store.clone(), events.clone())),
+        tokio::spawn(tail_decisions(sources.store.clone(), events.clone(), landed.clone())),
+        tokio::spawn(spend(sources.store.clone(), events.clone(), landed)),
         tokio::spawn(audit(sources.store.clone(), events.clone())),
     ];
     match sources.in_flight {
@@ -81,7 +84,7 @@ async fn forward<T: Clone>(mut rx: watch::Receiver<T>, events: mpsc::Sender<Even
 }
 
 /// Tails decisions by id cursor, woken by the store; failed reads retry with clamped back-off.
-async fn tail_decisions(store: Store, events: mpsc::Sender<Event>) {
+async fn tail_decisions(store: Store, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
     let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
     let mut cursor: Option<i64> = None;
     let mut connected = false;
@@ -102,8 +105,11 @@ async fn tail_decisions(store: Store, events: mpsc::Sender<Event>) {
                 }
                 let full = cursor.is_some() && rows.len() == TAIL_BATCH as usize;
                 cursor = rows.last().map(|d| d.id).or(cursor).or(Some(0));
-                if !rows.is_empty() && events.send(Event::Decisions(rows)).await.is_err() {
-                    return;
+                if !rows.is_empty() {
+                    landed.notify_one();
+                    if events.send(Event::Decisions(rows)).await.is_err() {
+                        return;
+                    }
                 }
                 if full {
                     continue;
@@ -139,11 +145,8 @@ async fn tail_decisions(store: Store, events: mpsc::Sender<Event>) {
 }
 
 /// Re-reads spend for today, 24 h and 7 d every few seconds.
-async fn spend(store: Store, events: mpsc::Sender<Event>) {
-    let mut every = tokio::time::interval(SPEND_EVERY);
-    every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+async fn spend(store: Store, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
     loop {
-        every.tick().await;
         match read_spend(&store).await {
             Ok(windows) => {
                 if events.send(Event::Spend(Box::new(windows))).await.is_err() {
@@ -157,6 +160,9 @@ async fn spend(store: Store, events: mpsc::Sender<Event>) {
                 tracing::warn!(error = %err, "console: cannot read spend");
             }
         }
+        // New decisions make spend move: read again soon after they land, else every few seconds.
+        tokio::time::sleep(SPEND_MIN_GAP).await;
+        let _ = tokio::time::timeout(SPEND_EVERY - SPEND_MIN_GAP, landed.notified()).await;
     }
 }
 
