@@ -77,18 +77,14 @@ pub fn discover(status_json: &str, tag: Option<&str>) -> anyhow::Result<Discover
     };
     let mut names = HashSet::new();
     for peer in status.peer.unwrap_or_default().into_values() {
-        let label = if peer.dns_name.is_empty() {
-            &peer.host_name
-        } else {
-            &peer.dns_name
-        };
+        let dns = peer.dns_name.trim_end_matches('.');
+        let label = if dns.is_empty() { peer.host_name.as_str() } else { dns };
         if let Some(tag) = tag
             && !peer.tags.as_deref().unwrap_or_default().iter().any(|t| t == tag)
         {
             found.skipped.push(format!("{label}: not tagged {tag}"));
             continue;
         }
-        let dns = peer.dns_name.trim_end_matches('.');
         let host = if dns.is_empty() {
             match peer.tailscale_ips.iter().find(|ip| ip.is_ipv4()) {
                 Some(ip) => ip.to_string(),
