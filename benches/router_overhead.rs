@@ -83,6 +83,9 @@ enum Kind {
     Router,
     /// A bare HTTP proxy in this process: the floor cost of any extra hop (profiling aid).
     Proxy,
+    /// A proxy that calls the node through the gateway's own upstream code and relays its parsed
+    /// reply, without deciding or recording (profiling aid: splits the gateway's extra cost).
+    Upstream,
 }
 
 /// What one request needs: where to post and what.
@@ -90,6 +93,7 @@ enum Kind {
 struct Endpoints {
     router: String,
     proxy: String,
+    upstream: String,
     nodes: Vec<String>,
     router_body: Bytes,
     direct_body: Bytes,
@@ -101,6 +105,7 @@ impl Endpoints {
             Kind::Router => (&self.router, self.router_body.clone()),
             Kind::Direct => (&self.nodes[i % self.nodes.len()], self.direct_body.clone()),
             Kind::Proxy => (&self.proxy, self.direct_body.clone()),
+            Kind::Upstream => (&self.upstream, self.direct_body.clone()),
         }
     }
 }
@@ -334,7 +339,7 @@ fn open_loop(
                     lags.push(lag);
                     match kind {
                         Kind::Router => router.record(latency, reply, kind),
-                        Kind::Direct | Kind::Proxy => direct.record(latency, reply, kind),
+                        Kind::Direct | Kind::Proxy | Kind::Upstream => direct.record(latency, reply, kind),
                     }
                 }));
             }
@@ -394,6 +399,50 @@ async fn bare_proxy(nodes: Vec<String>, body: Bytes) -> String {
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let addr = listener.local_addr().expect("proxy address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/v1/chat/completions")
+}
+
+/// A proxy through the gateway's own upstream code (`gateway::upstream::local::call`): parses the
+/// request, calls the next node as the gateway would, relays the parsed reply as JSON.
+async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
+    use axum::extract::State;
+    use farmhand::gateway::upstream::{Timeouts, UpstreamReply, local};
+    use std::sync::atomic::AtomicUsize;
+    type UpstreamState = Arc<(reqwest::Client, Vec<String>, String, AtomicUsize)>;
+    async fn forward(State(state): State<UpstreamState>, body: Bytes) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (client, nodes, model, next) = &*state;
+        let url = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
+        let base = url.trim_end_matches("/v1/chat/completions");
+        let Ok(request) = serde_json::from_slice::<ChatCompletionRequest>(&body) else {
+            return axum::http::StatusCode::BAD_REQUEST.into_response();
+        };
+        let timeouts = Timeouts {
+            first_byte: Duration::from_secs(10),
+            idle: Duration::from_secs(10),
+        };
+        match local::call(client, base, model, &request, timeouts).await {
+            Ok(UpstreamReply::Complete { completion, .. }) => axum::Json(completion).into_response(),
+            _ => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+        }
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .build()
+        .expect("upstream client");
+    let state: UpstreamState = Arc::new((client, nodes, model, AtomicUsize::new(0)));
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(forward))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream proxy");
+    let addr = listener.local_addr().expect("upstream proxy address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -607,6 +656,7 @@ fn main() {
     let mut endpoints = Endpoints {
         router: String::new(),
         proxy: String::new(),
+        upstream: String::new(),
         nodes: node_urls,
         router_body: body("routine"),
         direct_body: body(&model),
@@ -627,6 +677,7 @@ fn main() {
         warm.direct.first_error
     );
     endpoints.proxy = server_rt.block_on(bare_proxy(endpoints.nodes.clone(), endpoints.direct_body.clone()));
+    endpoints.upstream = server_rt.block_on(upstream_proxy(endpoints.nodes.clone(), model.clone()));
     let (rss_before_gateway, _) = rss_kib();
 
     // The gateway: store, recorder, live control, a fast fleet poller, loopback-only.
@@ -684,7 +735,7 @@ fn main() {
         &client,
         &endpoints,
         200,
-        &[Kind::Router, Kind::Direct, Kind::Proxy],
+        &[Kind::Router, Kind::Direct, Kind::Proxy, Kind::Upstream],
         &router_sent,
     );
     let (rss_gateway_warm, _) = rss_kib();
@@ -695,12 +746,12 @@ fn main() {
         &client,
         &endpoints,
         pairs,
-        &[Kind::Router, Kind::Direct, Kind::Proxy],
+        &[Kind::Router, Kind::Direct, Kind::Proxy, Kind::Upstream],
         &router_sent,
     );
     let seq_errors: u64 = seq_samples.iter().map(|s| s.errors).sum();
-    let [router, direct, proxy] = &mut seq_samples[..] else {
-        unreachable!("three kinds were measured")
+    let [router, direct, proxy, upstream] = &mut seq_samples[..] else {
+        unreachable!("four kinds were measured")
     };
     let seq = report(
         &format!(
@@ -722,10 +773,23 @@ fn main() {
         us(proxy_p.max),
         proxy.errors
     );
+    let upstream_p = percentiles(&mut upstream.latencies);
     println!(
-        "  profiling split at p50: one bare HTTP hop (proxy − direct) {:.1} µs; gateway work on top (router − proxy) {:.1} µs",
+        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
+        "upstream-code hop",
+        upstream_p.n,
+        us(upstream_p.p50),
+        us(upstream_p.p90),
+        us(upstream_p.p99),
+        us(upstream_p.max),
+        upstream.errors
+    );
+    println!(
+        "  profiling split at p50: one bare HTTP hop (proxy − direct) {:.1} µs; the gateway's upstream code \
+         on top (upstream − proxy) {:.1} µs; deciding and recording on top (router − upstream) {:.1} µs",
         signed_us(proxy_p.p50, direct_p.p50),
-        signed_us(router_p.p50, proxy_p.p50)
+        signed_us(upstream_p.p50, proxy_p.p50),
+        signed_us(router_p.p50, upstream_p.p50)
     );
 
     // (b) Open loop at 1,000 req/s through the router (and 1,000 req/s direct, interleaved).
