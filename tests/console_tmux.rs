@@ -65,6 +65,11 @@ impl Drop for Session {
     }
 }
 
+/// True once the command after the demo has printed its exit code and stty's `icanon` flag.
+fn stty_reported(screen: &str) -> bool {
+    screen.contains("exit=") && screen.lines().any(|l| matches!(l.trim(), "icanon" | "-icanon"))
+}
+
 #[test]
 fn demo_shows_the_farm_and_quits_cleanly() {
     let logs = tempfile::tempdir().expect("temp dir");
@@ -91,7 +96,7 @@ fn demo_shows_the_farm_and_quits_cleanly() {
     session.wait_for("the help overlay", limit, |s| s.contains("Esc or ? closes this help"));
     session.keys("Escape");
     session.keys("q");
-    let after = session.wait_for("the demo to exit", limit, |s| s.contains("exit="));
+    let after = session.wait_for("the demo to exit and stty to report", limit, stty_reported);
     assert!(after.contains("exit=0"), "{after}");
     assert!(
         after.lines().any(|l| l.trim() == "icanon"),
@@ -110,7 +115,11 @@ fn a_panic_in_the_console_still_restores_the_terminal() {
         logs.path().display()
     );
     let session = Session::start(&command);
-    let after = session.wait_for("the demo to die", Duration::from_secs(30), |s| s.contains("exit="));
+    let after = session.wait_for(
+        "the demo to die and stty to report",
+        Duration::from_secs(30),
+        stty_reported,
+    );
     assert!(!after.contains("exit=0"), "a panic is a failure exit:\n{after}");
     assert!(
         after.lines().any(|l| l.trim() == "icanon"),

@@ -1,0 +1,234 @@
+//! The only place the console's state changes: one event in, what it changed out. Dialogs, the
+//! `:` command line and action progress have a file each below.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+mod command_line;
+mod dialogs;
+mod progress;
+#[cfg(test)]
+mod tests;
+
+use super::command::Command;
+use super::event::Event;
+use super::keys::Action;
+use super::settings::SETTINGS;
+use super::state::{Mode, State, View};
+use command_line::on_command_key;
+use dialogs::{on_modal_key, on_node_action, on_policy_action};
+use progress::on_action_event;
+
+/// How long a notice stays in the status bar.
+const NOTICE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// What handling an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// The screen needs redrawing.
+    pub changed: bool,
+    /// The user asked to quit.
+    pub quit: bool,
+}
+
+impl Outcome {
+    pub(super) const UNCHANGED: Outcome = Outcome {
+        changed: false,
+        quit: false,
+    };
+    pub(super) const CHANGED: Outcome = Outcome {
+        changed: true,
+        quit: false,
+    };
+}
+
+/// Applies one event to the state.
+pub fn apply(state: &mut State, event: Event) -> Outcome {
+    match event {
+        Event::Key(key) => on_key(state, &key),
+        Event::Resize => Outcome::CHANGED,
+        Event::Fleet(fleet) => {
+            state.fleet = fleet;
+            state.fleet_row = state.fleet_row.min(state.fleet.nodes.len().saturating_sub(1));
+            Outcome::CHANGED
+        }
+        Event::Control(control) => {
+            state.control = control;
+            Outcome::CHANGED
+        }
+        Event::Decisions(decisions) => {
+            if decisions.is_empty() {
+                return Outcome::UNCHANGED;
+            }
+            // Keep the selected decision in place while the user looks at an older one.
+            let before = state.visible_decisions().count();
+            for d in &decisions {
+                if let Some(node) = &d.record.node {
+                    let tokens = u64::try_from(d.record.prompt_tokens + d.record.completion_tokens).unwrap_or(0);
+                    state.rates.record(node, d.record.ts, tokens);
+                }
+            }
+            state.decisions.extend(decisions);
+            if state.decision_row > 0 && state.paused_at.is_none() {
+                let added = state.visible_decisions().count().saturating_sub(before);
+                state.decision_row += added;
+            }
+            clamp_decision_row(state);
+            Outcome::CHANGED
+        }
+        Event::Spend(spend) => {
+            state.spend = Some(*spend);
+            Outcome::CHANGED
+        }
+        Event::Audit(rows) => {
+            let changed = state.audit != rows;
+            state.audit = rows;
+            Outcome { changed, quit: false }
+        }
+        Event::StoreStatus(status) => {
+            let changed = state.store != status;
+            state.store = status;
+            Outcome { changed, quit: false }
+        }
+        Event::InFlight(counts) => {
+            let counts = counts.into_iter().collect();
+            let changed = state.in_flight.as_ref() != Some(&counts);
+            state.in_flight = Some(counts);
+            Outcome { changed, quit: false }
+        }
+        Event::Action(event) => {
+            on_action_event(state, event);
+            Outcome::CHANGED
+        }
+        Event::Tick(now) => {
+            state.now = now;
+            if state.notice.as_ref().is_some_and(|n| now - n.at > NOTICE_FOR) {
+                state.notice = None;
+            }
+            Outcome::CHANGED
+        }
+    }
+}
+
+fn on_key(state: &mut State, key: &KeyEvent) -> Outcome {
+    if let Some(modal) = state.modal.take() {
+        return on_modal_key(state, modal, key);
+    }
+    match state.mode {
+        Mode::Filter => on_filter_key(state, key),
+        Mode::Command => on_command_key(state, key),
+        Mode::Help => match state.keymap.action_for(key, state.read_only) {
+            Some(Action::Quit) if key.code != KeyCode::Char('q') => quit(),
+            Some(Action::Back | Action::Help | Action::Quit) => {
+                state.mode = Mode::Normal;
+                Outcome::CHANGED
+            }
+            _ => Outcome::UNCHANGED,
+        },
+        Mode::Normal => match state.keymap.action_for(key, state.read_only) {
+            Some(action) => on_action(state, action),
+            None => Outcome::UNCHANGED,
+        },
+    }
+}
+
+/// Ctrl-C (and any Ctrl key bound to quit) quits from anywhere, even while typing.
+pub(super) fn is_ctrl_c(state: &State, key: &KeyEvent) -> bool {
+    key.modifiers.contains(ratatui::crossterm::event::KeyModifiers::CONTROL)
+        && (key.code == KeyCode::Char('c') || state.keymap.action_for(key, true) == Some(Action::Quit))
+}
+
+pub(super) fn quit() -> Outcome {
+    Outcome {
+        changed: false,
+        quit: true,
+    }
+}
+
+fn on_action(state: &mut State, action: Action) -> Outcome {
+    match action {
+        Action::Quit => return quit(),
+        Action::ShowFleet => state.view = View::Fleet,
+        Action::ShowDecisions => state.view = View::Decisions,
+        Action::ShowSpend => state.view = View::Spend,
+        Action::ShowPolicy => state.view = View::Policy,
+        Action::NextView => state.view = state.view.next(),
+        Action::Up => match state.view {
+            View::Fleet => state.fleet_row = state.fleet_row.saturating_sub(1),
+            View::Decisions => state.decision_row = state.decision_row.saturating_sub(1),
+            View::Policy => state.policy_row = state.policy_row.saturating_sub(1),
+            View::Spend => return Outcome::UNCHANGED,
+        },
+        Action::Down => match state.view {
+            View::Fleet => {
+                state.fleet_row = (state.fleet_row + 1).min(state.fleet.nodes.len().saturating_sub(1));
+            }
+            View::Decisions => {
+                state.decision_row += 1;
+                clamp_decision_row(state);
+            }
+            View::Policy => state.policy_row = (state.policy_row + 1).min(SETTINGS.len() - 1),
+            View::Spend => return Outcome::UNCHANGED,
+        },
+        Action::Filter => {
+            state.view = View::Decisions;
+            state.mode = Mode::Filter;
+        }
+        Action::Back => {
+            if state.view == View::Fleet
+                && let Some(node) = state.selected_node().map(|n| n.name.clone())
+                && state.pulls.get(&node).is_some_and(|p| p.outcome.is_none())
+            {
+                state.outbox.push(Command::CancelPull { node });
+                return Outcome::CHANGED;
+            }
+            if state.filter.is_empty() && state.decision_row == 0 {
+                return Outcome::UNCHANGED;
+            }
+            state.filter.clear();
+            state.decision_row = 0;
+        }
+        Action::Pause => {
+            state.paused_at = match state.paused_at {
+                Some(_) => None,
+                None => Some(state.decisions.newest_id().unwrap_or(0)),
+            };
+            clamp_decision_row(state);
+        }
+        Action::Help => state.mode = Mode::Help,
+        Action::Command => {
+            state.command.clear();
+            state.mode = Mode::Command;
+        }
+        Action::Drain | Action::Undrain | Action::Pull | Action::PullAll => return on_node_action(state, action),
+        Action::Change | Action::ClearOverride => return on_policy_action(state, action),
+    }
+    Outcome::CHANGED
+}
+
+fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
+    if key.kind != KeyEventKind::Press {
+        return Outcome::UNCHANGED;
+    }
+    if is_ctrl_c(state, key) {
+        return quit();
+    }
+    match key.code {
+        KeyCode::Enter => state.mode = Mode::Normal,
+        KeyCode::Esc => {
+            state.filter.clear();
+            state.mode = Mode::Normal;
+        }
+        KeyCode::Backspace => {
+            state.filter.pop();
+        }
+        KeyCode::Char(c) if !c.is_control() && state.filter.chars().count() < 64 => state.filter.push(c),
+        _ => return Outcome::UNCHANGED,
+    }
+    state.decision_row = 0;
+    Outcome::CHANGED
+}
+
+fn clamp_decision_row(state: &mut State) {
+    let shown = state.visible_decisions().count();
+    state.decision_row = state.decision_row.min(shown.saturating_sub(1));
+}
