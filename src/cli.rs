@@ -135,7 +135,7 @@ pub struct SimArgs {
     /// Requests a node queues beyond its parallel slots before answering 503.
     #[arg(long, default_value_t = 8)]
     pub max_queue: u32,
-    /// Fault to start with: `NODE=KIND` or `frontier=KIND`; KIND is down, slow, error500, 429, 529 or drop.
+    /// Fault to start with: `NODE=KIND` or `frontier=KIND`; KIND is down, slow, error500, 429, 529, drop, garbage or hang.
     #[arg(long = "fault", value_name = "TARGET=KIND")]
     pub faults: Vec<String>,
     /// Seed for generated text and timings.

@@ -460,3 +460,43 @@ async fn the_daily_budget_degrades_or_refuses_frontier_work() {
     assert_eq!(degraded.status(), 200);
     assert!(route(&degraded).starts_with("local/"), "{}", route(&degraded));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_answers_garbage_or_hangs_gets_a_clear_error_and_the_router_stays_up() {
+    let stack = Stack::start(1, None, |c| c.router.first_byte_timeout_secs = 1).await;
+    let client = reqwest::Client::new();
+    let sensitive = || ask("sensitive", "summarise this contract");
+
+    stack.farm.set_fault("mini-01", Some(FaultKind::Garbage)).unwrap();
+    let garbage = stack.chat(&client, sensitive()).await;
+    assert_eq!(garbage.status(), 503, "sensitive work cannot go elsewhere");
+    let body: Value = garbage.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("malformed answer from node"), "{body}");
+    let routine = stack.chat(&client, ask("routine", "hello")).await;
+    assert_eq!(routine.status(), 200, "routine work falls back to the frontier");
+    assert!(route(&routine).starts_with("frontier/"), "{}", route(&routine));
+
+    stack.farm.set_fault("mini-01", Some(FaultKind::Hang)).unwrap();
+    let started = std::time::Instant::now();
+    let hung = stack.chat(&client, sensitive()).await;
+    assert_eq!(hung.status(), 503);
+    let body: Value = hung.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no answer within 1s"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the router gave up on its own"
+    );
+
+    stack.farm.set_fault("mini-01", None).unwrap();
+    let health = client.get(format!("{}/healthz", stack.url)).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the router stayed up");
+    let back = stack.chat(&client, sensitive()).await;
+    assert_eq!(back.status(), 200, "{}", back.text().await.unwrap_or_default());
+}

@@ -31,17 +31,25 @@ pub enum FaultKind {
     /// The connection closes mid-stream, after a few chunks, with no final chunk.
     #[serde(rename = "drop")]
     Drop,
+    /// 200 with an HTML error page instead of the API's JSON (a proxy or a broken runner).
+    #[serde(rename = "garbage")]
+    Garbage,
+    /// Accepts the request and answers nothing until the fault is cleared (a wedged runner).
+    #[serde(rename = "hang")]
+    Hang,
 }
 
 impl FaultKind {
     /// Every fault, in flag order.
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Down,
         FaultKind::Slow,
         FaultKind::Error500,
         FaultKind::RateLimited,
         FaultKind::Overloaded,
         FaultKind::Drop,
+        FaultKind::Garbage,
+        FaultKind::Hang,
     ];
 
     /// The name used by `--fault` and the admin API.
@@ -53,6 +61,8 @@ impl FaultKind {
             FaultKind::RateLimited => "429",
             FaultKind::Overloaded => "529",
             FaultKind::Drop => "drop",
+            FaultKind::Garbage => "garbage",
+            FaultKind::Hang => "hang",
         }
     }
 }
@@ -70,7 +80,7 @@ pub enum FaultError {
     #[error("`{0}` is not TARGET=KIND (e.g. mini-03=down or frontier=529)")]
     Syntax(String),
     /// Unknown kind.
-    #[error("unknown fault kind `{0}` (known: down, slow, error500, 429, 529, drop, none)")]
+    #[error("unknown fault kind `{0}` (known: down, slow, error500, 429, 529, drop, garbage, hang, none)")]
     Kind(String),
     /// Unknown target.
     #[error("unknown fault target `{0}` (a node name such as mini-01, or frontier)")]

@@ -98,6 +98,16 @@ fn cut_after_flush() -> impl Stream<Item = Result<Bytes, Dropped>> {
 const FRAMES_BEFORE_DROP: usize = 3;
 
 /// Cuts the body short: a stream after a few chunks, a whole body halfway; the client sees the connection close.
+/// A 200 whose body is an HTML error page, not the JSON the API promises.
+pub(crate) fn garbage() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>",
+    )
+        .into_response()
+}
+
 pub(crate) fn truncate(response: Response) -> Response {
     let is_stream = response
         .headers()

@@ -75,19 +75,22 @@ impl FrontierState {
         self.faults.get(FRONTIER)
     }
 
-    /// Waits out a `slow` fault.
+    /// Waits out a `slow` fault, and a `hang` fault until it is cleared.
     pub(crate) async fn delay_if_slow(&self) {
         if self.fault() == Some(FaultKind::Slow) {
             tokio::time::sleep(self.pace.scale(SLOW_DELAY)).await;
         }
+        while self.fault() == Some(FaultKind::Hang) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
-    /// Applies a `drop` fault to a finished response.
+    /// Applies a `drop` or `garbage` fault to a finished response.
     pub(crate) fn maybe_truncate(&self, response: Response) -> Response {
-        if self.fault() == Some(FaultKind::Drop) {
-            respond::truncate(response)
-        } else {
-            response
+        match self.fault() {
+            Some(FaultKind::Drop) => respond::truncate(response),
+            Some(FaultKind::Garbage) => respond::garbage(),
+            _ => response,
         }
     }
 

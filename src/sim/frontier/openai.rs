@@ -58,7 +58,7 @@ fn fault_response(fault: Option<FaultKind>) -> Option<Response> {
             ),
             1,
         )),
-        FaultKind::Down | FaultKind::Slow | FaultKind::Drop => None,
+        FaultKind::Down | FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Hang => None,
     }
 }
 

@@ -138,6 +138,8 @@ async fn not_found() -> (StatusCode, &'static str) {
 
 /// Extra latency of the `slow` fault, before scaling.
 const SLOW_DELAY: Duration = Duration::from_secs(3);
+/// How often a hung request looks whether its fault was cleared.
+const HANG_RECHECK: Duration = Duration::from_millis(100);
 
 async fn inject_fault(State(node): State<Arc<NodeRuntime>>, request: Request, next: Next) -> Response {
     let Some(fault) = node.fault() else {
@@ -166,6 +168,13 @@ async fn inject_fault(State(node): State<Arc<NodeRuntime>>, request: Request, ne
         }
         FaultKind::Overloaded => respond::with_retry_after(error(StatusCode::SERVICE_UNAVAILABLE, BUSY_TEXT), 1),
         FaultKind::Drop => respond::truncate(next.run(request).await),
+        FaultKind::Garbage => respond::garbage(),
+        FaultKind::Hang => {
+            while node.fault() == Some(FaultKind::Hang) {
+                tokio::time::sleep(HANG_RECHECK).await;
+            }
+            next.run(request).await
+        }
     }
 }
 
