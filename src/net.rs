@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use anyhow::anyhow;
-use tokio::net::TcpListener;
+use axum::serve::{ListenerExt, TapIo};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Binds `addr` for `what` (e.g. "router", "mini-03"); a busy port is one clear error line.
 pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -15,9 +16,33 @@ pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     })
 }
 
+/// An accepting listener for `axum::serve` whose connections have `TCP_NODELAY` set (plaintext
+/// `axum::serve` leaves Nagle's algorithm on, which holds back the second of two small writes,
+/// e.g. consecutive SSE chunks, until the first is acknowledged).
+pub fn no_delay(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
+    listener.tap_io(set_no_delay as fn(&mut TcpStream))
+}
+
+fn set_no_delay(stream: &mut TcpStream) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%err, "cannot set TCP_NODELAY on an accepted connection");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_have_no_delay() {
+        use axum::serve::Listener;
+        let listener = bind("127.0.0.1:0".parse().unwrap(), "test").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = no_delay(listener);
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap());
+    }
 
     #[tokio::test]
     async fn busy_port_is_one_clear_line() {

@@ -31,7 +31,7 @@ pub async fn run(args: crate::cli::AgentArgs) -> anyhow::Result<()> {
     let metrics = spawn_sampler().context("cannot read this machine's metrics")?;
     let listener = crate::net::bind(args.listen, "agent").await?;
     tracing::info!(listen = %args.listen, "agent serving /v1/metrics and /metrics");
-    axum::serve(listener, router(metrics, token))
+    axum::serve(crate::net::no_delay(listener), router(metrics, token))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

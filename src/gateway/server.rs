@@ -41,7 +41,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let service = app(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, service)
+    let result = axum::serve(crate::net::no_delay(listener), service)
         .with_graceful_shutdown(shutdown)
         .await
         .context("router server failed");
