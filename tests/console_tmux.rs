@@ -17,18 +17,36 @@ impl Session {
     fn start(command: &str) -> Session {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // A tmux server of its own (-L): a shared server that is exiting after the previous test's
+        // last session was killed would refuse the next session.
         let name = format!("farmhand-test-{}-{n}", std::process::id());
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40", command])
-            .status()
+        let output = Command::new("tmux")
+            .args([
+                "-L",
+                &name,
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                command,
+            ])
+            .output()
             .expect("tmux is needed for this test: install it (apt-get install tmux, brew install tmux)");
-        assert!(status.success(), "tmux could not start a session");
+        assert!(
+            output.status.success(),
+            "tmux could not start a session: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         Session(name, turn)
     }
 
     fn screen(&self) -> String {
         let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.0])
+            .args(["-L", &self.0, "capture-pane", "-p", "-t", &self.0])
             .output()
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -36,7 +54,7 @@ impl Session {
 
     fn keys(&self, keys: &str) {
         let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.0, keys])
+            .args(["-L", &self.0, "send-keys", "-t", &self.0, keys])
             .status()
             .expect("tmux send-keys");
         assert!(status.success());
@@ -61,7 +79,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).status();
     }
 }
 
