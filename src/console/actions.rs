@@ -23,18 +23,6 @@ pub fn spawn(operator: Operator, events: mpsc::Sender<Event>) -> (mpsc::Sender<C
     let task = tokio::spawn(async move {
         let cancels: Arc<Mutex<HashMap<String, Arc<AtomicBool>>>> = Arc::default();
         while let Some(command) = incoming.recv().await {
-            if let Command::CancelPull { node } = &command {
-                let flag = cancels.lock().ok().and_then(|map| map.get(node).cloned());
-                let text = match flag {
-                    Some(flag) => {
-                        flag.store(true, Ordering::Relaxed);
-                        format!("{node}: cancelling the pull")
-                    }
-                    None => format!("{node}: no pull is running"),
-                };
-                let _ = events.send(notice(text, true)).await;
-                continue;
-            }
             tokio::spawn(run(operator.clone(), command, events.clone(), cancels.clone()));
         }
     });
@@ -133,7 +121,17 @@ async fn run(
             }
             send(Event::Action(ActionEvent::PullEnded { node, outcome })).await;
         }
-        Command::CancelPull { .. } => {}
+        Command::CancelPull { node } => {
+            let flag = cancels.lock().ok().and_then(|map| map.get(&node).cloned());
+            let text = match flag {
+                Some(flag) => {
+                    flag.store(true, Ordering::Relaxed);
+                    format!("{node}: cancelling the pull")
+                }
+                None => format!("{node}: no pull is running"),
+            };
+            send(notice(text, true)).await;
+        }
         Command::SetOverride { key, value } => match operator.set_override(&key, &value, Some("console")).await {
             Ok(version) => send(notice(format!("policy version {version}: {key} = {value}"), true)).await,
             Err(err) => send(refused(&err)).await,

@@ -2,11 +2,11 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use super::dialogs::{notice, on_node_action, pull_all_prompt, submit_prompt};
+use super::dialogs::{confirm_clear, notice, on_node_action, pull_all_prompt, submit_prompt};
 use super::{Outcome, is_ctrl_c, quit};
 use crate::console::command::Command;
 use crate::console::keys::Action;
-use crate::console::state::{Confirm, Modal, Mode, Prompt, PromptFor, State, View};
+use crate::console::state::{Modal, Mode, Prompt, PromptFor, State, View};
 
 /// Keys while the `:` command line is open.
 pub(super) fn on_command_key(state: &mut State, key: &KeyEvent) -> Outcome {
@@ -90,21 +90,7 @@ pub(super) fn run_command(state: &mut State, line: &str) -> Outcome {
             }
             return outcome;
         }
-        Palette::Clear(key) => {
-            if !state.control.overrides.iter().any(|(k, _)| *k == key) {
-                let shown: String = key.chars().take(48).collect();
-                return notice(state, format!("no override `{shown}` is set"), false);
-            }
-            let version = state.control.version;
-            state.modal = Some(Modal::Confirm(Confirm {
-                title: format!("Clear the override of {key}?"),
-                lines: vec![format!(
-                    "fleet.toml's value applies again. Policy version {version} → {}; every router enforces it within 1 s.",
-                    version + 1
-                )],
-                commands: vec![Command::ClearOverride { key }],
-            }));
-        }
+        Palette::Clear(key) => return confirm_clear(state, &key),
     }
     Outcome::CHANGED
 }

@@ -84,25 +84,13 @@ pub(super) fn on_policy_action(state: &mut State, action: Action) -> Outcome {
     let Some(setting) = SETTINGS.get(state.policy_row) else {
         return Outcome::UNCHANGED;
     };
-    let (current, overridden) = state.setting(setting.key);
-    let current = current.to_string();
-    let version = state.control.version;
-    let enforced = format!(
-        "Policy version {version} → {}; every router enforces it within 1 s.",
-        version + 1
-    );
-    state.modal = Some(match (action, setting.kind) {
-        (Action::ClearOverride, _) if !overridden => {
-            return notice(state, format!("{} has no override to clear", setting.key), false);
-        }
-        (Action::ClearOverride, _) => Modal::Confirm(Confirm {
-            title: format!("Clear the override of {}?", setting.key),
-            lines: vec![format!("It is {current}; fleet.toml's value applies again."), enforced],
-            commands: vec![Command::ClearOverride {
-                key: setting.key.into(),
-            }],
-        }),
-        (_, SettingKind::Choice(_)) => {
+    if action == Action::ClearOverride {
+        return confirm_clear(state, setting.key);
+    }
+    let current = state.setting(setting.key).0.to_string();
+    let enforced = enforced_line(state);
+    state.modal = Some(match setting.kind {
+        SettingKind::Choice(_) => {
             let next = setting.next_choice(&current).unwrap_or_default();
             Modal::Confirm(Confirm {
                 title: format!("Set {} = {next}?", setting.key),
@@ -113,7 +101,7 @@ pub(super) fn on_policy_action(state: &mut State, action: Action) -> Outcome {
                 }],
             })
         }
-        (_, SettingKind::Dollars | SettingKind::Model) => Modal::Prompt(Prompt {
+        SettingKind::Dollars | SettingKind::Model => Modal::Prompt(Prompt {
             title: format!("New value of {} (now {current})", setting.key),
             purpose: PromptFor::Override {
                 key: setting.key.into(),
@@ -125,6 +113,34 @@ pub(super) fn on_policy_action(state: &mut State, action: Action) -> Outcome {
     Outcome::CHANGED
 }
 
+/// Opens the confirmation of clearing override `key`, or says there is none to clear.
+pub(super) fn confirm_clear(state: &mut State, key: &str) -> Outcome {
+    let (current, overridden) = state.setting(key);
+    if !overridden {
+        let shown: String = key.chars().take(48).collect();
+        return notice(state, format!("no override `{shown}` is set"), false);
+    }
+    state.modal = Some(Modal::Confirm(Confirm {
+        title: format!("Clear the override of {key}?"),
+        lines: vec![
+            format!("It is {current}; fleet.toml's value applies again."),
+            enforced_line(state),
+        ],
+        commands: vec![Command::ClearOverride { key: key.into() }],
+    }));
+    Outcome::CHANGED
+}
+
+/// What confirming a policy change does: the next version, enforced by every router.
+fn enforced_line(state: &State) -> String {
+    let version = state.control.version;
+    format!(
+        "Policy version {version} → {}; every router enforces it within 1 s.",
+        version + 1
+    )
+}
+
+/// Shows a result or refusal in the status bar.
 pub(super) fn notice(state: &mut State, text: String, ok: bool) -> Outcome {
     state.notice = Some(Notice {
         text,
@@ -219,13 +235,9 @@ pub(super) fn submit_prompt(state: &mut State, mut prompt: Prompt) -> Outcome {
             }));
         }
         PromptFor::Override { key } => {
-            let version = state.control.version;
             state.modal = Some(Modal::Confirm(Confirm {
                 title: format!("Set {key} = {input}?"),
-                lines: vec![format!(
-                    "Policy version {version} → {}; every router enforces it within 1 s.",
-                    version + 1
-                )],
+                lines: vec![enforced_line(state)],
                 commands: vec![Command::SetOverride { key, value: input }],
             }));
         }
