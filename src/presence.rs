@@ -87,7 +87,12 @@ pub fn spawn(
                     store.forget_presence(None, now - FORGET_AFTER).await?;
                     last_pruned = now;
                 }
-                store.complete_drains(now - LIVE_WINDOW).await
+                // Completing takes the control lock: only worth it while some node is draining.
+                if snapshot.node_states.values().any(|s| *s == DrainState::Draining) {
+                    store.complete_drains(now - LIVE_WINDOW).await
+                } else {
+                    Ok(Vec::new())
+                }
             }
             .await;
             match result {
