@@ -1,28 +1,30 @@
 //! Router overhead: latency added by the gateway versus calling a simulated node directly,
 //! with every decision logged to the store.
 //!
-//! `cargo bench --bench router_overhead`. Everything runs in this process: a [`SimFarm`] whose
-//! generation is made near-instant, a gateway over four of its nodes (all with 4 slots), and an
-//! HTTP client on a runtime and thread of its own. "Direct" posts an OpenAI body naming the local
-//! model to a node's `/v1/chat/completions` (round-robin over the same four nodes); "router" posts
-//! the same body with `model: "routine"` to the gateway. Same client, same keep-alive pool.
+//! `cargo bench --bench router_overhead`. One process, three places, as in a deployment: a
+//! [`SimFarm`] on a runtime of its own (the nodes are other machines; generation is made
+//! near-instant, so the farm answers in microseconds), the gateway on the router's runtime (a
+//! multi-threaded one with a worker per core, as `farmhand router` runs), and an HTTP client on
+//! a thread of its own. "Direct" posts an OpenAI body naming the local model to a node's
+//! `/v1/chat/completions` (round-robin over the routed nodes); "router" posts the same body with
+//! `model: "routine"` to the gateway. Same client, same keep-alive pool.
 //!
-//! Phases: (a) one request at a time, router, direct and a bare in-process HTTP proxy in rounds
-//! (order rotated every round; the proxy is a profiling aid: the cost of any extra HTTP hop);
+//! Phases: (a) one request at a time, in rounds whose order rotates: router, direct, and three
+//! profiling hops in the router's runtime that split the cost (a raw TCP relay: the floor of any
+//! extra hop on this machine; a bare HTTP proxy; a proxy through the gateway's upstream code);
 //! (b) open loop, 1,000 req/s through the router plus 1,000 req/s direct, each request sent at a
 //! precomputed time and its latency measured from that time (no coordinated omission). The
 //! overhead is the difference of the percentiles (router − direct). Budget (DESIGN.md): p50 ≤
-//! 150 µs, p99 ≤ 1 ms.
-//!
-//! The simulated node sleeps on tokio timers, which tick in whole milliseconds, so its answers are
-//! quantised to millisecond boundaries. Requests that all start in phase with that grid would hide
-//! the router's overhead inside the rounding, so every send time gets a random sub-millisecond
-//! phase (a uniform random offset within its millisecond), for both kinds alike.
+//! 150 µs, p99 ≤ 1 ms. Every send gets a random sub-millisecond phase, so requests do not line
+//! up with timer ticks.
 //!
 //! Store: PostgreSQL when `DATABASE_URL` is set (a fresh database on that server) or when
 //! `FARMHAND_BENCH_STORE=postgres` (a throwaway cluster from the installed binaries), otherwise
-//! SQLite in a temporary directory. `FARMHAND_BENCH_ROUNDS` (default 1500) and
-//! `FARMHAND_BENCH_LOAD_SECS` (default 10) change the run length.
+//! SQLite in a temporary directory (`null`: a counting sink, for profiling). `FARMHAND_BENCH_ROUNDS`
+//! (default 1500) and `FARMHAND_BENCH_LOAD_SECS` (default 10) change the run length;
+//! `FARMHAND_BENCH_ROUTER_RUNTIME` and `FARMHAND_BENCH_FARM_RUNTIME` (`multi`, `multi:N`,
+//! `current`) the runtimes; `FARMHAND_BENCH_PROFILE_KIND` (`router`, `direct`, `proxy`, `relay`,
+//! `upstream`) runs one kind alone and stops, for `perf stat`.
 
 #[path = "../tests/support/pg.rs"]
 mod pg;
@@ -83,6 +85,9 @@ enum Kind {
     Router,
     /// A bare HTTP proxy in this process: the floor cost of any extra hop (profiling aid).
     Proxy,
+    /// A raw TCP relay in the router's runtime: bytes copied both ways to one node, no HTTP at
+    /// all (profiling aid: the floor of one more hop on this machine, whatever the proxy).
+    Relay,
     /// A proxy that calls the node through the gateway's own upstream code and relays its parsed
     /// reply, without deciding or recording (profiling aid: splits the gateway's extra cost).
     Upstream,
@@ -93,6 +98,7 @@ enum Kind {
 struct Endpoints {
     router: String,
     proxy: String,
+    relay: String,
     upstream: String,
     nodes: Vec<String>,
     router_body: Bytes,
@@ -105,6 +111,7 @@ impl Endpoints {
             Kind::Router => (&self.router, self.router_body.clone()),
             Kind::Direct => (&self.nodes[i % self.nodes.len()], self.direct_body.clone()),
             Kind::Proxy => (&self.proxy, self.direct_body.clone()),
+            Kind::Relay => (&self.relay, self.direct_body.clone()),
             Kind::Upstream => (&self.upstream, self.direct_body.clone()),
         }
     }
@@ -339,7 +346,9 @@ fn open_loop(
                     lags.push(lag);
                     match kind {
                         Kind::Router => router.record(latency, reply, kind),
-                        Kind::Direct | Kind::Proxy | Kind::Upstream => direct.record(latency, reply, kind),
+                        Kind::Direct | Kind::Proxy | Kind::Relay | Kind::Upstream => {
+                            direct.record(latency, reply, kind)
+                        }
                     }
                 }));
             }
@@ -405,6 +414,26 @@ async fn bare_proxy(nodes: Vec<String>, body: Bytes) -> String {
     format!("http://{addr}/v1/chat/completions")
 }
 
+/// A raw TCP relay to `node` (`host:port`): each accepted connection gets its own connection to
+/// the node and one task copying both ways. The floor cost of any extra hop.
+async fn tcp_relay(node: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+    let addr = listener.local_addr().expect("relay address");
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let node = node.clone();
+            tokio::spawn(async move {
+                let _ = inbound.set_nodelay(true);
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&node).await {
+                    let _ = outbound.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}/v1/chat/completions")
+}
+
 /// A proxy through the gateway's own upstream code (`gateway::upstream::local::call`): parses the
 /// request, calls the next node as the gateway would, relays the parsed reply as JSON.
 async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
@@ -425,7 +454,9 @@ async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
             idle: Duration::from_secs(10),
         };
         match local::call(client, base, model, &request, timeouts).await {
-            Ok(UpstreamReply::Complete { completion, .. }) => axum::Json(completion).into_response(),
+            Ok(UpstreamReply::Complete { body, .. }) => {
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+            }
             _ => axum::http::StatusCode::BAD_GATEWAY.into_response(),
         }
     }
@@ -447,6 +478,69 @@ async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}/v1/chat/completions")
+}
+
+/// The router's own runtime, driven by a thread of its own: apart from the farm's (the nodes are
+/// other machines) and from the client's. `FARMHAND_BENCH_ROUTER_RUNTIME`: `multi` (default),
+/// `multi:N` or `current`.
+struct RouterRuntime {
+    handle: tokio::runtime::Handle,
+    label: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RouterRuntime {
+    fn start(variable: &str, name: &str) -> RouterRuntime {
+        let choice = std::env::var(variable).unwrap_or_else(|_| "multi".into());
+        let (runtime, label) = if choice == "current" {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            (runtime, "current-thread".to_string())
+        } else {
+            let workers: Option<usize> = choice.strip_prefix("multi:").and_then(|n| n.parse().ok());
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = workers {
+                builder.worker_threads(n);
+            }
+            let label = format!(
+                "multi-thread ({} workers)",
+                workers.map_or_else(|| "default".to_string(), |n| n.to_string())
+            );
+            (builder.thread_name(name).enable_all().build(), label)
+        };
+        let runtime = runtime.expect("router runtime");
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("{name}-main"))
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .expect("router runtime thread");
+        RouterRuntime {
+            handle,
+            label,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+}
+
+impl Drop for RouterRuntime {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Waits until every routed node is up with `model` loaded in the fleet view.
@@ -601,12 +695,8 @@ fn main() {
     let load_secs = env_or("FARMHAND_BENCH_LOAD_SECS", 10);
     let bench_started = Instant::now();
 
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("server")
-        .enable_all()
-        .build()
-        .expect("server runtime");
+    let farm_rt = RouterRuntime::start("FARMHAND_BENCH_FARM_RUNTIME", "farm");
+    let router_rt = RouterRuntime::start("FARMHAND_BENCH_ROUTER_RUNTIME", "router");
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -623,7 +713,7 @@ fn main() {
     let (rss_start, _) = rss_kib();
 
     // The farm: generation near-instant (1 output token, prefill of a few µs), loads of a few ms.
-    let farm = server_rt
+    let farm = farm_rt
         .block_on(SimFarm::start(SimOptions {
             tokens_per_sec: 1e9,
             max_queue: 10_000,
@@ -656,6 +746,7 @@ fn main() {
     let mut endpoints = Endpoints {
         router: String::new(),
         proxy: String::new(),
+        relay: String::new(),
         upstream: String::new(),
         nodes: node_urls,
         router_body: body("routine"),
@@ -676,17 +767,19 @@ fn main() {
         "direct warm-up errors: {:?}",
         warm.direct.first_error
     );
-    endpoints.proxy = server_rt.block_on(bare_proxy(endpoints.nodes.clone(), endpoints.direct_body.clone()));
-    endpoints.upstream = server_rt.block_on(upstream_proxy(endpoints.nodes.clone(), model.clone()));
+    endpoints.proxy = router_rt.block_on(bare_proxy(endpoints.nodes.clone(), endpoints.direct_body.clone()));
+    let first_node = farm.node_urls()[0].trim_start_matches("http://").to_string();
+    endpoints.relay = router_rt.block_on(tcp_relay(first_node));
+    endpoints.upstream = router_rt.block_on(upstream_proxy(endpoints.nodes.clone(), model.clone()));
     let (rss_before_gateway, _) = rss_kib();
 
     // The gateway: store, recorder, live control, a fast fleet poller, loopback-only.
-    let home = server_rt.block_on(StoreHome::create());
+    let home = router_rt.block_on(StoreHome::create());
     let journal = tempfile::tempdir().expect("journal directory");
     config.router.journal_path = journal.path().join("journal.ndjson").display().to_string();
     let null_sink = std::env::var("FARMHAND_BENCH_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("null"));
     let sunk = Arc::new(AtomicU64::new(0));
-    let (store, gateway, addr, shutdown) = server_rt.block_on(async {
+    let (store, gateway, addr, shutdown) = router_rt.block_on(async {
         let store = Store::connect(home.url()).await.expect("store connects");
         store.migrate().await.expect("migrations apply");
         let mut fleet = FleetPoller::start(
@@ -720,8 +813,9 @@ fn main() {
     });
     endpoints.router = format!("http://{addr}/v1/chat/completions");
     println!(
-        "router_overhead: {} nodes routed (4 slots each) of a {FARM_NODES}-node sim, store {}, model {model}",
+        "router_overhead: {} nodes routed (4 slots each) of a {FARM_NODES}-node sim, router runtime {}, store {}, model {model}",
         routed_nodes,
+        router_rt.label,
         if null_sink {
             "none: decisions go to a counting null sink (profiling only, not a budget run)".to_string()
         } else {
@@ -735,10 +829,33 @@ fn main() {
         &client,
         &endpoints,
         200,
-        &[Kind::Router, Kind::Direct, Kind::Proxy, Kind::Upstream],
+        &[Kind::Router, Kind::Direct, Kind::Proxy, Kind::Upstream, Kind::Relay],
         &router_sent,
     );
     let (rss_gateway_warm, _) = rss_kib();
+
+    // Profiling: only one kind, one at a time, then stop (for `perf stat` and the like).
+    if let Ok(name) = std::env::var("FARMHAND_BENCH_PROFILE_KIND") {
+        let kind = match name.as_str() {
+            "router" => Some(Kind::Router),
+            "direct" => Some(Kind::Direct),
+            "proxy" => Some(Kind::Proxy),
+            "relay" => Some(Kind::Relay),
+            "upstream" => Some(Kind::Upstream),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let mut samples = one_at_a_time(&client_rt, &client, &endpoints, pairs, &[kind], &router_sent);
+            let p = percentiles(&mut samples[0].latencies);
+            println!(
+                "profile {name}: n {} p50 {:.1} µs p99 {:.1} µs",
+                p.n,
+                us(p.p50),
+                us(p.p99)
+            );
+        }
+        std::process::exit(0);
+    }
 
     // (a) One at a time.
     let mut seq_samples = one_at_a_time(
@@ -746,16 +863,16 @@ fn main() {
         &client,
         &endpoints,
         pairs,
-        &[Kind::Router, Kind::Direct, Kind::Proxy, Kind::Upstream],
+        &[Kind::Router, Kind::Direct, Kind::Proxy, Kind::Upstream, Kind::Relay],
         &router_sent,
     );
     let seq_errors: u64 = seq_samples.iter().map(|s| s.errors).sum();
-    let [router, direct, proxy, upstream] = &mut seq_samples[..] else {
-        unreachable!("four kinds were measured")
+    let [router, direct, proxy, upstream, relay] = &mut seq_samples[..] else {
+        unreachable!("five kinds were measured")
     };
     let seq = report(
         &format!(
-            "(a) one request at a time: {pairs} rounds (router, direct, bare proxy; order rotated), random sub-ms phase"
+            "(a) one request at a time: {pairs} rounds (router, direct and three profiling hops; order rotated), random sub-ms phase"
         ),
         direct,
         router,
@@ -773,6 +890,17 @@ fn main() {
         us(proxy_p.max),
         proxy.errors
     );
+    let relay_p = percentiles(&mut relay.latencies);
+    println!(
+        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
+        "raw TCP relay hop",
+        relay_p.n,
+        us(relay_p.p50),
+        us(relay_p.p90),
+        us(relay_p.p99),
+        us(relay_p.max),
+        relay.errors
+    );
     let upstream_p = percentiles(&mut upstream.latencies);
     println!(
         "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
@@ -785,8 +913,9 @@ fn main() {
         upstream.errors
     );
     println!(
-        "  profiling split at p50: one bare HTTP hop (proxy − direct) {:.1} µs; the gateway's upstream code \
+        "  profiling split at p50: one raw TCP hop (relay − direct) {:.1} µs; one bare HTTP hop (proxy − direct) {:.1} µs; the gateway's upstream code \
          on top (upstream − proxy) {:.1} µs; deciding and recording on top (router − upstream) {:.1} µs",
+        signed_us(relay_p.p50, direct_p.p50),
         signed_us(proxy_p.p50, direct_p.p50),
         signed_us(upstream_p.p50, proxy_p.p50),
         signed_us(router_p.p50, upstream_p.p50)
@@ -823,7 +952,7 @@ fn main() {
 
     // Decision rows: exactly one per request sent to the router.
     let backend = store.backend();
-    let (rows, rolled, summary_requests, recorder_line) = server_rt.block_on(async {
+    let (rows, rolled, summary_requests, recorder_line) = router_rt.block_on(async {
         gateway.flush().await;
         let (rows, rolled) = if null_sink {
             let n = sunk.load(Ordering::Relaxed) as i64;
@@ -931,10 +1060,12 @@ fn main() {
     drop(client_rt);
     let (stop, server) = shutdown;
     let _ = stop.send(());
-    server_rt.block_on(async {
+    router_rt.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-        farm.shutdown().await;
     });
+    farm_rt.block_on(farm.shutdown());
+    drop(router_rt);
+    drop(farm_rt);
     drop(home);
     let all_ok = checks.iter().all(|c| c.1) && seq_errors + open_errors == 0 && decisions_ok;
     if !all_ok {

@@ -56,7 +56,10 @@ fn request(stream: bool) -> ChatCompletionRequest {
 
 fn complete(reply: UpstreamReply) -> (ChatCompletion, TokenUsage) {
     match reply {
-        UpstreamReply::Complete { completion, usage } => (*completion, usage),
+        UpstreamReply::Complete { body, usage } => (
+            serde_json::from_slice(&body).expect("an OpenAI-shaped completion"),
+            usage,
+        ),
         UpstreamReply::Stream(_) => panic!("expected a whole completion"),
     }
 }

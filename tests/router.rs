@@ -472,7 +472,7 @@ async fn a_node_that_answers_garbage_or_hangs_gets_a_clear_error_and_the_router_
     assert_eq!(garbage.status(), 503, "sensitive work cannot go elsewhere");
     let body: Value = garbage.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("malformed answer from node"), "{body}");
+    assert!(message.contains("node sent a malformed answer"), "{body}");
     let routine = stack.chat(&client, ask("routine", "hello")).await;
     assert_eq!(routine.status(), 200, "routine work falls back to the frontier");
     assert!(route(&routine).starts_with("frontier/"), "{}", route(&routine));

@@ -188,10 +188,15 @@ fn respond(
 ) -> Response {
     let headers = route_headers(decision, step, pending.request_id());
     match reply {
-        UpstreamReply::Complete { completion, usage } => {
+        UpstreamReply::Complete { body, usage } => {
             pending.finish(200, None, Some(usage));
             drop(slot);
-            (headers, axum::Json(completion)).into_response()
+            (
+                headers,
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+                .into_response()
         }
         UpstreamReply::Stream(chunks) => {
             let wants_usage = request.wants_usage_chunk();

@@ -14,7 +14,7 @@ pub mod upstream;
 pub mod warmth;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -54,6 +54,15 @@ pub struct Gateway {
     client: reqwest::Client,
     metrics: GatewayMetrics,
     timeouts: Timeouts,
+    overrides: Mutex<ParsedOverrides>,
+}
+
+/// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
+/// request (and warned about once, not on every request).
+#[derive(Default)]
+struct ParsedOverrides {
+    from: Option<Arc<ControlSnapshot>>,
+    overrides: Arc<Overrides>,
 }
 
 /// The live inputs a gateway reads on every request.
@@ -109,6 +118,7 @@ impl Gateway {
             client,
             metrics: GatewayMetrics::default(),
             timeouts,
+            overrides: Mutex::default(),
         })
     }
 
@@ -120,10 +130,7 @@ impl Gateway {
     /// The decision for a request with these features, from the live fleet, control and spend.
     pub fn decide(&self, features: &RequestFeatures) -> Decision {
         let control = self.control.borrow().clone();
-        let (overrides, warnings) = Overrides::from_rows(&control.overrides, control.version);
-        for warning in warnings {
-            tracing::warn!(%warning, "ignoring an invalid override");
-        }
+        let overrides = self.overrides_of(&control);
         let fleet = self.fleet_view(&control);
         select(
             features,
@@ -132,6 +139,25 @@ impl Gateway {
             &fleet,
             &self.spend.state(Utc::now()),
         )
+    }
+
+    /// The overrides of `control`, parsed only when they differ from the last ones seen.
+    fn overrides_of(&self, control: &Arc<ControlSnapshot>) -> Arc<Overrides> {
+        let mut parsed = self.overrides.lock().unwrap_or_else(|p| p.into_inner());
+        let same = |seen: &Arc<ControlSnapshot>| {
+            Arc::ptr_eq(seen, control) || (seen.version == control.version && seen.overrides == control.overrides)
+        };
+        if !parsed.from.as_ref().is_some_and(same) {
+            let (overrides, warnings) = Overrides::from_rows(&control.overrides, control.version);
+            for warning in warnings {
+                tracing::warn!(%warning, "ignoring an invalid override");
+            }
+            *parsed = ParsedOverrides {
+                from: Some(control.clone()),
+                overrides: Arc::new(overrides),
+            };
+        }
+        parsed.overrides.clone()
     }
 
     /// What placement sees now: telemetry, drain states and the router's in-flight counts.

@@ -43,6 +43,18 @@ impl Pace {
     }
 }
 
+/// Tokio's timers tick in whole milliseconds, so a shorter wait would last one or two ticks.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+/// Sleeps until `deadline`, unless it is closer than the timer resolution: a sped-up farm then
+/// answers in microseconds instead of rounding every step up to a tick. Callers keep a schedule
+/// of absolute deadlines, so skipped waits never add up to drift.
+pub(crate) async fn sleep_until(deadline: std::time::Instant) {
+    if deadline.saturating_duration_since(std::time::Instant::now()) >= TIMER_RESOLUTION {
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
+
 /// `farmhand sim`: serves the farm until Ctrl-C.
 pub async fn run(args: crate::cli::SimArgs) -> anyhow::Result<()> {
     let options = SimOptions::from_args(&args)?;

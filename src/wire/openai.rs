@@ -200,6 +200,16 @@ pub struct Choice {
     pub finish_reason: Option<String>,
 }
 
+/// Just enough of a `chat.completion` to check its shape and price it, while its bytes pass through.
+#[derive(Debug, Deserialize)]
+pub struct CompletionEnvelope {
+    /// The replies, not looked into.
+    pub choices: Vec<serde::de::IgnoredAny>,
+    /// Token usage.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
 /// Non-streamed `chat.completion`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletion {

@@ -1,7 +1,7 @@
 //! A farm node: Ollama's OpenAI-compatible `/v1/chat/completions`, passed through.
 
-use super::{Timeouts, UpstreamError, UpstreamReply, describe, openai_sse};
-use crate::wire::openai::{ChatCompletion, ChatCompletionRequest, ErrorEnvelope, StreamOptions};
+use super::{Timeouts, UpstreamError, UpstreamReply, describe};
+use crate::wire::openai::{ChatCompletionRequest, ErrorEnvelope, StreamOptions};
 
 /// Sends `request` to the node at `base_url` as `model`. Streams ask for usage so it is always known.
 pub async fn call(
@@ -63,22 +63,7 @@ pub async fn call(
             .await
             .map(UpstreamReply::Stream);
     }
-    let bytes = match tokio::time::timeout(timeouts.idle, response.bytes()).await {
-        Err(_) => return Err(UpstreamError::transport("body timed out")),
-        Ok(Err(err)) => return Err(UpstreamError::transport(describe(&err))),
-        Ok(Ok(bytes)) => bytes,
-    };
-    let completion: ChatCompletion =
-        serde_json::from_slice(&bytes).map_err(|_| UpstreamError::transport("malformed answer from node"))?;
-    let usage = completion
-        .usage
-        .as_ref()
-        .map(openai_sse::token_usage)
-        .unwrap_or_default();
-    Ok(UpstreamReply::Complete {
-        completion: Box::new(completion),
-        usage,
-    })
+    super::frontier::http::read_completion("node", response, timeouts.idle).await
 }
 
 fn truncate(text: &str) -> String {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::Stream;
 
 use crate::config::TokenUsage;
-use crate::wire::openai::{ChatCompletion, ChatCompletionChunk};
+use crate::wire::openai::ChatCompletionChunk;
 
 /// A stream of OpenAI-shaped chunks; it ends after the last chunk, and ending any other way
 /// (no finish, no `[DONE]`, no `message_stop`) is a [`MidStreamError`].
@@ -42,8 +42,8 @@ pub struct Timeouts {
 pub enum UpstreamReply {
     /// A whole completion.
     Complete {
-        /// The completion in OpenAI's shape (`model` is the upstream model).
-        completion: Box<ChatCompletion>,
+        /// The completion as JSON in OpenAI's shape (`model` is the upstream model).
+        body: bytes::Bytes,
         /// Normalised token counts for pricing.
         usage: TokenUsage,
     },

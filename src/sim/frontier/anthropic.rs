@@ -122,7 +122,10 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
     let mut response = if stream {
         paced_sse(stream_events(&state, message, &reply.tokens))
     } else {
-        tokio::time::sleep(state.first_byte() + state.per_token().mul_f64(reply.len() as f64)).await;
+        crate::sim::sleep_until(
+            std::time::Instant::now() + state.first_byte() + state.per_token().mul_f64(reply.len() as f64),
+        )
+        .await;
         respond::json(StatusCode::OK, &message)
     };
     if let Ok(id) = HeaderValue::from_str(&format!("req_011{}", random_id(21))) {

@@ -142,10 +142,10 @@ impl Composition {
 pub(crate) fn paced_sse(events: Vec<(Duration, String)>) -> Response {
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
+        let mut at = std::time::Instant::now();
         for (delay, event) in events {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
+            at += delay;
+            crate::sim::sleep_until(at).await;
             if tx.send(Bytes::from(event)).await.is_err() {
                 return;
             }

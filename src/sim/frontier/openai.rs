@@ -131,7 +131,10 @@ pub(crate) async fn chat_completions(
     let response = if request.is_stream() {
         paced_sse(stream_events(&state, &request, &reply, usage, id, created))
     } else {
-        tokio::time::sleep(state.first_byte() + state.per_token().mul_f64(reply.len() as f64)).await;
+        crate::sim::sleep_until(
+            std::time::Instant::now() + state.first_byte() + state.per_token().mul_f64(reply.len() as f64),
+        )
+        .await;
         let completion = ChatCompletion {
             id,
             object: OBJECT_COMPLETION.into(),

@@ -54,10 +54,10 @@ pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Re
     tokio::spawn(async move {
         let load = slot.wait_ready().await;
         let prefill = Instant::now();
-        tokio::time::sleep(pace.scale(Duration::from_secs_f64(
+        let prefill_time = pace.scale(Duration::from_secs_f64(
             plan.prompt_tokens as f64 / PREFILL_TOKENS_PER_SEC,
-        )))
-        .await;
+        ));
+        crate::sim::sleep_until(prefill + prefill_time).await;
         let prompt_eval = prefill.elapsed();
         let natural = u64::from(text.natural_length());
         let (count, done_reason) = match plan.max_tokens {
@@ -67,7 +67,7 @@ pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Re
         let decode = Instant::now();
         let per_token = pace.per_token();
         for i in 0..count {
-            tokio::time::sleep_until((decode + per_token.mul_f64((i + 1) as f64)).into()).await;
+            crate::sim::sleep_until(decode + per_token.mul_f64((i + 1) as f64)).await;
             if tx.send(Piece::Token(text.next_token())).await.is_err() {
                 return;
             }

@@ -76,7 +76,7 @@ impl Slot {
     pub(crate) async fn wait_ready(&self) -> Duration {
         let started = Instant::now();
         if let Ok(wait) = (self.ready_at - Utc::now()).to_std() {
-            tokio::time::sleep(wait).await;
+            crate::sim::sleep_until(started + wait).await;
         }
         started.elapsed()
     }

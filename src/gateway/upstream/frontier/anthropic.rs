@@ -41,8 +41,10 @@ pub(super) async fn call(
         )));
     }
     let (completion, usage) = translate::completion(reply, created);
+    let body = serde_json::to_vec(&completion)
+        .map_err(|_| UpstreamError::transport(format!("{provider_name} answer could not be translated")))?;
     Ok(UpstreamReply::Complete {
-        completion: Box::new(completion),
+        body: body.into(),
         usage,
     })
 }

@@ -8,8 +8,9 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::translate::truncate;
-use crate::gateway::upstream::{UpstreamError, describe};
-use crate::wire::openai::ErrorEnvelope;
+use crate::gateway::upstream::openai_sse::token_usage;
+use crate::gateway::upstream::{UpstreamError, UpstreamReply, describe};
+use crate::wire::openai::{CompletionEnvelope, ErrorEnvelope};
 
 /// The largest whole reply read (a completion, not a stream).
 const MAX_REPLY_BYTES: usize = 16 << 20;
@@ -75,8 +76,31 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     idle: Duration,
 ) -> Result<T, UpstreamError> {
     let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
-    serde_json::from_slice(&body)
-        .map_err(|_| UpstreamError::transport(format!("{provider_name} sent a malformed answer")))
+    serde_json::from_slice(&body).map_err(|_| malformed(provider_name))
+}
+
+/// Reads a whole OpenAI-shaped completion, checks its shape and usage, and keeps its bytes as
+/// they came, so every field the upstream sent reaches the agent.
+pub(crate) async fn read_completion(
+    upstream_name: &str,
+    response: reqwest::Response,
+    idle: Duration,
+) -> Result<UpstreamReply, UpstreamError> {
+    let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
+    let envelope: CompletionEnvelope = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
+    if envelope.choices.is_empty() {
+        return Err(UpstreamError::transport(format!(
+            "{upstream_name} sent a completion without choices"
+        )));
+    }
+    Ok(UpstreamReply::Complete {
+        body: body.into(),
+        usage: envelope.usage.as_ref().map(token_usage).unwrap_or_default(),
+    })
+}
+
+fn malformed(upstream_name: &str) -> UpstreamError {
+    UpstreamError::transport(format!("{upstream_name} sent a malformed answer"))
 }
 
 /// The error for a non-2xx answer, named from either provider's error envelope.

@@ -8,7 +8,7 @@ use super::translate::truncate;
 use super::{ApiKey, http, stream};
 use crate::gateway::upstream::openai_sse::token_usage;
 use crate::gateway::upstream::{StreamItem, Timeouts, UpstreamError, UpstreamReply};
-use crate::wire::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, StreamOptions};
+use crate::wire::openai::{ChatCompletionChunk, ChatCompletionRequest, StreamOptions};
 use crate::wire::sse::SseEvent;
 
 /// Calls `POST {base_url}/v1/chat/completions`.
@@ -37,17 +37,7 @@ pub(super) async fn call(
         let chunks = stream::relay(provider_name, response, OpenAiStream::default(), timeouts).await?;
         return Ok(UpstreamReply::Stream(chunks));
     }
-    let completion: ChatCompletion = http::read_json(provider_name, response, timeouts.idle).await?;
-    if completion.choices.is_empty() {
-        return Err(UpstreamError::transport(format!(
-            "{provider_name} sent a completion without choices"
-        )));
-    }
-    let usage = completion.usage.as_ref().map(token_usage).unwrap_or_default();
-    Ok(UpstreamReply::Complete {
-        completion: Box::new(completion),
-        usage,
-    })
+    http::read_completion(provider_name, response, timeouts.idle).await
 }
 
 /// The body sent: the agent's request for `model`, with usage always streamed and the output cap
