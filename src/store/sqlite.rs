@@ -5,12 +5,12 @@
 //! writer at a time, and taking the write lock up front makes concurrent writers wait
 //! (`busy_timeout`) instead of failing, and makes ids visible in commit order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
@@ -52,6 +52,9 @@ fn parse_ts(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreErr
 fn parse_ts_opt(column: &'static str, value: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     value.map(|v| parse_ts(column, &v)).transpose()
 }
+
+/// Decisions per multi-row insert: 21 parameters each, well under SQLite's 32,766.
+const INSERT_CHUNK: usize = 500;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file, in WAL mode with a busy timeout.
@@ -122,7 +125,8 @@ impl SqliteStore {
         count("_sqlx_migrations", n)
     }
 
-    /// Inserts row by row in one transaction; only rows that were new are rolled into spend.
+    /// Inserts in multi-row statements in one transaction; only rows that were new (the ones the
+    /// insert returns) are rolled into spend.
     pub(crate) async fn insert_decisions(&self, batch: &[DecisionRecord]) -> Result<u64, StoreError> {
         if batch.is_empty() {
             return Ok(0);
@@ -131,56 +135,64 @@ impl SqliteStore {
         let mut spend: BTreeMap<Key<'_>, SpendLine> = BTreeMap::new();
         let mut tx = self.write_tx().await?;
         let mut inserted = 0u64;
-        for d in batch {
-            let done = sqlx::query(
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
                  sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, \
-                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-                 ON CONFLICT (request_id) DO NOTHING",
-            )
-            .bind(&d.request_id)
-            .bind(ts(d.ts))
-            .bind(&d.agent)
-            .bind(d.declared_class.as_str())
-            .bind(d.effective_class.as_str())
-            .bind(d.sensitive)
-            .bind(d.sensitivity_reason.as_deref())
-            .bind(d.endpoint.as_str())
-            .bind(d.provider.as_deref())
-            .bind(d.node.as_deref())
-            .bind(d.model.as_deref())
-            .bind(d.est_tokens)
-            .bind(d.prompt_tokens)
-            .bind(d.completion_tokens)
-            .bind(d.cost_usd)
-            .bind(d.ttfb_ms)
-            .bind(d.latency_ms)
-            .bind(d.fallback.as_str())
-            .bind(d.policy_version)
-            .bind(d.status)
-            .bind(d.error.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                continue;
-            }
-            inserted += 1;
-            let key = (
-                ts(hour_floor(d.ts)),
-                d.effective_class.as_str(),
-                d.endpoint.as_str(),
-                d.provider.as_deref().unwrap_or(""),
-                d.model.as_deref().unwrap_or(""),
-                d.agent.as_str(),
+                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error) ",
             );
-            let line = SpendLine {
-                requests: 1,
-                prompt_tokens: d.prompt_tokens,
-                completion_tokens: d.completion_tokens,
-                cost_usd: d.cost_usd,
-            };
-            spend.entry(key).or_default().add(&line);
+            insert.push_values(chunk, |mut row, d| {
+                row.push_bind(d.request_id.as_str())
+                    .push_bind(ts(d.ts))
+                    .push_bind(d.agent.as_str())
+                    .push_bind(d.declared_class.as_str())
+                    .push_bind(d.effective_class.as_str())
+                    .push_bind(d.sensitive)
+                    .push_bind(d.sensitivity_reason.as_deref())
+                    .push_bind(d.endpoint.as_str())
+                    .push_bind(d.provider.as_deref())
+                    .push_bind(d.node.as_deref())
+                    .push_bind(d.model.as_deref())
+                    .push_bind(d.est_tokens)
+                    .push_bind(d.prompt_tokens)
+                    .push_bind(d.completion_tokens)
+                    .push_bind(d.cost_usd)
+                    .push_bind(d.ttfb_ms)
+                    .push_bind(d.latency_ms)
+                    .push_bind(d.fallback.as_str())
+                    .push_bind(d.policy_version)
+                    .push_bind(d.status)
+                    .push_bind(d.error.as_deref());
+            });
+            insert.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
+            let mut new: HashSet<String> = insert
+                .build_query_scalar::<String>()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+            for d in chunk {
+                // Removed once counted, so a request id twice in one batch is rolled up once.
+                if !new.remove(&d.request_id) {
+                    continue;
+                }
+                inserted += 1;
+                let key = (
+                    ts(hour_floor(d.ts)),
+                    d.effective_class.as_str(),
+                    d.endpoint.as_str(),
+                    d.provider.as_deref().unwrap_or(""),
+                    d.model.as_deref().unwrap_or(""),
+                    d.agent.as_str(),
+                );
+                let line = SpendLine {
+                    requests: 1,
+                    prompt_tokens: d.prompt_tokens,
+                    completion_tokens: d.completion_tokens,
+                    cost_usd: d.cost_usd,
+                };
+                spend.entry(key).or_default().add(&line);
+            }
         }
         for ((hour, class, endpoint, provider, model, agent), line) in spend {
             sqlx::query(
