@@ -165,8 +165,10 @@ impl SqliteStore {
                     .push_bind(d.error.as_deref());
             });
             insert.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
+            // Not cached: each batch size is a different statement, and the cache would keep them all.
             let mut new: HashSet<String> = insert
                 .build_query_scalar::<String>()
+                .persistent(false)
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
