@@ -83,7 +83,8 @@ fn signed_mib(after: u64, before: u64) -> f64 {
 enum Kind {
     Direct,
     Router,
-    /// A bare HTTP proxy in this process: the floor cost of any extra hop (profiling aid).
+    /// A bare HTTP proxy (axum and reqwest) in the router's runtime: the cost of one more HTTP hop
+    /// with no farmhand code in it (profiling aid).
     Proxy,
     /// A raw TCP relay in the router's runtime: bytes copied both ways to one node, no HTTP at
     /// all (profiling aid: the floor of one more hop on this machine, whatever the proxy).
@@ -207,6 +208,20 @@ fn signed_us(a: Duration, b: Duration) -> f64 {
     us(a) - us(b)
 }
 
+/// Prints one row of a latency table.
+fn print_row(name: &str, p: Percentiles, errors: u64) {
+    println!(
+        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
+        name,
+        p.n,
+        us(p.p50),
+        us(p.p90),
+        us(p.p99),
+        us(p.max),
+        errors
+    );
+}
+
 /// Prints the table of one phase and returns (p50 overhead, p99 overhead) in µs.
 fn report(title: &str, direct: &mut Samples, router: &mut Samples) -> (f64, f64) {
     let d = percentiles(&mut direct.latencies);
@@ -217,18 +232,8 @@ fn report(title: &str, direct: &mut Samples, router: &mut Samples) -> (f64, f64)
         "  {:<18} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7}",
         "", "n", "p50 µs", "p90 µs", "p99 µs", "max µs", "errors"
     );
-    for (name, p, s) in [("direct (node)", d, &*direct), ("via router", r, &*router)] {
-        println!(
-            "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
-            name,
-            p.n,
-            us(p.p50),
-            us(p.p90),
-            us(p.p99),
-            us(p.max),
-            s.errors
-        );
-    }
+    print_row("direct (node)", d, direct.errors);
+    print_row("via router", r, router.errors);
     let overhead = (
         signed_us(r.p50, d.p50),
         signed_us(r.p90, d.p90),
@@ -403,15 +408,7 @@ async fn bare_proxy(nodes: Vec<String>, body: Bytes) -> String {
         .build()
         .expect("proxy client");
     let state: ProxyState = Arc::new((client, nodes, body, AtomicUsize::new(0)));
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(forward))
-        .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-    let addr = listener.local_addr().expect("proxy address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}/v1/chat/completions")
+    serve_chat_completions(axum::routing::post(forward).with_state(state)).await
 }
 
 /// A raw TCP relay to `node` (`host:port`): each accepted connection gets its own connection to
@@ -467,31 +464,34 @@ async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
         .build()
         .expect("upstream client");
     let state: UpstreamState = Arc::new((client, nodes, model, AtomicUsize::new(0)));
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(forward))
-        .with_state(state);
+    serve_chat_completions(axum::routing::post(forward).with_state(state)).await
+}
+
+/// Serves `handler` as `POST /v1/chat/completions` on a loopback port of this runtime; returns its URL.
+async fn serve_chat_completions(handler: axum::routing::MethodRouter) -> String {
+    let app = axum::Router::new().route("/v1/chat/completions", handler);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("bind upstream proxy");
-    let addr = listener.local_addr().expect("upstream proxy address");
+        .expect("bind a proxy");
+    let addr = listener.local_addr().expect("proxy address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}/v1/chat/completions")
 }
 
-/// The router's own runtime, driven by a thread of its own: apart from the farm's (the nodes are
-/// other machines) and from the client's. `FARMHAND_BENCH_ROUTER_RUNTIME`: `multi` (default),
-/// `multi:N` or `current`.
-struct RouterRuntime {
+/// A runtime driven by a thread of its own, so that the farm (the nodes are other machines), the
+/// router and the client each run apart. Its kind comes from an environment variable: `multi`
+/// (default, a worker per core, as `farmhand router` runs), `multi:N` or `current`.
+struct BenchRuntime {
     handle: tokio::runtime::Handle,
     label: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl RouterRuntime {
-    fn start(variable: &str, name: &str) -> RouterRuntime {
+impl BenchRuntime {
+    fn start(variable: &str, name: &str) -> BenchRuntime {
         let choice = std::env::var(variable).unwrap_or_else(|_| "multi".into());
         let (runtime, label) = if choice == "current" {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
@@ -508,7 +508,7 @@ impl RouterRuntime {
             );
             (builder.thread_name(name).enable_all().build(), label)
         };
-        let runtime = runtime.expect("router runtime");
+        let runtime = runtime.unwrap_or_else(|e| panic!("{name} runtime: {e}"));
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -518,8 +518,8 @@ impl RouterRuntime {
                     let _ = stopped.await;
                 });
             })
-            .expect("router runtime thread");
-        RouterRuntime {
+            .unwrap_or_else(|e| panic!("{name} runtime thread: {e}"));
+        BenchRuntime {
             handle,
             label,
             stop: Some(stop),
@@ -532,7 +532,7 @@ impl RouterRuntime {
     }
 }
 
-impl Drop for RouterRuntime {
+impl Drop for BenchRuntime {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -690,13 +690,31 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
     println!("  parse + re-serialise the reply  {:>6.2} µs", us(reply));
 }
 
+/// `FARMHAND_BENCH_PROFILE_KIND`, read before anything starts: a bad name stops the bench at once.
+fn profile_kind() -> Option<(String, Kind)> {
+    let name = std::env::var("FARMHAND_BENCH_PROFILE_KIND").ok()?;
+    let kind = match name.as_str() {
+        "router" => Kind::Router,
+        "direct" => Kind::Direct,
+        "proxy" => Kind::Proxy,
+        "relay" => Kind::Relay,
+        "upstream" => Kind::Upstream,
+        other => {
+            eprintln!("FARMHAND_BENCH_PROFILE_KIND: `{other}` is not one of router, direct, proxy, relay, upstream");
+            std::process::exit(2);
+        }
+    };
+    Some((name, kind))
+}
+
 fn main() {
     let pairs = env_or("FARMHAND_BENCH_ROUNDS", 1500) as usize;
     let load_secs = env_or("FARMHAND_BENCH_LOAD_SECS", 10);
+    let profile = profile_kind();
     let bench_started = Instant::now();
 
-    let farm_rt = RouterRuntime::start("FARMHAND_BENCH_FARM_RUNTIME", "farm");
-    let router_rt = RouterRuntime::start("FARMHAND_BENCH_ROUTER_RUNTIME", "router");
+    let farm_rt = BenchRuntime::start("FARMHAND_BENCH_FARM_RUNTIME", "farm");
+    let router_rt = BenchRuntime::start("FARMHAND_BENCH_ROUTER_RUNTIME", "router");
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -835,25 +853,15 @@ fn main() {
     let (rss_gateway_warm, _) = rss_kib();
 
     // Profiling: only one kind, one at a time, then stop (for `perf stat` and the like).
-    if let Ok(name) = std::env::var("FARMHAND_BENCH_PROFILE_KIND") {
-        let kind = match name.as_str() {
-            "router" => Some(Kind::Router),
-            "direct" => Some(Kind::Direct),
-            "proxy" => Some(Kind::Proxy),
-            "relay" => Some(Kind::Relay),
-            "upstream" => Some(Kind::Upstream),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            let mut samples = one_at_a_time(&client_rt, &client, &endpoints, pairs, &[kind], &router_sent);
-            let p = percentiles(&mut samples[0].latencies);
-            println!(
-                "profile {name}: n {} p50 {:.1} µs p99 {:.1} µs",
-                p.n,
-                us(p.p50),
-                us(p.p99)
-            );
-        }
+    if let Some((name, kind)) = &profile {
+        let mut samples = one_at_a_time(&client_rt, &client, &endpoints, pairs, &[*kind], &router_sent);
+        let p = percentiles(&mut samples[0].latencies);
+        println!(
+            "profile {name}: n {} p50 {:.1} µs p99 {:.1} µs",
+            p.n,
+            us(p.p50),
+            us(p.p99)
+        );
         std::process::exit(0);
     }
 
@@ -880,38 +888,11 @@ fn main() {
     let proxy_p = percentiles(&mut proxy.latencies);
     let direct_p = percentiles(&mut direct.latencies);
     let router_p = percentiles(&mut router.latencies);
-    println!(
-        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
-        "bare proxy hop",
-        proxy_p.n,
-        us(proxy_p.p50),
-        us(proxy_p.p90),
-        us(proxy_p.p99),
-        us(proxy_p.max),
-        proxy.errors
-    );
+    print_row("bare proxy hop", proxy_p, proxy.errors);
     let relay_p = percentiles(&mut relay.latencies);
-    println!(
-        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
-        "raw TCP relay hop",
-        relay_p.n,
-        us(relay_p.p50),
-        us(relay_p.p90),
-        us(relay_p.p99),
-        us(relay_p.max),
-        relay.errors
-    );
+    print_row("raw TCP relay hop", relay_p, relay.errors);
     let upstream_p = percentiles(&mut upstream.latencies);
-    println!(
-        "  {:<18} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7}",
-        "upstream-code hop",
-        upstream_p.n,
-        us(upstream_p.p50),
-        us(upstream_p.p90),
-        us(upstream_p.p99),
-        us(upstream_p.max),
-        upstream.errors
-    );
+    print_row("upstream-code hop", upstream_p, upstream.errors);
     println!(
         "  profiling split at p50: one raw TCP hop (relay − direct) {:.1} µs; one bare HTTP hop (proxy − direct) {:.1} µs; the gateway's upstream code \
          on top (upstream − proxy) {:.1} µs; deciding and recording on top (router − upstream) {:.1} µs",

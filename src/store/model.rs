@@ -223,6 +223,13 @@ pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// Summed in-flight reports per node as counts (a sum past `u32` reads as `u32::MAX`).
+pub(crate) fn in_flight_counts(rows: Vec<(String, i64)>) -> Vec<(String, u32)> {
+    rows.into_iter()
+        .map(|(node, n)| (node, u32::try_from(n).unwrap_or(u32::MAX)))
+        .collect()
+}
+
 /// A row count read from the database, as a `usize`.
 pub(crate) fn count(table: &'static str, n: i64) -> Result<usize, StoreError> {
     usize::try_from(n).map_err(|_| StoreError::corrupt(table, format!("row count {n}")))

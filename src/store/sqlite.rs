@@ -17,7 +17,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, change_detail, count, now, parse_drain_state, pull_conflict,
+    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, change_detail, count, in_flight_counts, now,
+    parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -669,10 +670,7 @@ impl SqliteStore {
         .bind(ts(live_after))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(node, n)| (node, u32::try_from(n).unwrap_or(u32::MAX)))
-            .collect())
+        Ok(in_flight_counts(rows))
     }
 
     pub(crate) async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

@@ -3,7 +3,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::dialogs::{confirm_clear, notice, on_node_action, pull_all_prompt, submit_prompt};
-use super::{Outcome, is_ctrl_c, quit};
+use super::{MAX_LINE_CHARS, Outcome, edit_line, is_ctrl_c, quit};
 use crate::console::command::Command;
 use crate::console::keys::Action;
 use crate::console::state::{Modal, Mode, Prompt, PromptFor, State, View};
@@ -18,16 +18,16 @@ pub(super) fn on_command_key(state: &mut State, key: &KeyEvent) -> Outcome {
     }
     match key.code {
         KeyCode::Esc => state.mode = Mode::Normal,
-        KeyCode::Backspace => {
-            state.command.pop();
-        }
         KeyCode::Enter => {
             state.mode = Mode::Normal;
             let line = std::mem::take(&mut state.command);
             return run_command(state, &line);
         }
-        KeyCode::Char(c) if !c.is_control() && state.command.chars().count() < 200 => state.command.push(c),
-        _ => return Outcome::UNCHANGED,
+        code => {
+            if !edit_line(&mut state.command, code, MAX_LINE_CHARS) {
+                return Outcome::UNCHANGED;
+            }
+        }
     }
     Outcome::CHANGED
 }

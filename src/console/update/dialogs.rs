@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use super::{Outcome, is_ctrl_c, quit};
+use super::{MAX_LINE_CHARS, Outcome, edit_line, is_ctrl_c, quit};
 use crate::console::command::Command;
 use crate::console::keys::Action;
 use crate::console::settings::{SETTINGS, SettingKind};
@@ -186,11 +186,9 @@ pub(super) fn on_modal_key(state: &mut State, modal: Modal, key: &KeyEvent) -> O
             match key.code {
                 KeyCode::Esc => return notice(state, "cancelled: nothing changed".into(), true),
                 KeyCode::Enter => return submit_prompt(state, prompt),
-                KeyCode::Backspace => {
-                    prompt.input.pop();
+                code => {
+                    edit_line(&mut prompt.input, code, MAX_LINE_CHARS);
                 }
-                KeyCode::Char(c) if !c.is_control() && prompt.input.chars().count() < 200 => prompt.input.push(c),
-                _ => {}
             }
             prompt.error = None;
             state.modal = Some(Modal::Prompt(prompt));

@@ -137,6 +137,26 @@ pub(super) fn is_ctrl_c(state: &State, key: &KeyEvent) -> bool {
         && (key.code == KeyCode::Char('c') || state.keymap.action_for(key, true) == Some(Action::Quit))
 }
 
+/// Longest `:` command line or prompt answer, in characters.
+pub(super) const MAX_LINE_CHARS: usize = 200;
+
+/// Edits a one-line input (command line, filter, prompt): Backspace deletes the last character,
+/// a printable one is appended while the line is shorter than `max_chars`. Returns whether `code`
+/// edited the line (Backspace always counts).
+pub(super) fn edit_line(line: &mut String, code: KeyCode, max_chars: usize) -> bool {
+    match code {
+        KeyCode::Backspace => {
+            line.pop();
+            true
+        }
+        KeyCode::Char(c) if !c.is_control() && line.chars().count() < max_chars => {
+            line.push(c);
+            true
+        }
+        _ => false,
+    }
+}
+
 pub(super) fn quit() -> Outcome {
     Outcome {
         changed: false,
@@ -205,6 +225,9 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
     Outcome::CHANGED
 }
 
+/// Longest `/` filter, in characters.
+const MAX_FILTER_CHARS: usize = 64;
+
 fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
     if key.kind != KeyEventKind::Press {
         return Outcome::UNCHANGED;
@@ -218,11 +241,11 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
             state.filter.clear();
             state.mode = Mode::Normal;
         }
-        KeyCode::Backspace => {
-            state.filter.pop();
+        code => {
+            if !edit_line(&mut state.filter, code, MAX_FILTER_CHARS) {
+                return Outcome::UNCHANGED;
+            }
         }
-        KeyCode::Char(c) if !c.is_control() && state.filter.chars().count() < 64 => state.filter.push(c),
-        _ => return Outcome::UNCHANGED,
     }
     state.decision_row = 0;
     Outcome::CHANGED

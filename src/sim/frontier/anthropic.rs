@@ -122,10 +122,7 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
     let mut response = if stream {
         paced_sse(stream_events(&state, message, &reply.tokens))
     } else {
-        crate::sim::sleep_until(
-            std::time::Instant::now() + state.first_byte() + state.per_token().mul_f64(reply.len() as f64),
-        )
-        .await;
+        state.wait_whole(&reply).await;
         respond::json(StatusCode::OK, &message)
     };
     if let Ok(id) = HeaderValue::from_str(&format!("req_011{}", random_id(21))) {

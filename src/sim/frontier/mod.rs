@@ -115,6 +115,12 @@ impl FrontierState {
     pub(crate) fn per_token(&self) -> Duration {
         self.pace.per_token().div_f64(SPEEDUP)
     }
+
+    /// Waits as long as a whole (not streamed) reply of `reply` takes.
+    pub(crate) async fn wait_whole(&self, reply: &Composition) {
+        let takes = self.first_byte() + self.per_token().mul_f64(reply.len() as f64);
+        crate::sim::sleep_until(std::time::Instant::now() + takes).await;
+    }
 }
 
 /// A generated reply.

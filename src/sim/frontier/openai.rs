@@ -131,10 +131,7 @@ pub(crate) async fn chat_completions(
     let response = if request.is_stream() {
         paced_sse(stream_events(&state, &request, &reply, usage, id, created))
     } else {
-        crate::sim::sleep_until(
-            std::time::Instant::now() + state.first_byte() + state.per_token().mul_f64(reply.len() as f64),
-        )
-        .await;
+        state.wait_whole(&reply).await;
         let completion = ChatCompletion {
             id,
             object: OBJECT_COMPLETION.into(),
