@@ -29,6 +29,30 @@ fn set_no_delay(stream: &mut TcpStream) {
     }
 }
 
+/// Resolves when the process is asked to stop: Ctrl-C (SIGINT) or, on Unix, SIGTERM, which is what
+/// service managers (systemd, launchd) send. Servers wait on this so they stop gracefully, flushing
+/// what they hold, instead of being killed mid-write.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+            Err(err) => tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops gracefully"),
+        }
+    }
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        tracing::warn!(%err, "cannot listen for Ctrl-C");
+        std::future::pending::<()>().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -312,3 +312,97 @@ fn node_actions_from_the_cli_act_on_a_running_demo() {
         "exactly one audit row per action"
     );
 }
+
+/// One HTTP/1.1 exchange over a plain socket (these tests have no async runtime); returns the status line.
+fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the router accepts");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_router_stops_on_sigterm_and_keeps_every_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[router]\nsensitive_wait_secs = 0\n\n[[nodes]]\nname = \"mini-01\"\nhost = \"127.0.0.1\"\nollama_port = {dead_port}\n"
+        ),
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("farm.db").display());
+    let addr: std::net::SocketAddr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let mut router = Running(
+        Command::new(env!("CARGO_BIN_EXE_farmhand"))
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "--database-url",
+                &url,
+                "router",
+                "--listen",
+            ])
+            .arg(addr.to_string())
+            .current_dir(dir.path())
+            .env_remove("FARMHAND_CONFIG")
+            .env("RUST_LOG", "off")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the router starts"),
+    );
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the router never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // The only node is dead and sensitive work cannot leave the farm: a 503, recorded as a decision.
+    let status = http_post(
+        addr,
+        "/v1/chat/completions",
+        r#"{"model":"sensitive","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert!(status.contains("503"), "{status}");
+    // What a service manager sends, right away: the decision is still on its way to the store.
+    let pid = router.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let exit = router.0.wait().unwrap();
+    assert!(
+        exit.success(),
+        "the router exits cleanly on SIGTERM, not killed by it: {exit:?}"
+    );
+
+    let decisions = farmhand(&["--database-url", &url, "decisions", "--limit", "5", "--json"]);
+    assert!(
+        decisions.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decisions.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&decisions.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], 503);
+}

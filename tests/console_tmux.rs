@@ -83,6 +83,17 @@ impl Drop for Session {
     }
 }
 
+/// The process named `name` whose command line has `arg` among its arguments.
+fn process_with_arg(name: &str, arg: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let has_arg = cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes());
+        (comm.trim() == name && has_arg).then_some(pid)
+    })
+}
+
 /// True once the command after the demo has printed its exit code and stty's `icanon` flag.
 fn stty_reported(screen: &str) -> bool {
     screen.contains("exit=") && screen.lines().any(|l| matches!(l.trim(), "icanon" | "-icanon"))
@@ -144,6 +155,33 @@ fn a_panic_in_the_console_still_restores_the_terminal() {
         "the terminal is back in cooked mode after a panic:\n{after}"
     );
     assert!(!after.contains("mini-01"), "the alternate screen is gone:\n{after}");
+}
+
+#[test]
+fn sigterm_ends_the_console_with_the_terminal_restored() {
+    let logs = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "env -u FARMHAND_DATABASE_URL -u FARMHAND_CONFIG {} demo --log-dir {}; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
+        env!("CARGO_BIN_EXE_farmhand"),
+        logs.path().display()
+    );
+    let session = Session::start(&command);
+    let limit = Duration::from_secs(15);
+    session.wait_for("the console up", limit, |s| s.contains("12/12 up"));
+    // What a service manager or `kill` sends, to this demo's process (not the shell around it).
+    let pid = process_with_arg("farmhand", &logs.path().display().to_string()).expect("the demo process is found");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let after = session.wait_for("the demo to exit and stty to report", limit, stty_reported);
+    assert!(after.contains("exit=0"), "SIGTERM is a clean stop:\n{after}");
+    assert!(
+        after.lines().any(|l| l.trim() == "icanon"),
+        "the terminal is back in cooked mode after SIGTERM:\n{after}"
+    );
+    assert!(!after.contains("12/12 up"), "the alternate screen is gone:\n{after}");
 }
 
 #[test]

@@ -32,9 +32,7 @@ pub async fn run(args: crate::cli::AgentArgs) -> anyhow::Result<()> {
     let listener = crate::net::bind(args.listen, "agent").await?;
     tracing::info!(listen = %args.listen, "agent serving /v1/metrics and /metrics");
     axum::serve(crate::net::no_delay(listener), router(metrics, token))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(crate::net::stop_requested())
         .await
         .context("agent server failed")
 }

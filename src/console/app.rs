@@ -73,9 +73,13 @@ async fn event_loop(
     if std::env::var_os(FORCE_PANIC_ENV).is_some() {
         panic!("forced panic ({FORCE_PANIC_ENV} is set): the terminal must come back in cooked mode");
     }
+    // SIGTERM (or a Ctrl-C sent as a signal) ends the console like `q` does, terminal restored.
+    let stop = crate::net::stop_requested();
+    tokio::pin!(stop);
     loop {
         let first = tokio::select! {
             biased;
+            () = &mut stop => return Ok(()),
             term = input.next() => match term {
                 Some(Ok(term)) => match from_terminal(term) {
                     Some(event) => event,

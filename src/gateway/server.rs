@@ -75,10 +75,7 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     let presence = crate::presence::spawn(store.clone(), router_id.clone(), gateway.in_flight.clone(), control);
     let listener = crate::net::bind(addr, "router").await?;
     tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
-    let served = serve(gateway, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    let served = serve(gateway, listener, crate::net::stop_requested()).await;
     presence.abort();
     if let Err(err) = store
         .forget_presence(Some(&router_id), Utc::now() - crate::presence::LIVE_WINDOW)

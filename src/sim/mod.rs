@@ -67,10 +67,8 @@ pub async fn run(args: crate::cli::SimArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    println!("serving until Ctrl-C");
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot wait for Ctrl-C: {e}"))?;
+    println!("serving until Ctrl-C or SIGTERM");
+    crate::net::stop_requested().await;
     farm.shutdown().await;
     Ok(())
 }
