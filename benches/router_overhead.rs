@@ -652,6 +652,7 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
         std::hint::black_box(r);
     });
     let request: ChatCompletionRequest = serde_json::from_slice(router_body).expect("request parses");
+    let body: serde_json::Value = serde_json::from_slice(router_body).expect("request parses");
     let features = || {
         let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -660,6 +661,7 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
             data_class: None,
             agent: "bench",
             messages: &refs,
+            body: &body,
             tool_count: 0,
             max_tokens: request.max_tokens,
         };

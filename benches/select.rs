@@ -43,11 +43,13 @@ fn prompt(len: usize) -> String {
 
 fn features(declared: DeclaredClass, text: &str, detectors: DetectorSet) -> RequestFeatures {
     let messages = [text];
+    let body = serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]});
     let input = RequestInput {
         declared,
         data_class: None,
         agent: "bench",
         messages: &messages,
+        body: &body,
         tool_count: 0,
         max_tokens: Some(512),
     };

@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 
-use farmhand::config::OverBudget;
+use farmhand::config::{OverBudget, UnscannableRoute};
 use farmhand::domain::{DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
 use farmhand::fleet::Health;
 use farmhand::router::{
-    ClassModels, ClassTarget, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes, NodeView,
+    ClassModels, ClassTarget, DataClass, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes, NodeView,
     Outcome, Overrides, Policy, RequestFeatures, RequestInput, SpendState, Target, select,
 };
 use proptest::prelude::*;
@@ -60,9 +60,10 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(0.0), 0.0..100.0f64],
         prop_oneof![Just(OverBudget::Degrade), Just(OverBudget::Refuse)],
         detector_set(),
+        prop_oneof![Just(UnscannableRoute::Local), Just(UnscannableRoute::Frontier)],
     )
         .prop_map(
-            |([r, re, o, s], [fr, fre, fo], routine_token_budget, budget, over_budget, detectors)| Policy {
+            |([r, re, o, s], [fr, fre, fo], routine_token_budget, budget, over_budget, detectors, unscannable)| Policy {
                 local_models: ClassModels {
                     routine: r.into(),
                     reasoning: re.into(),
@@ -78,6 +79,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 daily_frontier_budget_usd: budget,
                 over_budget,
                 detectors,
+                unscannable,
             },
         )
 }
@@ -102,6 +104,7 @@ fn row() -> impl Strategy<Value = (String, String)> {
         one_of(&["0", "0.5", "5", "1000", "-1", "NaN", "inf", "abc", "1e400"][..])
             .prop_map(move |v| pair("budget.daily_usd".into(), v)),
         one_of(&["degrade", "refuse", "panic"][..]).prop_map(move |v| pair("budget.over".into(), v)),
+        one_of(&["local", "frontier", "LOCAL", ""][..]).prop_map(move |v| pair("policy.unscannable".into(), v)),
         (1usize..=14, one_of(&["true", "false", "maybe"][..]))
             .prop_map(move |(i, v)| pair(format!("node.mini-{i:02}.excluded"), v)),
         (".{0,24}", ".{0,24}"),
@@ -221,8 +224,9 @@ fn luhn_check_digit(digits: &[u8]) -> u8 {
 #[derive(Debug, Clone)]
 struct Request {
     declared: DeclaredClass,
-    data_class: Option<&'static str>,
+    data_class: Option<DataClass>,
     text: String,
+    image: bool,
     secret: Option<Detector>,
     tool_count: usize,
     max_tokens: Option<u32>,
@@ -231,15 +235,7 @@ struct Request {
 fn request() -> impl Strategy<Value = Request> {
     (
         one_of(DeclaredClass::ALL),
-        one_of(
-            &[
-                None,
-                Some("restricted"),
-                Some(" RESTRICTED"),
-                Some("public"),
-                Some("restricted-ish"),
-            ][..],
-        ),
+        proptest::option::of(one_of(&DataClass::ALL[..])),
         "[a-z ]{0,80}",
         proptest::option::of(secret()),
         "[a-z ]{0,80}",
@@ -251,7 +247,8 @@ fn request() -> impl Strategy<Value = Request> {
                 let (middle, detector) = secret.map_or((String::new(), None), |(s, d)| (s, Some(d)));
                 Request {
                     declared,
-                    data_class,
+                    data_class: data_class.filter(|c| c.is_sensitive()),
+                    image: tool_count % 2 == 1,
                     text: format!("{before} {middle} {after}"),
                     secret: detector,
                     tool_count,
@@ -289,11 +286,20 @@ proptest! {
     ) {
         let (overrides, _warnings) = Overrides::from_rows(&rows, version);
         let messages = [req.text.as_str(), "thanks"];
+        let mut content = vec![serde_json::json!({"type": "text", "text": req.text})];
+        if req.image {
+            content.push(serde_json::json!({"type": "image_url", "image_url": {"url": "https://example.com/scan.png"}}));
+        }
+        let body = serde_json::json!({
+            "model": "routine",
+            "messages": [{"role": "user", "content": content}, {"role": "user", "content": "thanks"}],
+        });
         let input = RequestInput {
             declared: req.declared,
             data_class: req.data_class,
             agent: "prop",
             messages: &messages,
+            body: &body,
             tool_count: req.tool_count,
             max_tokens: req.max_tokens,
         };
@@ -304,8 +310,11 @@ proptest! {
         prop_assert_ne!(overrides.target(TaskClass::Sensitive), Some(ClassTarget::Frontier));
 
         // (a) the invariant.
-        let restricted = req.data_class.is_some_and(|v| v.trim().eq_ignore_ascii_case("restricted"));
-        let already = req.declared == DeclaredClass::Sensitive || restricted;
+        let already = req.declared == DeclaredClass::Sensitive || req.data_class.is_some();
+        let images_stay = overrides.unscannable.unwrap_or(policy.unscannable) == UnscannableRoute::Local;
+        if req.image && images_stay && !already {
+            prop_assert!(decision.is_sensitive(), "an image left the farm with policy.unscannable = local");
+        }
         let detector_on = req.secret.is_some_and(|d| policy.detectors.contains(d));
         if detector_on && !already {
             prop_assert!(features.detector.is_some(), "an enabled detector missed {:?}", req.secret);

@@ -104,7 +104,7 @@ async fn every_class_is_answered_and_sensitive_work_stays_on_the_farm() {
     assert!(
         sensitive
             .iter()
-            .any(|d| d.record.sensitivity_reason.as_deref() == Some("header"))
+            .any(|d| d.record.sensitivity_reason.as_deref() == Some("header:restricted"))
     );
     let frontier: Vec<_> = rows
         .iter()

@@ -275,7 +275,29 @@ pub struct PolicyConfig {
     pub over_budget: OverBudget,
     /// Content detectors that upgrade a request to sensitive.
     pub detectors: Vec<String>,
+    /// Where requests holding content no detector can read (images, audio, files, blobs) may go.
+    pub unscannable: UnscannableRoute,
+    /// An on-farm model asked, before a request leaves, whether it holds private data; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_model: Option<String>,
+    /// How long the reviewer may take before the request is kept local, in milliseconds.
+    pub review_timeout_ms: u64,
 }
+
+/// Where requests with unscannable content may go (`policy.unscannable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum UnscannableRoute {
+    /// They stay on the farm, as sensitive work (fail closed).
+    #[default]
+    Local,
+    /// They follow their class like any other request.
+    Frontier,
+}
+
+crate::domain::wire_enum!(UnscannableRoute, "unscannable route", {
+    Local => "local",
+    Frontier => "frontier",
+});
 
 /// An agent allowed to call the router.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -423,6 +445,9 @@ impl Default for PolicyConfig {
             daily_frontier_budget_usd: 50.0,
             over_budget: OverBudget::Degrade,
             detectors: DETECTORS.iter().map(|d| d.to_string()).collect(),
+            unscannable: UnscannableRoute::Local,
+            review_model: None,
+            review_timeout_ms: 3000,
         }
     }
 }
@@ -578,6 +603,20 @@ impl FleetConfig {
                     format!("unknown detector `{detector}` (known: {})", DETECTORS.join(", ")),
                 ));
             }
+        }
+        if let Some(model) = &self.policy.review_model
+            && !crate::domain::valid_model_name(model)
+        {
+            return Err((
+                "policy.review_model".into(),
+                format!("`{model}` is not a valid Ollama model name"),
+            ));
+        }
+        if !(50..=60_000).contains(&self.policy.review_timeout_ms) {
+            return Err((
+                "policy.review_timeout_ms".into(),
+                "must be between 50 and 60000 milliseconds".into(),
+            ));
         }
         if !(self.policy.daily_frontier_budget_usd >= 0.0 && self.policy.daily_frontier_budget_usd.is_finite()) {
             return Err((

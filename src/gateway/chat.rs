@@ -1,5 +1,6 @@
 //! `POST /v1/chat/completions`: authenticate → parse → features → `select` → walk the plan → relay → record.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,20 +13,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::Gateway;
 use super::errors::ApiError;
 use super::record::PendingRecord;
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
-use crate::router::{Decision, PlanStep, RequestFeatures, RequestInput, Target};
+use crate::router::{Decision, PlanStep, Rejection, RequestFeatures, RequestInput, Target, parse_data_class};
 use crate::wire::openai::ChatCompletionRequest;
 
 /// Header naming the task class when `model` does not.
 pub const TASK_CLASS_HEADER: &str = "x-task-class";
 /// Header naming the calling agent.
 pub const AGENT_HEADER: &str = "x-agent-id";
-/// Header whose value `restricted` forces the sensitive class.
+/// Header labelling the request's data (`public`, `internal`, `restricted`, `confidential`, `secret`, `pii`, `phi`).
 pub const DATA_CLASS_HEADER: &str = "x-data-class";
 
 /// The handler.
@@ -66,8 +69,11 @@ async fn handle(
         gateway.count_refused(&err);
         err
     })?;
-    let request = parse_request(&body).inspect_err(|e| gateway.count_refused(e))?;
+    let (body, request) = parse_request(&body).inspect_err(|e| gateway.count_refused(e))?;
     let declared = declared_class(&request.model, text(TASK_CLASS_HEADER)).inspect_err(|e| gateway.count_refused(e))?;
+    let data_class = parse_data_class(headers.get_all(DATA_CLASS_HEADER).iter().map(HeaderValue::as_bytes))
+        .map_err(|e| ApiError::bad_request("unknown_data_class", e.to_string()))
+        .inspect_err(|e| gateway.count_refused(e))?;
     let agent = key_agent
         .or(text(AGENT_HEADER))
         .or(request.user.as_deref())
@@ -83,51 +89,68 @@ async fn handle(
         .map_or(0, Vec::len);
     let input = RequestInput {
         declared,
-        data_class: text(DATA_CLASS_HEADER),
+        data_class,
         agent: &agent,
         messages: &text_refs,
+        body: &body,
         tool_count,
         max_tokens: request.max_completion_tokens.or(request.max_tokens),
     };
-    let features = RequestFeatures::from_request(&input, gateway.policy.detectors);
+    let mut features = RequestFeatures::from_request(&input, gateway.policy.detectors);
     drop(texts);
-    let decision = decide_waiting_for_capacity(&gateway, &features).await;
+    let mut decision = decide_waiting_for_capacity(&gateway, &features).await;
     let mut pending = PendingRecord::new(gateway.clone(), &agent, &decision, started, ts);
+    if let Some(rejection) = decision.rejection() {
+        return Err(refuse(&decision, rejection, pending));
+    }
 
-    let plan = match decision.rejection() {
-        Some(rejection) => {
-            let err = ApiError::unavailable(
-                rejection.code.as_str(),
-                rejection_message(&decision, rejection.code.as_str()),
-                rejection.retry_after_secs,
-            );
-            pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
-            return Err(err);
-        }
-        None => decision.plan().to_vec(),
-    };
-
+    let mut plan: VecDeque<PlanStep> = decision.plan().iter().cloned().collect();
+    let mut tried: Vec<Target> = Vec::with_capacity(plan.len());
+    let mut reviewed = false;
     let mut failures: Vec<String> = Vec::new();
     let mut last_error: Option<UpstreamError> = None;
-    for step in &plan {
-        // Defence in depth: the plan already excludes it, and this gateway refuses to try.
-        if decision.is_sensitive() && matches!(step.target, Target::Frontier { .. }) {
-            tracing::error!(
-                request_id = pending.request_id(),
-                "refused a frontier target for a sensitive request"
-            );
-            continue;
+    while let Some(step) = plan.pop_front() {
+        if matches!(step.target, Target::Frontier { .. }) {
+            // Defence in depth: the plan already excludes it, and this gateway refuses to try.
+            if decision.is_sensitive() {
+                tracing::error!(
+                    request_id = pending.request_id(),
+                    "refused a frontier target for a sensitive request"
+                );
+                continue;
+            }
+            if let Some(model) = gateway.config.policy.review_model.as_deref()
+                && !reviewed
+            {
+                reviewed = true;
+                if gateway.review(model, &body, pending.request_id()).await.is_err() {
+                    features.review_flagged = true;
+                    decision = decide_waiting_for_capacity(&gateway, &features).await;
+                    pending.redecided(&decision);
+                    if let Some(rejection) = decision.rejection() {
+                        return Err(refuse(&decision, rejection, pending));
+                    }
+                    plan = decision
+                        .plan()
+                        .iter()
+                        .filter(|s| !tried.contains(&s.target))
+                        .cloned()
+                        .collect();
+                    continue;
+                }
+            }
         }
+        tried.push(step.target.clone());
         let _slot = match &step.target {
             Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),
             Target::Frontier { .. } => None,
         };
         // Noted before the call: if every target fails, the record names the last one tried.
-        pending.serving(step);
+        pending.serving(&step);
         match gateway.call(&step.target, &request).await {
             Ok(reply) => {
                 pending.first_byte();
-                return Ok(respond(reply, &request, &decision, step, pending, _slot));
+                return Ok(respond(reply, &request, &decision, &step, pending, _slot));
             }
             Err(err) => {
                 tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");
@@ -136,13 +159,15 @@ async fn handle(
             }
         }
     }
-    let err = if decision.is_sensitive() && plan.iter().all(|s| matches!(s.target, Target::Local { .. })) {
+    let err = if decision.is_sensitive() {
+        let tried = if failures.is_empty() {
+            "no node was left to try".to_string()
+        } else {
+            failures.join("; ")
+        };
         ApiError::unavailable(
             "no_local_capacity",
-            format!(
-                "sensitive work stays on the farm and no node could take it ({}); retry later",
-                failures.join("; ")
-            ),
+            format!("sensitive work stays on the farm and no node could take it ({tried}); retry later"),
             retry_after_secs(last_error.as_ref()),
         )
     } else {
@@ -157,6 +182,17 @@ async fn handle(
     };
     pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
     Err(err)
+}
+
+/// The agent's error for a decision that refused the request; the refusal is recorded.
+fn refuse(decision: &Decision, rejection: &Rejection, pending: PendingRecord) -> ApiError {
+    let err = ApiError::unavailable(
+        rejection.code.as_str(),
+        rejection_message(decision, rejection.code.as_str()),
+        rejection.retry_after_secs,
+    );
+    pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
+    err
 }
 
 /// Decides; a sensitive request with no local capacity may wait up to `router.sensitive_wait_secs`
@@ -284,26 +320,29 @@ fn route_headers(decision: &Decision, step: &PlanStep, request_id: &str) -> Head
     headers
 }
 
-fn parse_request(body: &[u8]) -> Result<ChatCompletionRequest, ApiError> {
+/// The body as JSON (every string of it is scanned) and as the typed request, both from one parse.
+fn parse_request(body: &[u8]) -> Result<(Value, ChatCompletionRequest), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "missing_body",
             "the request body is empty; send a JSON chat completion request",
         ));
     }
-    let request: ChatCompletionRequest = serde_json::from_slice(body).map_err(|e| {
+    let invalid = |e: serde_json::Error| {
         ApiError::bad_request(
             "invalid_json",
             format!("the request body is not a valid chat completion request: {e}"),
         )
-    })?;
+    };
+    let value: Value = serde_json::from_slice(body).map_err(invalid)?;
+    let request = ChatCompletionRequest::deserialize(&value).map_err(invalid)?;
     if request.messages.is_empty() {
         return Err(ApiError::bad_request(
             "empty_messages",
             "`messages` must hold at least one message",
         ));
     }
-    Ok(request)
+    Ok((value, request))
 }
 
 /// The declared class: `model` or `X-Task-Class`; if either says sensitive, it is sensitive.

@@ -8,6 +8,7 @@ mod inflight;
 mod keys;
 mod metrics;
 mod record;
+mod review;
 mod server;
 mod spend;
 pub mod upstream;

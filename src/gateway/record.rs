@@ -56,6 +56,16 @@ impl PendingRecord {
         self.record.as_ref().map(|r| r.request_id.as_str()).unwrap_or_default()
     }
 
+    /// Takes the class and sensitivity of a decision made again (after the privacy reviewer's answer).
+    pub fn redecided(&mut self, decision: &Decision) {
+        if let Some(r) = self.record.as_mut() {
+            r.effective_class = decision.class;
+            r.sensitive = decision.is_sensitive();
+            r.sensitivity_reason = decision.sensitivity.map(|s| s.as_str().to_string());
+            r.policy_version = decision.policy_version;
+        }
+    }
+
     /// Notes which target is serving the request.
     pub fn serving(&mut self, step: &PlanStep) {
         if let Some(r) = self.record.as_mut() {

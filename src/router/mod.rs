@@ -2,20 +2,26 @@
 //! classifier, live overrides, the fleet view and [`select`]. No I/O happens here; the
 //! gateway (HTTP, upstream calls, decision records) builds on it.
 //!
-//! Flow: parsed request → [`RequestFeatures::from_request`] (classifier + detectors) →
+//! Flow: parsed request → [`RequestFeatures::from_request`] (classifier + a scan of every string) →
 //! [`select`] with the [`Policy`], [`Overrides`], [`FleetView`] and [`SpendState`] → a
 //! [`Decision`] whose plan the gateway walks.
 
 pub mod classify;
+mod data_class;
 pub mod detect;
+mod exposure;
 mod features;
 mod policy;
+pub mod review;
 
 pub use classify::classify;
+pub use data_class::{DataClass, DataClassError, parse_data_class};
 pub use detect::{Detector, DetectorSet};
-pub use features::{RequestFeatures, RequestInput, is_restricted};
+pub use exposure::{Exposure, Unscannable};
+pub use features::{RequestFeatures, RequestInput};
 pub use policy::{
     ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, NodeView, OVERRIDE_KEYS, Outcome,
     OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection, Sensitivity, SpendState, Target,
     same_model, select, validate_override,
 };
+pub(crate) use policy::rank;

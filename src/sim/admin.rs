@@ -148,16 +148,26 @@ pub(crate) async fn log(State(state): State<Arc<FrontierState>>) -> Response {
     respond::json(StatusCode::OK, &serde_json::json!({ "requests": requests }))
 }
 
-/// `POST /_sim/frontier/seen`: body `{"text": "..."}` (or the raw text) → `{"seen": bool}`.
+/// `POST /_sim/frontier/seen`: body `{"text": "..."}` (or the raw text) → `{"seen": bool}`: whether
+/// a message with exactly this text arrived; with `"within": true`, whether any string of any
+/// request body contained it.
 pub(crate) async fn seen(State(state): State<Arc<FrontierState>>, body: Bytes) -> Response {
     #[derive(Deserialize)]
     struct Probe {
         text: String,
+        #[serde(default)]
+        within: bool,
     }
-    let text = match serde_json::from_slice::<Probe>(&body) {
-        Ok(probe) => probe.text,
-        Err(_) => String::from_utf8_lossy(&body).into_owned(),
-    };
-    let seen = state.with_log(|log| log.saw(&text));
+    let probe = serde_json::from_slice::<Probe>(&body).unwrap_or_else(|_| Probe {
+        text: String::from_utf8_lossy(&body).into_owned(),
+        within: false,
+    });
+    let seen = state.with_log(|log| {
+        if probe.within {
+            log.received_containing(&probe.text)
+        } else {
+            log.saw(&probe.text)
+        }
+    });
     respond::json(StatusCode::OK, &serde_json::json!({ "seen": seen }))
 }

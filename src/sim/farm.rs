@@ -11,7 +11,7 @@ use crate::sim::Pace;
 use crate::sim::admin::{NodeSummary, summarize};
 use crate::sim::catalogue::{node_spec, splitmix};
 use crate::sim::faults::{FRONTIER, FaultBoard, FaultError, FaultKind, parse_fault_flag};
-use crate::sim::frontier::log::FrontierRequest;
+use crate::sim::frontier::log::{FrontierLog, FrontierRequest};
 use crate::sim::frontier::{self, FrontierState};
 use crate::sim::listener::{self, Controls};
 use crate::sim::node::{self, NodeRuntime};
@@ -302,6 +302,16 @@ impl SimFarm {
     /// True if a message with exactly this text reached the frontier.
     pub fn frontier_saw(&self, text: &str) -> bool {
         self.frontier.with_log(|log| log.saw(text))
+    }
+
+    /// True if any string of any raw body the frontier received (and still holds) contained `needle`.
+    pub fn frontier_received_containing(&self, needle: &str) -> bool {
+        self.frontier.with_log(|log| log.received_containing(needle))
+    }
+
+    /// Forgets the frontier's body sightings (between test cases).
+    pub fn clear_frontier_sightings(&self) {
+        self.frontier.with_log(FrontierLog::clear_sightings);
     }
 
     /// The state of every node now.

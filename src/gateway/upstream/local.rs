@@ -49,12 +49,7 @@ pub async fn call(
         return Err(UpstreamError {
             status: Some(status.as_u16()),
             retry_after,
-            message: format!(
-                "node answered {}{}{}",
-                status.as_u16(),
-                if detail.is_empty() { "" } else { ": " },
-                truncate(&detail)
-            ),
+            message: format!("node answered {} ({})", status.as_u16(), node_error_kind(&detail)),
         });
     }
     if body.is_stream() {
@@ -66,6 +61,40 @@ pub async fn call(
     super::frontier::http::read_completion("node", response, timeouts.idle).await
 }
 
-fn truncate(text: &str) -> String {
-    text.chars().take(200).collect()
+/// What an Ollama error says, as a fixed phrase: its text is never passed on, because Ollama
+/// quotes model output in some errors (a tool call it could not parse, for one).
+fn node_error_kind(detail: &str) -> &'static str {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("not found") {
+        "model not found"
+    } else if lower.contains("does not support tools") {
+        "model does not support tools"
+    } else if lower.contains("does not support") {
+        "model does not support a requested feature"
+    } else if lower.contains("busy") || lower.contains("server overloaded") || lower.contains("max queue") {
+        "node busy"
+    } else if lower.contains("context") && lower.contains("length") {
+        "request longer than the model's context"
+    } else if detail.is_empty() {
+        "no error text"
+    } else {
+        "error text withheld"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_error_kind;
+
+    #[test]
+    fn node_errors_become_fixed_phrases() {
+        assert_eq!(node_error_kind("model \"qwen3:99b\" not found, try pulling it first"), "model not found");
+        assert_eq!(
+            node_error_kind("registry.ollama.ai/library/gemma:2b does not support tools"),
+            "model does not support tools"
+        );
+        let echo = "error parsing tool call: raw='{\"card\": \"4111 1111 1111 1111\"}', err=unexpected end";
+        assert_eq!(node_error_kind(echo), "error text withheld");
+        assert_eq!(node_error_kind(""), "no error text");
+    }
 }

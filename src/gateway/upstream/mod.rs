@@ -90,6 +90,17 @@ impl UpstreamError {
     }
 }
 
+/// An upstream's error vocabulary (`rate_limit_error`, `insufficient_quota`) as it may appear in
+/// logs and records: a short identifier, or `unrecognised`. Free text from an upstream (error
+/// messages can echo the prompt or the model's output) never passes.
+pub fn error_token(text: &str) -> &str {
+    let is_token = (1..=40).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if is_token { text } else { "unrecognised" }
+}
+
 /// A failure after the first chunk reached the agent; the stream ends there.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -108,5 +119,20 @@ pub fn describe(err: &reqwest::Error) -> String {
         let mut err = err.to_string();
         err.truncate(200);
         err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_token;
+
+    #[test]
+    fn only_identifiers_pass_as_error_tokens() {
+        for token in ["rate_limit_error", "insufficient_quota", "server-error", "v1.2"] {
+            assert_eq!(error_token(token), token);
+        }
+        for text in ["", "card 4111 1111 1111 1111", "a\nb", "x".repeat(41).as_str(), "é"] {
+            assert_eq!(error_token(text), "unrecognised", "{text:?}");
+        }
     }
 }

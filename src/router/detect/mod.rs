@@ -127,6 +127,11 @@ pub fn scan(texts: &[&str], enabled: DetectorSet) -> Option<Detector> {
     enabled.iter().find(|d| texts.iter().any(|t| d.fires_on(t)))
 }
 
+/// The first enabled detector (in [`Detector::ALL`] order) that fires on `text`.
+pub fn scan_text(text: &str, enabled: DetectorSet) -> Option<Detector> {
+    enabled.iter().find(|d| d.fires_on(text))
+}
+
 /// A byte-class table: ASCII letters and digits plus `also`, looked up once per byte.
 const fn byte_table(also: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
+use crate::router::data_class::DataClass;
 use crate::router::detect::Detector;
+use crate::router::exposure::Unscannable;
 
 /// One upstream the gateway can call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -108,19 +110,25 @@ pub enum Outcome {
 pub enum Sensitivity {
     /// The agent declared `sensitive`.
     Declared,
-    /// `X-Data-Class: restricted`.
-    Header,
+    /// A sensitive `X-Data-Class` label.
+    Header(DataClass),
     /// A content detector fired.
     Detector(Detector),
+    /// The request carries content no detector can read, and `policy.unscannable` is `local`.
+    Unscannable(Unscannable),
+    /// The on-farm privacy reviewer did not clear the request (said yes, was unclear, failed or was late).
+    Review,
 }
 
 impl Sensitivity {
-    /// The recorded reason: `declared`, `header` or `detector:<name>`.
+    /// The recorded reason: `declared`, `header:<label>`, `detector:<name>`, `unscannable:<kind>` or `review_model`.
     pub fn as_str(self) -> &'static str {
         match self {
             Sensitivity::Declared => "declared",
-            Sensitivity::Header => "header",
+            Sensitivity::Header(label) => label.reason(),
             Sensitivity::Detector(d) => d.reason(),
+            Sensitivity::Unscannable(kind) => kind.reason(),
+            Sensitivity::Review => "review_model",
         }
     }
 }

@@ -9,7 +9,7 @@ mod select;
 
 use std::sync::Arc;
 
-use crate::config::{FleetConfig, FrontierTarget, OverBudget};
+use crate::config::{FleetConfig, FrontierTarget, OverBudget, UnscannableRoute};
 use crate::domain::TaskClass;
 
 use super::detect::DetectorSet;
@@ -17,6 +17,7 @@ use super::detect::DetectorSet;
 pub use decision::{Decision, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
 pub use fleet_view::{FleetView, NodeView, same_model};
 pub use overrides::{ClassTarget, OVERRIDE_KEYS, OverrideError, Overrides, validate_override};
+pub(crate) use placement::rank;
 pub use select::{SpendState, select};
 
 /// The base policy, from `fleet.toml`: what [`select`] does when no override says otherwise.
@@ -34,6 +35,8 @@ pub struct Policy {
     pub over_budget: OverBudget,
     /// The content detectors that are switched on.
     pub detectors: DetectorSet,
+    /// Where requests with content no detector can read may go.
+    pub unscannable: UnscannableRoute,
 }
 
 impl Policy {
@@ -60,6 +63,7 @@ impl Policy {
             daily_frontier_budget_usd: config.policy.daily_frontier_budget_usd,
             over_budget: config.policy.over_budget,
             detectors: DetectorSet::from_names(&config.policy.detectors),
+            unscannable: config.policy.unscannable,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::config::OverBudget;
+use crate::config::{OverBudget, UnscannableRoute};
 use crate::domain::{TaskClass, valid_model_name, wire_enum};
 
 /// The override keys an operator can set (`<class>` is a task class, `<name>` a node).
@@ -15,6 +15,7 @@ pub const OVERRIDE_KEYS: &[&str] = &[
     "budget.daily_usd",
     "budget.over",
     "node.<name>.excluded",
+    "policy.unscannable",
 ];
 
 /// Longest key or value echoed back in an error message.
@@ -39,7 +40,7 @@ wire_enum!(ClassTarget, "class target", {
 pub enum OverrideError {
     /// The key is not one of [`OVERRIDE_KEYS`].
     #[error(
-        "unknown override key `{key}` (known: frontier.kill_switch, class.<class>.target, class.<class>.model, budget.daily_usd, budget.over, node.<name>.excluded)"
+        "unknown override key `{key}` (known: frontier.kill_switch, class.<class>.target, class.<class>.model, budget.daily_usd, budget.over, node.<name>.excluded, policy.unscannable)"
     )]
     UnknownKey {
         /// The offending key.
@@ -76,6 +77,7 @@ enum Setting {
     DailyBudget(f64),
     Over(OverBudget),
     Excluded(String, bool),
+    Unscannable(UnscannableRoute),
 }
 
 /// Checks an override before it is written; the error says why it is refused.
@@ -111,6 +113,10 @@ fn parse(key: &str, value: &str) -> Result<Setting, OverrideError> {
             "refuse" => Ok(Setting::Over(OverBudget::Refuse)),
             _ => Err(bad_value(key, value, "degrade or refuse")),
         },
+        "policy.unscannable" => value
+            .parse::<UnscannableRoute>()
+            .map(Setting::Unscannable)
+            .map_err(|_| bad_value(key, value, "local or frontier")),
         _ => {
             if let Some(rest) = key.strip_prefix("class.") {
                 parse_class(key, rest, value)
@@ -180,6 +186,8 @@ pub struct Overrides {
     models: [Option<Arc<str>>; 4],
     /// Nodes placement must skip.
     excluded: Vec<Arc<str>>,
+    /// Replaces the fleet's `policy.unscannable`.
+    pub unscannable: Option<UnscannableRoute>,
 }
 
 impl Overrides {
@@ -216,6 +224,7 @@ impl Overrides {
             Setting::Model(class, model) => self.models[class as usize] = Some(model),
             Setting::DailyBudget(usd) => self.daily_budget_usd = Some(usd),
             Setting::Over(over) => self.over_budget = Some(over),
+            Setting::Unscannable(route) => self.unscannable = Some(route),
             Setting::Excluded(name, excluded) => {
                 self.excluded.retain(|n| **n != *name);
                 if excluded {
@@ -280,6 +289,8 @@ mod tests {
             ("budget.daily_usd", "0"),
             ("budget.over", "refuse"),
             ("node.mini-03.excluded", "true"),
+            ("policy.unscannable", "frontier"),
+            ("policy.unscannable", "local"),
         ] {
             assert_eq!(validate_override(key, value), Ok(()), "{key}={value}");
         }
@@ -310,6 +321,7 @@ mod tests {
             ("node.MINI.excluded", "true", "node name"),
             ("node..excluded", "true", "node name"),
             ("node.mini-01.excluded", "1", "true or false"),
+            ("policy.unscannable", "cloud", "local or frontier"),
             ("policy.anything", "x", "unknown override key"),
             ("", "", "unknown override key"),
         ] {
@@ -331,6 +343,7 @@ mod tests {
                 ("node.mini-01.excluded", "true"),
                 ("node.mini-02.excluded", "true"),
                 ("node.mini-02.excluded", "false"),
+                ("policy.unscannable", "frontier"),
                 ("garbage", "x"),
             ]),
             7,
@@ -349,6 +362,7 @@ mod tests {
             (Some(20.0), Some(OverBudget::Refuse))
         );
         assert!(o.is_excluded("mini-01") && !o.is_excluded("mini-02"));
+        assert_eq!(o.unscannable, Some(UnscannableRoute::Frontier));
         assert_eq!(o.excluded().collect::<Vec<_>>(), ["mini-01"]);
     }
 

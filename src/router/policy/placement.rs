@@ -16,7 +16,7 @@ struct Candidate<'f> {
 /// Nodes eligible for `model`, best first: up (degraded only when none is up), active, not
 /// excluded, model installed; ranked by model already loaded, then fewest in-flight requests
 /// per parallel slot, then most free memory, then name. Each node name appears once.
-pub(super) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<&'f NodeView> {
+pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<&'f NodeView> {
     let mut candidates: Vec<Candidate<'f>> = fleet
         .nodes
         .iter()

@@ -6,7 +6,7 @@ use super::decision::{Decision, Outcome, PlanStep, Reason, RejectCode, Rejection
 use super::fleet_view::{FleetView, NodeView};
 use super::overrides::{ClassTarget, Overrides};
 use super::{FrontierRoute, Policy, placement};
-use crate::config::OverBudget;
+use crate::config::{OverBudget, UnscannableRoute};
 use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
 use crate::router::features::RequestFeatures;
 
@@ -35,7 +35,7 @@ pub fn select(
     fleet: &FleetView,
     spend: &SpendState,
 ) -> Decision {
-    let (class, sensitivity) = effective_class(features);
+    let (class, sensitivity) = effective_class(features, overrides.unscannable.unwrap_or(policy.unscannable));
     let model = overrides
         .model_pin(class)
         .unwrap_or_else(|| policy.local_models.for_class(class));
@@ -73,14 +73,21 @@ pub fn select(
     }
 }
 
-/// Step 1: the declared (or classified) class, upgraded to sensitive by declaration, header or detector.
-fn effective_class(f: &RequestFeatures) -> (TaskClass, Option<Sensitivity>) {
+/// Step 1: the declared (or classified) class, upgraded to sensitive by declaration, header,
+/// detector, unscannable content (unless policy lets it leave) or the on-farm reviewer.
+fn effective_class(f: &RequestFeatures, unscannable: UnscannableRoute) -> (TaskClass, Option<Sensitivity>) {
     let sensitivity = if f.declared == DeclaredClass::Sensitive || f.requested == TaskClass::Sensitive {
         Some(Sensitivity::Declared)
-    } else if f.restricted {
-        Some(Sensitivity::Header)
+    } else if let Some(label) = f.data_class {
+        Some(Sensitivity::Header(label))
+    } else if let Some(detector) = f.detector {
+        Some(Sensitivity::Detector(detector))
+    } else if let Some(kind) = f.unscannable.filter(|_| unscannable == UnscannableRoute::Local) {
+        Some(Sensitivity::Unscannable(kind))
+    } else if f.review_flagged {
+        Some(Sensitivity::Review)
     } else {
-        f.detector.map(Sensitivity::Detector)
+        None
     };
     match sensitivity {
         Some(_) => (TaskClass::Sensitive, sensitivity),

@@ -78,6 +78,7 @@ fn validate(headers: &HeaderMap, body: &Bytes) -> Result<MessagesRequest, Box<Re
 }
 
 pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: HeaderMap, body: Bytes) -> Response {
+    state.sight(&body);
     let request = match validate(&headers, &body) {
         Ok(request) => request,
         Err(response) => return *response,

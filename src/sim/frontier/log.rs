@@ -1,6 +1,11 @@
-//! What the simulated frontier received: provider, model, sizes and hashes of the message texts, never the texts.
+//! What the simulated frontier received: provider, model, sizes and hashes of the message texts,
+//! and keyed hashes of every string of every raw body, never the texts. The keyed hashes answer
+//! "did any string I received contain X" (the privacy tests ask it about marker strings).
 
 use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
+
+use serde_json::Value;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,10 +49,19 @@ impl FrontierRequest {
     }
 }
 
+/// Bytes per hashed window: a needle at least this long is found inside longer strings.
+pub const SIGHTING_WINDOW: usize = 12;
+/// Keyed hashes held over all bodies; the oldest bodies' hashes are dropped past it (16 MiB).
+const MAX_SIGHTINGS: usize = 2 << 20;
+
 /// The bounded log.
 #[derive(Debug, Default)]
 pub struct FrontierLog {
     entries: VecDeque<FrontierRequest>,
+    /// Per raw body received, the sorted keyed hashes of its strings and of their windows.
+    bodies: VecDeque<Vec<u64>>,
+    held: usize,
+    key: RandomState,
 }
 
 impl FrontierLog {
@@ -68,6 +82,68 @@ impl FrontierLog {
     pub fn saw(&self, text: &str) -> bool {
         let hash = hex_sha256(text.as_bytes());
         self.entries.iter().any(|e| e.message_sha256.contains(&hash))
+    }
+
+    /// Keeps keyed hashes of every string (values and keys, at any depth) of a raw request body,
+    /// valid or not, and of every [`SIGHTING_WINDOW`]-byte window of each.
+    pub fn sight(&mut self, body: &[u8]) {
+        let mut strings = Vec::new();
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => collect_strings(&value, &mut strings),
+            Err(_) => strings.push(String::from_utf8_lossy(body).into_owned()),
+        }
+        let mut hashes = Vec::new();
+        for text in &strings {
+            hashes.push(self.whole(text.as_bytes()));
+            hashes.extend(text.as_bytes().windows(SIGHTING_WINDOW).map(|w| self.key.hash_one(w)));
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        self.held += hashes.len();
+        self.bodies.push_back(hashes);
+        while self.held > MAX_SIGHTINGS && self.bodies.len() > 1 {
+            if let Some(old) = self.bodies.pop_front() {
+                self.held -= old.len();
+            }
+        }
+    }
+
+    /// True if any string of a body still held contained `needle` (equalled it, when shorter than a window).
+    pub fn received_containing(&self, needle: &str) -> bool {
+        let bytes = needle.as_bytes();
+        let wanted: Vec<u64> = if bytes.len() < SIGHTING_WINDOW {
+            vec![self.whole(bytes)]
+        } else {
+            bytes.windows(SIGHTING_WINDOW).map(|w| self.key.hash_one(w)).collect()
+        };
+        self.bodies
+            .iter()
+            .any(|body| wanted.iter().all(|h| body.binary_search(h).is_ok()))
+    }
+
+    /// Forgets every body's hashes (the entries stay).
+    pub fn clear_sightings(&mut self) {
+        self.bodies.clear();
+        self.held = 0;
+    }
+
+    /// A whole string's hash, kept apart from window hashes by a prefix byte.
+    fn whole(&self, bytes: &[u8]) -> u64 {
+        self.key.hash_one((0xA5u8, bytes))
+    }
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) => out.push(text.clone()),
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                out.push(key.clone());
+                collect_strings(item, out);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -94,5 +170,36 @@ mod tests {
         }
         assert_eq!(log.entries().len(), LOG_CAPACITY);
         assert!(!log.saw("secret plan"), "the oldest entry was dropped");
+    }
+
+    #[test]
+    fn sightings_find_needles_inside_any_string_without_keeping_text() {
+        let mut log = FrontierLog::default();
+        let body = serde_json::json!({
+            "messages": [{"role": "user", "content": "hello"}],
+            "tools": [{"function": {"arguments": "{\"card\":\"MARKER-4f9a2c7e\"}"}}],
+            "metadata": {"key-SECRETKEY-1234": 1}
+        });
+        log.sight(body.to_string().as_bytes());
+        assert!(log.received_containing("MARKER-4f9a2c7e"));
+        assert!(log.received_containing("SECRETKEY-1234"), "object keys count");
+        assert!(log.received_containing("hello"), "short needles match whole strings");
+        assert!(!log.received_containing("hell"));
+        assert!(!log.received_containing("MARKER-4f9a2c7f"));
+        log.sight(b"not json MARKER-garbage-body");
+        assert!(log.received_containing("MARKER-garbage-body"), "unparseable bodies are sighted whole");
+        log.clear_sightings();
+        assert!(!log.received_containing("MARKER-4f9a2c7e"));
+    }
+
+    #[test]
+    fn sightings_stay_bounded() {
+        let mut log = FrontierLog::default();
+        let big = serde_json::json!({"text": "x".repeat(1 << 20)}).to_string();
+        for i in 0..8 {
+            log.sight(format!("{{\"a\":\"needle-number-{i:04}\",\"b\":{big}}}").as_bytes());
+        }
+        assert!(log.held <= MAX_SIGHTINGS + (1 << 20) + 64);
+        assert!(log.received_containing("needle-number-0007"));
     }
 }

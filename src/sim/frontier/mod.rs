@@ -65,9 +65,14 @@ impl FrontierState {
         self.log.lock().unwrap_or_else(PoisonError::into_inner).record(entry);
     }
 
+    /// Keeps keyed hashes of every string of a raw request body (see [`FrontierLog::sight`]).
+    pub(crate) fn sight(&self, body: &[u8]) {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).sight(body);
+    }
+
     /// Runs `f` on the log.
-    pub(crate) fn with_log<R>(&self, f: impl FnOnce(&FrontierLog) -> R) -> R {
-        f(&self.log.lock().unwrap_or_else(PoisonError::into_inner))
+    pub(crate) fn with_log<R>(&self, f: impl FnOnce(&mut FrontierLog) -> R) -> R {
+        f(&mut self.log.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The frontier's fault now.

@@ -90,6 +90,7 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    state.sight(&body);
     let request = match validate(&headers, &body) {
         Ok(request) => request,
         Err(response) => return *response,

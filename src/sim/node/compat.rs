@@ -12,6 +12,7 @@ use rand::Rng;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::domain::valid_model_name;
+use crate::router::review::{REVIEW_INSTRUCTION, simulated_review};
 use crate::sim::node::NodeRuntime;
 use crate::sim::node::generation::{self, Piece, Plan};
 use crate::sim::node::slot::{Slot, refusal_status};
@@ -80,6 +81,7 @@ pub(crate) async fn chat_completions(State(node): State<Arc<NodeRuntime>>, body:
     let Some((text, finish)) = generation::collect(pieces).await else {
         return respond::openai_error(StatusCode::INTERNAL_SERVER_ERROR, "generation stopped");
     };
+    let text = review_answer(&request).map_or(text, str::to_string);
     let usage = Usage::new(
         finish.metrics.prompt_eval_count.unwrap_or(0),
         finish.metrics.eval_count.unwrap_or(0),
@@ -103,6 +105,14 @@ pub(crate) async fn chat_completions(State(node): State<Arc<NodeRuntime>>, body:
         service_tier: None,
     };
     respond::json(StatusCode::OK, &completion)
+}
+
+/// farmhand's privacy review gets a deterministic answer, so that the reviewer can be tested and demoed.
+fn review_answer(request: &ChatCompletionRequest) -> Option<&'static str> {
+    let [system, reviewed] = request.messages.as_slice() else {
+        return None;
+    };
+    (system.role == "system" && system.text() == REVIEW_INSTRUCTION).then(|| simulated_review(&reviewed.text()))
 }
 
 fn stream(

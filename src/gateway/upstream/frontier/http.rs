@@ -7,7 +7,7 @@ use futures::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
-use super::translate::truncate;
+use crate::gateway::upstream::error_token;
 use crate::gateway::upstream::openai_sse::token_usage;
 use crate::gateway::upstream::{UpstreamError, UpstreamReply, describe};
 use crate::wire::openai::{CompletionEnvelope, ErrorEnvelope};
@@ -117,8 +117,9 @@ pub(crate) async fn status_error(provider_name: &str, response: reqwest::Respons
     }
 }
 
-/// `<provider> <status> <error type>: <error message>`; OpenAI's `insufficient_quota` code wins
-/// over its type, so that the retry policy can tell billing from load.
+/// `<provider> <status> <error type>`; OpenAI's `insufficient_quota` code wins over its type, so
+/// that the retry policy can tell billing from load. The provider's message is never kept: it can
+/// quote the request.
 fn error_message(provider_name: &str, status: reqwest::StatusCode, body: &[u8]) -> String {
     let code = status.as_u16();
     let Ok(ErrorEnvelope { error }) = serde_json::from_slice::<ErrorEnvelope>(body) else {
@@ -134,7 +135,7 @@ fn error_message(provider_name: &str, status: reqwest::StatusCode, body: &[u8]) 
         error.kind.as_str()
     };
     let kind = if kind.is_empty() { "error" } else { kind };
-    format!("{provider_name} {code} {kind}: {}", truncate(&error.message))
+    format!("{provider_name} {code} {}", error_token(kind))
 }
 
 /// The wait a provider asked for: `retry-after-ms`, else `retry-after` in seconds or as an HTTP date.
@@ -197,29 +198,36 @@ mod tests {
     }
 
     #[test]
-    fn error_messages_name_both_envelopes() {
+    fn error_messages_name_both_envelopes_but_never_keep_their_text() {
         let anthropic =
             br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#;
         assert_eq!(
             error_message("anthropic", StatusCode::from_u16(529).unwrap(), anthropic),
-            "anthropic 529 overloaded_error: Overloaded"
+            "anthropic 529 overloaded_error"
         );
         let quota = br#"{"error":{"message":"You exceeded your current quota.","type":"requests","param":null,"code":"insufficient_quota"}}"#;
         assert_eq!(
             error_message("openai", StatusCode::TOO_MANY_REQUESTS, quota),
-            "openai 429 insufficient_quota: You exceeded your current quota."
+            "openai 429 insufficient_quota"
         );
         let code_only = br#"{"error":{"message":"no","code":"model_not_found"}}"#;
         assert_eq!(
             error_message("openai", StatusCode::NOT_FOUND, code_only),
-            "openai 404 model_not_found: no"
+            "openai 404 model_not_found"
         );
         assert_eq!(
             error_message("openai", StatusCode::BAD_GATEWAY, b"<html>proxy</html>"),
             "openai 502 Bad Gateway"
         );
-        let long = format!(r#"{{"error":{{"type":"api_error","message":"{}"}}}}"#, "x".repeat(500));
-        let message = error_message("anthropic", StatusCode::INTERNAL_SERVER_ERROR, long.as_bytes());
-        assert_eq!(message.chars().filter(|c| *c == 'x').count(), 200);
+        let echo = br#"{"error":{"type":"invalid_request_error","message":"tool arguments {\"card\":\"4111 1111 1111 1111\"} are invalid"}}"#;
+        assert_eq!(
+            error_message("openai", StatusCode::BAD_REQUEST, echo),
+            "openai 400 invalid_request_error"
+        );
+        let hostile = br#"{"error":{"type":"the card 4111 1111 1111 1111 was refused","message":"x"}}"#;
+        assert_eq!(
+            error_message("anthropic", StatusCode::BAD_REQUEST, hostile),
+            "anthropic 400 unrecognised"
+        );
     }
 }

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::stream::{Decoder, StreamFailure};
-use super::translate::truncate;
 use super::{ApiKey, http, stream};
+use crate::gateway::upstream::error_token;
 use crate::gateway::upstream::openai_sse::token_usage;
 use crate::gateway::upstream::{StreamItem, Timeouts, UpstreamError, UpstreamReply};
 use crate::wire::openai::{ChatCompletionChunk, ChatCompletionRequest, StreamOptions};
@@ -73,10 +73,7 @@ impl Decoder for OpenAiStream {
             let kind = Some(text("type"))
                 .filter(|k| !k.is_empty())
                 .unwrap_or_else(|| "error".into());
-            return Err(StreamFailure::new(format!(
-                "stream error {kind}: {}",
-                truncate(&text("message"))
-            )));
+            return Err(StreamFailure::new(format!("stream error {}", error_token(&kind))));
         }
         let chunk: ChatCompletionChunk =
             serde_json::from_value(value).map_err(|_| StreamFailure::new("sent an unreadable stream chunk"))?;
@@ -169,7 +166,7 @@ mod tests {
                 r#"{"error":{"message":"The server had an error","type":"server_error"}}"#,
             ))
             .unwrap_err();
-        assert_eq!(failure.message, "stream error server_error: The server had an error");
+        assert_eq!(failure.message, "stream error server_error", "the provider's text is not kept");
         assert!(decoder.decode(&event("not json")).is_err());
         assert_eq!(decoder.truncated().message, "stream ended without [DONE]");
     }

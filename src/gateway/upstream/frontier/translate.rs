@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::stream::{Decoder, StreamFailure};
 use crate::config::TokenUsage;
-use crate::gateway::upstream::StreamItem;
+use crate::gateway::upstream::{StreamItem, error_token};
 use crate::wire::anthropic::{
     BlockDelta, CacheCreation, Content, Message, MessageResponse, MessagesRequest, StreamEvent, Usage as AnthropicUsage,
 };
@@ -308,7 +308,7 @@ impl AnthropicStream {
                 };
                 Ok(vec![finish, usage_chunk])
             }
-            StreamEvent::Error { error } => Err(stream_error(&error.kind, &error.message)),
+            StreamEvent::Error { error } => Err(stream_error(&error.kind)),
             StreamEvent::ContentBlockStart { .. }
             | StreamEvent::ContentBlockDelta { .. }
             | StreamEvent::ContentBlockStop { .. }
@@ -318,20 +318,11 @@ impl AnthropicStream {
     }
 }
 
-/// An `error` event, with the status it stands for.
-fn stream_error(kind: &str, message: &str) -> StreamFailure {
+/// An `error` event, with the status it stands for (its message is not kept: it can quote the request).
+fn stream_error(kind: &str) -> StreamFailure {
     StreamFailure {
         status: error_status(kind),
-        message: format!("stream error {kind}: {}", truncate(message)),
-    }
-}
-
-/// At most 200 characters of a provider's error text.
-pub(crate) fn truncate(text: &str) -> String {
-    const LIMIT: usize = 200;
-    match text.char_indices().nth(LIMIT) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
+        message: format!("stream error {}", error_token(kind)),
     }
 }
 
@@ -340,7 +331,7 @@ impl Decoder for AnthropicStream {
         let parsed: StreamEvent = serde_json::from_str(&event.data).map_err(|_| {
             StreamFailure::new(format!(
                 "sent an unreadable {} event",
-                event.event.as_deref().unwrap_or("stream")
+                event.event.as_deref().map_or("stream", error_token)
             ))
         })?;
         self.on_event(parsed)

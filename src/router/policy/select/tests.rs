@@ -4,7 +4,9 @@ use super::*;
 use crate::config::FleetConfig;
 use crate::domain::DrainState;
 use crate::fleet::Health;
+use crate::router::data_class::DataClass;
 use crate::router::detect::Detector;
+use crate::router::exposure::Unscannable;
 
 fn policy() -> Policy {
     Policy::from_config(&FleetConfig::default())
@@ -39,11 +41,13 @@ fn features(declared: DeclaredClass, est_tokens: u64) -> RequestFeatures {
         agent: "crawler".into(),
         declared,
         requested: declared.class().unwrap_or(TaskClass::Routine),
-        restricted: false,
+        data_class: None,
         est_tokens,
         message_count: 1,
         tool_count: 0,
         detector: None,
+        unscannable: None,
+        review_flagged: false,
     }
 }
 
@@ -134,14 +138,20 @@ fn routine_work_with_no_node_goes_to_the_frontier_as_a_fallback() {
 
 #[test]
 fn sensitive_work_stays_local_for_every_reason() {
-    let mut restricted = features(DeclaredClass::Reasoning, 10);
-    restricted.restricted = true;
+    let mut labelled = features(DeclaredClass::Reasoning, 10);
+    labelled.data_class = Some(DataClass::Phi);
     let mut detected = features(DeclaredClass::Orchestration, 10);
     detected.detector = Some(Detector::ApiKey);
+    let mut image = features(DeclaredClass::Reasoning, 10);
+    image.unscannable = Some(Unscannable::ImageUrl);
+    let mut reviewed = features(DeclaredClass::Routine, 100_000);
+    reviewed.review_flagged = true;
     for (f, why) in [
         (features(DeclaredClass::Sensitive, 10), "declared"),
-        (restricted, "header"),
+        (labelled, "header:phi"),
         (detected, "detector:api_key"),
+        (image, "unscannable:image_url"),
+        (reviewed, "review_model"),
     ] {
         let d = run(&f, &Overrides::none(3), &fleet(), 0.0);
         assert_eq!(d.class, TaskClass::Sensitive);
@@ -288,5 +298,31 @@ fn auto_requests_use_their_classified_class() {
     assert_eq!(
         labels(&d)[0],
         step("frontier/anthropic/claude-opus-4-7", Fallback::None)
+    );
+}
+
+#[test]
+fn unscannable_content_leaves_only_when_policy_lets_it() {
+    let mut image = features(DeclaredClass::Reasoning, 10);
+    image.unscannable = Some(Unscannable::File);
+    let kept = run(&image, &Overrides::none(3), &fleet(), 0.0);
+    assert_eq!(kept.sensitivity, Some(Sensitivity::Unscannable(Unscannable::File)));
+    let allowed = overrides(&[("policy.unscannable", "frontier")]);
+    let left = run(&image, &allowed, &fleet(), 0.0);
+    assert_eq!((left.class, left.sensitivity), (TaskClass::Reasoning, None));
+    assert_eq!(left.plan()[0].target.endpoint(), Endpoint::Frontier);
+    let mut base = policy();
+    base.unscannable = crate::config::UnscannableRoute::Frontier;
+    let spend = SpendState::default();
+    let by_config = select(&image, &base, &Overrides::none(3), &fleet(), &spend);
+    assert_eq!(by_config.sensitivity, None);
+    let back = overrides(&[("policy.unscannable", "local")]);
+    assert!(select(&image, &base, &back, &fleet(), &spend).is_sensitive(), "the override wins over the fleet file");
+    let mut detected = image.clone();
+    detected.detector = Some(Detector::Email);
+    assert_eq!(
+        run(&detected, &allowed, &fleet(), 0.0).sensitivity,
+        Some(Sensitivity::Detector(Detector::Email)),
+        "letting images leave never lets a detected secret leave"
     );
 }

@@ -262,7 +262,7 @@ fn error_event_fails_the_stream_with_its_status() {
         items[3],
         Err(StreamFailure {
             status: Some(529),
-            message: "stream error overloaded_error: Overloaded".into()
+            message: "stream error overloaded_error".into()
         })
     );
 }
