@@ -76,6 +76,10 @@ pub const SETTINGS: &[Setting] = &[
         key: "class.sensitive.model",
         kind: SettingKind::Model,
     },
+    Setting {
+        key: "policy.unscannable",
+        kind: SettingKind::Choice(TARGETS),
+    },
 ];
 
 impl Setting {
@@ -116,6 +120,7 @@ pub fn base_values(config: &FleetConfig) -> BTreeMap<String, String> {
         ("class.reasoning.model", models.reasoning.clone()),
         ("class.orchestration.model", models.orchestration.clone()),
         ("class.sensitive.model", models.sensitive.clone()),
+        ("policy.unscannable", config.policy.unscannable.as_str().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

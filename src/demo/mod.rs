@@ -28,6 +28,18 @@ const WARM_UP: Duration = Duration::from_secs(5);
 /// How long stopping agents and the router may take.
 const WIND_DOWN: Duration = Duration::from_secs(10);
 
+/// Reviewer models the demo prefers, smallest first; the first one some node has is used.
+const REVIEW_MODELS: &[&str] = &["llama3.2:3b", "gemma3:4b", "llama3.1:8b"];
+
+/// The on-farm privacy reviewer for the demo: a small model that some simulated node has.
+fn review_model(farm: &SimFarm) -> Option<String> {
+    let nodes = farm.node_summaries();
+    REVIEW_MODELS
+        .iter()
+        .find(|model| nodes.iter().any(|n| n.installed.iter().any(|i| i == *model)))
+        .map(|model| model.to_string())
+}
+
 /// How the demo runs.
 #[derive(Debug, Clone, Default)]
 pub struct DemoOptions {
@@ -53,6 +65,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         None => format!("sqlite://{}", dir.path().join("demo.db").display()),
     };
     config.router.journal_path = dir.path().join("journal.ndjson").display().to_string();
+    config.policy.review_model = review_model(&farm);
     if let Some(path) = &options.write_config {
         std::fs::write(path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
     }

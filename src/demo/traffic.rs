@@ -1,6 +1,8 @@
 //! Synthetic agents for the demo: each has its own task mix, pace and bursts, and calls the
 //! router over real HTTP exactly as an agent would. Some prompts carry a card number, an email
-//! address or a US SSN, so the sensitivity detectors fire and keep them on the farm.
+//! address or a US SSN, so the sensitivity detectors fire and keep them on the farm; some carry a
+//! screenshot (unscannable, so it stays local) or confidential business text that only the on-farm
+//! privacy reviewer catches.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +40,10 @@ enum Prompt {
     Email,
     /// Routine, but carrying a US SSN.
     Ssn,
+    /// Routine, with a screenshot attached (an image part no detector can read).
+    Screenshot,
+    /// Reasoning over confidential business text: no detector fires, the privacy reviewer does.
+    Confidential,
 }
 
 /// One synthetic agent.
@@ -59,7 +65,7 @@ const AGENTS: &[Agent] = &[
         pause_ms: (150, 600),
         burst_chance: 0.2,
         burst: (3, 6),
-        mix: &[(Prompt::Short, 70), (Prompt::Auto, 15), (Prompt::Email, 15)],
+        mix: &[(Prompt::Short, 66), (Prompt::Auto, 15), (Prompt::Email, 15), (Prompt::Screenshot, 4)],
     },
     Agent {
         name: "summariser",
@@ -73,7 +79,7 @@ const AGENTS: &[Agent] = &[
         pause_ms: (1200, 3000),
         burst_chance: 0.05,
         burst: (2, 3),
-        mix: &[(Prompt::Plan, 85), (Prompt::Reasoning, 15)],
+        mix: &[(Prompt::Plan, 75), (Prompt::Reasoning, 15), (Prompt::Confidential, 10)],
     },
     Agent {
         name: "code-reviewer",
@@ -252,6 +258,22 @@ fn request_body(agent: &str, prompt: Prompt, rng: &mut StdRng) -> serde_json::Va
             "Extract the fields from this onboarding form: SSN 123-45-6789, start date 2026-12-01.".to_string(),
             64,
         ),
+        Prompt::Confidential => (
+            "reasoning",
+            format!("Reason about the risks in the confidential board minutes on {topic}."),
+            256,
+        ),
+        Prompt::Screenshot => {
+            return json!({
+                "model": "routine",
+                "user": agent,
+                "max_tokens": 48,
+                "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": format!("Which error does this screenshot show? {ticket}")},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAcCBlCwAAAABJRU5ErkJggg=="}}
+                ]}],
+            });
+        }
     };
     json!({
         "model": class,
@@ -286,6 +308,14 @@ mod tests {
         assert!(text(Prompt::Card).contains("4111 1111 1111 1111"));
         assert!(text(Prompt::Email).contains("@example.com"));
         assert!(text(Prompt::Ssn).contains("123-45-6789"));
+        assert!(text(Prompt::Screenshot).contains("image_url"));
+        let confidential = text(Prompt::Confidential).to_ascii_lowercase();
+        assert!(
+            crate::router::review::SIMULATED_PRIVATE_WORDS
+                .iter()
+                .any(|w| confidential.contains(w)),
+            "the simulated reviewer flags it: {confidential}"
+        );
         let long = request_body("a", Prompt::LongDocument, &mut rng);
         let chars = long["messages"][0]["content"].as_str().map(str::len).unwrap_or(0);
         assert!(

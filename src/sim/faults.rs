@@ -37,11 +37,15 @@ pub enum FaultKind {
     /// Accepts the request and answers nothing until the fault is cleared (a wedged runner).
     #[serde(rename = "hang")]
     Hang,
+    /// An error whose text quotes the request's last message, as Ollama's tool-call parse errors
+    /// quote model output (privacy tests check that such text never reaches a log or the store).
+    #[serde(rename = "echo")]
+    Echo,
 }
 
 impl FaultKind {
     /// Every fault, in flag order.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Down,
         FaultKind::Slow,
         FaultKind::Error500,
@@ -50,6 +54,7 @@ impl FaultKind {
         FaultKind::Drop,
         FaultKind::Garbage,
         FaultKind::Hang,
+        FaultKind::Echo,
     ];
 
     /// The name used by `--fault` and the admin API.
@@ -63,6 +68,7 @@ impl FaultKind {
             FaultKind::Drop => "drop",
             FaultKind::Garbage => "garbage",
             FaultKind::Hang => "hang",
+            FaultKind::Echo => "echo",
         }
     }
 }
@@ -80,7 +86,7 @@ pub enum FaultError {
     #[error("`{0}` is not TARGET=KIND (e.g. mini-03=down or frontier=529)")]
     Syntax(String),
     /// Unknown kind.
-    #[error("unknown fault kind `{0}` (known: down, slow, error500, 429, 529, drop, garbage, hang, none)")]
+    #[error("unknown fault kind `{0}` (known: down, slow, error500, 429, 529, drop, garbage, hang, echo, none)")]
     Kind(String),
     /// Unknown target.
     #[error("unknown fault target `{0}` (a node name such as mini-01, or frontier)")]

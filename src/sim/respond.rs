@@ -46,6 +46,25 @@ pub(crate) fn ndjson_line<T: Serialize>(value: &T) -> Bytes {
     Bytes::from(line)
 }
 
+/// The text of the last message of a chat request body (OpenAI, Anthropic or Ollama shaped), or "".
+pub(crate) fn last_message_text(body: &[u8]) -> String {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let content = value
+        .get("messages")
+        .and_then(|m| m.as_array())
+        .and_then(|m| m.last())
+        .and_then(|m| m.get("content"));
+    match content {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(serde_json::Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
 /// A streamed body with this content type; each item is flushed as it comes.
 pub(crate) fn streamed<S>(content_type: &'static str, stream: S) -> Response
 where

@@ -103,12 +103,18 @@ const WORDS: &[&str] = &[
     "hours",
 ];
 
+/// A prompt containing this asks the simulator to answer with exactly the text after it (so
+/// tests can put a known string into a completion).
+pub const ECHO_CUE: &str = "Repeat exactly: ";
+
 /// A deterministic stream of reply tokens (words with their leading space, punctuation attached).
 #[derive(Debug)]
 pub struct TextGenerator {
     rng: StdRng,
     words_left_in_sentence: u32,
     started: bool,
+    /// The words of an [`ECHO_CUE`] answer, in reverse order.
+    script: Vec<String>,
 }
 
 impl TextGenerator {
@@ -118,16 +124,33 @@ impl TextGenerator {
             rng: StdRng::seed_from_u64(seed),
             words_left_in_sentence: 0,
             started: false,
+            script: Vec::new(),
         }
+    }
+
+    /// A generator for a reply to `prompt`: the text after [`ECHO_CUE`] when the prompt holds it,
+    /// generated text otherwise.
+    pub fn for_prompt(seed: u64, prompt: &str) -> Self {
+        let mut generator = TextGenerator::new(seed);
+        if let Some((_, echoed)) = prompt.split_once(ECHO_CUE) {
+            generator.script = echoed.split_inclusive(' ').rev().map(str::to_string).collect();
+        }
+        generator
     }
 
     /// How many tokens this reply has when nothing caps it.
     pub fn natural_length(&mut self) -> u32 {
+        if !self.script.is_empty() {
+            return u32::try_from(self.script.len()).unwrap_or(u32::MAX);
+        }
         self.rng.random_range(24..160)
     }
 
     /// The next token.
     pub fn next_token(&mut self) -> String {
+        if let Some(word) = self.script.pop() {
+            return word;
+        }
         let space = if self.started { " " } else { "" };
         self.started = true;
         if self.words_left_in_sentence == 0 {
@@ -185,5 +208,17 @@ mod tests {
         assert_eq!(estimate_tokens("abcd"), 1);
         assert_eq!(estimate_tokens("abcde"), 2);
         assert_eq!(estimate_tokens(&"x".repeat(400)), 100);
+    }
+
+    #[test]
+    fn an_echo_cue_makes_the_reply_the_text_after_it() {
+        let mut g = TextGenerator::for_prompt(7, "Please. Repeat exactly: MARKER one two");
+        assert_eq!(g.natural_length(), 3);
+        let reply: String = (0..3).map(|_| g.next_token()).collect();
+        assert_eq!(reply, "MARKER one two");
+        let mut plain = TextGenerator::for_prompt(7, "no cue here");
+        let mut same = TextGenerator::new(7);
+        assert_eq!(plain.natural_length(), same.natural_length());
+        assert_eq!(plain.next_token(), same.next_token());
     }
 }

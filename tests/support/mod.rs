@@ -4,5 +4,6 @@
 pub mod console_fixture;
 pub mod outage;
 pub mod pg;
+pub mod privacy;
 pub mod sshd;
 pub mod stack;

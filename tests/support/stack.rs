@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use farmhand::config::FleetConfig;
+use farmhand::control::ControlSnapshot;
+use tokio::sync::watch;
 use farmhand::fleet::{Cadence, FleetPoller, Health};
 use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
 use farmhand::recorder::{Recorder, RecorderOptions};
@@ -61,6 +63,29 @@ impl Stack {
         adjust_sim: impl FnOnce(&mut SimOptions),
         adjust: impl FnOnce(&mut FleetConfig),
     ) -> Stack {
+        Self::launch(nodes, store_url, cadence, adjust_sim, adjust, None).await
+    }
+
+    /// Like [`Stack::start_sim`], with node states and overrides fed by the test instead of the
+    /// store: a change sent on the returned sender is in force at once.
+    pub async fn start_controlled(
+        nodes: u16,
+        adjust_sim: impl FnOnce(&mut SimOptions),
+        adjust: impl FnOnce(&mut FleetConfig),
+    ) -> (Stack, watch::Sender<Arc<ControlSnapshot>>) {
+        let (send, control) = watch::channel(Arc::new(ControlSnapshot::default()));
+        let stack = Self::launch(nodes, None, fast_cadence(), adjust_sim, adjust, Some(control)).await;
+        (stack, send)
+    }
+
+    async fn launch(
+        nodes: u16,
+        store_url: Option<&str>,
+        cadence: Cadence,
+        adjust_sim: impl FnOnce(&mut SimOptions),
+        adjust: impl FnOnce(&mut FleetConfig),
+        control: Option<watch::Receiver<Arc<ControlSnapshot>>>,
+    ) -> Stack {
         let mut options = SimOptions::ephemeral(nodes, 0.01);
         options.tokens_per_sec = 2000.0;
         options.max_queue = 64;
@@ -80,7 +105,7 @@ impl Stack {
         store.migrate().await.expect("store migrates");
         let sources = GatewaySources {
             fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
-            control: farmhand::control::watch(store.clone()),
+            control: control.unwrap_or_else(|| farmhand::control::watch(store.clone())),
             recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
             keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
         };

@@ -48,7 +48,9 @@ fn fault_response(fault: Option<FaultKind>) -> Option<Response> {
                 1,
             ))
         }
-        FaultKind::Down | FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Hang => None,
+        FaultKind::Down | FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Hang | FaultKind::Echo => {
+            None
+        }
     }
 }
 
@@ -91,6 +93,11 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
     if let Some(response) = fault_response(state.fault()) {
         return response;
     }
+    if state.fault() == Some(FaultKind::Echo) {
+        let quoted = texts.last().map_or("", String::as_str);
+        let message = format!("messages.0.content: unexpected content `{quoted}`");
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
+    }
     state.delay_if_slow().await;
 
     let total_input: u64 = texts.iter().map(|t| estimate_tokens(t)).sum();
@@ -100,7 +107,10 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
     } else {
         0
     };
-    let reply = state.compose(request.max_tokens.map(u64::from));
+    let reply = state.compose(
+        request.max_tokens.map(u64::from),
+        texts.last().map_or("", String::as_str),
+    );
     let stop_reason = if reply.hit_limit { "max_tokens" } else { "end_turn" };
     let usage = Usage {
         input_tokens: total_input - cache_read,

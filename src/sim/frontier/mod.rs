@@ -99,10 +99,10 @@ impl FrontierState {
         }
     }
 
-    /// The text of one reply, capped at `max_tokens`.
-    pub(crate) fn compose(&self, max_tokens: Option<u64>) -> Composition {
+    /// The text of one reply to `prompt` (the last message), capped at `max_tokens`.
+    pub(crate) fn compose(&self, max_tokens: Option<u64>, prompt: &str) -> Composition {
         let seed = splitmix(self.seed ^ 0xF00D ^ self.requests.fetch_add(1, Ordering::Relaxed));
-        let mut text = TextGenerator::new(seed);
+        let mut text = TextGenerator::for_prompt(seed, prompt);
         let natural = u64::from(text.natural_length());
         let count = max_tokens.map_or(natural, |max| max.min(natural));
         Composition {

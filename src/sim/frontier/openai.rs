@@ -58,7 +58,9 @@ fn fault_response(fault: Option<FaultKind>) -> Option<Response> {
             ),
             1,
         )),
-        FaultKind::Down | FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Hang => None,
+        FaultKind::Down | FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Hang | FaultKind::Echo => {
+            None
+        }
     }
 }
 
@@ -105,6 +107,11 @@ pub(crate) async fn chat_completions(
     if let Some(response) = fault_response(state.fault()) {
         return response;
     }
+    if state.fault() == Some(FaultKind::Echo) {
+        let quoted = texts.last().map_or("", String::as_str);
+        let message = format!("Invalid value for 'content': '{quoted}' could not be parsed.");
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", None, &message);
+    }
     state.delay_if_slow().await;
 
     let prompt_tokens: u64 = texts.iter().map(|t| estimate_tokens(t)).sum();
@@ -119,7 +126,10 @@ pub(crate) async fn chat_completions(
     } else {
         0
     };
-    let reply = state.compose(request.max_completion_tokens.or(request.max_tokens).map(u64::from));
+    let reply = state.compose(
+        request.max_completion_tokens.or(request.max_tokens).map(u64::from),
+        texts.last().map_or("", String::as_str),
+    );
     let usage = Usage {
         prompt_tokens,
         completion_tokens: reply.len(),

@@ -71,6 +71,7 @@ pub(crate) async fn chat_completions(State(node): State<Arc<NodeRuntime>>, body:
         prompt_tokens,
         max_tokens: request.max_tokens.map(u64::from),
         received,
+        prompt: request.messages.last().map(|m| m.text()),
     };
     let pieces = generation::start(&node, slot, plan);
     let id = format!("chatcmpl-{}", rand::rng().random_range(0..999));

@@ -11,7 +11,7 @@ use crate::sim::text::TextGenerator;
 use crate::wire::ollama::Metrics;
 
 /// What to generate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Plan {
     /// Prompt size in tokens.
     pub(crate) prompt_tokens: u64,
@@ -19,6 +19,8 @@ pub(crate) struct Plan {
     pub(crate) max_tokens: Option<u64>,
     /// When the request arrived (for `total_duration`).
     pub(crate) received: Instant,
+    /// The last prompt text, when the reply may echo it (see [`crate::sim::text::ECHO_CUE`]).
+    pub(crate) prompt: Option<String>,
 }
 
 /// The end of a reply.
@@ -50,7 +52,7 @@ fn nanos(d: Duration) -> u64 {
 pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Receiver<Piece> {
     let (tx, rx) = mpsc::channel(32);
     let pace = node.pace;
-    let mut text = TextGenerator::new(node.next_seed());
+    let mut text = TextGenerator::for_prompt(node.next_seed(), plan.prompt.as_deref().unwrap_or_default());
     tokio::spawn(async move {
         let load = slot.wait_ready().await;
         let prefill = Instant::now();

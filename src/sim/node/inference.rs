@@ -176,6 +176,7 @@ async fn serve(node: Arc<NodeRuntime>, job: Job, received: Instant) -> Response 
             prompt_tokens,
             max_tokens,
             received,
+            prompt: None,
         },
     );
     let (endpoint, model) = (job.endpoint, job.model);

@@ -175,8 +175,21 @@ async fn inject_fault(State(node): State<Arc<NodeRuntime>>, request: Request, ne
             }
             next.run(request).await
         }
+        FaultKind::Echo => {
+            let body = axum::body::to_bytes(request.into_body(), ECHO_BODY_LIMIT)
+                .await
+                .unwrap_or_default();
+            let quoted = respond::last_message_text(&body);
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("error parsing tool call: raw='{quoted}', err=unexpected end of JSON input"),
+            )
+        }
     }
 }
+
+/// Largest body the `echo` fault reads to quote from.
+const ECHO_BODY_LIMIT: usize = 4 << 20;
 
 /// Reads the body and answers Ollama's way when it is missing or not the expected JSON.
 pub(crate) fn parse_native<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
