@@ -5,5 +5,6 @@ pub mod console_fixture;
 pub mod outage;
 pub mod pg;
 pub mod privacy;
+pub mod privacy_property;
 pub mod sshd;
 pub mod stack;
