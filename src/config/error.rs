@@ -65,11 +65,39 @@ impl ConfigError {
     }
 
     pub(super) fn key(path: &Path, err: serde_path_to_error::Error<toml::de::Error>) -> Self {
-        let key = err.path().to_string();
-        let inner = err.into_inner();
-        let key = if key == "." { "(top level)" } else { key.as_str() };
-        ConfigError::invalid(path, key, &one_line(inner.message()))
+        let key = toml_key(err.path());
+        ConfigError::invalid(path, &key, &one_line(err.into_inner().message()))
     }
+}
+
+/// The key as TOML writes it (`nodes[2].ollama_port`, `console.keys."node.drain"`, `""`), or
+/// `(top level)`: a key that is empty or not bare is quoted, so the error still names it.
+fn toml_key(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path {
+        let name = match segment {
+            Segment::Seq { index } => {
+                out.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => key.as_str(),
+            Segment::Unknown => "?",
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        let bare = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '?');
+        if bare {
+            out.push_str(name);
+        } else {
+            out.push_str(&format!("{name:?}"));
+        }
+    }
+    if out.is_empty() { "(top level)".into() } else { out }
 }
 
 /// Control characters escaped (`\n`, `\u{1b}`), so values quoted from the file keep the error on

@@ -108,6 +108,20 @@ fn quoted_values_cannot_break_the_error_line() {
 }
 
 #[test]
+fn keys_that_are_not_bare_are_quoted() {
+    // Caught by the `fleet_toml` fuzz target: an unknown empty key was named as ``.
+    let text = parse("[\"\"]\n").unwrap_err().to_string();
+    assert!(text.starts_with("fleet.toml: key `\"\"`: unknown field"), "{text}");
+    let text = parse("[frontier.providers.\"my provider\"]\nkind = \"x\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with("fleet.toml: key `frontier.providers.\"my provider\".kind`"),
+        "{text}"
+    );
+}
+
+#[test]
 fn cross_references_are_checked() {
     let text = parse("[frontier.reasoning]\nprovider = \"mistral\"\nmodel = \"m\"\n")
         .unwrap_err()
