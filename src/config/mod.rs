@@ -495,11 +495,9 @@ impl FleetConfig {
         let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::syntax(origin, text, &e))?;
         let config: FleetConfig =
             serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::key(origin, e))?;
-        config.validate().map_err(|(key, message)| ConfigError::Invalid {
-            path: origin.into(),
-            key,
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::invalid(origin, &key, &message))?;
         Ok(config)
     }
 

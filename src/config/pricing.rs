@@ -64,9 +64,12 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
-    /// All input tokens, cached or not.
+    /// All input tokens, cached or not; saturates rather than overflow on a provider's absurd counts.
     pub fn input_total(&self) -> u64 {
-        self.uncached_in + self.cache_write_5m + self.cache_write_1h + self.cache_read
+        self.uncached_in
+            .saturating_add(self.cache_write_5m)
+            .saturating_add(self.cache_write_1h)
+            .saturating_add(self.cache_read)
     }
 }
 
@@ -141,6 +144,16 @@ mod tests {
         assert!(lookup(&rows, "llama3.1:8b", today).is_none());
         let before = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
         assert!(lookup(&rows, "claude-sonnet-4-6", before).is_none());
+    }
+
+    #[test]
+    fn input_total_saturates() {
+        let usage = TokenUsage {
+            uncached_in: u64::MAX,
+            cache_read: 1,
+            ..TokenUsage::default()
+        };
+        assert_eq!(usage.input_total(), u64::MAX);
     }
 
     #[test]

@@ -86,6 +86,42 @@ fn syntax_error_names_the_line() {
 }
 
 #[test]
+fn syntax_error_at_the_start_of_a_line_names_that_line() {
+    // Found by the `fleet_toml` fuzz target: an error on a line's first character was reported
+    // on the line before.
+    let text = parse("[[nodes]]\nname = \"mini-01\"\n@host = \"h\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(text.starts_with("fleet.toml:3:"), "{text}");
+}
+
+#[test]
+fn quoted_values_cannot_break_the_error_line() {
+    // Caught by the `fleet_toml` fuzz target's one-line check: a value with a newline made a two-line error.
+    let text = parse("[[nodes]]\nname = \"a\\nb\\u001b[31m\"\nhost = \"h\"\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        text,
+        "fleet.toml: key `nodes[0].name`: `a\\nb\\u{1b}[31m` must be 1-63 characters of a-z, 0-9 and -"
+    );
+}
+
+#[test]
+fn keys_that_are_not_bare_are_quoted() {
+    // Caught by the `fleet_toml` fuzz target: an unknown empty key was named as ``.
+    let text = parse("[\"\"]\n").unwrap_err().to_string();
+    assert!(text.starts_with("fleet.toml: key `\"\"`: unknown field"), "{text}");
+    let text = parse("[frontier.providers.\"my provider\"]\nkind = \"x\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with("fleet.toml: key `frontier.providers.\"my provider\".kind`"),
+        "{text}"
+    );
+}
+
+#[test]
 fn cross_references_are_checked() {
     let text = parse("[frontier.reasoning]\nprovider = \"mistral\"\nmodel = \"m\"\n")
         .unwrap_err()

@@ -68,6 +68,15 @@ mod tests {
     }
 
     #[test]
+    fn overlong_lines_are_refused_however_they_arrive() {
+        let input = b"{\"status\":\"pulling manifest\"}\n";
+        for piece in 1..=input.len() {
+            let mut splitter = NdjsonSplitter::with_max_line(16);
+            assert!(input.chunks(piece).any(|c| splitter.feed(c).is_err()), "piece {piece}");
+        }
+    }
+
+    #[test]
     fn finish_is_empty_after_a_trailing_newline() {
         let mut splitter = NdjsonSplitter::new();
         assert_eq!(splitter.feed(b"{}\n").unwrap(), ["{}"]);

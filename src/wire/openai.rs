@@ -158,12 +158,12 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Usage with the total filled in and no detail objects.
+    /// Usage with the total filled in (saturating, as upstream counts are untrusted) and no detail objects.
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Usage {
             prompt_tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
             ..Usage::default()
         }
     }

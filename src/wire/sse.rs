@@ -48,6 +48,9 @@ impl LineBuffer {
     }
 
     /// Appends bytes and returns every completed line, without its `\n` or `\r\n`.
+    ///
+    /// A line longer than the limit (its line end not counted) is refused however the bytes
+    /// were split: whether it came whole in one read or was held back as an unfinished tail.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Vec<String>, LineTooLong> {
         self.buf.extend_from_slice(bytes);
         let mut lines = Vec::new();
@@ -56,15 +59,24 @@ impl LineBuffer {
             let end = start + pos;
             let line = &self.buf[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > self.max_line {
+                return Err(self.refuse());
+            }
             lines.push(String::from_utf8_lossy(line).into_owned());
             start = end + 1;
         }
         self.buf.drain(..start);
-        if self.buf.len() > self.max_line {
-            self.buf.clear();
-            return Err(LineTooLong { limit: self.max_line });
+        // A trailing `\r` may be the start of this line's `\r\n`.
+        let tail = self.buf.strip_suffix(b"\r").unwrap_or(&self.buf);
+        if tail.len() > self.max_line {
+            return Err(self.refuse());
         }
         Ok(lines)
+    }
+
+    fn refuse(&mut self) -> LineTooLong {
+        self.buf.clear();
+        LineTooLong { limit: self.max_line }
     }
 
     /// The unfinished tail, taken out of the buffer.
@@ -216,6 +228,36 @@ mod tests {
     fn overlong_lines_are_refused() {
         let mut parser = SseParser::with_max_line(8);
         assert_eq!(parser.feed(b"data: 0123456789").unwrap_err(), LineTooLong { limit: 8 });
+    }
+
+    #[test]
+    fn overlong_lines_are_refused_however_they_are_split() {
+        // Found by the `sse_decoder` fuzz target: a long line that arrived whole with its line
+        // end was accepted, the same line split across reads was refused.
+        let long = b"data: 0123456789\n\n";
+        for piece in 1..=long.len() {
+            let mut parser = SseParser::with_max_line(8);
+            let refused = long.chunks(piece).any(|chunk| parser.feed(chunk).is_err());
+            assert!(refused, "piece size {piece}");
+        }
+        // Exactly at the limit, `\r\n` not counted, even when split between `\r` and `\n`.
+        let at_limit = b"data: ab\r\n\r\n";
+        for piece in 1..=at_limit.len() {
+            assert_eq!(
+                feed_in_pieces_with_limit(at_limit, piece, 8).unwrap()[0].data,
+                "ab",
+                "piece size {piece}"
+            );
+        }
+    }
+
+    fn feed_in_pieces_with_limit(input: &[u8], piece: usize, max_line: usize) -> Result<Vec<SseEvent>, LineTooLong> {
+        let mut parser = SseParser::with_max_line(max_line);
+        let mut events = Vec::new();
+        for chunk in input.chunks(piece) {
+            events.extend(parser.feed(chunk)?);
+        }
+        Ok(events)
     }
 
     #[test]

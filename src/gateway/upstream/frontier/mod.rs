@@ -9,8 +9,8 @@ mod anthropic;
 pub(crate) mod http;
 pub(crate) mod openai;
 pub mod retry;
-pub(crate) mod stream;
-mod translate;
+pub mod stream;
+pub mod translate;
 
 use std::fmt;
 

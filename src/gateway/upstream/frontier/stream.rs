@@ -13,16 +13,16 @@ use crate::wire::sse::{SseEvent, SseParser};
 
 /// Why a stream failed, with the HTTP status the failure stands for when the provider says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StreamFailure {
+pub struct StreamFailure {
     /// The status this failure is equivalent to (Anthropic's `overloaded_error` event ~ 529).
-    pub(crate) status: Option<u16>,
+    pub status: Option<u16>,
     /// Short description, never content.
-    pub(crate) message: String,
+    pub message: String,
 }
 
 impl StreamFailure {
     /// A failure that stands for no HTTP status.
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    pub fn new(message: impl Into<String>) -> Self {
         StreamFailure {
             status: None,
             message: message.into(),
@@ -31,7 +31,7 @@ impl StreamFailure {
 }
 
 /// A provider's stream protocol: SSE events in, OpenAI-shaped chunks out. Pure.
-pub(crate) trait Decoder: Send + 'static {
+pub trait Decoder: Send + 'static {
     /// The chunks one event produces (often none); an error ends the stream.
     fn decode(&mut self, event: &SseEvent) -> Result<Vec<StreamItem>, StreamFailure>;
     /// True once the provider's end marker (`[DONE]`, `message_stop`) arrived.

@@ -25,7 +25,7 @@ const OPENING_USER_TURN: &str = "Continue.";
 const MAX_TEMPERATURE: f64 = 1.0;
 
 /// The Messages request for an OpenAI request, sent to `model`.
-pub(crate) fn messages_request(request: &ChatCompletionRequest, model: &str) -> MessagesRequest {
+pub fn messages_request(request: &ChatCompletionRequest, model: &str) -> MessagesRequest {
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     for message in &request.messages {
@@ -172,7 +172,7 @@ pub(crate) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
 }
 
 /// The completion for a whole Messages reply, stamped `created` (Unix seconds).
-pub(crate) fn completion(reply: MessageResponse, created: i64) -> (ChatCompletion, TokenUsage) {
+pub fn completion(reply: MessageResponse, created: i64) -> (ChatCompletion, TokenUsage) {
     let usage = token_usage(&reply.usage);
     let text: String = reply
         .content
@@ -203,7 +203,7 @@ pub(crate) fn completion(reply: MessageResponse, created: i64) -> (ChatCompletio
 
 /// Anthropic's stream events in, OpenAI chunks out; `id`, `created` and `model` stay fixed.
 #[derive(Debug, Clone)]
-pub(crate) struct AnthropicStream {
+pub struct AnthropicStream {
     id: String,
     created: i64,
     model: String,
@@ -216,7 +216,7 @@ pub(crate) struct AnthropicStream {
 
 impl AnthropicStream {
     /// A translator whose chunks are stamped `created` (Unix seconds).
-    pub(crate) fn new(created: i64) -> Self {
+    pub fn new(created: i64) -> Self {
         AnthropicStream {
             id: String::new(),
             created,

@@ -304,3 +304,32 @@ fn content_before_message_start_is_refused() {
         "sent an unreadable message_start event"
     );
 }
+
+#[test]
+fn absurd_usage_counts_saturate_instead_of_overflowing() {
+    // Caught by the `anthropic_translation` fuzz target: counts summing past u64::MAX panicked
+    // (debug) or wrapped to a tiny total (release).
+    let reply: MessageResponse = serde_json::from_value(json!({
+        "usage":{"input_tokens":u64::MAX,"cache_read_input_tokens":1,"output_tokens":1}
+    }))
+    .unwrap();
+    let (completion, usage) = completion(reply, 0);
+    assert_eq!(usage.input_total(), u64::MAX);
+    let reported = completion.usage.unwrap();
+    assert_eq!((reported.prompt_tokens, reported.total_tokens), (u64::MAX, u64::MAX));
+
+    let mut decoder = AnthropicStream::new(0);
+    let body = concat!(
+        "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n",
+        "data: {\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"output_tokens\":18446744073709551615}}\n\n",
+        "data: {\"type\":\"message_stop\"}\n\n",
+    );
+    let items: Vec<StreamItem> = SseParser::new()
+        .feed(body.as_bytes())
+        .unwrap()
+        .iter()
+        .flat_map(|event| decoder.decode(event).unwrap())
+        .collect();
+    let last = items.last().unwrap().chunk.usage().unwrap();
+    assert_eq!(last.total_tokens, u64::MAX);
+}
