@@ -320,8 +320,9 @@ fn route_headers(decision: &Decision, step: &PlanStep, request_id: &str) -> Head
     headers
 }
 
-/// The body as JSON (every string of it is scanned) and as the typed request, both from one parse.
-fn parse_request(body: &[u8]) -> Result<(Value, ChatCompletionRequest), ApiError> {
+/// A chat completion request body as JSON (every string of it is scanned) and as the typed
+/// request, both from one parse; a 400 in OpenAI's shape when it is not one.
+pub fn parse_request(body: &[u8]) -> Result<(Value, ChatCompletionRequest), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "missing_body",

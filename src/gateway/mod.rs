@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::watch;
 
-pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER};
+pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request};
 pub use errors::ApiError;
 pub use inflight::InFlight;
 pub use keys::AgentKeys;
