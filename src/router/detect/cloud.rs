@@ -13,7 +13,7 @@
 
 use super::text::{
     BASE64, Classes, TOKEN, assigned_value, clean_end, clean_start, contains_ignore_case, exact_token,
-    looks_generated, run, run_back, token,
+    distinct, looks_generated, run, run_back, token,
 };
 
 /// `AIza` at `start..end`: exactly 35 token characters follow.
@@ -29,7 +29,7 @@ pub(super) fn aws_key_id(bytes: &[u8], start: usize, end: usize) -> bool {
         && clean_end(bytes, end + 16, &TOKEN)
         && bytes
             .get(end..end + 16)
-            .is_some_and(|body| body.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+            .is_some_and(|body| body.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) && distinct(body) >= 6)
 }
 
 /// `secret` at `start..end` inside an AWS-style name that holds a 40-character secret key.

@@ -8,7 +8,7 @@
 //! (`31/31/1990`) or years outside 1900–2099. The date must come within a few words of the label
 //! and in the same sentence.
 
-use super::text::{label_alone, starts_word};
+use super::text::{camel_part, starts_word};
 
 /// How far after a label the date may start.
 const WINDOW: usize = 40;
@@ -23,7 +23,7 @@ pub(super) fn labelled(bytes: &[u8], start: usize, end: usize) -> bool {
     } else {
         end
     };
-    if !starts_word(bytes, start) || !label_alone(bytes, start, end) {
+    if !(starts_word(bytes, start) || camel_part(bytes, start)) || bytes.get(end).is_some_and(u8::is_ascii_alphabetic) {
         return false;
     }
     if label.eq_ignore_ascii_case(b"born") && bytes.get(end..end + 4).is_some_and(|w| w.eq_ignore_ascii_case(b" in ")) {
@@ -214,6 +214,7 @@ mod tests {
             "D.O.B. 4th Jul 1969",
             "date_of_birth = 1990/04/12",
             "Birthday: 12th of March 1988",
+            "\"dateOfBirth\": \"1966-08-20\"",
         ] {
             assert!(Detector::DateOfBirth.fires_on(text), "{text}");
         }

@@ -15,7 +15,7 @@ const MRZ_LINE: usize = 44;
 
 /// A passport label at `start..end` followed by a passport number.
 pub(super) fn labelled(bytes: &[u8], start: usize, end: usize) -> bool {
-    if !starts_word(bytes, start) {
+    if !(starts_word(bytes, start) || super::text::camel_part(bytes, start)) {
         return false;
     }
     // `passports`, `Reisepassnummer`: the label may run on into a longer word.

@@ -115,11 +115,11 @@ pub(super) fn random_looking(body: &[u8], min_digits: usize) -> bool {
     c.digit >= min_digits && c.letters() >= 3 && c.other * 8 <= body.len()
 }
 
-/// A generated-looking body: at least two of lower/upper/digit, many distinct bytes and no
-/// long stretch of one repeated byte (so `aaaa…`, `xxxx…` and `1234…` fillers do not count).
+/// A generated-looking body: at least two of lower/upper/digit and many distinct bytes (so
+/// `aaaa…`, `xxxx…` and `ab12ab12…` fillers do not count).
 pub(super) fn looks_generated(body: &[u8]) -> bool {
     let c = Classes::of(body);
-    c.alnum_kinds() >= 2 && distinct(body) * 3 >= body.len().min(36) && !has_repeat(body, 4)
+    c.alnum_kinds() >= 2 && distinct(body) * 3 >= body.len().min(36)
 }
 
 /// Number of distinct byte values in `s`.
@@ -129,11 +129,6 @@ pub(super) fn distinct(s: &[u8]) -> usize {
         seen[usize::from(b >> 6)] |= 1 << (b & 63);
     }
     seen.iter().map(|w| w.count_ones() as usize).sum()
-}
-
-/// `s` holds the same byte `n` times in a row.
-fn has_repeat(s: &[u8], n: usize) -> bool {
-    s.windows(n).any(|w| w.iter().all(|b| *b == w[0]))
 }
 
 /// Values that stand for a secret without being one: templates, masks, examples.
@@ -157,7 +152,7 @@ pub(super) fn is_placeholder(value: &[u8]) -> bool {
     let Some(&first) = value.first() else {
         return true;
     };
-    if matches!(first, b'$' | b'%' | b'<' | b'{' | b'[' | b'(' | b'*' | b'#' | b'&') {
+    if matches!(first, b'$' | b'<' | b'{' | b'[' | b'(' | b'*' | b'#') {
         return true;
     }
     if value.iter().all(|b| *b == first) {
@@ -234,6 +229,10 @@ pub(super) fn assigned_value(bytes: &[u8], from: usize) -> Option<&[u8]> {
     if matches!(bytes.get(i), Some(b'"' | b'\'' | b'`')) {
         i += 1;
     }
+    // XML configuration: `<add key="ApiKey" value="…" />`.
+    if bytes.get(i..i + 6) == Some(b" value") {
+        i += 6;
+    }
     i += run(bytes, i, &SPACE, 4);
     match bytes.get(i..i + 2) {
         Some(b":=" | b"=>" | b"==") => i += 2,
@@ -276,6 +275,11 @@ pub(super) fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 /// No letter right before `start`: a label starts a word there.
 pub(super) fn starts_word(bytes: &[u8], start: usize) -> bool {
     byte_before(bytes, start).is_none_or(|b| !b.is_ascii_alphabetic())
+}
+
+/// A camelCase part starts at `start`: a capital right after a lower-case letter (`dateOfBirth`).
+pub(super) fn camel_part(bytes: &[u8], start: usize) -> bool {
+    byte_before(bytes, start).is_some_and(|b| b.is_ascii_lowercase()) && bytes.get(start).is_some_and(u8::is_ascii_uppercase)
 }
 
 /// A label at `start..end` stands alone: no letter right before it or right after it.
