@@ -178,34 +178,50 @@ pub(super) const OWNERS: DetectorSet = {
     set
 };
 
-/// The automaton and, per pattern id, the anchor it came from.
+/// Which search an anchor belongs to. Each search stays small enough (≤ 64 literals) for the
+/// automaton's SIMD (Teddy) prefilter, and two-byte literals get their own search so they do
+/// not weaken the three-byte fingerprints of the others.
+fn group(anchor: &Anchor) -> usize {
+    match anchor.case {
+        _ if anchor.literal.len() < 3 => 2,
+        Case::Exact => 0,
+        Case::Label => 1,
+    }
+}
+
+/// The literal forms an anchor is searched for.
+fn forms(anchor: &Anchor) -> Vec<String> {
+    let mut forms = vec![anchor.literal.to_string()];
+    if let Case::Label = anchor.case {
+        forms.push(anchor.literal.to_ascii_uppercase());
+        forms.push(capitalised(anchor.literal));
+    }
+    forms.dedup();
+    forms
+}
+
+/// One search: the automaton, per pattern id the anchor it came from, and every owner.
 struct Automaton {
     search: AhoCorasick,
     anchor_of: Vec<usize>,
-    owners_of: Vec<DetectorSet>,
+    owners: DetectorSet,
 }
 
-static AUTOMATON: LazyLock<Automaton> = LazyLock::new(|| {
+static AUTOMATA: LazyLock<[Automaton; 3]> = LazyLock::new(|| [build(0), build(1), build(2)]);
+
+fn build(which: usize) -> Automaton {
     let mut patterns: Vec<String> = Vec::new();
     let mut anchor_of = Vec::new();
-    for (i, anchor) in ANCHORS.iter().enumerate() {
-        let mut forms = vec![anchor.literal.to_string()];
-        if let Case::Label = anchor.case {
-            forms.push(anchor.literal.to_ascii_uppercase());
-            forms.push(capitalised(anchor.literal));
-        }
-        forms.dedup();
-        for form in forms {
+    let mut owners = DetectorSet::NONE;
+    for (i, anchor) in ANCHORS.iter().enumerate().filter(|(_, a)| group(a) == which) {
+        for form in forms(anchor) {
             if !patterns.contains(&form) {
                 patterns.push(form);
                 anchor_of.push(i);
             }
         }
+        owners = anchor.owners.iter().fold(owners, |s, (d, _)| s.with(*d));
     }
-    let owners_of = ANCHORS
-        .iter()
-        .map(|a| a.owners.iter().fold(DetectorSet::NONE, |s, (d, _)| s.with(*d)))
-        .collect();
     let search = AhoCorasick::builder()
         .match_kind(MatchKind::LeftmostFirst)
         .kind(Some(AhoCorasickKind::DFA))
@@ -214,9 +230,9 @@ static AUTOMATON: LazyLock<Automaton> = LazyLock::new(|| {
     Automaton {
         search,
         anchor_of,
-        owners_of,
+        owners,
     }
-});
+}
 
 fn capitalised(s: &str) -> String {
     let mut out = s.to_string();
@@ -226,21 +242,22 @@ fn capitalised(s: &str) -> String {
     out
 }
 
-/// Runs the anchor pass over `bytes`, recording every detector that fires.
+/// Runs the anchor searches over `bytes`, recording every detector that fires.
 pub(super) fn scan(bytes: &[u8], hits: &mut Hits) {
-    let automaton = &*AUTOMATON;
-    for m in automaton.search.find_iter(bytes) {
-        let anchor = automaton.anchor_of[m.pattern().as_usize()];
-        if !hits.open.meets(automaton.owners_of[anchor]) {
+    for automaton in AUTOMATA.iter() {
+        if !hits.open.meets(automaton.owners) {
             continue;
         }
-        for (detector, verify) in ANCHORS[anchor].owners {
-            if hits.wants(*detector) && verify(bytes, m.start(), m.end()) {
-                hits.fire(*detector);
+        for m in automaton.search.find_iter(bytes) {
+            let anchor = &ANCHORS[automaton.anchor_of[m.pattern().as_usize()]];
+            for (detector, verify) in anchor.owners {
+                if hits.wants(*detector) && verify(bytes, m.start(), m.end()) {
+                    hits.fire(*detector);
+                }
             }
-        }
-        if !hits.open.meets(OWNERS) {
-            return;
+            if !hits.open.meets(automaton.owners) {
+                break;
+            }
         }
     }
 }
@@ -253,10 +270,6 @@ mod tests {
     fn anchors_do_not_overlap() {
         // A literal that contains another hides it from the non-overlapping search: it must
         // then list that literal's owners too.
-        let forms = |a: &Anchor| match a.case {
-            Case::Exact => vec![a.literal.to_string()],
-            Case::Label => vec![a.literal.to_string(), a.literal.to_ascii_uppercase(), capitalised(a.literal)],
-        };
         let owners = |a: &Anchor| a.owners.iter().fold(DetectorSet::NONE, |s, (d, _)| s.with(*d));
         for outer in ANCHORS {
             for inner in ANCHORS {
@@ -273,7 +286,9 @@ mod tests {
                 }
             }
         }
-        assert!(AUTOMATON.anchor_of.len() > ANCHORS.len());
+        for automaton in AUTOMATA.iter() {
+            assert!(automaton.anchor_of.len() <= 64, "{} literals: too many for the SIMD prefilter", automaton.anchor_of.len());
+        }
     }
 
     #[test]
