@@ -35,7 +35,9 @@ impl Rng {
     }
 
     fn hex(&mut self, len: usize) -> String {
-        (0..len).map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize])).collect()
+        (0..len)
+            .map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize]))
+            .collect()
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -43,7 +45,14 @@ impl Rng {
     }
 
     fn uuid(&mut self) -> String {
-        format!("{}-{}-4{}-a{}-{}", self.hex(8), self.hex(4), self.hex(3), self.hex(3), self.hex(12))
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            self.hex(8),
+            self.hex(4),
+            self.hex(3),
+            self.hex(3),
+            self.hex(12)
+        )
     }
 
     fn timestamp(&mut self) -> String {
@@ -96,7 +105,12 @@ fn json_record(rng: &mut Rng) -> String {
         rng.below(1000),
         rng.below(100),
         100_000_000 + rng.below(900_000_000),
-        rng.pick(&["iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB", "R0lGODlhAQABAIAAAP", "thumb_8f3a9c2e1b7d", "UklGRiIAAABXRUJQ"]),
+        rng.pick(&[
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB",
+            "R0lGODlhAQABAIAAAP",
+            "thumb_8f3a9c2e1b7d",
+            "UklGRiIAAABXRUJQ"
+        ]),
         rng.pick(&["paid", "open", "refunded", "shipped"]),
         rng.below(100_000),
         rng.below(50),

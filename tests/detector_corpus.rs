@@ -74,7 +74,10 @@ fn every_detector_finds_its_positives_and_nothing_fires_on_negatives() {
     let dir = corpus_dir();
     let mut failures = Vec::new();
     let (mut positives, mut found, mut negatives, mut false_positives) = (0, 0, 0, 0);
-    println!("{:<18} {:>9} {:>7} {:>9} {:>4}", "detector", "positives", "recall", "negatives", "FP");
+    println!(
+        "{:<18} {:>9} {:>7} {:>9} {:>4}",
+        "detector", "positives", "recall", "negatives", "FP"
+    );
     for detector in Detector::ALL {
         let path = dir.join(format!("{}.txt", detector.name()));
         let file = format!("tests/corpus/detectors/{}.txt", detector.name());
@@ -98,12 +101,17 @@ fn every_detector_finds_its_positives_and_nothing_fires_on_negatives() {
                 neg += 1;
                 if let Some(fired) = scan_text(&case.text, DetectorSet::ALL) {
                     fp += 1;
-                    failures.push(format!("{file}:{}: {fired} fired on a negative: {:?}", case.line, case.text));
+                    failures.push(format!(
+                        "{file}:{}: {fired} fired on a negative: {:?}",
+                        case.line, case.text
+                    ));
                 }
             }
         }
         if pos < MIN_CASES || neg < MIN_CASES {
-            failures.push(format!("{file}: {pos} positives and {neg} negatives; at least {MIN_CASES} of each"));
+            failures.push(format!(
+                "{file}: {pos} positives and {neg} negatives; at least {MIN_CASES} of each"
+            ));
         }
         println!(
             "{:<18} {:>9} {:>6.1}% {:>9} {:>4}",
@@ -123,7 +131,12 @@ fn every_detector_finds_its_positives_and_nothing_fires_on_negatives() {
         Detector::ALL.len(),
         100.0 * found as f64 / positives.max(1) as f64
     );
-    assert!(failures.is_empty(), "{} corpus failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} corpus failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -15,19 +15,54 @@
 //! member nearby), an OAuth client (`"client_secret": "<secret>"`), and any `"private_key"`
 //! member holding key material.
 
-use super::text::{
-    assigned_value, byte_before, contains_ignore_case, looks_generated, run, secret_like, token,
-};
+use super::text::{assigned_value, byte_before, contains_ignore_case, looks_generated, run, secret_like, token};
 
 /// Longest name suffix read after the keyword (`_ACCESS_KEY` in `AWS_SECRET_ACCESS_KEY`).
 const MAX_SUFFIX: usize = 32;
 
 /// Name parts that say the value describes a secret instead of being one.
 const DESCRIPTIVE: &[&[u8]] = &[
-    b"name", b"type", b"count", b"length", b"len", b"size", b"path", b"file", b"url", b"uri", b"version",
-    b"ref", b"arn", b"id", b"field", b"label", b"prompt", b"policy", b"expir", b"ttl", b"header", b"hash",
-    b"limit", b"budget", b"usage", b"format", b"kind", b"min", b"max", b"hint", b"env", b"var", b"mode",
-    b"rotation", b"store", b"manager", b"provider", b"endpoint", b"required", b"reset", b"strength",
+    b"name",
+    b"type",
+    b"count",
+    b"length",
+    b"len",
+    b"size",
+    b"path",
+    b"file",
+    b"url",
+    b"uri",
+    b"version",
+    b"ref",
+    b"arn",
+    b"id",
+    b"field",
+    b"label",
+    b"prompt",
+    b"policy",
+    b"expir",
+    b"ttl",
+    b"header",
+    b"hash",
+    b"limit",
+    b"budget",
+    b"usage",
+    b"format",
+    b"kind",
+    b"min",
+    b"max",
+    b"hint",
+    b"env",
+    b"var",
+    b"mode",
+    b"rotation",
+    b"store",
+    b"manager",
+    b"provider",
+    b"endpoint",
+    b"required",
+    b"reset",
+    b"strength",
 ];
 
 /// A secret-sounding name at `start..end` assigned a secret-looking value.
@@ -67,9 +102,7 @@ pub(super) fn bearer(bytes: &[u8], start: usize, end: usize) -> bool {
 
 /// `secret` at `start..end` as the tail of a JSON `"client_secret"` member.
 pub(super) fn client_secret(bytes: &[u8], start: usize, end: usize) -> bool {
-    let is_member = start >= 8
-        && bytes.get(start - 8..start) == Some(b"\"client_")
-        && bytes.get(end) == Some(&b'"');
+    let is_member = start >= 8 && bytes.get(start - 8..start) == Some(b"\"client_") && bytes.get(end) == Some(&b'"');
     is_member && assigned_value(bytes, end).is_some_and(|v| v.len() >= 16 && looks_generated(v) && secret_like(v))
 }
 

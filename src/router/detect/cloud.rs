@@ -12,8 +12,8 @@
 //! - Tailscale: `tskey-` keys of every kind (`auth`, `api`, `client`, `scim`, `webhook`, …).
 
 use super::text::{
-    BASE64, Classes, TOKEN, assigned_value, clean_end, clean_start, contains_ignore_case, exact_token,
-    distinct, looks_generated, run, run_back, token,
+    BASE64, Classes, TOKEN, assigned_value, clean_end, clean_start, contains_ignore_case, distinct, exact_token,
+    looks_generated, run, run_back, token,
 };
 
 /// `AIza` at `start..end`: exactly 35 token characters follow.
@@ -27,9 +27,9 @@ pub(super) fn google_api_key(bytes: &[u8], start: usize, end: usize) -> bool {
 pub(super) fn aws_key_id(bytes: &[u8], start: usize, end: usize) -> bool {
     clean_start(bytes, start, &TOKEN)
         && clean_end(bytes, end + 16, &TOKEN)
-        && bytes
-            .get(end..end + 16)
-            .is_some_and(|body| body.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) && distinct(body) >= 6)
+        && bytes.get(end..end + 16).is_some_and(|body| {
+            body.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) && distinct(body) >= 6
+        })
 }
 
 /// `secret` at `start..end` inside an AWS-style name that holds a 40-character secret key.
@@ -39,7 +39,9 @@ pub(super) fn aws_secret(bytes: &[u8], start: usize, end: usize) -> bool {
     let Some(name) = bytes.get(name_start..name_end) else {
         return false;
     };
-    let aws_name = contains_ignore_case(name, b"access") || contains_ignore_case(name, b"aws") || contains_ignore_case(name, b"key");
+    let aws_name = contains_ignore_case(name, b"access")
+        || contains_ignore_case(name, b"aws")
+        || contains_ignore_case(name, b"key");
     aws_name
         && assigned_value(bytes, name_end).is_some_and(|v| {
             let c = Classes::of(v);
@@ -61,7 +63,10 @@ pub(super) fn azure_storage_key(bytes: &[u8], start: usize, end: usize) -> bool 
     let Some(head) = bytes.get(key_start.saturating_sub(8)..key_start) else {
         return false;
     };
-    let name_end = head.iter().rposition(u8::is_ascii_alphabetic).map(|i| key_start - head.len() + i + 1);
+    let name_end = head
+        .iter()
+        .rposition(u8::is_ascii_alphabetic)
+        .map(|i| key_start - head.len() + i + 1);
     name_end.is_some_and(|e| {
         bytes
             .get(e.saturating_sub(3)..e)
@@ -132,7 +137,10 @@ mod tests {
             "aws_secret_access_key = da39a3ee5e6b4b0d3255bfef95601890afd80709",
             "AIza is Google's prefix",
         ] {
-            assert!(!Detector::Aws.fires_on(text) && !Detector::GoogleApiKey.fires_on(text), "{text}");
+            assert!(
+                !Detector::Aws.fires_on(text) && !Detector::GoogleApiKey.fires_on(text),
+                "{text}"
+            );
         }
     }
 

@@ -73,7 +73,12 @@ mod tests {
         ] {
             assert!(Detector::Gitlab.fires_on(text), "{text}");
         }
-        for text in ["glpat-xxxxxxxxxxxxxxxxxxxx", "glpat-short1", "the glpat- prefix", "GR1348941 is the prefix"] {
+        for text in [
+            "glpat-xxxxxxxxxxxxxxxxxxxx",
+            "glpat-short1",
+            "the glpat- prefix",
+            "GR1348941 is the prefix",
+        ] {
             assert!(!Detector::Gitlab.fires_on(text), "{text}");
         }
     }

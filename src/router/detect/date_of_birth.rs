@@ -40,7 +40,10 @@ pub(super) fn labelled(bytes: &[u8], start: usize, end: usize) -> bool {
         if b.is_ascii_digit() {
             return date_at(bytes, i);
         }
-        if b.is_ascii_alphabetic() && !bytes.get(i.wrapping_sub(1)).is_some_and(u8::is_ascii_alphabetic) && month_at(bytes, i).is_some() {
+        if b.is_ascii_alphabetic()
+            && !bytes.get(i.wrapping_sub(1)).is_some_and(u8::is_ascii_alphabetic)
+            && month_at(bytes, i).is_some()
+        {
             return date_at(bytes, i);
         }
         i += 1;
@@ -135,7 +138,9 @@ fn number(bytes: &[u8], i: usize, max: usize) -> Option<(u32, usize)> {
     if n == 0 || n > max {
         return None;
     }
-    let value = bytes[i..i + n].iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+    let value = bytes[i..i + n]
+        .iter()
+        .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
     Some((value, n))
 }
 
@@ -149,7 +154,9 @@ fn ordinal(bytes: &[u8], i: usize) -> usize {
 
 /// How many of `set`'s bytes follow at `i` (at most three).
 fn skip(bytes: &[u8], i: usize, set: &[u8]) -> usize {
-    bytes.get(i..).map_or(0, |rest| rest.iter().take(3).take_while(|b| set.contains(b)).count())
+    bytes
+        .get(i..)
+        .map_or(0, |rest| rest.iter().take(3).take_while(|b| set.contains(b)).count())
 }
 
 /// A plausible birth date.
@@ -168,12 +175,41 @@ fn ends(bytes: &[u8], i: usize) -> bool {
 
 /// Month names, English and German, full or abbreviated (longest first per month).
 const MONTHS: &[(&[u8], u32)] = &[
-    (b"january", 1), (b"januar", 1), (b"jan", 1), (b"february", 2), (b"februar", 2), (b"feb", 2),
-    (b"march", 3), (b"maerz", 3), (b"m\xc3\xa4rz", 3), (b"mar", 3), (b"april", 4), (b"apr", 4), (b"may", 5),
-    (b"mai", 5), (b"june", 6), (b"juni", 6), (b"jun", 6), (b"july", 7), (b"juli", 7), (b"jul", 7),
-    (b"august", 8), (b"aug", 8), (b"september", 9), (b"sept", 9), (b"sep", 9), (b"october", 10),
-    (b"oktober", 10), (b"oct", 10), (b"okt", 10), (b"november", 11), (b"nov", 11), (b"december", 12),
-    (b"dezember", 12), (b"dec", 12), (b"dez", 12),
+    (b"january", 1),
+    (b"januar", 1),
+    (b"jan", 1),
+    (b"february", 2),
+    (b"februar", 2),
+    (b"feb", 2),
+    (b"march", 3),
+    (b"maerz", 3),
+    (b"m\xc3\xa4rz", 3),
+    (b"mar", 3),
+    (b"april", 4),
+    (b"apr", 4),
+    (b"may", 5),
+    (b"mai", 5),
+    (b"june", 6),
+    (b"juni", 6),
+    (b"jun", 6),
+    (b"july", 7),
+    (b"juli", 7),
+    (b"jul", 7),
+    (b"august", 8),
+    (b"aug", 8),
+    (b"september", 9),
+    (b"sept", 9),
+    (b"sep", 9),
+    (b"october", 10),
+    (b"oktober", 10),
+    (b"oct", 10),
+    (b"okt", 10),
+    (b"november", 11),
+    (b"nov", 11),
+    (b"december", 12),
+    (b"dezember", 12),
+    (b"dec", 12),
+    (b"dez", 12),
 ];
 
 /// A month name at `i` (whole word), as its number and length.

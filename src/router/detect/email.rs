@@ -56,7 +56,9 @@ fn address_at(bytes: &[u8], at: usize) -> bool {
     let domain = rest[..domain_len].strip_suffix(b".").unwrap_or(&rest[..domain_len]);
     // `git@github.com:org/repo.git` is an scp-style remote, not an address.
     let scp = rest.get(domain_len) == Some(&b':')
-        && rest.get(domain_len + 1).is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'~'));
+        && rest
+            .get(domain_len + 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'~'));
     !scp && valid_domain(domain)
 }
 

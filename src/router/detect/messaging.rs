@@ -7,9 +7,7 @@
 //!   digits (34 characters in all, so 40-hex git SHAs never fire), and 32-hex auth tokens
 //!   assigned to a name that mentions Twilio (`TWILIO_AUTH_TOKEN=…`).
 
-use super::text::{
-    TOKEN, WORD, assigned_value, clean_end, clean_start, exact_token, looks_generated, run, token,
-};
+use super::text::{TOKEN, WORD, assigned_value, clean_end, clean_start, exact_token, looks_generated, run, token};
 
 /// `xox` at `start..end`: a Slack token with its numeric ids.
 pub(super) fn slack_token(bytes: &[u8], start: usize, end: usize) -> bool {

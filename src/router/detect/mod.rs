@@ -350,7 +350,10 @@ mod tests {
         assert!(set.contains(Detector::Email) && set.contains(Detector::ApiKey));
         assert!(!set.contains(Detector::CreditCard));
         assert_eq!(set.iter().collect::<Vec<_>>(), [Detector::ApiKey, Detector::Email]);
-        assert_eq!(set.without(Detector::Email).iter().collect::<Vec<_>>(), [Detector::ApiKey]);
+        assert_eq!(
+            set.without(Detector::Email).iter().collect::<Vec<_>>(),
+            [Detector::ApiKey]
+        );
         assert!(DetectorSet::NONE.is_empty());
         assert_eq!(DetectorSet::from_names(crate::config::DETECTORS), DetectorSet::ALL);
         assert_eq!(DetectorSet::ALL.iter().count(), Detector::ALL.len());

@@ -260,7 +260,12 @@ mod tests {
 
     #[test]
     fn fires_on_labelled_undashed_ssns_only() {
-        for text in ["SSN: 123456789", "SSN# 123 45 6789", "Social Security Number 078 05 1120", "ssn=899999999"] {
+        for text in [
+            "SSN: 123456789",
+            "SSN# 123 45 6789",
+            "Social Security Number 078 05 1120",
+            "ssn=899999999",
+        ] {
             assert!(contains(text), "{text}");
         }
         for text in [

@@ -83,7 +83,10 @@ fn check_run(bytes: &[u8], start: usize, hits: &mut Hits) -> bool {
                 let at = start - 2;
                 if hits.wants(Detector::Iban) && iban::iban_at(bytes, at) {
                     fired = Some(Detector::Iban);
-                } else if hits.wants(Detector::NationalId) && (6..=8).contains(&len) && national_id::uk_nino_at(bytes, at) {
+                } else if hits.wants(Detector::NationalId)
+                    && (6..=8).contains(&len)
+                    && national_id::uk_nino_at(bytes, at)
+                {
                     fired = Some(Detector::NationalId);
                 }
             }
@@ -113,7 +116,9 @@ fn check_run(bytes: &[u8], start: usize, hits: &mut Hits) -> bool {
 
 /// Two capital letters at `at` with no word byte (or `-`) before them.
 fn capitals_at(bytes: &[u8], at: usize) -> bool {
-    bytes.get(at..at + 2).is_some_and(|p| p.iter().all(u8::is_ascii_uppercase))
+    bytes
+        .get(at..at + 2)
+        .is_some_and(|p| p.iter().all(u8::is_ascii_uppercase))
         && byte_before(bytes, at).is_none_or(|b| !is_word_byte(b) && b != b'-')
 }
 

@@ -63,7 +63,9 @@ pub(super) fn mrz(bytes: &[u8], start: usize, _end: usize) -> bool {
     line.iter().all(|b| b.is_ascii_uppercase() || *b == b'<')
         && line[2..5].iter().all(u8::is_ascii_uppercase)
         && memchr::memmem::find(&line[5..], b"<<").is_some()
-        && bytes.get(start + MRZ_LINE).is_none_or(|b| !b.is_ascii_uppercase() && *b != b'<')
+        && bytes
+            .get(start + MRZ_LINE)
+            .is_none_or(|b| !b.is_ascii_uppercase() && *b != b'<')
 }
 
 #[cfg(test)]

@@ -10,7 +10,11 @@ pub(super) fn stripe(bytes: &[u8], start: usize, end: usize) -> bool {
         return false;
     }
     let body = token(bytes, end, &WORD, 256);
-    let min = if bytes.get(start..end) == Some(b"whsec_") { 32 } else { 20 };
+    let min = if bytes.get(start..end) == Some(b"whsec_") {
+        32
+    } else {
+        20
+    };
     body.len() >= min && clean_end(bytes, end + body.len(), &TOKEN) && random_looking(body, 1)
 }
 

@@ -25,7 +25,9 @@ pub(super) fn pem(bytes: &[u8], _start: usize, end: usize) -> bool {
         return false;
     };
     let label = label.trim_ascii_end();
-    let closed = bytes.get(end + label_len..).is_some_and(|rest| rest.starts_with(b"-----"));
+    let closed = bytes
+        .get(end + label_len..)
+        .is_some_and(|rest| rest.starts_with(b"-----"));
     let private = if closed {
         label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")
     } else {
@@ -105,14 +107,20 @@ mod tests {
             "escaped in JSON: \"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\""
         ));
         assert!(fires("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none"));
-        assert!(fires("---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nP2/56wAAAi4AAAA3aWYtbW9kbntzaWdu"));
+        assert!(fires(
+            "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nP2/56wAAAi4AAAA3aWYtbW9kbntzaWdu"
+        ));
         assert!(fires("b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0"));
     }
 
     #[test]
     fn fires_on_truncated_keys() {
-        assert!(fires("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo"));
-        assert!(fires("-----BEGIN RSA PRIVATE KEY\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo"));
+        assert!(fires(
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo"
+        ));
+        assert!(fires(
+            "-----BEGIN RSA PRIVATE KEY\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo"
+        ));
         assert!(fires("-----BEGIN RSA PRIV\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo"));
         assert!(fires(
             "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\nhQz1yv0T8CcJ0ViDgb"

@@ -3,7 +3,9 @@
 //!   of an `.npmrc` (`//registry.npmjs.org/:_authToken=…`) with a literal value (not `${NPM_TOKEN}`).
 //! - PyPI: upload tokens, `pypi-` + a macaroon whose base64 starts `AgEIcHlwaS5vcmc` (`pypi.org`).
 
-use super::text::{TOKEN, WORD, clean_end, clean_start, exact_token, is_placeholder, looks_generated, random_looking, token};
+use super::text::{
+    TOKEN, WORD, clean_end, clean_start, exact_token, is_placeholder, looks_generated, random_looking, token,
+};
 
 /// `npm_` at `start..end`: exactly 36 generated-looking letters and digits.
 pub(super) fn npm_token(bytes: &[u8], start: usize, end: usize) -> bool {
@@ -55,9 +57,10 @@ mod tests {
 
     #[test]
     fn pypi_tokens() {
-        assert!(Detector::Pypi.fires_on(
-            "password = pypi-AgEIcHlwaS5vcmcCJGI4YzM0ZjE2LTk1ZGEtNGQ2Zi1hYjQ3LTkxNzNiNWI0ZjI5YgACKlsz"
-        ));
+        assert!(
+            Detector::Pypi
+                .fires_on("password = pypi-AgEIcHlwaS5vcmcCJGI4YzM0ZjE2LTk1ZGEtNGQ2Zi1hYjQ3LTkxNzNiNWI0ZjI5YgACKlsz")
+        );
         assert!(!Detector::Pypi.fires_on("tokens look like pypi-AgEIcHlwaS5vcmc…"));
         assert!(!Detector::Pypi.fires_on("pip install pypi-simple"));
     }

@@ -41,16 +41,20 @@ pub(super) fn byte_before(bytes: &[u8], i: usize) -> Option<u8> {
 
 /// How many bytes from `from` on belong to `table`, counting at most `max`.
 pub(super) fn run(bytes: &[u8], from: usize, table: &[bool; 256], max: usize) -> usize {
-    bytes
-        .get(from..)
-        .map_or(0, |rest| rest.iter().take(max).take_while(|b| table[usize::from(**b)]).count())
+    bytes.get(from..).map_or(0, |rest| {
+        rest.iter().take(max).take_while(|b| table[usize::from(**b)]).count()
+    })
 }
 
 /// How many bytes before `end` belong to `table`, counting at most `max`.
 pub(super) fn run_back(bytes: &[u8], end: usize, table: &[bool; 256], max: usize) -> usize {
-    bytes
-        .get(..end)
-        .map_or(0, |head| head.iter().rev().take(max).take_while(|b| table[usize::from(**b)]).count())
+    bytes.get(..end).map_or(0, |head| {
+        head.iter()
+            .rev()
+            .take(max)
+            .take_while(|b| table[usize::from(**b)])
+            .count()
+    })
 }
 
 /// The run of `table` bytes starting at `from` (at most `max` long).
@@ -133,17 +137,62 @@ pub(super) fn distinct(s: &[u8]) -> usize {
 
 /// Values that stand for a secret without being one: templates, masks, examples.
 const PLACEHOLDER_PARTS: &[&[u8]] = &[
-    b"${", b"{{", b"}}", b"<", b">", b"%(", b"%s", b"***", b"xxx", b"...", b"\xe2\x80\xa2", b"example",
-    b"changeme", b"change_me", b"change-me", b"placeholder", b"redacted", b"your_", b"your-", b"yourpass",
-    b"yoursecret", b"yourtoken", b"dummy", b"replace_me", b"replaceme", b"insert_", b"fake", b"todo",
+    b"${",
+    b"{{",
+    b"}}",
+    b"<",
+    b">",
+    b"%(",
+    b"%s",
+    b"***",
+    b"xxx",
+    b"...",
+    b"\xe2\x80\xa2",
+    b"example",
+    b"changeme",
+    b"change_me",
+    b"change-me",
+    b"placeholder",
+    b"redacted",
+    b"your_",
+    b"your-",
+    b"yourpass",
+    b"yoursecret",
+    b"yourtoken",
+    b"dummy",
+    b"replace_me",
+    b"replaceme",
+    b"insert_",
+    b"fake",
+    b"todo",
     b"fixme",
 ];
 
 /// Whole values that are words, not secrets.
 const PLACEHOLDER_WORDS: &[&[u8]] = &[
-    b"password", b"passwd", b"secret", b"token", b"none", b"null", b"nil", b"true", b"false", b"undefined",
-    b"required", b"optional", b"hidden", b"masked", b"empty", b"string", b"mypassword", b"mysecret",
-    b"letmein", b"admin", b"default", b"env", b"process",
+    b"password",
+    b"passwd",
+    b"secret",
+    b"token",
+    b"none",
+    b"null",
+    b"nil",
+    b"true",
+    b"false",
+    b"undefined",
+    b"required",
+    b"optional",
+    b"hidden",
+    b"masked",
+    b"empty",
+    b"string",
+    b"mypassword",
+    b"mysecret",
+    b"letmein",
+    b"admin",
+    b"default",
+    b"env",
+    b"process",
 ];
 
 /// A placeholder or template rather than a value: `${DB_PASSWORD}`, `<password>`, `****`, `xxx`,
@@ -249,7 +298,9 @@ pub(super) fn assigned_value(bytes: &[u8], from: usize) -> Option<&[u8]> {
     let rest = bytes.get(i..)?.iter().take(513);
     let len = match quote {
         // Quoted: up to the closing quote (a space does not end it; a line break does).
-        Some(q) => rest.take_while(|b| **b != q && !matches!(b, b'\n' | b'\r' | b'\\')).count(),
+        Some(q) => rest
+            .take_while(|b| **b != q && !matches!(b, b'\n' | b'\r' | b'\\'))
+            .count(),
         None => rest.take_while(|b| !VALUE_END[usize::from(**b)]).count(),
     };
     let end = i + len;
@@ -279,7 +330,8 @@ pub(super) fn starts_word(bytes: &[u8], start: usize) -> bool {
 
 /// A camelCase part starts at `start`: a capital right after a lower-case letter (`dateOfBirth`).
 pub(super) fn camel_part(bytes: &[u8], start: usize) -> bool {
-    byte_before(bytes, start).is_some_and(|b| b.is_ascii_lowercase()) && bytes.get(start).is_some_and(u8::is_ascii_uppercase)
+    byte_before(bytes, start).is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.get(start).is_some_and(u8::is_ascii_uppercase)
 }
 
 /// A label at `start..end` stands alone: no letter right before it or right after it.
@@ -307,8 +359,19 @@ mod tests {
     #[test]
     fn placeholders_are_recognised() {
         for v in [
-            "${DB_PASSWORD}", "<password>", "********", "xxxxxxxx", "$SECRET", "%(pw)s", "changeme",
-            "your_token_here", "{{ vault.pw }}", "null", "PASSWORD", "example-key-123", "",
+            "${DB_PASSWORD}",
+            "<password>",
+            "********",
+            "xxxxxxxx",
+            "$SECRET",
+            "%(pw)s",
+            "changeme",
+            "your_token_here",
+            "{{ vault.pw }}",
+            "null",
+            "PASSWORD",
+            "example-key-123",
+            "",
         ] {
             assert!(is_placeholder(v.as_bytes()), "{v}");
         }
@@ -323,8 +386,14 @@ mod tests {
             assert!(secret_like(v.as_bytes()), "{v}");
         }
         for v in [
-            "correcthorse", "12345678901", "some.module.path", "my-token-name", "abc1", "/etc/secret/file1",
-            "123e4567-e89b-12d3-a456-426614174000", "https://x.example/a1b2c3d4",
+            "correcthorse",
+            "12345678901",
+            "some.module.path",
+            "my-token-name",
+            "abc1",
+            "/etc/secret/file1",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "https://x.example/a1b2c3d4",
         ] {
             assert!(!secret_like(v.as_bytes()), "{v}");
         }
@@ -337,7 +406,10 @@ mod tests {
             assigned_value(s.as_bytes(), from).map(|v| String::from_utf8_lossy(v).into_owned())
         };
         assert_eq!(value("password = abc123xy;", "password").as_deref(), Some("abc123xy"));
-        assert_eq!(value("\"password\": \"abc 123\"", "password").as_deref(), Some("abc 123"));
+        assert_eq!(
+            value("\"password\": \"abc 123\"", "password").as_deref(),
+            Some("abc 123")
+        );
         assert_eq!(value("PASSWORD=abc123xy\n", "PASSWORD").as_deref(), Some("abc123xy"));
         assert_eq!(value("pw := `k3y`", "pw").as_deref(), Some("k3y"));
         assert_eq!(value("password field", "password"), None);

@@ -27,7 +27,11 @@ pub(super) fn userinfo(bytes: &[u8], start: usize, end: usize) -> bool {
     let Some(at) = rest.iter().position(|b| !USERINFO[usize::from(*b)]) else {
         return false;
     };
-    if rest[at] != b'@' || !rest.get(at + 1).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'[') {
+    if rest[at] != b'@'
+        || !rest
+            .get(at + 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'[')
+    {
         return false;
     }
     let info = &rest[..at];
