@@ -7,7 +7,8 @@
 //! missed, when nothing was measured, or when the input makes a detector fire (a bench input that
 //! is not clean measures the wrong thing).
 //!
-//! `FARMHAND_BENCH_ITERS` (default 2000) sets the samples per shape.
+//! `FARMHAND_BENCH_ITERS` (default 2000) sets the samples per shape; with `FARMHAND_BENCH_PARTS`
+//! set it also times each detector alone over the one string (where the time goes).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

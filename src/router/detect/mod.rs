@@ -3,10 +3,11 @@
 //! Each detector answers only "did it fire"; none returns or keeps the matched text, so
 //! nothing a detector sees can reach a log line or a decision record.
 //!
-//! One scan serves every detector, in at most three passes over the text:
-//! - [`anchors`]: one Aho-Corasick search over every literal a detector keys on (token prefixes
-//!   such as `ghp_`, labels such as `password` or `date of birth`); each hit is handed to the
-//!   detectors that own that literal, which check the bytes around it;
+//! One scan serves every detector, in a few linear passes over the text:
+//! - [`anchors`]: Aho-Corasick searches (SIMD-prefiltered, grouped by literal length) over every
+//!   literal a detector keys on (token prefixes such as `ghp_`, labels such as `password` or
+//!   `birth`); each hit is handed to the detectors that own that literal, which check the bytes
+//!   around it;
 //! - [`numbers`]: one pass over the starts of digit runs, shared by the number detectors
 //!   (payment cards, national ids, IBANs, phone numbers);
 //! - [`email`]: a `memchr` search for `@`.
