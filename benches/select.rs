@@ -37,7 +37,7 @@ fn fleet() -> FleetView {
 fn prompt(len: usize) -> String {
     let chunk = "Summarise the incident: at 2024-01-15 12:30:45 node mini-03 (v1.2.3) dropped 17 requests; \
                  order #123456789012 and ticket 123e4567-e89b-12d3-a456-426614174000 refer to the risk-assessment. \
-                 Call +1 555-123-4567 if icon@2x.png is missing.\n";
+                 Call extension 4567 if icon@2x.png is missing.\n";
     chunk.repeat(len / chunk.len() + 1)[..len].to_string()
 }
 

@@ -43,7 +43,8 @@ fn route() -> impl Strategy<Value = FrontierRoute> {
 }
 
 fn detector_set() -> impl Strategy<Value = DetectorSet> {
-    (0u8..32).prop_map(|bits| {
+    // Every subset of the detectors, each bit as likely as any other.
+    (0u32..(1u32 << Detector::ALL.len())).prop_map(|bits| {
         Detector::ALL
             .iter()
             .enumerate()
@@ -197,7 +198,9 @@ fn secret() -> impl Strategy<Value = (String, Detector)> {
             one_of(&["com", "org", "io", "co.uk"][..])
         )
             .prop_map(|(l, d, t)| (format!("{l}@{d}.{t}"), Detector::Email)),
-        "[A-Z0-9]{16}".prop_map(|k| (format!("AKIA{k}"), Detector::ApiKey)),
+        "[A-Z0-9]{16}".prop_map(|k| (format!("AKIA{k}"), Detector::Aws)),
+        "[a-z]{12}[0-9]{6}[A-Z]{12}[0-9]{6}".prop_map(|k| (format!("ghp_{k}"), Detector::Github)),
+        "[a-zA-Z]{20}[0-9]{12}".prop_map(|k| (format!("sk-proj-{k}"), Detector::ApiKey)),
         (1u32..900, 1u32..100, 1u32..10_000)
             .prop_filter("666 is never issued", |(a, _, _)| *a != 666)
             .prop_map(|(a, g, s)| (format!("{a:03}-{g:02}-{s:04}"), Detector::NationalId)),

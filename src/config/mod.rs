@@ -344,7 +344,34 @@ impl KeyList {
 }
 
 /// The content detectors farmhand knows.
-pub const DETECTORS: &[&str] = &["private_key", "api_key", "credit_card", "email", "national_id"];
+pub const DETECTORS: &[&str] = &[
+    "private_key",
+    "api_key",
+    "jwt",
+    "github",
+    "gitlab",
+    "slack",
+    "stripe",
+    "google_api_key",
+    "aws",
+    "azure",
+    "tailscale",
+    "huggingface",
+    "npm",
+    "pypi",
+    "sendgrid",
+    "twilio",
+    "url_credentials",
+    "secret_assignment",
+    "credential_file",
+    "credit_card",
+    "email",
+    "national_id",
+    "iban",
+    "phone",
+    "date_of_birth",
+    "passport",
+];
 
 impl Default for StoreConfig {
     fn default() -> Self {

@@ -1,30 +1,13 @@
 //! Payment card numbers: 13–19 digits, optionally in groups split by spaces or dashes,
 //! with an issuer prefix and length that match a real card scheme and a valid Luhn check digit.
 
-use super::{byte_before, is_word_byte};
+use super::text::is_word_byte;
 
 const MAX_DIGITS: usize = 19;
 
-/// True when `text` holds a plausible card number.
-pub(super) fn contains(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() || byte_before(bytes, i).is_some_and(is_word_byte) {
-            i += 1;
-            continue;
-        }
-        let (end, found) = candidate_at(bytes, i);
-        if found {
-            return true;
-        }
-        i = end;
-    }
-    false
-}
-
-/// Reads the digit groups starting at `start`; returns where they end and whether they form a card number.
-fn candidate_at(bytes: &[u8], start: usize) -> (usize, bool) {
+/// Reads the digit groups starting at `start` (a digit run with no word byte before it);
+/// returns where they end and whether they form a card number.
+pub(super) fn candidate_at(bytes: &[u8], start: usize) -> (usize, bool) {
     let mut digits = [0u8; MAX_DIGITS];
     let mut count = 0;
     let mut groups = 0;
@@ -96,7 +79,12 @@ pub(super) fn luhn_valid(d: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{contains, luhn_valid};
+    use super::luhn_valid;
+    use crate::router::detect::Detector;
+
+    fn contains(text: &str) -> bool {
+        Detector::CreditCard.fires_on(text)
+    }
 
     #[test]
     fn fires_on_valid_card_numbers() {

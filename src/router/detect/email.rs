@@ -39,6 +39,10 @@ fn address_at(bytes: &[u8], at: usize) -> bool {
         .take_while(|b| is_local_byte(**b))
         .count();
     let local = &bytes[at - local_len..at];
+    // `scheme://user@host` is a URL's userinfo, not an address.
+    if at - local_len >= 3 && &bytes[at - local_len - 3..at - local_len] == b"://" {
+        return false;
+    }
     if local.is_empty() || local.len() > MAX_LOCAL || local.starts_with(b".") || local.ends_with(b".") {
         return false;
     }
@@ -50,7 +54,12 @@ fn address_at(bytes: &[u8], at: usize) -> bool {
         .count();
     // A sentence may end right after the address.
     let domain = rest[..domain_len].strip_suffix(b".").unwrap_or(&rest[..domain_len]);
-    valid_domain(domain)
+    // `git@github.com:org/repo.git` is an scp-style remote, not an address.
+    let scp = rest.get(domain_len) == Some(&b':')
+        && rest
+            .get(domain_len + 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'~'));
+    !scp && valid_domain(domain)
 }
 
 fn valid_domain(domain: &[u8]) -> bool {
@@ -105,6 +114,8 @@ mod tests {
             "me@example..com",
             "at sign at the end @",
             "@",
+            "git@github.com:acme/repo.git",
+            "ssh://git@github.com/acme/repo.git",
         ] {
             assert!(!contains(text), "{text}");
         }

@@ -1,39 +1,52 @@
 //! National identity numbers:
-//! - US Social Security numbers `123-45-6789` (dashed form only), excluding areas 000, 666 and
-//!   900–999 and all-zero groups or serials;
+//! - US Social Security numbers `123-45-6789` anywhere, and `123456789` / `123 45 6789` only
+//!   right after an `SSN` / `social security` label; areas 000, 666 and 900–999 and all-zero
+//!   groups or serials are never issued and never fire;
 //! - UK National Insurance numbers `AB 12 34 56 C` / `AB123456C` with the HMRC prefix rules;
 //! - German tax ids (Steuerliche Identifikationsnummer): 11 digits, plain or `12 345 678 901`,
 //!   first digit not 0, one digit repeated two or three times in the first ten (never three in
 //!   a row), and a valid ISO 7064 MOD 11,10 check digit.
 
-use super::{byte_before, is_word_byte};
+use super::text::{is_word_byte, label_alone};
 
-/// True when `text` holds a national identity number.
-pub(super) fn contains(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_word_byte(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        // `i` starts a run of letters and digits; identifiers never start inside one.
-        if byte_before(bytes, i) != Some(b'-') {
-            let found = match bytes[i] {
-                b'0'..=b'9' => us_ssn_at(bytes, i) || steuer_id_at(bytes, i),
-                b'A'..=b'Z' => uk_nino_at(bytes, i),
-                _ => false,
-            };
-            if found {
-                return true;
-            }
-        }
-        i += bytes[i..]
-            .iter()
-            .position(|b| !is_word_byte(*b))
-            .unwrap_or(bytes.len() - i);
+/// How far after an SSN label the number may start (`SSN#`, `social security number: `).
+const LABEL_WINDOW: usize = 32;
+
+/// `ssn` / `social security` at `start..end`: a 9-digit SSN, dashed or not, follows closely.
+pub(super) fn labelled_ssn(bytes: &[u8], start: usize, end: usize) -> bool {
+    if !label_alone(bytes, start, end) {
+        return false;
     }
-    false
+    let Some(window) = bytes.get(end..bytes.len().min(end + LABEL_WINDOW)) else {
+        return false;
+    };
+    let Some(first_digit) = window.iter().position(u8::is_ascii_digit) else {
+        return false;
+    };
+    let i = end + first_digit;
+    if super::text::byte_before(bytes, i).is_some_and(is_word_byte) {
+        return false;
+    }
+    // `123456789`, `123 45 6789`, `123-45-6789`, `123.45.6789`.
+    let mut digits = [0u8; 9];
+    let mut j = i;
+    for (k, width) in [3usize, 2, 4].into_iter().enumerate() {
+        if k > 0 && matches!(bytes.get(j), Some(b' ' | b'-' | b'.')) {
+            j += 1;
+        }
+        let Some(group) = bytes.get(j..j + width) else {
+            return false;
+        };
+        if !group.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        let at = [0, 3, 5][k];
+        for (slot, b) in digits[at..at + width].iter_mut().zip(group) {
+            *slot = b - b'0';
+        }
+        j += width;
+    }
+    ends_at(bytes, j) && valid_ssn(&digits)
 }
 
 /// Reads `N` digits at `i`.
@@ -58,7 +71,8 @@ fn number(d: &[u8]) -> u32 {
     d.iter().fold(0, |acc, x| acc * 10 + u32::from(*x))
 }
 
-fn us_ssn_at(bytes: &[u8], i: usize) -> bool {
+/// A dashed SSN `123-45-6789` at `i`.
+pub(super) fn us_ssn_at(bytes: &[u8], i: usize) -> bool {
     let (Some(area), Some(group), Some(serial)) = (
         digits_at::<3>(bytes, i),
         digits_at::<2>(bytes, i + 4),
@@ -66,18 +80,21 @@ fn us_ssn_at(bytes: &[u8], i: usize) -> bool {
     ) else {
         return false;
     };
-    let area = number(&area);
-    bytes[i + 3] == b'-'
-        && bytes[i + 6] == b'-'
-        && ends_at(bytes, i + 11)
-        && area != 0
-        && area != 666
-        && area < 900
-        && number(&group) != 0
-        && number(&serial) != 0
+    let mut all = [0u8; 9];
+    for (slot, d) in all.iter_mut().zip(area.iter().chain(&group).chain(&serial)) {
+        *slot = *d;
+    }
+    bytes[i + 3] == b'-' && bytes[i + 6] == b'-' && ends_at(bytes, i + 11) && valid_ssn(&all)
 }
 
-fn uk_nino_at(bytes: &[u8], i: usize) -> bool {
+/// SSA rules: area not 000, 666 or 900–999; group and serial not all zeros.
+fn valid_ssn(d: &[u8; 9]) -> bool {
+    let area = number(&d[..3]);
+    area != 0 && area != 666 && area < 900 && number(&d[3..5]) != 0 && number(&d[5..]) != 0
+}
+
+/// A UK National Insurance number starting with its two letters at `i`.
+pub(super) fn uk_nino_at(bytes: &[u8], i: usize) -> bool {
     let (Some(&first), Some(&second)) = (bytes.get(i), bytes.get(i + 1)) else {
         return false;
     };
@@ -111,7 +128,8 @@ fn valid_nino_prefix(first: u8, second: u8) -> bool {
         && !matches!(&[first, second], b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ")
 }
 
-fn steuer_id_at(bytes: &[u8], i: usize) -> bool {
+/// A German Steuer-ID at `i`, plain or grouped `12 345 678 901`.
+pub(super) fn steuer_id_at(bytes: &[u8], i: usize) -> bool {
     if let Some(d) = digits_at::<11>(bytes, i) {
         return ends_at(bytes, i + 11) && valid_steuer_id(&d);
     }
@@ -162,7 +180,11 @@ fn steuer_check_digit(d: &[u8]) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::contains;
+    use crate::router::detect::Detector;
+
+    fn contains(text: &str) -> bool {
+        Detector::NationalId.fires_on(text)
+    }
 
     #[test]
     fn fires_on_us_ssns() {
@@ -231,6 +253,29 @@ mod tests {
             "id 123e4567-e89b-12d3-a456-426614174000",
             "v10.12.345.678.901",
             "order 860957427190",
+        ] {
+            assert!(!contains(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn fires_on_labelled_undashed_ssns_only() {
+        for text in [
+            "SSN: 123456789",
+            "SSN# 123 45 6789",
+            "Social Security Number 078 05 1120",
+            "ssn=899999999",
+        ] {
+            assert!(contains(text), "{text}");
+        }
+        for text in [
+            "123456789",
+            "order 123 45 6789",
+            "SSN: 000000000",
+            "SSN: 666123456",
+            "classname 123456789",
+            "SSN: 1234567890",
+            "SSN field, then 40 lines later 123456789",
         ] {
             assert!(!contains(text), "{text}");
         }
