@@ -7,13 +7,19 @@
 //! missed, when nothing was measured, or when the input makes a detector fire (a bench input that
 //! is not clean measures the wrong thing).
 //!
+//! A third shape is the real path: the same strings as a whole chat request (messages of every
+//! role, content parts, tool calls with JSON arguments, tools, metadata), scanned the way the
+//! gateway scans it: `Exposure::of_request` walks every string of the parsed body (parsing is
+//! timed apart: it happens for every request anyway).
+//!
 //! `FARMHAND_BENCH_ITERS` (default 2000) sets the samples per shape; with `FARMHAND_BENCH_PARTS`
 //! set it also times each detector alone over the one string (where the time goes).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use farmhand::router::{Detector, DetectorSet, detect};
+use farmhand::router::{Detector, DetectorSet, Exposure, detect};
+use serde_json::{Value, json};
 
 /// The request size the budget is stated for.
 const REQUEST_BYTES: usize = 256 * 1024;
@@ -177,6 +183,28 @@ fn split(text: &str) -> Vec<&str> {
     parts
 }
 
+/// A chat request whose string values are `parts`, spread over every place a provider receives.
+fn request_of(parts: &[&str]) -> Value {
+    let mut messages = Vec::new();
+    let mut tools = Vec::new();
+    let mut metadata = serde_json::Map::new();
+    for (i, part) in parts.iter().enumerate() {
+        match i % 6 {
+            0 => messages.push(json!({"role": "user", "content": part})),
+            1 => messages.push(json!({"role": "user", "content": [{"type": "text", "text": part}]})),
+            2 => messages.push(json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": format!("call_{i}"), "type": "function", "function": {"name": "lookup", "arguments": json!({"query": part}).to_string()}}
+            ]})),
+            3 => messages.push(json!({"role": "tool", "tool_call_id": format!("call_{}", i - 1), "content": part})),
+            4 => tools.push(json!({"type": "function", "function": {"name": format!("tool_{i}"), "description": part, "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}})),
+            _ => {
+                metadata.insert(format!("note_{i}"), Value::from(*part));
+            }
+        }
+    }
+    json!({"model": "reasoning", "messages": messages, "tools": tools, "metadata": metadata, "stop": ["\n\n"]})
+}
+
 /// `iters` timings of `f`, after a short warm-up.
 fn sample(iters: usize, mut f: impl FnMut()) -> Vec<Duration> {
     for _ in 0..iters / 10 + 1 {
@@ -239,6 +267,19 @@ fn main() {
             black_box(detect::scan_text(black_box(p), DetectorSet::ALL));
         }
     });
+    let body = serde_json::to_vec(&request_of(&parts)).unwrap_or_default();
+    let parse = sample(iters / 4 + 1, || {
+        black_box(serde_json::from_slice::<Value>(black_box(&body)).ok());
+    });
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let found = Exposure::of_request(&request, DetectorSet::ALL);
+    if found != Exposure::default() {
+        println!("FAIL: the bench request is not clean: {found:?}");
+        std::process::exit(1);
+    }
+    let whole = sample(iters, || {
+        black_box(Exposure::of_request(black_box(&request), DetectorSet::ALL));
+    });
 
     if std::env::var("FARMHAND_BENCH_PARTS").is_ok() {
         for d in Detector::ALL {
@@ -249,7 +290,7 @@ fn main() {
             println!("  {d:<20} p50 {:.0} µs", us(percentile(&t, 0.5)));
         }
     }
-    if one.is_empty() || many.is_empty() {
+    if one.is_empty() || many.is_empty() || whole.is_empty() || body.len() < REQUEST_BYTES {
         println!("FAIL: measured nothing");
         std::process::exit(1);
     }
@@ -258,8 +299,18 @@ fn main() {
         us(percentile(&floor, 0.5)),
         us(percentile(&floor, 0.99))
     );
+    println!(
+        "parse the {} KiB request body (not budgeted), p50: {:.0} µs",
+        body.len() / 1024,
+        us(percentile(&parse, 0.5))
+    );
     let mut ok = true;
-    for (what, samples) in [("one string", &one), (&*format!("{} strings", parts.len()), &many)] {
+    let shapes = [
+        ("one string".to_string(), &one),
+        (format!("{} strings", parts.len()), &many),
+        (format!("whole request ({} KiB of JSON)", body.len() / 1024), &whole),
+    ];
+    for (what, samples) in shapes {
         let p50 = percentile(samples, 0.5);
         let p99 = percentile(samples, 0.99);
         let pass = p50 <= BUDGET;
