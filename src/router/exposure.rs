@@ -7,6 +7,9 @@
 //! sends a subset of these strings (the Anthropic translation only rearranges them), so a clean
 //! scan of the request covers what any provider would receive.
 
+use std::sync::OnceLock;
+
+use memchr::memmem;
 use serde_json::Value;
 
 use super::detect::{Detector, DetectorSet, scan_text};
@@ -17,6 +20,10 @@ pub const BASE64_BLOB_CHARS: usize = 256;
 const MAX_NESTING: u8 = 4;
 /// Strings longer than this are scanned as text but not unpacked as nested JSON.
 const MAX_NESTED_JSON_BYTES: usize = 1 << 20;
+/// Object keys up to this long are scanned together with their scalar value, as a label.
+const MAX_LABEL_BYTES: usize = 64;
+/// How much of a value is put after its key for the labelled detectors (they look just past the label).
+const MAX_LABELLED_VALUE_BYTES: usize = 128;
 
 /// Content the detectors cannot read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +103,7 @@ impl Exposure {
         let mut scan = Scan {
             enabled,
             found: Exposure::default(),
+            pair: String::new(),
         };
         scan.request(request);
         scan.found
@@ -105,6 +113,8 @@ impl Exposure {
 struct Scan {
     enabled: DetectorSet,
     found: Exposure,
+    /// Reused for `key: value` texts.
+    pair: String,
 }
 
 impl Scan {
@@ -137,17 +147,48 @@ impl Scan {
         }
         match value {
             Value::String(text) => self.string(text, nesting),
+            Value::Number(number) => self.detect(&number.to_string()),
             Value::Array(items) => items.iter().for_each(|item| self.value(item, nesting)),
             Value::Object(fields) => {
                 for (key, item) in fields {
                     if let Some(kind) = Unscannable::of_type(key).filter(|_| !item.is_null()) {
                         self.opaque(kind);
                     }
-                    self.string(key, MAX_NESTING);
+                    self.entry(key, item);
                     self.value(item, nesting);
                 }
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            Value::Null | Value::Bool(_) => {}
+        }
+    }
+
+    /// The key, and for a short scalar value the pair as `key: value`: a JSON object splits a
+    /// label from its value (`"ssn": 123456789`, `"password": "…"`, `"dob": "1990-04-12"`), and
+    /// the labelled detectors need both in one text.
+    fn entry(&mut self, key: &str, item: &Value) {
+        let mut pair = std::mem::take(&mut self.pair);
+        pair.clear();
+        pair.push_str(key);
+        if key.len() <= MAX_LABEL_BYTES {
+            match item {
+                Value::String(text) => {
+                    pair.push_str(": ");
+                    pair.push_str(head(text, MAX_LABELLED_VALUE_BYTES));
+                }
+                Value::Number(number) => {
+                    pair.push_str(": ");
+                    pair.push_str(&number.to_string());
+                }
+                _ => {}
+            }
+        }
+        self.detect(&pair);
+        self.pair = pair;
+    }
+
+    fn detect(&mut self, text: &str) {
+        if !self.done() {
+            self.found.detector = scan_text(text, self.enabled);
         }
     }
 
@@ -155,7 +196,6 @@ impl Scan {
         if self.done() {
             return;
         }
-        self.found.detector = scan_text(text, self.enabled);
         if self.found.unscannable.is_none() {
             if is_data_url(text) {
                 self.opaque(Unscannable::DataUrl);
@@ -163,12 +203,16 @@ impl Scan {
                 self.opaque(Unscannable::Base64);
             }
         }
+        // JSON inside a string (tool-call arguments) is scanned unpacked, escapes undone, in
+        // place of its raw text: every string, key and number of it is walked.
         if nesting < MAX_NESTING
             && text.len() <= MAX_NESTED_JSON_BYTES
             && matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
             && let Ok(inner) = serde_json::from_str::<Value>(text)
         {
             self.value(&inner, nesting + 1);
+        } else {
+            self.detect(text);
         }
     }
 
@@ -177,21 +221,40 @@ impl Scan {
     }
 }
 
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn head(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// `data:` URLs carry their payload inline (usually base64), out of the detectors' reach. One
 /// anywhere in a string counts: `data:` then a media type or `;base64`, with no space before `,`.
 fn is_data_url(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(pos) = bytes[from..].windows(5).position(|w| w.eq_ignore_ascii_case(b"data:")) {
-        let start = from + pos;
-        let word_start = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-        if word_start && data_url_header(&bytes[start + 5..]) {
-            return true;
-        }
-        from = start + 5;
-    }
-    false
+    [DATA_LOWER.get_or_init(|| memmem::Finder::new(b"ata:")), DATA_UPPER.get_or_init(|| memmem::Finder::new(b"ATA:"))]
+        .iter()
+        .any(|finder| {
+            finder.find_iter(bytes).any(|at| {
+                let Some(start) = at.checked_sub(1) else {
+                    return false;
+                };
+                let word_start = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+                bytes[start].eq_ignore_ascii_case(&b'd')
+                    && bytes[start..start + 5].eq_ignore_ascii_case(b"data:")
+                    && word_start
+                    && data_url_header(&bytes[start + 5..])
+            })
+        })
 }
+
+static DATA_LOWER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+static DATA_UPPER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
 
 /// `rest` starts with `[type/subtype][;param…],` (at most 128 bytes before the comma).
 fn data_url_header(rest: &[u8]) -> bool {
@@ -208,31 +271,34 @@ fn data_url_header(rest: &[u8]) -> bool {
 }
 
 /// A run of at least [`BASE64_BLOB_CHARS`] base64 characters with letters of both cases and digits.
+///
+/// Sublinear on ordinary text: from each candidate start it looks at the byte a whole run
+/// further on first, so prose, with a space every few bytes, is passed over in long strides.
 fn has_base64_blob(text: &str) -> bool {
-    if text.len() < BASE64_BLOB_CHARS {
-        return false;
-    }
-    let mut run = 0usize;
-    let mut classes = 0u8;
-    for &b in text.as_bytes() {
-        let class = match b {
-            b'a'..=b'z' => 1,
-            b'A'..=b'Z' => 2,
-            b'0'..=b'9' => 4,
-            b'+' | b'/' | b'=' | b'-' | b'_' => 0,
-            _ => {
-                run = 0;
-                classes = 0;
-                continue;
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start + BASE64_BLOB_CHARS <= bytes.len() {
+        let probe = start + BASE64_BLOB_CHARS - 1;
+        match bytes[start..=probe].iter().rposition(|b| !is_base64(*b)) {
+            Some(gap) => start += gap + 1,
+            None => {
+                let end = bytes[probe..].iter().position(|b| !is_base64(*b)).map_or(bytes.len(), |e| probe + e);
+                let run = &bytes[start..end];
+                if run.iter().any(u8::is_ascii_lowercase)
+                    && run.iter().any(u8::is_ascii_uppercase)
+                    && run.iter().any(u8::is_ascii_digit)
+                {
+                    return true;
+                }
+                start = end + 1;
             }
-        };
-        run += 1;
-        classes |= class;
-        if run >= BASE64_BLOB_CHARS && classes == 7 {
-            return true;
         }
     }
     false
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
 }
 
 #[cfg(test)]
@@ -304,6 +370,24 @@ mod tests {
     }
 
     #[test]
+    fn labels_split_from_their_values_by_json_still_count() {
+        for (body, detector) in [
+            (json!({"metadata": {"card": 4111111111111111u64}}), Detector::CreditCard),
+            (json!({"metadata": {"ssn": 123456789}}), Detector::NationalId),
+            (json!({"metadata": {"SSN": "078051120"}}), Detector::NationalId),
+            (json!({"metadata": {"password": "Hunter2Secret!9x"}}), Detector::SecretAssignment),
+            (json!({"metadata": {"date_of_birth": "1990-04-12"}}), Detector::DateOfBirth),
+            (
+                json!({"messages": [{"role": "assistant", "tool_calls": [{"function": {"arguments": "{\"passport_number\": \"K1234567\"}"}}]}]}),
+                Detector::Passport,
+            ),
+        ] {
+            assert_eq!(scan(body.clone()).detector, Some(detector), "{body}");
+        }
+        assert_eq!(scan(json!({"max_tokens": 4096, "temperature": 0.2, "metadata": {"count": 12}})), Exposure::default());
+    }
+
+    #[test]
     fn disabled_detectors_do_not_fire() {
         let request = with_card_at("metadata");
         assert_eq!(Exposure::of_request(&request, DetectorSet::NONE).detector, None);
@@ -370,6 +454,10 @@ mod tests {
     #[test]
     fn base64_needs_a_long_mixed_run() {
         assert!(!has_base64_blob(&"a".repeat(1000)));
+        let blob = "QUJDRGVmZ2gxMjM0".repeat(16);
+        assert!(has_base64_blob(&format!("{} {blob}", "word ".repeat(100))));
+        assert!(has_base64_blob(&format!("{}{blob}", "a".repeat(300))), "a mixed run after a long plain one");
+        assert!(!has_base64_blob(&format!("{} {}", "a".repeat(300), "QUJDRGVmZ2gxMjM0".repeat(15))));
         assert!(!has_base64_blob(&"Ab1 ".repeat(300)));
         assert!(!has_base64_blob(&"QUJDRGVmZ2gxMjM0".repeat(15)));
         assert!(has_base64_blob(&"QUJDRGVmZ2gxMjM0".repeat(16)));
