@@ -235,13 +235,11 @@ fn case(rng: &mut StdRng, unscannable_leaves: bool) -> Case {
     };
     let mut body = request_with(class, place, &marker);
     let image = rng.random_bool(0.15);
-    if image {
-        if let Some(messages) = body["messages"].as_array_mut() {
-            messages.push(json!({"role": "user", "content": [
-                {"type": "text", "text": "What is in this picture?"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/photo.jpg"}}
-            ]}));
-        }
+    if image && let Some(messages) = body["messages"].as_array_mut() {
+        messages.push(json!({"role": "user", "content": [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/photo.jpg"}}
+        ]}));
     }
     body["stream"] = Value::from(rng.random_bool(0.5));
     let must_stay = if class == "sensitive" {
