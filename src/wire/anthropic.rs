@@ -539,6 +539,24 @@ mod tests {
     }
 
     #[test]
+    fn content_blocks_keep_their_shapes_and_unknown_types_are_tolerated() {
+        let blocks = serde_json::json!([
+            {"type":"text","text":"a"},
+            {"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}},
+            {"type":"image","source":{"type":"url","url":"https://e.com/a.png"}},
+            {"type":"tool_use","id":"toolu_1","name":"f","input":{"x":1}},
+            {"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"r"}],"is_error":true},
+            {"type":"thinking","thinking":"t","signature":"s"}
+        ]);
+        let parsed: Vec<ContentBlock> = serde_json::from_value(blocks.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), blocks);
+        assert_eq!(Content::Blocks(parsed).text(), "a\nr");
+        let other: ContentBlock = serde_json::from_str(r#"{"type":"server_tool_use","id":"x"}"#).unwrap();
+        assert_eq!(other, ContentBlock::Other);
+        assert!(serde_json::from_str::<ContentBlock>(r#"{"type":"tool_use","name":"f"}"#).is_err());
+    }
+
+    #[test]
     fn error_body_shape() {
         let json = serde_json::to_string(&ErrorResponse::new("overloaded_error", "Overloaded")).unwrap();
         assert_eq!(

@@ -629,3 +629,213 @@ fn reasoning_effort_enables_thinking_within_the_output_cap() {
     req["response_format"] = json!({"type":"json_object"});
     assert_eq!(refused(req).field, "response_format");
 }
+
+#[test]
+fn whole_reply_with_tool_calls_and_thinking() {
+    let reply: MessageResponse = serde_json::from_value(json!({
+        "id":"msg_2","type":"message","role":"assistant","model":"claude-sonnet-4-6",
+        "content":[
+            {"type":"thinking","thinking":"private musing","signature":"sig"},
+            {"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Oslo"}},
+            {"type":"redacted_thinking","data":"xyz"},
+            {"type":"tool_use","id":"toolu_2","name":"get_weather","input":{"city":"Rome","days":[1,2]}}
+        ],
+        "stop_reason":"tool_use","stop_sequence":null,
+        "usage":{"input_tokens":10,"cache_creation_input_tokens":20,"cache_read_input_tokens":30,"output_tokens":5}
+    }))
+    .unwrap();
+    let (completion, usage) = completion(reply, 7, None);
+    let choice = serde_json::to_value(&completion.choices[0]).unwrap();
+    assert_eq!(
+        choice,
+        json!({"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[
+            {"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}},
+            {"id":"toolu_2","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\",\"days\":[1,2]}"}}
+        ]}})
+    );
+    assert!(!serde_json::to_string(&completion).unwrap().contains("musing"));
+    assert_eq!(
+        (usage.uncached_in, usage.cache_write_5m, usage.cache_read),
+        (10, 20, 30)
+    );
+    let wire = completion.usage.unwrap();
+    assert_eq!(wire.prompt_tokens, 60);
+    assert_eq!(wire.prompt_tokens_details.unwrap().cached_tokens, 30);
+}
+
+#[test]
+fn whole_reply_through_the_json_tool_is_content() {
+    let reply: MessageResponse = serde_json::from_value(json!({
+        "id":"msg_3","type":"message","role":"assistant","model":"m",
+        "content":[{"type":"tool_use","id":"toolu_9","name":"pick","input":{"node":"mac04"}}],
+        "stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}
+    }))
+    .unwrap();
+    let (completion, _) = completion(reply, 0, Some("pick"));
+    let message = &completion.choices[0].message;
+    assert_eq!(message.content.as_deref(), Some(r#"{"node":"mac04"}"#));
+    assert_eq!(message.tool_calls, None);
+    assert_eq!(completion.choices[0].finish_reason.as_deref(), Some("stop"));
+}
+
+/// A streamed reply that thinks, talks, calls a tool, talks again and calls a second tool.
+const TOOL_STREAM: &str = concat!(
+    "event: message_start\n",
+    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_T\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-6\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":50,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hidden plan\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"c2ln\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Checking \u{1F326}\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_A\",\"name\":\"get_weather\",\"input\":{}}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\":\"}}\n\n",
+    "event: ping\n",
+    "data: {\"type\":\"ping\"}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\" \\\"Oslo\\\"}\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":2}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":3,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"text_delta\",\"text\":\" and\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":3}\n\n",
+    "event: content_block_start\n",
+    "data: {\"type\":\"content_block_start\",\"index\":4,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_B\",\"name\":\"now\",\"input\":{}}}\n\n",
+    "event: content_block_delta\n",
+    "data: {\"type\":\"content_block_delta\",\"index\":4,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n",
+    "event: content_block_stop\n",
+    "data: {\"type\":\"content_block_stop\",\"index\":4}\n\n",
+    "event: message_delta\n",
+    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":42}}\n\n",
+    "event: message_stop\n",
+    "data: {\"type\":\"message_stop\"}\n\n",
+);
+
+/// Feeds `input` in pieces through the parser and a translator with `json_tool`.
+fn translate_stream(input: &[u8], piece: usize, json_tool: Option<&str>) -> Vec<StreamItem> {
+    let mut parser = SseParser::new();
+    let mut decoder = AnthropicStream::new(5, json_tool.map(String::from));
+    let mut out = Vec::new();
+    for bytes in input.chunks(piece) {
+        for event in parser.feed(bytes).unwrap() {
+            out.extend(decoder.decode(&event).unwrap());
+        }
+    }
+    assert!(decoder.is_complete());
+    out
+}
+
+#[test]
+fn streamed_tool_calls_interleaved_with_text_at_any_byte_boundary() {
+    let chunk = |choices: Value, usage: Value| json!({"id":"msg_T","object":"chat.completion.chunk","created":5,"model":"claude-sonnet-4-6","choices":choices,"usage":usage});
+    let delta = |delta: Value| chunk(json!([{"index":0,"delta":delta,"finish_reason":null}]), Value::Null);
+    let expected = vec![
+        delta(json!({"role":"assistant","content":""})),
+        delta(json!({"content":"Checking \u{1F326}"})),
+        delta(
+            json!({"tool_calls":[{"index":0,"id":"toolu_A","type":"function","function":{"name":"get_weather","arguments":""}}]}),
+        ),
+        delta(json!({"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]})),
+        delta(json!({"tool_calls":[{"index":0,"function":{"arguments":" \"Oslo\"}"}}]})),
+        delta(json!({"content":" and"})),
+        delta(
+            json!({"tool_calls":[{"index":1,"id":"toolu_B","type":"function","function":{"name":"now","arguments":""}}]}),
+        ),
+        delta(json!({"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]})),
+        chunk(
+            json!([{"index":0,"delta":{},"finish_reason":"tool_calls"}]),
+            Value::Null,
+        ),
+        chunk(
+            json!([]),
+            json!({"prompt_tokens":50,"completion_tokens":42,"total_tokens":92,"prompt_tokens_details":{"cached_tokens":0}}),
+        ),
+    ];
+    let input = TOOL_STREAM.as_bytes();
+    for piece in 1..=input.len().min(97) {
+        let items = translate_stream(input, piece, None);
+        let chunks: Vec<Value> = items.iter().map(|i| serde_json::to_value(&i.chunk).unwrap()).collect();
+        assert_eq!(chunks, expected, "piece {piece}");
+    }
+    let items = translate_stream(input, input.len(), None);
+    assert!(
+        !serde_json::to_string(&items.iter().map(|i| &i.chunk).collect::<Vec<_>>())
+            .unwrap()
+            .contains("hidden plan")
+    );
+
+    // An OpenAI client's reassembly: concatenate arguments by index.
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    for item in &items {
+        let Some(choice) = item.chunk.choices.first() else {
+            continue;
+        };
+        for call in choice.delta.tool_calls.iter().flat_map(|c| c.as_array().unwrap()) {
+            let index = usize::try_from(call["index"].as_u64().unwrap()).unwrap();
+            if index == calls.len() {
+                calls.push(Default::default());
+            }
+            let entry = &mut calls[index];
+            if let Some(id) = call["id"].as_str() {
+                entry.0 = id.into();
+            }
+            if let Some(name) = call["function"]["name"].as_str() {
+                entry.1 = name.into();
+            }
+            entry
+                .2
+                .push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+        }
+    }
+    assert_eq!(
+        calls,
+        [
+            ("toolu_A".into(), "get_weather".into(), r#"{"city": "Oslo"}"#.into()),
+            ("toolu_B".into(), "now".into(), "{}".into())
+        ]
+    );
+}
+
+#[test]
+fn streamed_json_tool_input_is_content_and_finishes_with_stop() {
+    let input = TOOL_STREAM
+        .replace("\"name\":\"get_weather\"", "\"name\":\"pick\"")
+        .replace(
+            ",\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_B\",\"name\":\"now\",\"input\":{}}",
+            ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}",
+        )
+        .replace(
+            "\"index\":4,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}",
+            "\"index\":4,\"delta\":{\"type\":\"text_delta\",\"text\":\".\"}",
+        );
+    let items = translate_stream(input.as_bytes(), 13, Some("pick"));
+    let content: String = items
+        .iter()
+        .filter_map(|i| i.chunk.choices.first()?.delta.content.clone())
+        .collect();
+    assert_eq!(content, "Checking \u{1F326}{\"city\": \"Oslo\"} and.");
+    assert!(
+        items
+            .iter()
+            .all(|i| i.chunk.choices.first().is_none_or(|c| c.delta.tool_calls.is_none()))
+    );
+    assert_eq!(
+        items[items.len() - 2].chunk.choices[0].finish_reason.as_deref(),
+        Some("stop")
+    );
+}
