@@ -76,11 +76,21 @@ pub fn messages_request(request: &ChatCompletionRequest, model: &str) -> Result<
 /// agent forces a tool call (`required` or a named function) the reply holds no content, so the
 /// format has nothing to shape and no schema tool is added. `strict` is accepted: the schema is
 /// sent, but Anthropic does not promise strict adherence to it.
+///
+/// `reasoning_effort` turns on extended thinking, except while a tool-use cycle goes on (the
+/// conversation ends with tool results): Anthropic then wants the earlier thinking blocks back,
+/// signed, and OpenAI's message shapes have no place for them.
 pub fn translate(request: &ChatCompletionRequest, model: &str) -> Result<Translation, TranslateError> {
     let extra = &request.extra;
     check_fields(extra)?;
     let (system, messages) = conversation(&request.messages)?;
-    let thinking = thinking_budget(present(extra, "reasoning_effort"))?;
+    let mut thinking = thinking_budget(present(extra, "reasoning_effort"))?;
+    if in_tool_loop(&messages) {
+        // Anthropic wants the thinking block (with its signature) back in front of the tool
+        // calls it led to, and OpenAI clients cannot carry it: such a request would be a 400.
+        // Anthropic allows the cycle to continue without thinking, so this turn thinks not.
+        thinking = None;
+    }
     let (tools, tool_choice, json_tool) = tooling(extra, thinking.is_some())?;
 
     let temperature = request.temperature.map(|t| t.clamp(0.0, MAX_TEMPERATURE));
@@ -145,6 +155,15 @@ pub fn translate(request: &ChatCompletionRequest, model: &str) -> Result<Transla
         extra: forwarded,
     };
     Ok(Translation { request, json_tool })
+}
+
+/// Whether the conversation ends inside a tool-use cycle: the last user turn holds tool results.
+fn in_tool_loop(messages: &[Message]) -> bool {
+    messages.last().is_some_and(|m| {
+        m.role == "user"
+            && matches!(&m.content, Content::Blocks(blocks)
+                if blocks.iter().any(|b| matches!(b, ContentBlock::ToolResult { .. })))
+    })
 }
 
 /// A field of the request, `None` when absent or null.

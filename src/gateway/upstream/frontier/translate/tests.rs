@@ -619,6 +619,14 @@ fn reasoning_effort_enables_thinking_within_the_output_cap() {
         req["max_completion_tokens"] = json!(40_000);
         assert_eq!(wire(req)["max_tokens"], json!(40_000));
     }
+    let looping = json!({"model":"m","reasoning_effort":"high","messages":[
+        {"role":"user","content":"hi"},
+        {"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},
+        {"role":"tool","tool_call_id":"c","content":"ok"}]});
+    assert!(
+        wire(looping).get("thinking").is_none(),
+        "a tool cycle goes on without thinking"
+    );
     let mut req = base.clone();
     req["reasoning_effort"] = json!("none");
     assert!(wire(req.clone()).get("thinking").is_none());
