@@ -145,7 +145,20 @@ pub fn describe(err: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::error_token;
+    use super::{UpstreamError, error_token};
+    use crate::gateway::upstream::frontier::translate::TranslateError;
+
+    #[test]
+    fn an_untranslatable_request_is_never_retried() {
+        let err = UpstreamError::untranslatable(TranslateError {
+            field: "n".into(),
+            reason: "one choice only",
+        });
+        assert!(!err.is_retryable());
+        assert_eq!(err.code(), "unsupported_field");
+        assert_eq!(err.message, "`n` cannot be sent to Anthropic: one choice only");
+        assert_eq!(crate::gateway::upstream::frontier::retry::retry_delay(&err, 0), None);
+    }
 
     #[test]
     fn only_identifiers_pass_as_error_tokens() {
