@@ -1,6 +1,6 @@
-//! OpenAI⇄Anthropic translation never panics: (a) any OpenAI request that deserializes translates
-//! into a Messages request that serializes and that Anthropic would accept in shape; (b) any
-//! Messages reply translates into a completion that serializes; (c) any SSE body goes through the
+//! OpenAI⇄Anthropic translation never panics: (a) any OpenAI request that deserializes is refused
+//! with a named field or translates into a Messages request that serializes and that Anthropic
+//! would accept in shape; (b) any Messages reply translates into a completion that serializes; (c) any SSE body goes through the
 //! Anthropic stream decoder, whose chunks serialize and whose usage comes once, at the end.
 //!
 //! The first byte picks the mode; the rest is JSON for (a) and (b), an SSE body for (c).
@@ -17,7 +17,9 @@ fn request(json: &[u8]) {
     let Ok(request) = serde_json::from_slice::<ChatCompletionRequest>(json) else {
         return;
     };
-    let out = messages_request(&request, "claude-sonnet-4-6");
+    let Ok(out) = messages_request(&request, "claude-sonnet-4-6") else {
+        return;
+    };
     serde_json::to_vec(&out).expect("a translated request serializes");
     assert_eq!(out.messages.first().map(|m| m.role.as_str()), Some("user"));
     assert!(
@@ -32,7 +34,7 @@ fn reply(json: &[u8]) {
     let Ok(reply) = serde_json::from_slice::<MessageResponse>(json) else {
         return;
     };
-    let (completion, usage) = completion(reply, 1_755_729_001);
+    let (completion, usage) = completion(reply, 1_755_729_001, None);
     serde_json::to_vec(&completion).expect("a translated completion serializes");
     let reported = completion.usage.expect("a completion reports usage");
     assert_eq!(reported.prompt_tokens, usage.input_total());
@@ -43,7 +45,7 @@ fn stream(body: &[u8]) {
     let Ok(events) = SseParser::new().feed(body) else {
         return;
     };
-    let mut decoder = AnthropicStream::new(1_755_729_001);
+    let mut decoder = AnthropicStream::new(1_755_729_001, None);
     let mut usages = 0;
     for event in events {
         if decoder.is_complete() {

@@ -152,6 +152,18 @@ async fn handle(
                 pending.first_byte();
                 return Ok(respond(reply, &request, &decision, &step, pending, _slot));
             }
+            Err(UpstreamError {
+                untranslatable: Some(refusal),
+                ..
+            }) => {
+                // The agent's request is at fault, not the upstream: no other route is tried.
+                let err = ApiError::unsupported_field(
+                    &refusal.field,
+                    format!("{refusal} (route {})", step.target.route_label()),
+                );
+                pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
+                return Err(err);
+            }
             Err(err) => {
                 tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");
                 failures.push(format!("{}: {}", step.target.route_label(), err.message));

@@ -18,12 +18,22 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to wait before retrying (503).
     pub retry_after: Option<u32>,
+    /// The request field at fault, when one is.
+    pub param: Option<String>,
 }
 
 impl ApiError {
     /// 400: the request itself is wrong.
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message)
+    }
+
+    /// 400 `unsupported_field`: the route cannot carry this field of the request.
+    pub fn unsupported_field(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            param: Some(field.to_string()),
+            ..Self::bad_request("unsupported_field", message)
+        }
     }
 
     /// 401: missing or wrong key.
@@ -66,6 +76,7 @@ impl ApiError {
             code: code.to_string(),
             message: message.into(),
             retry_after: None,
+            param: None,
         }
     }
 }
@@ -76,7 +87,7 @@ impl IntoResponse for ApiError {
             error: WireError {
                 message: self.message,
                 kind: self.kind.to_string(),
-                param: None,
+                param: self.param,
                 code: Some(self.code.into()),
             },
         };

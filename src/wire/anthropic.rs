@@ -6,29 +6,88 @@ use serde_json::{Map, Value};
 /// The `anthropic-version` header value clients send.
 pub const API_VERSION: &str = "2023-06-01";
 
-/// A content block (`text`, `image`, `tool_use`, `tool_result`, `thinking`, …); fields it does not model stay in `extra`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContentBlock {
-    /// Block type.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Text of a `text` block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Other fields.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+/// A content block of a request or a reply; the SSE `content_block_start` carries one too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    /// Text.
+    Text {
+        /// The text (never empty in a request: Anthropic refuses empty text blocks).
+        text: String,
+    },
+    /// An image, inline or by URL.
+    Image {
+        /// Where the image is.
+        source: ImageSource,
+    },
+    /// A tool call by the assistant.
+    ToolUse {
+        /// `toolu_…` (any `[A-Za-z0-9_-]+` in requests).
+        id: String,
+        /// The tool's name.
+        name: String,
+        /// The arguments, a JSON object (`{}` in `content_block_start`).
+        input: Value,
+    },
+    /// The result of a tool call, in a user turn.
+    ToolResult {
+        /// The `id` of the `tool_use` block it answers.
+        tool_use_id: String,
+        /// The result: a string or text/image blocks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Content>,
+        /// Whether the tool failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
+    /// Extended thinking (never shown to the agent).
+    Thinking {
+        /// The thinking text.
+        thinking: String,
+        /// Signature that lets the block be sent back.
+        #[serde(default)]
+        signature: String,
+    },
+    /// A block type this crate does not model (`redacted_thinking`, `server_tool_use`, …).
+    #[serde(other)]
+    Other,
 }
 
 impl ContentBlock {
     /// A `text` block.
     pub fn text(text: impl Into<String>) -> Self {
-        ContentBlock {
-            kind: "text".into(),
-            text: Some(text.into()),
-            extra: Map::new(),
+        ContentBlock::Text { text: text.into() }
+    }
+
+    /// The block's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ContentBlock::Text { .. } => "text",
+            ContentBlock::Image { .. } => "image",
+            ContentBlock::ToolUse { .. } => "tool_use",
+            ContentBlock::ToolResult { .. } => "tool_result",
+            ContentBlock::Thinking { .. } => "thinking",
+            ContentBlock::Other => "other",
         }
     }
+}
+
+/// `image.source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Inline bytes.
+    Base64 {
+        /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+        media_type: String,
+        /// Base64 of the image.
+        data: String,
+    },
+    /// An image Anthropic fetches.
+    Url {
+        /// `https://…`.
+        url: String,
+    },
 }
 
 /// Message content: a string or blocks.
@@ -48,17 +107,92 @@ impl Default for Content {
 }
 
 impl Content {
-    /// The text of the content (text blocks joined by newlines).
+    /// The text of the content: text blocks and tool results' text, joined by newlines.
     pub fn text(&self) -> String {
         match self {
             Content::Text(text) => text.clone(),
             Content::Blocks(blocks) => blocks
                 .iter()
-                .filter_map(|b| b.text.as_deref())
+                .filter_map(|b| match b {
+                    ContentBlock::Text { text } => Some(text.clone()),
+                    ContentBlock::ToolResult {
+                        content: Some(content), ..
+                    } => Some(content.text()),
+                    _ => None,
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         }
     }
+
+    /// The blocks of the content (a string is one text block).
+    pub fn blocks(&self) -> Vec<ContentBlock> {
+        match self {
+            Content::Text(text) => vec![ContentBlock::text(text.clone())],
+            Content::Blocks(blocks) => blocks.clone(),
+        }
+    }
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// `^[a-zA-Z0-9_-]{1,64}$`.
+    pub name: String,
+    /// What the tool does, for the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of the tool's `input`.
+    pub input_schema: Value,
+}
+
+/// `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides.
+    Auto {
+        /// At most one tool call per reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    /// The model must call some tool.
+    Any {
+        /// At most one tool call per reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    /// The model must call this tool.
+    Tool {
+        /// The tool.
+        name: String,
+        /// At most one tool call per reply.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    /// The model calls no tool.
+    None,
+}
+
+/// `thinking`: extended thinking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Thinking {
+    /// Think with up to `budget_tokens` (≥ 1024 and below `max_tokens`).
+    Enabled {
+        /// Thinking budget.
+        budget_tokens: u32,
+    },
+    /// No thinking.
+    Disabled,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// An opaque id of the end user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// One request message.
@@ -96,6 +230,21 @@ pub struct MessagesRequest {
     /// Stop sequences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
+    /// Nucleus sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// How the model must use the tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Extended thinking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+    /// End-user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
     /// Every other field, kept for forwarding.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -386,7 +535,25 @@ mod tests {
         let req: MessagesRequest = serde_json::from_str(body).unwrap();
         assert_eq!(req.system.unwrap().text(), "be brief");
         assert_eq!(req.messages[1].content.text(), "there");
-        assert!(req.extra.contains_key("metadata"));
+        assert_eq!(req.metadata.unwrap().user_id.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn content_blocks_keep_their_shapes_and_unknown_types_are_tolerated() {
+        let blocks = serde_json::json!([
+            {"type":"text","text":"a"},
+            {"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}},
+            {"type":"image","source":{"type":"url","url":"https://e.com/a.png"}},
+            {"type":"tool_use","id":"toolu_1","name":"f","input":{"x":1}},
+            {"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"r"}],"is_error":true},
+            {"type":"thinking","thinking":"t","signature":"s"}
+        ]);
+        let parsed: Vec<ContentBlock> = serde_json::from_value(blocks.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), blocks);
+        assert_eq!(Content::Blocks(parsed).text(), "a\nr");
+        let other: ContentBlock = serde_json::from_str(r#"{"type":"server_tool_use","id":"x"}"#).unwrap();
+        assert_eq!(other, ContentBlock::Other);
+        assert!(serde_json::from_str::<ContentBlock>(r#"{"type":"tool_use","name":"f"}"#).is_err());
     }
 
     #[test]

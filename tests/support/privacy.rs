@@ -83,7 +83,8 @@ pub fn request_with(class: &str, place: &str, text: &str) -> Value {
             request["messages"] = json!([{"role": "system", "content": sentence}, {"role": "user", "content": "Go."}]);
         }
         "developer" => {
-            request["messages"] = json!([{"role": "developer", "content": sentence}, {"role": "user", "content": "Go."}]);
+            request["messages"] =
+                json!([{"role": "developer", "content": sentence}, {"role": "user", "content": "Go."}]);
         }
         "assistant" => {
             request["messages"] = json!([
@@ -116,10 +117,13 @@ pub fn request_with(class: &str, place: &str, text: &str) -> Value {
         }
         "tool_name" => request["tools"] = tools(json!({"name": text, "parameters": {"type": "object"}})),
         "tool_description" => {
-            request["tools"] = tools(json!({"name": "lookup", "description": sentence, "parameters": {"type": "object"}}));
+            request["tools"] =
+                tools(json!({"name": "lookup", "description": sentence, "parameters": {"type": "object"}}));
         }
         "tool_schema" => {
-            request["tools"] = tools(json!({"name": "lookup", "parameters": {"type": "object", "properties": {"id": {"type": "string", "default": text}}}}));
+            request["tools"] = tools(
+                json!({"name": "lookup", "parameters": {"type": "object", "properties": {"id": {"type": "string", "default": text}}}}),
+            );
         }
         "response_format" => {
             request["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object", "description": sentence}}});

@@ -50,7 +50,15 @@ const FRONTIER_FAULTS: &[FaultKind] = &[
     FaultKind::Down,
 ];
 const CLASSES: &[&str] = &["routine", "reasoning", "orchestration", "auto", "sensitive"];
-const LABELS: &[&str] = &["public", "internal", "restricted", "confidential", "secret", "pii", "phi"];
+const LABELS: &[&str] = &[
+    "public",
+    "internal",
+    "restricted",
+    "confidential",
+    "secret",
+    "pii",
+    "phi",
+];
 
 /// Why a case had to stay on the farm, if it had to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,17 +167,14 @@ fn node_name(i: usize) -> String {
 }
 
 /// Random faults, overrides, drains and spend for a round; returns whether unscannable content may leave.
-fn set_up_round(
-    stack: &Stack,
-    control: &watch::Sender<Arc<ControlSnapshot>>,
-    rng: &mut StdRng,
-    version: i64,
-) -> bool {
+fn set_up_round(stack: &Stack, control: &watch::Sender<Arc<ControlSnapshot>>, rng: &mut StdRng, version: i64) -> bool {
     for i in 1..=NODES {
         let fault = rng.random_bool(0.3).then(|| *NODE_FAULTS.choose(rng).expect("faults"));
         stack.farm.set_fault(&node_name(i), fault).expect("node fault set");
     }
-    let fault = rng.random_bool(0.3).then(|| *FRONTIER_FAULTS.choose(rng).expect("faults"));
+    let fault = rng
+        .random_bool(0.3)
+        .then(|| *FRONTIER_FAULTS.choose(rng).expect("faults"));
     stack.farm.set_fault("frontier", fault).expect("frontier fault set");
 
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -199,14 +204,19 @@ fn set_up_round(
         ..ControlSnapshot::default()
     }));
     if rng.random_bool(0.2) {
-        stack.gateway.spend().add(rng.random_range(0.0..80.0), chrono::Utc::now());
+        stack
+            .gateway
+            .spend()
+            .add(rng.random_range(0.0..80.0), chrono::Utc::now());
     }
     unscannable_leaves
 }
 
 /// An override row: valid ones, the one that must always be refused, and garbage.
 fn override_row(rng: &mut StdRng) -> (String, String) {
-    let class = *["routine", "reasoning", "orchestration", "sensitive"].choose(rng).expect("classes");
+    let class = *["routine", "reasoning", "orchestration", "sensitive"]
+        .choose(rng)
+        .expect("classes");
     let pick = |rng: &mut StdRng, values: &[&str]| values.choose(rng).expect("values").to_string();
     match rng.random_range(0..8) {
         0 => ("frontier.kill_switch".into(), pick(rng, &["on", "off"])),
@@ -214,12 +224,18 @@ fn override_row(rng: &mut StdRng) -> (String, String) {
         2 => ("class.sensitive.target".into(), "frontier".into()),
         3 => ("budget.daily_usd".into(), pick(rng, &["0", "0.01", "5", "1000"])),
         4 => ("budget.over".into(), pick(rng, &["degrade", "refuse"])),
-        5 => ("policy.unscannable".into(), pick(rng, &["local", "frontier", "LOCAL", "cloud"])),
+        5 => (
+            "policy.unscannable".into(),
+            pick(rng, &["local", "frontier", "LOCAL", "cloud"]),
+        ),
         6 => (
             format!("node.{}.excluded", node_name(rng.random_range(1..=NODES))),
             pick(rng, &["true", "false"]),
         ),
-        _ => (format!("class.{class}.model"), pick(rng, &["llama3.1:8b", "qwen3:14b", "$(id)"])),
+        _ => (
+            format!("class.{class}.model"),
+            pick(rng, &["llama3.1:8b", "qwen3:14b", "$(id)"]),
+        ),
     }
 }
 
@@ -235,13 +251,11 @@ fn case(rng: &mut StdRng, unscannable_leaves: bool) -> Case {
     };
     let mut body = request_with(class, place, &marker);
     let image = rng.random_bool(0.15);
-    if image {
-        if let Some(messages) = body["messages"].as_array_mut() {
-            messages.push(json!({"role": "user", "content": [
-                {"type": "text", "text": "What is in this picture?"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/photo.jpg"}}
-            ]}));
-        }
+    if image && let Some(messages) = body["messages"].as_array_mut() {
+        messages.push(json!({"role": "user", "content": [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/photo.jpg"}}
+        ]}));
     }
     body["stream"] = Value::from(rng.random_bool(0.5));
     let must_stay = if class == "sensitive" {

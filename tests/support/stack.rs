@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use farmhand::config::FleetConfig;
 use farmhand::control::ControlSnapshot;
-use tokio::sync::watch;
 use farmhand::fleet::{Cadence, FleetPoller, Health};
 use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
 use farmhand::recorder::{Recorder, RecorderOptions};
 use farmhand::sim::{SimFarm, SimOptions};
 use farmhand::store::Store;
+use tokio::sync::watch;
 
 /// A running simulator + router; everything stops when it is dropped.
 pub struct Stack {

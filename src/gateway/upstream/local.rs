@@ -50,6 +50,7 @@ pub async fn call(
             status: Some(status.as_u16()),
             retry_after,
             message: format!("node answered {} ({})", status.as_u16(), node_error_kind(&detail)),
+            untranslatable: None,
         });
     }
     if body.is_stream() {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::Stream;
 
+use self::frontier::translate::TranslateError;
 use crate::config::TokenUsage;
 use crate::wire::openai::ChatCompletionChunk;
 
@@ -61,6 +62,9 @@ pub struct UpstreamError {
     pub retry_after: Option<Duration>,
     /// Short description (never request content, never a key).
     pub message: String,
+    /// Set when the request could not be translated for this upstream: the agent's error (a 400
+    /// naming the field), not the upstream's, so no other route is tried.
+    pub untranslatable: Option<TranslateError>,
 }
 
 impl UpstreamError {
@@ -70,11 +74,25 @@ impl UpstreamError {
             status: None,
             retry_after: None,
             message: message.into(),
+            untranslatable: None,
+        }
+    }
+
+    /// A request this upstream cannot take as it is (see [`UpstreamError::untranslatable`]).
+    pub fn untranslatable(err: TranslateError) -> Self {
+        UpstreamError {
+            status: None,
+            retry_after: None,
+            message: err.to_string(),
+            untranslatable: Some(err),
         }
     }
 
     /// Whether the same upstream is worth retrying after a wait (429, 529, 5xx, transport).
     pub fn is_retryable(&self) -> bool {
+        if self.untranslatable.is_some() {
+            return false;
+        }
         match self.status {
             None => true,
             Some(status) => status == 408 || status == 409 || status == 429 || status >= 500,
@@ -83,6 +101,9 @@ impl UpstreamError {
 
     /// The short code recorded in the decision's `error` column.
     pub fn code(&self) -> String {
+        if self.untranslatable.is_some() {
+            return "unsupported_field".into();
+        }
         match self.status {
             Some(status) => format!("upstream_{status}"),
             None => "upstream_unreachable".into(),
@@ -124,7 +145,20 @@ pub fn describe(err: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::error_token;
+    use super::{UpstreamError, error_token};
+    use crate::gateway::upstream::frontier::translate::TranslateError;
+
+    #[test]
+    fn an_untranslatable_request_is_never_retried() {
+        let err = UpstreamError::untranslatable(TranslateError {
+            field: "n".into(),
+            reason: "one choice only",
+        });
+        assert!(!err.is_retryable());
+        assert_eq!(err.code(), "unsupported_field");
+        assert_eq!(err.message, "`n` cannot be sent to Anthropic: one choice only");
+        assert_eq!(crate::gateway::upstream::frontier::retry::retry_delay(&err, 0), None);
+    }
 
     #[test]
     fn only_identifiers_pass_as_error_tokens() {

@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use crate::sim::faults::FaultKind;
 use crate::sim::frontier::log::FrontierRequest;
-use crate::sim::frontier::{CACHE_MIN_TOKENS, FrontierState, paced_sse, random_id};
+use crate::sim::frontier::{CACHE_MIN_TOKENS, FrontierState, paced_sse, random_id, tool_use};
 use crate::sim::respond;
 use crate::sim::text::estimate_tokens;
 use crate::wire::anthropic::{
@@ -76,6 +76,7 @@ fn validate(headers: &HeaderMap, body: &Bytes) -> Result<MessagesRequest, Box<Re
     if request.messages.is_empty() {
         return Err(invalid("messages: at least one message is required"));
     }
+    tool_use::validate(&request).map_err(|message| invalid(&message))?;
     Ok(request)
 }
 
@@ -111,13 +112,26 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
         request.max_tokens.map(u64::from),
         texts.last().map_or("", String::as_str),
     );
-    let stop_reason = if reply.hit_limit { "max_tokens" } else { "end_turn" };
+    let calls = tool_use::tool_calls(&request);
+    let (content, stop_reason, output_tokens) = match calls {
+        Some(calls) => {
+            let json: String = calls
+                .iter()
+                .map(|c| serde_json::to_string(c).unwrap_or_default())
+                .collect();
+            (calls, "tool_use", estimate_tokens(&json).max(1))
+        }
+        None => {
+            let stop_reason = if reply.hit_limit { "max_tokens" } else { "end_turn" };
+            (vec![ContentBlock::text(reply.text())], stop_reason, reply.len())
+        }
+    };
     let usage = Usage {
         input_tokens: total_input - cache_read,
         cache_creation_input_tokens: Some(0),
         cache_read_input_tokens: Some(cache_read),
         cache_creation: Some(CacheCreation::default()),
-        output_tokens: reply.len(),
+        output_tokens,
         service_tier: Some("standard".into()),
     };
     let message = MessageResponse {
@@ -125,7 +139,7 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
         kind: "message".into(),
         role: "assistant".into(),
         model: request.model.clone(),
-        content: vec![ContentBlock::text(reply.text())],
+        content,
         stop_reason: Some(stop_reason.into()),
         stop_sequence: None,
         usage,
@@ -142,6 +156,16 @@ pub(crate) async fn messages(State(state): State<Arc<FrontierState>>, headers: H
     state.maybe_truncate(response)
 }
 
+/// How many `input_json_delta` events a tool call's input is streamed in (at most).
+const JSON_FRAGMENTS: usize = 3;
+
+/// `text` cut into up to `count` pieces of about equal length, at character boundaries.
+fn fragments(text: &str, count: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let size = chars.len().div_ceil(count.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
 /// The exact event sequence of a streamed reply, with the delay before each event.
 fn stream_events(state: &FrontierState, message: MessageResponse, tokens: &[String]) -> Vec<(Duration, String)> {
     let event = |e: &StreamEvent| encode_event(Some(e.name()), &serde_json::to_string(e).unwrap_or_default());
@@ -156,25 +180,47 @@ fn stream_events(state: &FrontierState, message: MessageResponse, tokens: &[Stri
         },
         ..message.clone()
     };
-    let mut events = vec![
-        (state.first_byte(), event(&StreamEvent::MessageStart { message: start })),
-        (
+    let mut events = vec![(state.first_byte(), event(&StreamEvent::MessageStart { message: start }))];
+    for (index, block) in (0u32..).zip(&message.content) {
+        let opening = match block {
+            ContentBlock::ToolUse { id, name, .. } => ContentBlock::ToolUse {
+                id: id.clone(),
+                name: name.clone(),
+                input: serde_json::json!({}),
+            },
+            _ => ContentBlock::text(""),
+        };
+        events.push((
             Duration::ZERO,
             event(&StreamEvent::ContentBlockStart {
-                index: 0,
-                content_block: ContentBlock::text(""),
+                index,
+                content_block: opening,
             }),
-        ),
-        (Duration::ZERO, event(&StreamEvent::Ping)),
-    ];
-    for group in tokens.chunks(3) {
-        let delta = BlockDelta::TextDelta { text: group.concat() };
-        events.push((
-            state.per_token().mul_f64(group.len() as f64),
-            event(&StreamEvent::ContentBlockDelta { index: 0, delta }),
         ));
+        events.push((Duration::ZERO, event(&StreamEvent::Ping)));
+        match block {
+            ContentBlock::ToolUse { input, .. } => {
+                let json = input.to_string();
+                for fragment in fragments(&json, JSON_FRAGMENTS) {
+                    let delta = BlockDelta::InputJsonDelta { partial_json: fragment };
+                    events.push((
+                        state.per_token(),
+                        event(&StreamEvent::ContentBlockDelta { index, delta }),
+                    ));
+                }
+            }
+            _ => {
+                for group in tokens.chunks(3) {
+                    let delta = BlockDelta::TextDelta { text: group.concat() };
+                    events.push((
+                        state.per_token().mul_f64(group.len() as f64),
+                        event(&StreamEvent::ContentBlockDelta { index, delta }),
+                    ));
+                }
+            }
+        }
+        events.push((Duration::ZERO, event(&StreamEvent::ContentBlockStop { index })));
     }
-    events.push((Duration::ZERO, event(&StreamEvent::ContentBlockStop { index: 0 })));
     let delta = MessageDeltaBody {
         stop_reason: message.stop_reason.clone(),
         stop_sequence: None,

@@ -3,6 +3,7 @@
 mod anthropic;
 pub mod log;
 mod openai;
+mod tool_use;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

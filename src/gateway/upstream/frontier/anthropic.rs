@@ -17,11 +17,12 @@ pub(super) async fn call(
     request: &ChatCompletionRequest,
     timeouts: Timeouts,
 ) -> Result<UpstreamReply, UpstreamError> {
+    let translation = translate::translate(request, model).map_err(UpstreamError::untranslatable)?;
     let url = format!("{}/v1/messages", base_url.trim_end_matches('/'));
     let mut builder = client
         .post(url)
         .header("anthropic-version", API_VERSION)
-        .json(&translate::messages_request(request, model));
+        .json(&translation.request);
     if let Some(key) = key {
         builder = builder.header("x-api-key", key.header_value(provider_name, "")?);
     }
@@ -31,7 +32,13 @@ pub(super) async fn call(
     }
     let created = chrono::Utc::now().timestamp();
     if request.is_stream() {
-        let chunks = stream::relay(provider_name, response, AnthropicStream::new(created), timeouts).await?;
+        let chunks = stream::relay(
+            provider_name,
+            response,
+            AnthropicStream::new(created, translation.json_tool),
+            timeouts,
+        )
+        .await?;
         return Ok(UpstreamReply::Stream(chunks));
     }
     let reply: MessageResponse = http::read_json(provider_name, response, timeouts.idle).await?;
@@ -40,7 +47,7 @@ pub(super) async fn call(
             "{provider_name} sent a malformed answer"
         )));
     }
-    let (completion, usage) = translate::completion(reply, created);
+    let (completion, usage) = translate::completion(reply, created, translation.json_tool.as_deref());
     let body = serde_json::to_vec(&completion)
         .map_err(|_| UpstreamError::transport(format!("{provider_name} answer could not be translated")))?;
     Ok(UpstreamReply::Complete {

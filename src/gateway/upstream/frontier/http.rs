@@ -114,6 +114,7 @@ pub(crate) async fn status_error(provider_name: &str, response: reqwest::Respons
         status: Some(status.as_u16()),
         retry_after,
         message: error_message(provider_name, status, &body),
+        untranslatable: None,
     }
 }
 

@@ -58,6 +58,7 @@ mod tests {
             status,
             retry_after,
             message: message.into(),
+            untranslatable: None,
         }
     }
 

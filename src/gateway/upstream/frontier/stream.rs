@@ -138,6 +138,7 @@ pub(crate) async fn relay<D: Decoder>(
                 status: failure.status,
                 retry_after: None,
                 message: format!("{provider_name} {}", failure.message),
+                untranslatable: None,
             });
         }
         None => {

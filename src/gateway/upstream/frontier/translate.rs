@@ -1,99 +1,30 @@
 //! Pure translation between OpenAI Chat Completions and Anthropic Messages: the request one way,
 //! the reply (whole or streamed) the other way, and usage into [`TokenUsage`].
 //!
-//! The translation carries text only: tools, images and other content parts are not translated.
+//! Tools, tool results, images, JSON mode and extended thinking are carried; what cannot be is
+//! refused with a [`TranslateError`] naming the field (see [`request`]).
 
-use serde_json::Value;
+mod request;
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
 
 use super::stream::{Decoder, StreamFailure};
 use crate::config::TokenUsage;
 use crate::gateway::upstream::{StreamItem, error_token};
 use crate::wire::anthropic::{
-    BlockDelta, CacheCreation, Content, Message, MessageResponse, MessagesRequest, StreamEvent, Usage as AnthropicUsage,
+    BlockDelta, CacheCreation, ContentBlock, MessageResponse, StreamEvent, Usage as AnthropicUsage,
 };
 use crate::wire::openai::{
-    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta, OBJECT_CHUNK,
-    OBJECT_COMPLETION, PromptTokensDetails, ResponseMessage, Usage,
+    ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Delta, OBJECT_CHUNK, OBJECT_COMPLETION,
+    PromptTokensDetails, ResponseMessage, Usage,
 };
+
 use crate::wire::sse::SseEvent;
-
-/// The output cap sent when the agent set none; Anthropic requires one.
-pub(crate) const DEFAULT_MAX_TOKENS: u32 = 4096;
-/// The user turn put first when a conversation opens with the assistant, which Anthropic refuses.
-const OPENING_USER_TURN: &str = "Continue.";
-/// Anthropic accepts temperatures up to 1; OpenAI's go to 2.
-const MAX_TEMPERATURE: f64 = 1.0;
-
-/// The Messages request for an OpenAI request, sent to `model`.
-pub fn messages_request(request: &ChatCompletionRequest, model: &str) -> MessagesRequest {
-    let mut system = Vec::new();
-    let mut messages: Vec<Message> = Vec::new();
-    for message in &request.messages {
-        let text = message.text();
-        let role = match message.role.as_str() {
-            "system" | "developer" => {
-                system.push(text);
-                continue;
-            }
-            "assistant" => "assistant",
-            // Tool results come back as user turns: Anthropic has no `tool` role.
-            _ => "user",
-        };
-        if text.is_empty() {
-            continue;
-        }
-        match messages.last_mut() {
-            Some(last) if last.role == role => {
-                if let Content::Text(previous) = &mut last.content {
-                    previous.push_str("\n\n");
-                    previous.push_str(&text);
-                }
-            }
-            _ => messages.push(Message {
-                role: role.into(),
-                content: Content::Text(text),
-            }),
-        }
-    }
-    if messages.first().is_none_or(|m| m.role != "user") {
-        messages.insert(
-            0,
-            Message {
-                role: "user".into(),
-                content: Content::Text(OPENING_USER_TURN.into()),
-            },
-        );
-    }
-    let system: Vec<String> = system.into_iter().filter(|s| !s.is_empty()).collect();
-    let mut extra = serde_json::Map::new();
-    if let Some(top_p) = request.extra.get("top_p").filter(|v| v.is_number()) {
-        extra.insert("top_p".into(), top_p.clone());
-    }
-    MessagesRequest {
-        model: model.into(),
-        max_tokens: Some(
-            request
-                .max_completion_tokens
-                .or(request.max_tokens)
-                .unwrap_or(DEFAULT_MAX_TOKENS),
-        ),
-        messages,
-        system: (!system.is_empty()).then(|| Content::Text(system.join("\n\n"))),
-        stream: request.is_stream().then_some(true),
-        temperature: request.temperature.map(|t| t.clamp(0.0, MAX_TEMPERATURE)),
-        stop_sequences: stop_sequences(request.extra.get("stop")),
-        extra,
-    }
-}
-
-/// OpenAI's `stop`: a string, an array of strings, or null.
-fn stop_sequences(stop: Option<&Value>) -> Vec<String> {
-    match stop {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(String::from).collect(),
-        _ => Vec::new(),
-    }
-}
+#[cfg(test)]
+pub(crate) use request::{DEFAULT_JSON_TOOL, DEFAULT_MAX_TOKENS, OPENING_USER_TURN};
+pub use request::{TranslateError, Translation, messages_request, translate};
 
 /// OpenAI's `finish_reason` for Anthropic's `stop_reason`.
 pub(crate) fn finish_reason(stop_reason: Option<&str>) -> &'static str {
@@ -171,15 +102,39 @@ pub(crate) fn token_usage(usage: &AnthropicUsage) -> TokenUsage {
     InputCounts::of(usage).token_usage(usage.output_tokens)
 }
 
+/// OpenAI's `finish_reason` for a reply: a tool-use stop that only called the JSON answer tool is a `stop`.
+fn reply_finish_reason(stop_reason: Option<&str>, called_tools: bool) -> &'static str {
+    match finish_reason(stop_reason) {
+        "tool_calls" if !called_tools => "stop",
+        other => other,
+    }
+}
+
+/// One OpenAI `tool_calls[]` entry.
+fn tool_call(id: &str, name: &str, arguments: String) -> Value {
+    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+}
+
 /// The completion for a whole Messages reply, stamped `created` (Unix seconds).
-pub fn completion(reply: MessageResponse, created: i64) -> (ChatCompletion, TokenUsage) {
+///
+/// Text blocks become `content` (null when there is none), `tool_use` blocks `tool_calls` in
+/// order, except the `json_tool` (see [`translate`]), whose input becomes the `content`; thinking
+/// is never shown.
+pub fn completion(reply: MessageResponse, created: i64, json_tool: Option<&str>) -> (ChatCompletion, TokenUsage) {
     let usage = token_usage(&reply.usage);
-    let text: String = reply
-        .content
-        .iter()
-        .filter(|b| b.kind == "text")
-        .filter_map(|b| b.text.as_deref())
-        .collect();
+    let mut text: Option<String> = None;
+    let mut tool_calls = Vec::new();
+    for block in &reply.content {
+        match block {
+            ContentBlock::Text { text: t } => text.get_or_insert_with(String::new).push_str(t),
+            ContentBlock::ToolUse { name, input, .. } if Some(name.as_str()) == json_tool => {
+                text.get_or_insert_with(String::new).push_str(&input.to_string());
+            }
+            ContentBlock::ToolUse { id, name, input } => tool_calls.push(tool_call(id, name, input.to_string())),
+            _ => {}
+        }
+    }
+    let finish = reply_finish_reason(reply.stop_reason.as_deref(), !tool_calls.is_empty());
     let completion = ChatCompletion {
         id: reply.id,
         object: OBJECT_COMPLETION.into(),
@@ -190,10 +145,11 @@ pub fn completion(reply: MessageResponse, created: i64) -> (ChatCompletion, Toke
             index: 0,
             message: ResponseMessage {
                 role: "assistant".into(),
-                content: Some(text),
+                content: text,
+                tool_calls: (!tool_calls.is_empty()).then_some(Value::Array(tool_calls)),
                 ..ResponseMessage::default()
             },
-            finish_reason: Some(finish_reason(reply.stop_reason.as_deref()).into()),
+            finish_reason: Some(finish.into()),
         }],
         usage: Some(openai_usage(&usage)),
         service_tier: None,
@@ -201,7 +157,23 @@ pub fn completion(reply: MessageResponse, created: i64) -> (ChatCompletion, Toke
     (completion, usage)
 }
 
+/// What an open content block of a stream turns into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenBlock {
+    /// Text, relayed as `content`.
+    Text,
+    /// A tool call, relayed as `tool_calls[index]`.
+    Tool(u32),
+    /// The JSON answer tool, whose input is relayed as `content`.
+    Json,
+    /// Thinking and blocks this crate does not model: not relayed.
+    Hidden,
+}
+
 /// Anthropic's stream events in, OpenAI chunks out; `id`, `created` and `model` stay fixed.
+///
+/// Each event is translated as soon as it is decoded. Tool calls are numbered 0, 1, … in order
+/// of appearance (OpenAI's `index` counts tool calls, not Anthropic's content blocks).
 #[derive(Debug, Clone)]
 pub struct AnthropicStream {
     id: String,
@@ -212,11 +184,14 @@ pub struct AnthropicStream {
     stop_reason: Option<String>,
     input: InputCounts,
     output: u64,
+    json_tool: Option<String>,
+    blocks: HashMap<u32, OpenBlock>,
+    tool_calls: u32,
 }
 
 impl AnthropicStream {
-    /// A translator whose chunks are stamped `created` (Unix seconds).
-    pub fn new(created: i64) -> Self {
+    /// A translator whose chunks are stamped `created` (Unix seconds); `json_tool` carries a JSON answer.
+    pub fn new(created: i64, json_tool: Option<String>) -> Self {
         AnthropicStream {
             id: String::new(),
             created,
@@ -226,6 +201,9 @@ impl AnthropicStream {
             stop_reason: None,
             input: InputCounts::default(),
             output: 0,
+            json_tool,
+            blocks: HashMap::new(),
+            tool_calls: 0,
         }
     }
 
@@ -250,6 +228,58 @@ impl AnthropicStream {
         StreamItem {
             chunk: self.chunk(vec![choice], None),
             usage: None,
+        }
+    }
+
+    fn content_chunk(&self, text: String) -> Vec<StreamItem> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let delta = Delta {
+            content: Some(text),
+            ..Delta::default()
+        };
+        vec![self.delta_chunk(delta, None)]
+    }
+
+    fn tool_chunk(&self, call: Value) -> Vec<StreamItem> {
+        let delta = Delta {
+            tool_calls: Some(Value::Array(vec![call])),
+            ..Delta::default()
+        };
+        vec![self.delta_chunk(delta, None)]
+    }
+
+    fn on_block_start(&mut self, index: u32, block: ContentBlock) -> Vec<StreamItem> {
+        let (open, items) = match block {
+            ContentBlock::Text { text } => (OpenBlock::Text, self.content_chunk(text)),
+            ContentBlock::ToolUse { name, .. } if Some(&name) == self.json_tool.as_ref() => {
+                (OpenBlock::Json, Vec::new())
+            }
+            ContentBlock::ToolUse { id, name, .. } => {
+                let position = self.tool_calls;
+                self.tool_calls += 1;
+                let call = json!({"index": position, "id": id, "type": "function", "function": {"name": name, "arguments": ""}});
+                (OpenBlock::Tool(position), self.tool_chunk(call))
+            }
+            _ => (OpenBlock::Hidden, Vec::new()),
+        };
+        self.blocks.insert(index, open);
+        items
+    }
+
+    fn on_block_delta(&self, index: u32, delta: BlockDelta) -> Vec<StreamItem> {
+        let open = self.blocks.get(&index).copied();
+        match (open, delta) {
+            (Some(OpenBlock::Hidden), _) => Vec::new(),
+            (_, BlockDelta::TextDelta { text }) => self.content_chunk(text),
+            (Some(OpenBlock::Json), BlockDelta::InputJsonDelta { partial_json }) => self.content_chunk(partial_json),
+            (Some(OpenBlock::Tool(position)), BlockDelta::InputJsonDelta { partial_json })
+                if !partial_json.is_empty() =>
+            {
+                self.tool_chunk(json!({"index": position, "function": {"arguments": partial_json}}))
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -278,16 +308,8 @@ impl AnthropicStream {
                 };
                 Ok(vec![self.delta_chunk(delta, None)])
             }
-            StreamEvent::ContentBlockDelta {
-                delta: BlockDelta::TextDelta { text },
-                ..
-            } => Ok(vec![self.delta_chunk(
-                Delta {
-                    content: Some(text),
-                    ..Delta::default()
-                },
-                None,
-            )]),
+            StreamEvent::ContentBlockStart { index, content_block } => Ok(self.on_block_start(index, content_block)),
+            StreamEvent::ContentBlockDelta { index, delta } => Ok(self.on_block_delta(index, delta)),
             StreamEvent::MessageDelta { delta, usage } => {
                 if delta.stop_reason.is_some() {
                     self.stop_reason = delta.stop_reason;
@@ -300,7 +322,8 @@ impl AnthropicStream {
             }
             StreamEvent::MessageStop => {
                 self.complete = true;
-                let finish = self.delta_chunk(Delta::default(), Some(finish_reason(self.stop_reason.as_deref())));
+                let reason = reply_finish_reason(self.stop_reason.as_deref(), self.tool_calls > 0);
+                let finish = self.delta_chunk(Delta::default(), Some(reason));
                 let usage = self.input.token_usage(self.output);
                 let usage_chunk = StreamItem {
                     chunk: self.chunk(Vec::new(), Some(openai_usage(&usage))),
@@ -309,11 +332,7 @@ impl AnthropicStream {
                 Ok(vec![finish, usage_chunk])
             }
             StreamEvent::Error { error } => Err(stream_error(&error.kind)),
-            StreamEvent::ContentBlockStart { .. }
-            | StreamEvent::ContentBlockDelta { .. }
-            | StreamEvent::ContentBlockStop { .. }
-            | StreamEvent::Ping
-            | StreamEvent::Unknown => Ok(Vec::new()),
+            StreamEvent::ContentBlockStop { .. } | StreamEvent::Ping | StreamEvent::Unknown => Ok(Vec::new()),
         }
     }
 }
