@@ -224,7 +224,10 @@ async fn overload_is_an_upstream_error_with_its_wait() {
     .unwrap();
     assert_eq!(err.status, Some(529));
     assert_eq!(err.retry_after, Some(Duration::from_secs(1)));
-    assert_eq!(err.message, "anthropic 529 overloaded_error", "the provider's text is not kept");
+    assert_eq!(
+        err.message, "anthropic 529 overloaded_error",
+        "the provider's text is not kept"
+    );
 
     let openai = provider(ProviderKind::Openai, farm.frontier_url());
     let err = call(&client(), "openai", &openai, "gpt-5.4", &request(false), TIMEOUTS)
@@ -454,10 +457,7 @@ async fn misbehaving_servers_fail_quickly_and_clearly() {
     assert!(hang.message.contains("timed out"), "{}", hang.message);
 
     let openai_error = fail("error-first", ProviderKind::Openai, true).await;
-    assert_eq!(
-        openai_error,
-        UpstreamError::transport("p stream error server_error")
-    );
+    assert_eq!(openai_error, UpstreamError::transport("p stream error server_error"));
     let anthropic_error = fail("error-first", ProviderKind::Anthropic, true).await;
     assert_eq!(
         (anthropic_error.status, anthropic_error.message.as_str()),

@@ -7,8 +7,8 @@ use farmhand::config::{OverBudget, UnscannableRoute};
 use farmhand::domain::{DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
 use farmhand::fleet::Health;
 use farmhand::router::{
-    ClassModels, ClassTarget, DataClass, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes, NodeView,
-    Outcome, Overrides, Policy, RequestFeatures, RequestInput, SpendState, Target, select,
+    ClassModels, ClassTarget, DataClass, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes,
+    NodeView, Outcome, Overrides, Policy, RequestFeatures, RequestInput, SpendState, Target, select,
 };
 use proptest::prelude::*;
 use proptest::sample::select as one_of;
@@ -64,23 +64,25 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(UnscannableRoute::Local), Just(UnscannableRoute::Frontier)],
     )
         .prop_map(
-            |([r, re, o, s], [fr, fre, fo], routine_token_budget, budget, over_budget, detectors, unscannable)| Policy {
-                local_models: ClassModels {
-                    routine: r.into(),
-                    reasoning: re.into(),
-                    orchestration: o.into(),
-                    sensitive: s.into(),
-                },
-                frontier: FrontierRoutes {
-                    routine: fr,
-                    reasoning: fre,
-                    orchestration: fo,
-                },
-                routine_token_budget,
-                daily_frontier_budget_usd: budget,
-                over_budget,
-                detectors,
-                unscannable,
+            |([r, re, o, s], [fr, fre, fo], routine_token_budget, budget, over_budget, detectors, unscannable)| {
+                Policy {
+                    local_models: ClassModels {
+                        routine: r.into(),
+                        reasoning: re.into(),
+                        orchestration: o.into(),
+                        sensitive: s.into(),
+                    },
+                    frontier: FrontierRoutes {
+                        routine: fr,
+                        reasoning: fre,
+                        orchestration: fo,
+                    },
+                    routine_token_budget,
+                    daily_frontier_budget_usd: budget,
+                    over_budget,
+                    detectors,
+                    unscannable,
+                }
             },
         )
 }

@@ -46,7 +46,11 @@ async fn a_marker_in_any_field_stays_on_the_farm_while_plain_text_there_leaves()
         let plain = plain_marker(&mut rng);
         let response = stack.chat(&client, request_with("reasoning", place, &plain)).await;
         assert_eq!(response.status(), 200, "{place}");
-        assert!(route(&response).starts_with("frontier/openai/"), "{place}: {}", route(&response));
+        assert!(
+            route(&response).starts_with("frontier/openai/"),
+            "{place}: {}",
+            route(&response)
+        );
         assert!(
             stack.farm.frontier_received_containing(&plain),
             "{place}: the plain control did not reach the frontier, so this field is not forwarded"
@@ -56,7 +60,11 @@ async fn a_marker_in_any_field_stays_on_the_farm_while_plain_text_there_leaves()
             let marker = sensitive_marker(&mut rng);
             let response = stack.chat(&client, request_with(class, place, &marker)).await;
             assert_eq!(response.status(), 200, "{place}");
-            assert!(route(&response).starts_with("local/"), "{class} {place}: {}", route(&response));
+            assert!(
+                route(&response).starts_with("local/"),
+                "{class} {place}: {}",
+                route(&response)
+            );
             let reason = reason_of(&stack, &request_id(&response)).await;
             assert!(
                 reason.as_deref().is_some_and(|r| r.starts_with("detector:")),
@@ -77,7 +85,12 @@ async fn x_data_class_fails_closed() {
     let url = format!("{}/v1/chat/completions", stack.url);
     let mut rng = rand::rng();
 
-    for labels in [vec!["PII"], vec!["public, Confidential"], vec!["internal", "phi"], vec!["secret,"]] {
+    for labels in [
+        vec!["PII"],
+        vec!["public, Confidential"],
+        vec!["internal", "phi"],
+        vec!["secret,"],
+    ] {
         let token = plain_marker(&mut rng);
         let mut request = client.post(&url).json(&ask("reasoning", &format!("Review {token}")));
         for label in &labels {
@@ -85,7 +98,11 @@ async fn x_data_class_fails_closed() {
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200, "{labels:?}");
-        assert!(route(&response).starts_with("local/"), "{labels:?}: {}", route(&response));
+        assert!(
+            route(&response).starts_with("local/"),
+            "{labels:?}: {}",
+            route(&response)
+        );
         let reason = reason_of(&stack, &request_id(&response)).await.unwrap_or_default();
         assert!(reason.starts_with("header:"), "{labels:?}: {reason}");
         assert!(!stack.farm.frontier_received_containing(&token), "{labels:?}");
@@ -95,7 +112,8 @@ async fn x_data_class_fails_closed() {
     let rows = stack.store.recent_decisions(100).await.unwrap();
     for reason in expected {
         assert!(
-            rows.iter().any(|d| d.record.sensitivity_reason.as_deref() == Some(reason)),
+            rows.iter()
+                .any(|d| d.record.sensitivity_reason.as_deref() == Some(reason)),
             "{reason}"
         );
     }
@@ -121,7 +139,15 @@ async fn x_data_class_fails_closed() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unknown_data_class", "{bad:?}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        for known in ["public", "internal", "restricted", "confidential", "secret", "pii", "phi"] {
+        for known in [
+            "public",
+            "internal",
+            "restricted",
+            "confidential",
+            "secret",
+            "pii",
+            "phi",
+        ] {
             assert!(message.contains(known), "{bad:?}: {message}");
         }
     }
@@ -205,22 +231,35 @@ async fn the_on_farm_reviewer_has_the_last_word_and_fails_closed() {
 
     let token = plain_marker(&mut rng);
     let response = stack
-        .chat(&client, ask("reasoning", &format!("Plan the {token} rollout step by step.")))
+        .chat(
+            &client,
+            ask("reasoning", &format!("Plan the {token} rollout step by step.")),
+        )
         .await;
     assert_eq!(response.status(), 200);
-    assert!(route(&response).starts_with("frontier/"), "the reviewer cleared it: {}", route(&response));
+    assert!(
+        route(&response).starts_with("frontier/"),
+        "the reviewer cleared it: {}",
+        route(&response)
+    );
     assert_eq!(reason_of(&stack, &request_id(&response)).await, None);
     assert!(stack.farm.frontier_received_containing(&token));
 
     let token = plain_marker(&mut rng);
     let response = stack
-        .chat(&client, ask("reasoning", &format!("Summarise the confidential minutes {token}.")))
+        .chat(
+            &client,
+            ask("reasoning", &format!("Summarise the confidential minutes {token}.")),
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert!(route(&response).starts_with("local/"), "{}", route(&response));
     let decision = response.headers()["x-farmhand-decision"].to_str().unwrap().to_string();
     assert!(decision.contains("sensitive=review_model"), "{decision}");
-    assert_eq!(reason_of(&stack, &request_id(&response)).await.as_deref(), Some("review_model"));
+    assert_eq!(
+        reason_of(&stack, &request_id(&response)).await.as_deref(),
+        Some("review_model")
+    );
     assert!(!stack.farm.frontier_received_containing(&token));
 
     let token = plain_marker(&mut rng);
@@ -239,11 +278,19 @@ async fn the_on_farm_reviewer_has_the_last_word_and_fails_closed() {
         let response = stack
             .chat(&client, ask("reasoning", &format!("Plan the {token} rollout.")))
             .await;
-        assert_eq!(response.status(), 503, "{fault}: no node can serve it and it may not leave");
+        assert_eq!(
+            response.status(),
+            503,
+            "{fault}: no node can serve it and it may not leave"
+        );
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "no_local_capacity", "{fault}");
         assert!(!stack.farm.frontier_received_containing(&token), "{fault}");
-        assert!(started.elapsed() < Duration::from_secs(8), "{fault}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{fault}: {:?}",
+            started.elapsed()
+        );
         for node in ["mini-01", "mini-02"] {
             stack.farm.set_fault(node, None).unwrap();
         }
@@ -254,5 +301,8 @@ async fn the_on_farm_reviewer_has_the_last_word_and_fails_closed() {
         .iter()
         .filter(|d| d.record.sensitivity_reason.as_deref() == Some("review_model"))
         .count();
-    assert_eq!(kept, 3, "the flagged request and both failures are recorded as review_model");
+    assert_eq!(
+        kept, 3,
+        "the flagged request and both failures are recorded as review_model"
+    );
 }

@@ -110,11 +110,10 @@ fn file_bytes(path: &Path) -> Vec<u8> {
 /// Every row of every table of the database, as text.
 async fn postgres_dump(url: &str) -> Vec<u8> {
     let mut conn = PgConnection::connect(url).await.expect("connect");
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
-            .fetch_all(&mut conn)
-            .await
-            .expect("tables");
+    let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_all(&mut conn)
+        .await
+        .expect("tables");
     assert!(tables.iter().any(|t| t == "routing_decisions"), "{tables:?}");
     let mut dump = Vec::new();
     for table in tables {
@@ -146,7 +145,11 @@ async fn no_prompt_or_completion_text_reaches_logs_store_or_journal() {
     let mut markers = run_rounds(&stack).await;
     stack.gateway.flush().await;
     let rows = stack.store.recent_decisions(10_000).await.unwrap();
-    assert!(rows.len() >= markers.len() / 2, "one decision per request: {}", rows.len());
+    assert!(
+        rows.len() >= markers.len() / 2,
+        "one decision per request: {}",
+        rows.len()
+    );
     for name in ["farm.db", "farm.db-wal", "farm.db-shm"] {
         let bytes = file_bytes(&stack.dir.path().join(name));
         if name == "farm.db" {

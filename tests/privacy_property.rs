@@ -27,7 +27,11 @@ async fn no_frontier_upstream_ever_receives_a_marker_of_work_that_must_stay() {
         &report.leaks[..report.leaks.len().min(3)]
     );
     assert_eq!(report.cases, CASES);
-    assert!(report.must_stay > CASES / 4, "too few cases had to stay: {}", report.must_stay);
+    assert!(
+        report.must_stay > CASES / 4,
+        "too few cases had to stay: {}",
+        report.must_stay
+    );
     assert!(
         report.frontier_answers >= CASES / 100,
         "the frontier was hardly exercised: {}",

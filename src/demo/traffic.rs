@@ -65,7 +65,12 @@ const AGENTS: &[Agent] = &[
         pause_ms: (150, 600),
         burst_chance: 0.2,
         burst: (3, 6),
-        mix: &[(Prompt::Short, 66), (Prompt::Auto, 15), (Prompt::Email, 15), (Prompt::Screenshot, 4)],
+        mix: &[
+            (Prompt::Short, 66),
+            (Prompt::Auto, 15),
+            (Prompt::Email, 15),
+            (Prompt::Screenshot, 4),
+        ],
     },
     Agent {
         name: "summariser",

@@ -65,7 +65,9 @@ impl DataClass {
     }
 
     fn from_label(label: &str) -> Option<DataClass> {
-        DataClass::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(label))
+        DataClass::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(label))
     }
 }
 
@@ -170,7 +172,10 @@ mod tests {
         for class in DataClass::ALL {
             assert!(text.contains(class.name()), "{text}");
         }
-        assert_eq!(parse(&["pii", "bogus"]).unwrap_err(), DataClassError::Unknown("bogus".into()));
+        assert_eq!(
+            parse(&["pii", "bogus"]).unwrap_err(),
+            DataClassError::Unknown("bogus".into())
+        );
         assert_eq!(parse(&[""]).unwrap_err(), DataClassError::Empty);
         assert_eq!(parse(&[" , "]).unwrap_err(), DataClassError::Empty);
         let hostile = parse_data_class([b"\xff\x1b[31mrestricted".as_slice()]).unwrap_err();

@@ -237,20 +237,23 @@ fn head(text: &str, max: usize) -> &str {
 /// anywhere in a string counts: `data:` then a media type or `;base64`, with no space before `,`.
 fn is_data_url(text: &str) -> bool {
     let bytes = text.as_bytes();
-    [DATA_LOWER.get_or_init(|| memmem::Finder::new(b"ata:")), DATA_UPPER.get_or_init(|| memmem::Finder::new(b"ATA:"))]
-        .iter()
-        .any(|finder| {
-            finder.find_iter(bytes).any(|at| {
-                let Some(start) = at.checked_sub(1) else {
-                    return false;
-                };
-                let word_start = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-                bytes[start].eq_ignore_ascii_case(&b'd')
-                    && bytes[start..start + 5].eq_ignore_ascii_case(b"data:")
-                    && word_start
-                    && data_url_header(&bytes[start + 5..])
-            })
+    [
+        DATA_LOWER.get_or_init(|| memmem::Finder::new(b"ata:")),
+        DATA_UPPER.get_or_init(|| memmem::Finder::new(b"ATA:")),
+    ]
+    .iter()
+    .any(|finder| {
+        finder.find_iter(bytes).any(|at| {
+            let Some(start) = at.checked_sub(1) else {
+                return false;
+            };
+            let word_start = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
+            bytes[start].eq_ignore_ascii_case(&b'd')
+                && bytes[start..start + 5].eq_ignore_ascii_case(b"data:")
+                && word_start
+                && data_url_header(&bytes[start + 5..])
         })
+    })
 }
 
 static DATA_LOWER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
@@ -282,7 +285,10 @@ fn has_base64_blob(text: &str) -> bool {
         match bytes[start..=probe].iter().rposition(|b| !is_base64(*b)) {
             Some(gap) => start += gap + 1,
             None => {
-                let end = bytes[probe..].iter().position(|b| !is_base64(*b)).map_or(bytes.len(), |e| probe + e);
+                let end = bytes[probe..]
+                    .iter()
+                    .position(|b| !is_base64(*b))
+                    .map_or(bytes.len(), |e| probe + e);
                 let run = &bytes[start..end];
                 if run.iter().any(u8::is_ascii_lowercase)
                     && run.iter().any(u8::is_ascii_uppercase)
@@ -317,17 +323,28 @@ mod tests {
         let mut request = json!({"model": "reasoning", "messages": [{"role": "user", "content": "hello"}]});
         let secret = format!("card {CARD}");
         match place {
-            "system" => request["messages"] = json!([{"role": "system", "content": secret}, {"role": "user", "content": "hi"}]),
+            "system" => {
+                request["messages"] = json!([{"role": "system", "content": secret}, {"role": "user", "content": "hi"}])
+            }
             "developer" => request["messages"][0] = json!({"role": "developer", "content": secret}),
-            "tool" => request["messages"] = json!([{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "c1", "content": secret}]),
+            "tool" => {
+                request["messages"] = json!([{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "c1", "content": secret}])
+            }
             "text_part" => request["messages"][0]["content"] = json!([{"type": "text", "text": secret}]),
             "name" => request["messages"][0]["name"] = json!(secret),
             "tool_call_arguments" => {
                 request["messages"] = json!([{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "pay", "arguments": json!({"card": CARD}).to_string()}}]}]);
             }
-            "tool_description" => request["tools"] = json!([{"type": "function", "function": {"name": "f", "description": secret, "parameters": {"type": "object"}}}]),
-            "tool_schema" => request["tools"] = json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"card": {"type": "string", "enum": [CARD]}}}}}]),
-            "response_format" => request["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"description": secret}}}),
+            "tool_description" => {
+                request["tools"] = json!([{"type": "function", "function": {"name": "f", "description": secret, "parameters": {"type": "object"}}}])
+            }
+            "tool_schema" => {
+                request["tools"] = json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"card": {"type": "string", "enum": [CARD]}}}}}])
+            }
+            "response_format" => {
+                request["response_format"] =
+                    json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"description": secret}}})
+            }
             "stop" => request["stop"] = json!(["END", secret]),
             "metadata" => request["metadata"] = json!({"ticket": secret}),
             "extra_field" => request["some_future_field"] = json!({"deep": [[{"x": secret}]]}),
@@ -356,7 +373,11 @@ mod tests {
             "object_key",
             "user",
         ] {
-            assert_eq!(scan(with_card_at(place)).detector, Some(Detector::CreditCard), "{place}");
+            assert_eq!(
+                scan(with_card_at(place)).detector,
+                Some(Detector::CreditCard),
+                "{place}"
+            );
         }
         assert_eq!(scan(with_card_at("system")).unscannable, None);
     }
@@ -375,8 +396,14 @@ mod tests {
             (json!({"metadata": {"card": 4111111111111111u64}}), Detector::CreditCard),
             (json!({"metadata": {"ssn": 123456789}}), Detector::NationalId),
             (json!({"metadata": {"SSN": "078051120"}}), Detector::NationalId),
-            (json!({"metadata": {"password": "Hunter2Secret!9x"}}), Detector::SecretAssignment),
-            (json!({"metadata": {"date_of_birth": "1990-04-12"}}), Detector::DateOfBirth),
+            (
+                json!({"metadata": {"password": "Hunter2Secret!9x"}}),
+                Detector::SecretAssignment,
+            ),
+            (
+                json!({"metadata": {"date_of_birth": "1990-04-12"}}),
+                Detector::DateOfBirth,
+            ),
             (
                 json!({"messages": [{"role": "assistant", "tool_calls": [{"function": {"arguments": "{\"passport_number\": \"K1234567\"}"}}]}]}),
                 Detector::Passport,
@@ -384,7 +411,10 @@ mod tests {
         ] {
             assert_eq!(scan(body.clone()).detector, Some(detector), "{body}");
         }
-        assert_eq!(scan(json!({"max_tokens": 4096, "temperature": 0.2, "metadata": {"count": 12}})), Exposure::default());
+        assert_eq!(
+            scan(json!({"max_tokens": 4096, "temperature": 0.2, "metadata": {"count": 12}})),
+            Exposure::default()
+        );
     }
 
     #[test]
@@ -456,8 +486,15 @@ mod tests {
         assert!(!has_base64_blob(&"a".repeat(1000)));
         let blob = "QUJDRGVmZ2gxMjM0".repeat(16);
         assert!(has_base64_blob(&format!("{} {blob}", "word ".repeat(100))));
-        assert!(has_base64_blob(&format!("{}{blob}", "a".repeat(300))), "a mixed run after a long plain one");
-        assert!(!has_base64_blob(&format!("{} {}", "a".repeat(300), "QUJDRGVmZ2gxMjM0".repeat(15))));
+        assert!(
+            has_base64_blob(&format!("{}{blob}", "a".repeat(300))),
+            "a mixed run after a long plain one"
+        );
+        assert!(!has_base64_blob(&format!(
+            "{} {}",
+            "a".repeat(300),
+            "QUJDRGVmZ2gxMjM0".repeat(15)
+        )));
         assert!(!has_base64_blob(&"Ab1 ".repeat(300)));
         assert!(!has_base64_blob(&"QUJDRGVmZ2gxMjM0".repeat(15)));
         assert!(has_base64_blob(&"QUJDRGVmZ2gxMjM0".repeat(16)));

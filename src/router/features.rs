@@ -131,7 +131,8 @@ mod tests {
             TaskClass::Reasoning
         );
         assert_eq!(
-            RequestFeatures::from_request(&input(DeclaredClass::Routine, &messages, &EMPTY), DetectorSet::ALL).requested,
+            RequestFeatures::from_request(&input(DeclaredClass::Routine, &messages, &EMPTY), DetectorSet::ALL)
+                .requested,
             TaskClass::Routine
         );
     }

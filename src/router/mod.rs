@@ -19,9 +19,9 @@ pub use data_class::{DataClass, DataClassError, parse_data_class};
 pub use detect::{Detector, DetectorSet};
 pub use exposure::{Exposure, Unscannable};
 pub use features::{RequestFeatures, RequestInput};
+pub(crate) use policy::rank;
 pub use policy::{
     ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, NodeView, OVERRIDE_KEYS, Outcome,
     OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection, Sensitivity, SpendState, Target,
     same_model, select, validate_override,
 };
-pub(crate) use policy::rank;

@@ -92,6 +92,9 @@ mod tests {
     fn the_simulated_reviewer_is_deterministic() {
         assert_eq!(simulated_review("Summarise the CONFIDENTIAL board minutes"), "YES");
         assert_eq!(simulated_review("Plan the release for the platform team"), "NO");
-        assert_eq!(ReviewAnswer::read(simulated_review("patient notes")), ReviewAnswer::Private);
+        assert_eq!(
+            ReviewAnswer::read(simulated_review("patient notes")),
+            ReviewAnswer::Private
+        );
     }
 }

@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn node_errors_become_fixed_phrases() {
-        assert_eq!(node_error_kind("model \"qwen3:99b\" not found, try pulling it first"), "model not found");
+        assert_eq!(
+            node_error_kind("model \"qwen3:99b\" not found, try pulling it first"),
+            "model not found"
+        );
         assert_eq!(
             node_error_kind("registry.ollama.ai/library/gemma:2b does not support tools"),
             "model does not support tools"

@@ -187,7 +187,10 @@ mod tests {
         assert!(!log.received_containing("hell"));
         assert!(!log.received_containing("MARKER-4f9a2c7f"));
         log.sight(b"not json MARKER-garbage-body");
-        assert!(log.received_containing("MARKER-garbage-body"), "unparseable bodies are sighted whole");
+        assert!(
+            log.received_containing("MARKER-garbage-body"),
+            "unparseable bodies are sighted whole"
+        );
         log.clear_sightings();
         assert!(!log.received_containing("MARKER-4f9a2c7e"));
     }

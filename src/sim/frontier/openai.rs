@@ -58,9 +58,12 @@ fn fault_response(fault: Option<FaultKind>) -> Option<Response> {
             ),
             1,
         )),
-        FaultKind::Down | FaultKind::Slow | FaultKind::Drop | FaultKind::Garbage | FaultKind::Hang | FaultKind::Echo => {
-            None
-        }
+        FaultKind::Down
+        | FaultKind::Slow
+        | FaultKind::Drop
+        | FaultKind::Garbage
+        | FaultKind::Hang
+        | FaultKind::Echo => None,
     }
 }
 

@@ -166,7 +166,10 @@ mod tests {
                 r#"{"error":{"message":"The server had an error","type":"server_error"}}"#,
             ))
             .unwrap_err();
-        assert_eq!(failure.message, "stream error server_error", "the provider's text is not kept");
+        assert_eq!(
+            failure.message, "stream error server_error",
+            "the provider's text is not kept"
+        );
         assert!(decoder.decode(&event("not json")).is_err());
         assert_eq!(decoder.truncated().message, "stream ended without [DONE]");
     }

@@ -317,7 +317,10 @@ fn unscannable_content_leaves_only_when_policy_lets_it() {
     let by_config = select(&image, &base, &Overrides::none(3), &fleet(), &spend);
     assert_eq!(by_config.sensitivity, None);
     let back = overrides(&[("policy.unscannable", "local")]);
-    assert!(select(&image, &base, &back, &fleet(), &spend).is_sensitive(), "the override wins over the fleet file");
+    assert!(
+        select(&image, &base, &back, &fleet(), &spend).is_sensitive(),
+        "the override wins over the fleet file"
+    );
     let mut detected = image.clone();
     detected.detector = Some(Detector::Email);
     assert_eq!(
