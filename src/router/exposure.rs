@@ -22,8 +22,49 @@ const MAX_NESTING: u8 = 4;
 const MAX_NESTED_JSON_BYTES: usize = 1 << 20;
 /// Object keys up to this long are scanned together with their scalar value, as a label.
 const MAX_LABEL_BYTES: usize = 64;
+/// Field names of the Chat Completions API itself (sorted): as keys they carry no data and label
+/// nothing, so they are not scanned with their values. Any other key is.
+const STRUCTURAL_KEYS: &[&str] = &[
+    "additionalProperties",
+    "arguments",
+    "content",
+    "description",
+    "detail",
+    "enum",
+    "format",
+    "function",
+    "id",
+    "image_url",
+    "items",
+    "json_schema",
+    "max_completion_tokens",
+    "max_tokens",
+    "messages",
+    "model",
+    "name",
+    "parameters",
+    "properties",
+    "required",
+    "response_format",
+    "role",
+    "schema",
+    "stop",
+    "stream",
+    "stream_options",
+    "strict",
+    "temperature",
+    "text",
+    "tool_call_id",
+    "tool_calls",
+    "tool_choice",
+    "tools",
+    "top_p",
+    "type",
+    "url",
+];
+
 /// How much of a value is put after its key for the labelled detectors (they look just past the label).
-const MAX_LABELLED_VALUE_BYTES: usize = 128;
+const MAX_LABELLED_VALUE_BYTES: usize = 64;
 
 /// Content the detectors cannot read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,6 +207,10 @@ impl Scan {
     /// label from its value (`"ssn": 123456789`, `"password": "…"`, `"dob": "1990-04-12"`), and
     /// the labelled detectors need both in one text.
     fn entry(&mut self, key: &str, item: &Value) {
+        if STRUCTURAL_KEYS.binary_search(&key).is_ok() {
+            // The API's own field names label nothing; their values are scanned on their own.
+            return;
+        }
         let mut pair = std::mem::take(&mut self.pair);
         pair.clear();
         pair.push_str(key);
@@ -415,6 +460,11 @@ mod tests {
             scan(json!({"max_tokens": 4096, "temperature": 0.2, "metadata": {"count": 12}})),
             Exposure::default()
         );
+    }
+
+    #[test]
+    fn structural_keys_are_sorted_for_the_search() {
+        assert!(STRUCTURAL_KEYS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
