@@ -6,7 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use farmhand::config::FrontierTarget;
+use farmhand::config::{FleetConfig, FrontierTarget};
+use farmhand::router::DataClass;
 use farmhand::sim::FaultKind;
 use serde_json::{Value, json};
 use support::privacy::{PLACES, plain_marker, request_with, sensitive_marker};
@@ -26,20 +27,22 @@ async fn reason_of(stack: &Stack, request_id: &str) -> Option<String> {
         .sensitivity_reason
 }
 
+/// Reasoning work on the OpenAI-kind provider, which passes every field through, so a plain token
+/// that reaches the simulated frontier proves its field is forwarded.
+fn reasoning_on_openai(config: &mut FleetConfig) {
+    config.frontier.reasoning = FrontierTarget {
+        provider: "openai".into(),
+        model: "gpt-5.4".into(),
+    };
+}
+
 fn request_id(response: &reqwest::Response) -> String {
     response.headers()["x-request-id"].to_str().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_marker_in_any_field_stays_on_the_farm_while_plain_text_there_leaves() {
-    let stack = Stack::start(3, None, |c| {
-        // OpenAI-kind passes every field through, so the plain controls prove each field is forwarded.
-        c.frontier.reasoning = FrontierTarget {
-            provider: "openai".into(),
-            model: "gpt-5.4".into(),
-        };
-    })
-    .await;
+    let stack = Stack::start(3, None, reasoning_on_openai).await;
     let client = reqwest::Client::new();
     let mut rng = rand::rng();
     for place in PLACES {
@@ -139,15 +142,7 @@ async fn x_data_class_fails_closed() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unknown_data_class", "{bad:?}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        for known in [
-            "public",
-            "internal",
-            "restricted",
-            "confidential",
-            "secret",
-            "pii",
-            "phi",
-        ] {
+        for known in DataClass::ALL.map(DataClass::name) {
             assert!(message.contains(known), "{bad:?}: {message}");
         }
     }
@@ -155,13 +150,7 @@ async fn x_data_class_fails_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unscannable_content_stays_local_until_policy_lets_it_leave() {
-    let stack = Stack::start(2, None, |c| {
-        c.frontier.reasoning = FrontierTarget {
-            provider: "openai".into(),
-            model: "gpt-5.4".into(),
-        };
-    })
-    .await;
+    let stack = Stack::start(2, None, reasoning_on_openai).await;
     let client = reqwest::Client::new();
     let mut rng = rand::rng();
     let image = |token: &str| {

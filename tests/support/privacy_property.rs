@@ -15,6 +15,7 @@ use std::time::Duration;
 use farmhand::config::FleetConfig;
 use farmhand::control::ControlSnapshot;
 use farmhand::domain::DrainState;
+use farmhand::router::DataClass;
 use farmhand::sim::FaultKind;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -50,15 +51,6 @@ const FRONTIER_FAULTS: &[FaultKind] = &[
     FaultKind::Down,
 ];
 const CLASSES: &[&str] = &["routine", "reasoning", "orchestration", "auto", "sensitive"];
-const LABELS: &[&str] = &[
-    "public",
-    "internal",
-    "restricted",
-    "confidential",
-    "secret",
-    "pii",
-    "phi",
-];
 
 /// Why a case had to stay on the farm, if it had to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +234,9 @@ fn override_row(rng: &mut StdRng) -> (String, String) {
 fn case(rng: &mut StdRng, unscannable_leaves: bool) -> Case {
     let class = *CLASSES.choose(rng).expect("classes");
     let place = *PLACES.choose(rng).expect("places");
-    let label = rng.random_bool(0.2).then(|| *LABELS.choose(rng).expect("labels"));
+    let label = rng
+        .random_bool(0.2)
+        .then(|| DataClass::ALL.choose(rng).expect("labels").name());
     let sensitive_text = rng.random_bool(0.4);
     let marker = if sensitive_text {
         sensitive_marker(rng)

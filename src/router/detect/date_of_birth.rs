@@ -134,7 +134,7 @@ fn date_at(bytes: &[u8], i: usize) -> bool {
 
 /// Up to `max` digits at `i`, as a number and how many digits were read.
 fn number(bytes: &[u8], i: usize, max: usize) -> Option<(u32, usize)> {
-    let n = super::text::run(bytes, i, &DIGITS, max + 1);
+    let n = super::text::run(bytes, i, &super::text::DIGITS, max + 1);
     if n == 0 || n > max {
         return None;
     }
@@ -221,17 +221,6 @@ fn month_at(bytes: &[u8], i: usize) -> Option<(u32, usize)> {
         (candidate.eq_ignore_ascii_case(name) && whole).then_some((*month, name.len()))
     })
 }
-
-/// ASCII digits.
-static DIGITS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = b'0';
-    while b <= b'9' {
-        t[b as usize] = true;
-        b += 1;
-    }
-    t
-};
 
 #[cfg(test)]
 mod tests {

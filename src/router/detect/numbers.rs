@@ -68,7 +68,7 @@ const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
 
 /// Tries every number detector that may own the digit run at `start`; true when one fired.
 fn check_run(bytes: &[u8], start: usize, hits: &mut Hits) -> bool {
-    let len = super::text::run(bytes, start, &DIGITS, 24);
+    let len = super::text::run(bytes, start, &super::text::DIGITS, 24);
     let next = bytes.get(start + len).copied();
     let grouped = matches!(next, Some(b' ' | b'-')) && bytes.get(start + len + 1).is_some_and(u8::is_ascii_digit);
     let mut fired = None;
@@ -121,17 +121,6 @@ fn capitals_at(bytes: &[u8], at: usize) -> bool {
         .is_some_and(|p| p.iter().all(u8::is_ascii_uppercase))
         && byte_before(bytes, at).is_none_or(|b| !is_word_byte(b) && b != b'-')
 }
-
-/// ASCII digits.
-static DIGITS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = b'0';
-    while b <= b'9' {
-        t[b as usize] = true;
-        b += 1;
-    }
-    t
-};
 
 #[cfg(test)]
 mod tests {

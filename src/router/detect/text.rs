@@ -340,6 +340,17 @@ pub(super) fn label_alone(bytes: &[u8], start: usize, end: usize) -> bool {
     byte_before(bytes, start).is_none_or(|b| !letter(b)) && bytes.get(end).is_none_or(|b| !letter(*b))
 }
 
+/// ASCII digits, for [`run`].
+pub(super) static DIGITS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b'0';
+    while b <= b'9' {
+        t[b as usize] = true;
+        b += 1;
+    }
+    t
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
