@@ -22,6 +22,16 @@ const MAX_NESTING: u8 = 4;
 const MAX_NESTED_JSON_BYTES: usize = 1 << 20;
 /// Object keys up to this long are scanned together with their scalar value, as a label.
 const MAX_LABEL_BYTES: usize = 64;
+/// Strings shorter than this are scanned in batches.
+const BATCH_STRING_BYTES: usize = 512;
+/// A batch is scanned once it holds this much.
+const BATCH_BYTES: usize = 32 * 1024;
+/// What stands between two batched strings: a line break, so nothing reads across it as one
+/// token, and more blank than any labelled detector looks past its label, so a label at the end
+/// of one string never meets a value at the start of the next. It ends in a space, the plainest
+/// boundary a detector can see before a match.
+const BATCH_SEPARATOR: &str = "\n\n                                                      ";
+
 /// Field names of the Chat Completions API itself (sorted): as keys they carry no data and label
 /// nothing, so they are not scanned with their values. Any other key is.
 const STRUCTURAL_KEYS: &[&str] = &[
@@ -145,8 +155,10 @@ impl Exposure {
             enabled,
             found: Exposure::default(),
             pair: String::new(),
+            batch: String::new(),
         };
         scan.request(request);
+        scan.flush();
         scan.found
     }
 }
@@ -156,6 +168,8 @@ struct Scan {
     found: Exposure,
     /// Reused for `key: value` texts.
     pair: String,
+    /// Short strings waiting to be scanned together, apart by [`BATCH_SEPARATOR`].
+    batch: String,
 }
 
 impl Scan {
@@ -231,10 +245,29 @@ impl Scan {
         self.pair = pair;
     }
 
+    /// Scans `text`: a short one joins the batch (a request holds hundreds of them, and one scan
+    /// of many costs less than many scans), a long one is scanned at once.
     fn detect(&mut self, text: &str) {
-        if !self.done() {
-            self.found.detector = scan_text(text, self.enabled);
+        if self.done() {
+            return;
         }
+        if text.len() >= BATCH_STRING_BYTES {
+            self.found.detector = scan_text(text, self.enabled);
+            return;
+        }
+        self.batch.push_str(BATCH_SEPARATOR);
+        self.batch.push_str(text);
+        if self.batch.len() >= BATCH_BYTES {
+            self.flush();
+        }
+    }
+
+    /// Scans the batched short strings.
+    fn flush(&mut self) {
+        if !self.batch.is_empty() && !self.done() {
+            self.found.detector = scan_text(&self.batch, self.enabled);
+        }
+        self.batch.clear();
     }
 
     fn string(&mut self, text: &str, nesting: u8) {
@@ -460,6 +493,32 @@ mod tests {
             scan(json!({"max_tokens": 4096, "temperature": 0.2, "metadata": {"count": 12}})),
             Exposure::default()
         );
+    }
+
+    #[test]
+    fn batched_strings_neither_hide_nor_join_matches() {
+        assert!(BATCH_SEPARATOR.len() >= 48 && BATCH_SEPARATOR.ends_with(' '));
+        let labels =
+            json!({"messages": [{"role": "user", "content": "DOB"}, {"role": "user", "content": "1990-04-12"}]});
+        assert_eq!(
+            scan(labels),
+            Exposure::default(),
+            "a label and a value in two strings do not meet"
+        );
+        for hit in [
+            "+44 20 7946 0958",
+            "jane@example.com",
+            "4111 1111 1111 1111",
+            "123-45-6789",
+        ] {
+            let many: Vec<Value> = (0..300)
+                .map(|i| json!({"role": "user", "content": if i == 150 { hit.to_string() } else { format!("ok {i}") }}))
+                .collect();
+            assert!(
+                scan(json!({"messages": many})).detector.is_some(),
+                "{hit} in the middle of a batch"
+            );
+        }
     }
 
     #[test]
