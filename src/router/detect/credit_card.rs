@@ -43,6 +43,14 @@ pub(super) fn candidate_at(bytes: &[u8], start: usize) -> (usize, bool) {
     )
 }
 
+/// The first two digits `d0`, `d1` (ASCII) may open a number [`plausible_issuer`] accepts.
+pub(super) fn issuer_may_start(d0: u8, d1: u8) -> bool {
+    matches!(
+        (d0, d1),
+        (b'4' | b'6', _) | (b'5', b'1'..=b'5') | (b'2', b'2'..=b'7') | (b'3', b'0' | b'4'..=b'8')
+    )
+}
+
 /// The issuer prefix (IIN) matches a scheme that issues cards of this length.
 fn plausible_issuer(d: &[u8]) -> bool {
     let len = d.len();
@@ -79,8 +87,22 @@ pub(super) fn luhn_valid(d: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::luhn_valid;
+    use super::{issuer_may_start, luhn_valid, plausible_issuer};
     use crate::router::detect::Detector;
+
+    #[test]
+    fn issuer_prefilter_keeps_every_plausible_prefix() {
+        for prefix in 0..10_000u32 {
+            let head = [prefix / 1000, prefix / 100 % 10, prefix / 10 % 10, prefix % 10].map(|d| d as u8);
+            for len in 13..=19 {
+                let mut d = [0u8; 19];
+                d[..4].copy_from_slice(&head);
+                if plausible_issuer(&d[..len]) {
+                    assert!(issuer_may_start(b'0' + head[0], b'0' + head[1]), "{prefix} {len}");
+                }
+            }
+        }
+    }
 
     fn contains(text: &str) -> bool {
         Detector::CreditCard.fires_on(text)

@@ -212,9 +212,26 @@ const MONTHS: &[(&[u8], u32)] = &[
     (b"dez", 12),
 ];
 
+/// The bytes (either case) a name in [`MONTHS`] starts with.
+static MONTH_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < MONTHS.len() {
+        let first = MONTHS[k].0[0];
+        t[first.to_ascii_lowercase() as usize] = true;
+        t[first.to_ascii_uppercase() as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 /// A month name at `i` (whole word), as its number and length.
 fn month_at(bytes: &[u8], i: usize) -> Option<(u32, usize)> {
     let rest = bytes.get(i..)?;
+    // Most words after a label open with a letter no month name does; skip the name list for them.
+    if !MONTH_FIRST[usize::from(*rest.first()?)] {
+        return None;
+    }
     MONTHS.iter().find_map(|(name, month)| {
         let candidate = rest.get(..name.len())?;
         let whole = rest.get(name.len()).is_none_or(|b| !b.is_ascii_alphabetic());

@@ -34,7 +34,7 @@ pub(super) fn scan(bytes: &[u8], hits: &mut Hits) {
         carry = (blocked >> 56) & 0x80;
         while starts != 0 {
             let at = base + (starts.trailing_zeros() / 8) as usize;
-            if check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
+            if may_matter(bytes, at) && check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
                 return;
             }
             starts &= starts - 1;
@@ -44,7 +44,7 @@ pub(super) fn scan(bytes: &[u8], hits: &mut Hits) {
     for at in base..bytes.len() {
         let starts_run = bytes[at].is_ascii_digit()
             && byte_before(bytes, at).is_none_or(|b| !b.is_ascii_digit() && !b.is_ascii_lowercase());
-        if starts_run && check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
+        if starts_run && may_matter(bytes, at) && check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
             return;
         }
     }
@@ -66,13 +66,34 @@ const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
     at_least_lo & !above_hi & !x & HIGH
 }
 
+/// False for run starts no number detector can use, decided from the bytes around `at` alone.
+///
+/// Most run starts in real text are short numbers (list items, versions, time fields); this keeps
+/// them from paying for a call to [`check_run`]. Only a phone number may open with a lone digit,
+/// and a two-digit run is used only before a space (Steuer-ID, spaced NINO) or after a capital
+/// letter (IBAN check digits).
+#[inline(always)]
+fn may_matter(bytes: &[u8], at: usize) -> bool {
+    let before = byte_before(bytes, at);
+    if before == Some(b'+') {
+        return true;
+    }
+    match (bytes.get(at + 1), bytes.get(at + 2)) {
+        (Some(b1), _) if !b1.is_ascii_digit() => false,
+        (None, _) => false,
+        (_, Some(b2)) if b2.is_ascii_digit() => true,
+        (_, after) => after == Some(&b' ') || before.is_some_and(|b| b.is_ascii_uppercase()),
+    }
+}
+
 /// Tries every number detector that may own the digit run at `start`; true when one fired.
 fn check_run(bytes: &[u8], start: usize, hits: &mut Hits) -> bool {
+    let before = byte_before(bytes, start);
     let len = super::text::run(bytes, start, &super::text::DIGITS, 24);
     let next = bytes.get(start + len).copied();
     let grouped = matches!(next, Some(b' ' | b'-')) && bytes.get(start + len + 1).is_some_and(u8::is_ascii_digit);
     let mut fired = None;
-    match byte_before(bytes, start) {
+    match before {
         Some(b'+') => {
             if hits.wants(Detector::Phone) && phone::phone_at(bytes, start) {
                 fired = Some(Detector::Phone);
@@ -92,7 +113,8 @@ fn check_run(bytes: &[u8], start: usize, hits: &mut Hits) -> bool {
             }
         }
         before => {
-            let card = (13..=19).contains(&len) || ((3..=6).contains(&len) && grouped);
+            let card = ((13..=19).contains(&len) || ((3..=6).contains(&len) && grouped))
+                && credit_card::issuer_may_start(bytes[start], bytes[start + 1]);
             let dash_before = before == Some(b'-');
             let ssn = len == 3 && next == Some(b'-') && !dash_before;
             let steuer = (len == 11 || (len == 2 && next == Some(b' '))) && !dash_before;
