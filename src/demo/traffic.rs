@@ -316,7 +316,7 @@ mod tests {
         assert!(text(Prompt::Screenshot).contains("image_url"));
         let confidential = text(Prompt::Confidential).to_ascii_lowercase();
         assert!(
-            crate::router::review::SIMULATED_PRIVATE_WORDS
+            crate::sim::text::SIMULATED_PRIVATE_WORDS
                 .iter()
                 .any(|w| confidential.contains(w)),
             "the simulated reviewer flags it: {confidential}"

@@ -94,28 +94,6 @@ pub enum Unscannable {
 }
 
 impl Unscannable {
-    /// Every kind.
-    pub const ALL: [Unscannable; 6] = [
-        Unscannable::ImageUrl,
-        Unscannable::InputAudio,
-        Unscannable::File,
-        Unscannable::DataUrl,
-        Unscannable::Base64,
-        Unscannable::ContentPart,
-    ];
-
-    /// The kind's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Unscannable::ImageUrl => "image_url",
-            Unscannable::InputAudio => "input_audio",
-            Unscannable::File => "file",
-            Unscannable::DataUrl => "data_url",
-            Unscannable::Base64 => "base64",
-            Unscannable::ContentPart => "content_part",
-        }
-    }
-
     /// The sensitivity reason recorded when it keeps a request local: `unscannable:<kind>`.
     pub fn reason(self) -> &'static str {
         match self {

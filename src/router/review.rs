@@ -49,28 +49,6 @@ impl ReviewAnswer {
     }
 }
 
-/// Words the simulator's reviewer model treats as private (it answers YES when one appears).
-pub const SIMULATED_PRIVATE_WORDS: &[&str] = &[
-    "confidential",
-    "salary",
-    "diagnosis",
-    "patient",
-    "home address",
-    "medical",
-    "disciplinary",
-    "passport",
-];
-
-/// The simulator's deterministic review: YES when the reviewed text holds a [`SIMULATED_PRIVATE_WORDS`] word.
-pub fn simulated_review(reviewed: &str) -> &'static str {
-    let lower = reviewed.to_ascii_lowercase();
-    if SIMULATED_PRIVATE_WORDS.iter().any(|w| lower.contains(w)) {
-        "YES"
-    } else {
-        "NO"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,15 +64,5 @@ mod tests {
         for reply in ["", "Not sure", "Nope", "I cannot answer", "None", "N", "NOYES"] {
             assert_eq!(ReviewAnswer::read(reply), ReviewAnswer::Unclear, "{reply:?}");
         }
-    }
-
-    #[test]
-    fn the_simulated_reviewer_is_deterministic() {
-        assert_eq!(simulated_review("Summarise the CONFIDENTIAL board minutes"), "YES");
-        assert_eq!(simulated_review("Plan the release for the platform team"), "NO");
-        assert_eq!(
-            ReviewAnswer::read(simulated_review("patient notes")),
-            ReviewAnswer::Private
-        );
     }
 }

@@ -107,6 +107,28 @@ const WORDS: &[&str] = &[
 /// tests can put a known string into a completion).
 pub const ECHO_CUE: &str = "Repeat exactly: ";
 
+/// Words the simulator's reviewer model treats as private (it answers YES when one appears).
+pub const SIMULATED_PRIVATE_WORDS: &[&str] = &[
+    "confidential",
+    "salary",
+    "diagnosis",
+    "patient",
+    "home address",
+    "medical",
+    "disciplinary",
+    "passport",
+];
+
+/// The simulator's deterministic review: YES when the reviewed text holds a [`SIMULATED_PRIVATE_WORDS`] word.
+pub fn simulated_review(reviewed: &str) -> &'static str {
+    let lower = reviewed.to_ascii_lowercase();
+    if SIMULATED_PRIVATE_WORDS.iter().any(|w| lower.contains(w)) {
+        "YES"
+    } else {
+        "NO"
+    }
+}
+
 /// A deterministic stream of reply tokens (words with their leading space, punctuation attached).
 #[derive(Debug)]
 pub struct TextGenerator {
@@ -220,5 +242,15 @@ mod tests {
         let mut same = TextGenerator::new(7);
         assert_eq!(plain.natural_length(), same.natural_length());
         assert_eq!(plain.next_token(), same.next_token());
+    }
+
+    #[test]
+    fn the_simulated_reviewer_is_deterministic() {
+        assert_eq!(simulated_review("Summarise the CONFIDENTIAL board minutes"), "YES");
+        assert_eq!(simulated_review("Plan the release for the platform team"), "NO");
+        assert_eq!(
+            crate::router::review::ReviewAnswer::read(simulated_review("patient notes")),
+            crate::router::review::ReviewAnswer::Private
+        );
     }
 }

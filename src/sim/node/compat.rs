@@ -12,12 +12,13 @@ use rand::Rng;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::domain::valid_model_name;
-use crate::router::review::{REVIEW_INSTRUCTION, simulated_review};
+use crate::router::review::REVIEW_INSTRUCTION;
 use crate::sim::node::NodeRuntime;
 use crate::sim::node::generation::{self, Piece, Plan};
 use crate::sim::node::slot::{Slot, refusal_status};
 use crate::sim::respond::{self, EVENT_STREAM};
 use crate::sim::text::estimate_tokens;
+use crate::sim::text::simulated_review;
 use crate::wire::ollama::normalize_model_name;
 use crate::wire::openai::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, DONE, Delta, ModelEntry,
