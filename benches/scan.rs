@@ -282,6 +282,13 @@ fn main() {
     });
 
     if std::env::var("FARMHAND_BENCH_PARTS").is_ok() {
+        let walk = sample(iters, || {
+            black_box(Exposure::of_request(black_box(&request), DetectorSet::NONE));
+        });
+        println!(
+            "  walk alone, no detector on   p50 {:.0} µs",
+            us(percentile(&walk, 0.5))
+        );
         for d in Detector::ALL {
             let set = DetectorSet::NONE.with(d);
             let t = sample(200, || {

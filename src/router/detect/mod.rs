@@ -17,6 +17,7 @@
 mod ai_providers;
 mod anchors;
 mod assignments;
+mod blocks;
 mod cloud;
 mod code_hosts;
 mod credit_card;

@@ -5,6 +5,7 @@
 //! - two capital letters before (`DE89…`, `AB123456C`, `AB 12 34 56 C`): IBANs and UK National
 //!   Insurance numbers.
 
+use super::blocks::{self, BLOCK, Block};
 use super::text::{byte_before, is_word_byte};
 use super::{Detector, DetectorSet, Hits, credit_card, iban, national_id, phone};
 
@@ -17,73 +18,64 @@ pub(super) const OWNERS: DetectorSet = DetectorSet::NONE
 
 /// Runs the number pass over `bytes`, recording every detector that fires.
 ///
-/// Eight bytes at a time (SWAR), it finds the digits whose previous byte is neither a digit nor a
-/// lower-case letter — the only run starts any number detector cares about — so the digits inside
-/// hex ids, hashes and words cost no branch.
+/// A block of 64 bytes at a time, it finds from bit masks the digit runs any number detector can
+/// use (see [`candidates`]), so the digits inside hex ids, hashes, words and short numbers cost no
+/// branch, and hands only those to [`check_run`].
 pub(super) fn scan(bytes: &[u8], hits: &mut Hits) {
-    let mut carry = 0u64;
+    let mut previous = Block::default();
+    let mut current = blocks::block_at(bytes, 0);
     let mut base = 0;
-    let mut words = bytes.chunks_exact(8);
-    for word in words.by_ref() {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(word);
-        let x = u64::from_le_bytes(x);
-        let digit = in_range(x, b'0', b'9');
-        let blocked = digit | in_range(x, b'a', b'z');
-        let mut starts = digit & !((blocked << 8) | carry);
-        carry = (blocked >> 56) & 0x80;
-        while starts != 0 {
-            let at = base + (starts.trailing_zeros() / 8) as usize;
-            if may_matter(bytes, at) && check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
+    while base < bytes.len() {
+        let next = blocks::block_at(bytes, base + BLOCK);
+        let mut found = candidates(&previous, &current, &next);
+        while found != 0 {
+            let at = base + found.trailing_zeros() as usize;
+            if check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
                 return;
             }
-            starts &= starts - 1;
+            found &= found - 1;
         }
-        base += 8;
-    }
-    for at in base..bytes.len() {
-        let starts_run = bytes[at].is_ascii_digit()
-            && byte_before(bytes, at).is_none_or(|b| !b.is_ascii_digit() && !b.is_ascii_lowercase());
-        if starts_run && may_matter(bytes, at) && check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
-            return;
-        }
+        previous = current;
+        current = next;
+        base += BLOCK;
     }
 }
 
-/// The high bit of every byte set in `x`.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// `b` in every byte.
-const fn splat(b: u8) -> u64 {
-    b as u64 * 0x0101_0101_0101_0101
-}
-
-/// The high bit of each byte of `x` that lies in `lo..=hi` (ASCII); exact, no carries between bytes.
-const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
-    let low7 = x & !HIGH;
-    let at_least_lo = (low7 + splat(0x80 - lo)) & HIGH;
-    let above_hi = (low7 + splat(0x7f - hi)) & HIGH;
-    at_least_lo & !above_hi & !x & HIGH
-}
-
-/// False for run starts no number detector can use, decided from the bytes around `at` alone.
+/// The run starts of `current` worth a [`check_run`], as a mask: a digit with neither a digit nor
+/// a lower-case letter before it, which
+/// - follows a `+` (phone numbers) or a capital letter (IBANs, NINOs), or
+/// - opens a run of at least two digits that a space or a dash joins to more digits (grouped
+///   cards, dashed SSNs, grouped Steuer-IDs, spaced NINOs), or that is 11 or at least 13 digits
+///   long (Steuer-IDs, cards).
 ///
-/// Most run starts in real text are short numbers (list items, versions, time fields); this keeps
-/// them from paying for a call to [`check_run`]. Only a phone number may open with a lone digit,
-/// and a two-digit run is used only before a space (Steuer-ID, spaced NINO) or after a capital
-/// letter (IBAN check digits).
-#[inline(always)]
-fn may_matter(bytes: &[u8], at: usize) -> bool {
-    let before = byte_before(bytes, at);
-    if before == Some(b'+') {
-        return true;
+/// A run of two digits also needs a space or a capital letter around it, which the number
+/// detectors of such short runs all have. `previous` and `next` are the blocks around `current`.
+fn candidates(previous: &Block, current: &Block, next: &Block) -> u64 {
+    let before = |now: u64, then: u64| (now << 1) | (then >> 63);
+    let after = |now: u64, later: u64, k: u32| (now >> k) | (later << (64 - k));
+    let blocked = before(current.digit | current.lower, previous.digit | previous.lower);
+    let plus_before = before(current.plus, previous.plus);
+    let upper_before = before(current.upper, previous.upper);
+    let second_digit = after(current.digit, next.digit, 1);
+    let third = after(current.digit | current.space, next.digit | next.space, 2);
+    let starts = current.digit & !blocked & (plus_before | (second_digit & (third | upper_before)));
+    let special = starts & (plus_before | upper_before);
+
+    let digits = u128::from(current.digit) | u128::from(next.digit) << 64;
+    let separators = u128::from(current.space | current.dash) | u128::from(next.space | next.dash) << 64;
+    let mut ordinary = starts & !special;
+    let mut keep = special;
+    while ordinary != 0 {
+        let at = ordinary.trailing_zeros();
+        let end = at + (!(digits >> at)).trailing_zeros();
+        let len = end - at;
+        let grouped = end < 127 && (separators >> end) & 1 == 1 && (digits >> (end + 1)) & 1 == 1;
+        if end >= 127 || grouped || len == 11 || len >= 13 {
+            keep |= 1 << at;
+        }
+        ordinary &= ordinary - 1;
     }
-    match (bytes.get(at + 1), bytes.get(at + 2)) {
-        (Some(b1), _) if !b1.is_ascii_digit() => false,
-        (None, _) => false,
-        (_, Some(b2)) if b2.is_ascii_digit() => true,
-        (_, after) => after == Some(&b' ') || before.is_some_and(|b| b.is_ascii_uppercase()),
-    }
+    keep
 }
 
 /// Tries every number detector that may own the digit run at `start`; true when one fired.
@@ -147,17 +139,6 @@ fn capitals_at(bytes: &[u8], at: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn swar_ranges_are_exact() {
-        for b in 0..=255u8 {
-            let x = u64::from_le_bytes([b, b'a', b'5', 0xff, b'/', b':', b'0', b'z']);
-            let mask = in_range(x, b'0', b'9');
-            assert_eq!(mask & 0x80 != 0, b.is_ascii_digit(), "{b}");
-            assert_eq!(mask & !0x80, (1 << 23) | (1 << 55), "{b}");
-            assert_eq!(in_range(x, b'a', b'z') & 0x80 != 0, b.is_ascii_lowercase(), "{b}");
-        }
-    }
 
     #[test]
     fn run_starts_in_every_lane_are_found() {
