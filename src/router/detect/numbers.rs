@@ -138,15 +138,19 @@ fn capitals_at(bytes: &[u8], at: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::router::detect::Detector;
 
     #[test]
-    fn run_starts_in_every_lane_are_found() {
-        for pad in 0..16 {
-            let text = format!("{}card 4111 1111 1111 1111", "x".repeat(pad));
-            assert!(crate::router::detect::Detector::CreditCard.fires_on(&text), "{pad}");
-            let text = format!("{}9f8e7d6c4111111111111111", "-".repeat(pad));
-            assert!(!crate::router::detect::Detector::CreditCard.fires_on(&text), "{pad}");
+    fn runs_are_found_wherever_they_fall_across_blocks() {
+        for pad in 0..140 {
+            let x = "x".repeat(pad);
+            let dash = "-".repeat(pad);
+            assert!(Detector::CreditCard.fires_on(&format!("{x}card 4111 1111 1111 1111")), "{pad}");
+            assert!(Detector::CreditCard.fires_on(&format!("{x} 4111111111111111")), "{pad}");
+            assert!(!Detector::CreditCard.fires_on(&format!("{dash}9f8e7d6c4111111111111111")), "{pad}");
+            assert!(Detector::NationalId.fires_on(&format!("{x} 078-05-1120")), "{pad}");
+            assert!(Detector::Phone.fires_on(&format!("{x} +44 20 7946 0958")), "{pad}");
+            assert!(Detector::Iban.fires_on(&format!("{x} DE89 3704 0044 0532 0130 00")), "{pad}");
         }
     }
 }
