@@ -228,13 +228,13 @@ impl Scan {
     }
 
     /// Scans `text`: one shorter than [`BATCH_STRING_BYTES`] joins the batch, a longer one is
-    /// scanned in place.
+    /// examined in place.
     fn detect(&mut self, text: &str) {
         if self.done() {
             return;
         }
         if text.len() >= BATCH_STRING_BYTES {
-            self.found.detector = scan_text(text, self.enabled);
+            self.examine(text);
             return;
         }
         self.batch.push_str(BATCH_SEPARATOR);
@@ -244,24 +244,35 @@ impl Scan {
         }
     }
 
-    /// Scans the batched short strings.
+    /// Examines the batched short strings.
     fn flush(&mut self) {
-        if !self.batch.is_empty() && !self.done() {
-            self.found.detector = scan_text(&self.batch, self.enabled);
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            self.examine(&batch);
+            self.batch = batch;
         }
         self.batch.clear();
     }
 
-    fn string(&mut self, text: &str, nesting: u8) {
-        if self.done() {
-            return;
-        }
+    /// Looks for content no detector can read, then runs the detectors. `text` is one string or a
+    /// batch of them: the separator between batched strings ends a data URL's header and a base64
+    /// run, so neither check reads across two strings.
+    fn examine(&mut self, text: &str) {
         if self.found.unscannable.is_none() {
             if is_data_url(text) {
                 self.opaque(Unscannable::DataUrl);
             } else if has_base64_blob(text) {
                 self.opaque(Unscannable::Base64);
             }
+        }
+        if !self.done() {
+            self.found.detector = scan_text(text, self.enabled);
+        }
+    }
+
+    fn string(&mut self, text: &str, nesting: u8) {
+        if self.done() {
+            return;
         }
         // JSON inside a string (tool-call arguments) is scanned unpacked, escapes undone, in
         // place of its raw text: every string, key and number of it is walked.

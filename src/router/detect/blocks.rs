@@ -28,34 +28,69 @@ pub(super) const BLOCK: usize = 64;
 
 /// The classes of the block of `bytes` that starts at `base`; bytes past the end belong to no class.
 pub(super) fn block_at(bytes: &[u8], base: usize) -> Block {
-    match bytes.get(base..base + BLOCK) {
-        Some(full) => classify(full.try_into().unwrap_or(&[0; BLOCK])),
-        None => {
-            let mut padded = [0u8; BLOCK];
-            let rest = bytes.get(base..).unwrap_or_default();
-            padded[..rest.len()].copy_from_slice(rest);
-            classify(&padded)
-        }
+    with_block(bytes, base, classify)
+}
+
+/// Only the digits of the block at `base`: enough to skip a block no number starts in.
+pub(super) fn digits_at(bytes: &[u8], base: usize) -> u64 {
+    with_block(bytes, base, |block| {
+        block
+            .chunks_exact(16)
+            .enumerate()
+            .fold(0, |mask, (lane, chunk)| mask | in_range(vector(chunk), b'0', 9) << (lane * 16))
+    })
+}
+
+/// `f` of the 64 bytes at `base`, padded with zeros past the end.
+fn with_block<R>(bytes: &[u8], base: usize, f: impl FnOnce(&[u8; BLOCK]) -> R) -> R {
+    if let Some(full) = bytes.get(base..base + BLOCK).and_then(|b| <&[u8; BLOCK]>::try_from(b).ok()) {
+        return f(full);
+    }
+    let mut block = [0u8; BLOCK];
+    let rest = bytes.get(base..).unwrap_or_default();
+    let len = rest.len().min(BLOCK);
+    block[..len].copy_from_slice(&rest[..len]);
+    f(&block)
+}
+
+/// The classes of the byte just before `base`, as bit 63 of a block (what the block before
+/// `base` would say about its last byte).
+pub(super) fn byte_before(bytes: &[u8], base: usize) -> Block {
+    let Some(b) = base.checked_sub(1).and_then(|i| bytes.get(i)) else {
+        return Block::default();
+    };
+    let bit = |yes: bool| u64::from(yes) << 63;
+    Block {
+        digit: bit(b.is_ascii_digit()),
+        lower: bit(b.is_ascii_lowercase()),
+        upper: bit(b.is_ascii_uppercase()),
+        plus: bit(*b == b'+'),
+        space: bit(*b == b' '),
+        dash: bit(*b == b'-'),
     }
 }
 
+fn vector(chunk: &[u8]) -> u8x16 {
+    let mut lanes = [0u8; 16];
+    lanes.copy_from_slice(chunk);
+    u8x16::new(lanes)
+}
+
+/// The bytes of `x` in `lo..=lo + span`, as a 16-bit mask.
+fn in_range(x: u8x16, lo: u8, span: u8) -> u64 {
+    let shifted = x - u8x16::splat(lo);
+    u64::from(shifted.min(u8x16::splat(span)).simd_eq(shifted).to_bitmask())
+}
+
+/// The bytes of `x` equal to `b`, as a 16-bit mask.
+fn equal(x: u8x16, b: u8) -> u64 {
+    u64::from(x.simd_eq(u8x16::splat(b)).to_bitmask())
+}
+
 fn classify(block: &[u8; BLOCK]) -> Block {
-    /// The bytes of `x` in `lo..=lo + span`, as a 16-bit mask.
-    fn in_range(x: u8x16, lo: u8, span: u8) -> u64 {
-        let shifted = x - u8x16::splat(lo);
-        u64::from(shifted.min(u8x16::splat(span)).simd_eq(shifted).to_bitmask())
-    }
-
-    /// The bytes of `x` equal to `b`, as a 16-bit mask.
-    fn equal(x: u8x16, b: u8) -> u64 {
-        u64::from(x.simd_eq(u8x16::splat(b)).to_bitmask())
-    }
-
     let mut out = Block::default();
     for (lane, chunk) in block.chunks_exact(16).enumerate() {
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(chunk);
-        let x = u8x16::new(bytes);
+        let x = vector(chunk);
         let shift = lane * 16;
         out.digit |= in_range(x, b'0', 9) << shift;
         out.lower |= in_range(x, b'a', 25) << shift;
@@ -110,5 +145,8 @@ mod tests {
         assert_eq!(block.lower, 0b11);
         assert_eq!((block.space, block.plus, block.dash), (0b100, 1 << 5, 1 << 6));
         assert_eq!(block_at(text, 64), Block::default());
+        assert_eq!(digits_at(text, 0), block.digit);
+        assert_eq!(byte_before(text, 3).space, 1 << 63);
+        assert_eq!(byte_before(text, 0), Block::default());
     }
 }

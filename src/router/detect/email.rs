@@ -11,15 +11,7 @@ const FILE_EXTENSIONS: &[&[u8]] = &[
 /// True when `text` holds an e-mail address.
 pub(super) fn contains(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(pos) = text[from..].find('@') {
-        let at = from + pos;
-        if address_at(bytes, at) {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
+    memchr::memchr_iter(b'@', bytes).any(|at| address_at(bytes, at))
 }
 
 fn is_local_byte(b: u8) -> bool {

@@ -20,23 +20,28 @@ pub(super) const OWNERS: DetectorSet = DetectorSet::NONE
 ///
 /// A block of 64 bytes at a time, it finds from bit masks the digit runs any number detector can
 /// use (see [`candidates`]), so the digits inside hex ids, hashes, words and short numbers cost no
-/// branch, and hands only those to [`check_run`].
+/// branch, and hands only those to [`check_run`]. A block without a digit is only glanced at.
 pub(super) fn scan(bytes: &[u8], hits: &mut Hits) {
-    let mut previous = Block::default();
-    let mut current = blocks::block_at(bytes, 0);
     let mut base = 0;
+    let mut classified: Option<Block> = None;
     while base < bytes.len() {
-        let next = blocks::block_at(bytes, base + BLOCK);
-        let mut found = candidates(&previous, &current, &next);
-        while found != 0 {
-            let at = base + found.trailing_zeros() as usize;
-            if check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
-                return;
+        let current = match classified.take() {
+            Some(block) => block,
+            None if blocks::digits_at(bytes, base) == 0 => Block::default(),
+            None => blocks::block_at(bytes, base),
+        };
+        if current.digit != 0 {
+            let next = blocks::block_at(bytes, base + BLOCK);
+            let mut found = candidates(&blocks::byte_before(bytes, base), &current, &next);
+            while found != 0 {
+                let at = base + found.trailing_zeros() as usize;
+                if check_run(bytes, at, hits) && !hits.open.meets(OWNERS) {
+                    return;
+                }
+                found &= found - 1;
             }
-            found &= found - 1;
+            classified = Some(next);
         }
-        previous = current;
-        current = next;
         base += BLOCK;
     }
 }
@@ -49,7 +54,8 @@ pub(super) fn scan(bytes: &[u8], hits: &mut Hits) {
 ///   long (Steuer-IDs, cards).
 ///
 /// A run of two digits also needs a space or a capital letter around it, which the number
-/// detectors of such short runs all have. `previous` and `next` are the blocks around `current`.
+/// detectors of such short runs all have. `previous` holds the classes of the byte before
+/// `current` (bit 63); `next` is the block after it.
 fn candidates(previous: &Block, current: &Block, next: &Block) -> u64 {
     let before = |now: u64, then: u64| (now << 1) | (then >> 63);
     let after = |now: u64, later: u64, k: u32| (now >> k) | (later << (64 - k));
