@@ -77,6 +77,36 @@ fn is_structural(key: &str) -> bool {
     )
 }
 
+/// Whether `text` is one of the API's own enumerated values (roles, part and tool types, tool
+/// choices, JSON-schema types): such a string carries no data, and a request holds hundreds.
+fn is_api_constant(text: &str) -> bool {
+    matches!(
+        text,
+        "system"
+            | "developer"
+            | "user"
+            | "assistant"
+            | "tool"
+            | "text"
+            | "function"
+            | "image_url"
+            | "auto"
+            | "none"
+            | "required"
+            | "low"
+            | "high"
+            | "json_object"
+            | "json_schema"
+            | "object"
+            | "string"
+            | "array"
+            | "number"
+            | "integer"
+            | "boolean"
+            | "null"
+    )
+}
+
 /// How much of a value is put after its key for the labelled detectors (they look just past the label).
 const MAX_LABELLED_VALUE_BYTES: usize = 64;
 
@@ -271,7 +301,7 @@ impl Scan {
     }
 
     fn string(&mut self, text: &str, nesting: u8) {
-        if self.done() {
+        if self.done() || is_api_constant(text) {
             return;
         }
         // JSON inside a string (tool-call arguments) is scanned unpacked, escapes undone, in
@@ -512,6 +542,12 @@ mod tests {
                 "{hit} in the middle of a batch"
             );
         }
+    }
+
+    #[test]
+    fn only_the_apis_own_values_go_unscanned() {
+        assert!(is_api_constant("assistant") && is_api_constant("string"));
+        assert!(!is_api_constant("assistant ") && !is_api_constant("4111 1111 1111 1111"));
     }
 
     #[test]
