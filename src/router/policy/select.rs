@@ -5,9 +5,8 @@ use std::sync::Arc;
 use super::decision::{Decision, LocalMiss, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
 use super::fleet_view::{FleetView, NodeView};
 use super::overrides::{ClassTarget, Overrides};
-use super::{FrontierRoute, Policy, placement};
+use super::{FrontierRoute, ModelCapabilities, Policy, placement};
 use crate::config::{OverBudget, UnscannableRoute};
-use crate::domain::Capabilities;
 use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
 use crate::router::features::RequestFeatures;
 use crate::router::local_fit::LocalFit;
@@ -42,7 +41,7 @@ pub fn select(
     let model = overrides
         .model_pin(class)
         .unwrap_or_else(|| policy.local_models.for_class(class));
-    let miss = local_miss(&features.local, policy.capabilities.of(model));
+    let miss = local_miss(&features.local, &policy.capabilities, model);
     let nodes = if miss.is_none() {
         placement::rank(fleet, model, overrides)
     } else {
@@ -187,12 +186,15 @@ fn budget_spent(policy: &Policy, overrides: &Overrides, spend: &SpendState) -> b
     budget > 0.0 && spend.frontier_usd_today.partial_cmp(&budget) != Some(std::cmp::Ordering::Less)
 }
 
-/// Why the local model cannot serve a request: a capability it lacks, else a part Ollama cannot carry.
-fn local_miss(fit: &LocalFit, model_has: Capabilities) -> Option<LocalMiss> {
-    model_has
-        .first_missing(fit.needs)
-        .map(LocalMiss::Capability)
-        .or(fit.gap.map(LocalMiss::Gap))
+/// Why `model` cannot serve a request: a capability it lacks, else a part Ollama cannot carry.
+/// The table is read only when the request needs a capability (most need none).
+fn local_miss(fit: &LocalFit, capabilities: &ModelCapabilities, model: &str) -> Option<LocalMiss> {
+    let lacking = if fit.needs.is_empty() {
+        None
+    } else {
+        capabilities.of(model).first_missing(fit.needs)
+    };
+    lacking.map(LocalMiss::Capability).or(fit.gap.map(LocalMiss::Gap))
 }
 
 /// The ranked eligible nodes for the class's local model (none when the model cannot serve the request).
