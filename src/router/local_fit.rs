@@ -4,9 +4,9 @@
 //! Ollama's `/v1/chat/completions` reads `tools`, images as base64 data URLs, `input_audio`,
 //! `response_format`, `reasoning_effort`, `stop`, the sampling fields and `logprobs`; it ignores
 //! the rest. What it would ignore while the reply depends on it (`n`, a forced `tool_choice`,
-//! `parallel_tool_calls: false`, `logit_bias`, the legacy `functions`, audio output, web search) and what it
-//! refuses (image URLs, other content parts) is an [`OllamaGap`]: such a request never goes to a
-//! node. Computed once from the parsed body; no I/O.
+//! `parallel_tool_calls: false`, `logit_bias`, the legacy `functions`, audio output, web search)
+//! and what it refuses (image URLs, other content parts) is an [`OllamaGap`]: such a request never
+//! goes to a node. Computed once from the parsed body; no I/O.
 
 use serde_json::Value;
 
