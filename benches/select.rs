@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use farmhand::config::FleetConfig;
-use farmhand::domain::{DeclaredClass, DrainState};
+use farmhand::domain::{Capabilities, Capability, DeclaredClass, DrainState};
 use farmhand::fleet::Health;
 use farmhand::router::{
     DetectorSet, FleetView, NodeView, Overrides, Policy, RequestFeatures, RequestInput, SpendState, detect, select,
@@ -97,6 +97,20 @@ fn bench_select(c: &mut Criterion) {
             })
         });
     }
+    // A tool request: the class model's capabilities are looked up before placement.
+    let mut tools = features(DeclaredClass::Routine, &text, policy.detectors);
+    tools.local.needs = Capabilities::NONE.with(Capability::Tools);
+    c.bench_function("select/routine+tools", |b| {
+        b.iter(|| {
+            select(
+                black_box(&tools),
+                black_box(&policy),
+                black_box(&none),
+                black_box(&fleet),
+                black_box(&spend),
+            )
+        })
+    });
     let f = features(DeclaredClass::Reasoning, &text, policy.detectors);
     c.bench_function("select/reasoning+overrides", |b| {
         b.iter(|| {
