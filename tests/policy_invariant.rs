@@ -3,12 +3,15 @@
 
 use std::collections::HashSet;
 
+use farmhand::config::CapabilityTable;
 use farmhand::config::{OverBudget, UnscannableRoute};
+use farmhand::domain::Capability;
 use farmhand::domain::{DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
 use farmhand::fleet::Health;
 use farmhand::router::{
     ClassModels, ClassTarget, DataClass, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes,
-    NodeView, Outcome, Overrides, Policy, RequestFeatures, RequestInput, SpendState, Target, select,
+    ModelCapabilities, NodeView, Outcome, Overrides, Policy, RejectCode, RequestFeatures, RequestInput, SpendState,
+    Target, select,
 };
 use proptest::prelude::*;
 use proptest::sample::select as one_of;
@@ -53,9 +56,32 @@ fn detector_set() -> impl Strategy<Value = DetectorSet> {
     })
 }
 
+/// A capability list for each model (and none for some: they only complete text).
+fn capabilities() -> impl Strategy<Value = ModelCapabilities> {
+    const OFFERED: [Capability; 4] = [
+        Capability::Completion,
+        Capability::Tools,
+        Capability::Vision,
+        Capability::Thinking,
+    ];
+    proptest::collection::vec(proptest::option::of(0u8..16), MODELS.len()).prop_map(|lists| {
+        let table: CapabilityTable = MODELS
+            .iter()
+            .zip(lists)
+            .filter_map(|(model, bits)| {
+                let bits = bits?;
+                let list = OFFERED.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0);
+                Some((model.to_string(), list.map(|(_, c)| *c).collect()))
+            })
+            .collect();
+        ModelCapabilities::from_table(&table)
+    })
+}
+
 fn policy() -> impl Strategy<Value = Policy> {
     (
         [one_of(MODELS), one_of(MODELS), one_of(MODELS), one_of(MODELS)],
+        capabilities(),
         [route(), route(), route()],
         0u32..10_000,
         prop_oneof![Just(0.0), 0.0..100.0f64],
@@ -64,7 +90,16 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![Just(UnscannableRoute::Local), Just(UnscannableRoute::Frontier)],
     )
         .prop_map(
-            |([r, re, o, s], [fr, fre, fo], routine_token_budget, budget, over_budget, detectors, unscannable)| {
+            |(
+                [r, re, o, s],
+                capabilities,
+                [fr, fre, fo],
+                routine_token_budget,
+                budget,
+                over_budget,
+                detectors,
+                unscannable,
+            )| {
                 Policy {
                     local_models: ClassModels {
                         routine: r.into(),
@@ -72,6 +107,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                         orchestration: o.into(),
                         sensitive: s.into(),
                     },
+                    capabilities,
                     frontier: FrontierRoutes {
                         routine: fr,
                         reasoning: fre,
@@ -235,6 +271,12 @@ struct Request {
     secret: Option<Detector>,
     tool_count: usize,
     max_tokens: Option<u32>,
+    /// The image is an `https` URL (Ollama takes data URLs only).
+    remote_image: bool,
+    /// `tool_choice: "required"` (Ollama cannot force a call).
+    forced: bool,
+    /// `reasoning_effort: "low"` (needs a thinking model locally).
+    effort: bool,
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -246,9 +288,10 @@ fn request() -> impl Strategy<Value = Request> {
         "[a-z ]{0,80}",
         0usize..5,
         proptest::option::of(0u32..8_000),
+        0u8..8,
     )
         .prop_map(
-            |(declared, data_class, before, secret, after, tool_count, max_tokens)| {
+            |(declared, data_class, before, secret, after, tool_count, max_tokens, flags)| {
                 let (middle, detector) = secret.map_or((String::new(), None), |(s, d)| (s, Some(d)));
                 Request {
                     declared,
@@ -258,6 +301,9 @@ fn request() -> impl Strategy<Value = Request> {
                     secret: detector,
                     tool_count,
                     max_tokens,
+                    remote_image: flags & 1 != 0,
+                    forced: flags & 2 != 0,
+                    effort: flags & 4 != 0,
                 }
             },
         )
@@ -293,12 +339,25 @@ proptest! {
         let messages = [req.text.as_str(), "thanks"];
         let mut content = vec![serde_json::json!({"type": "text", "text": req.text})];
         if req.image {
-            content.push(serde_json::json!({"type": "image_url", "image_url": {"url": "https://example.com/scan.png"}}));
+            let url = if req.remote_image { "https://example.com/scan.png" } else { "data:image/png;base64,iVBORw0KGgo=" };
+            content.push(serde_json::json!({"type": "image_url", "image_url": {"url": url}}));
         }
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "model": "routine",
             "messages": [{"role": "user", "content": content}, {"role": "user", "content": "thanks"}],
         });
+        if req.tool_count > 0 {
+            let tools: Vec<serde_json::Value> = (0..req.tool_count)
+                .map(|i| serde_json::json!({"type": "function", "function": {"name": format!("t{i}"), "parameters": {"type": "object"}}}))
+                .collect();
+            body["tools"] = tools.into();
+            if req.forced {
+                body["tool_choice"] = "required".into();
+            }
+        }
+        if req.effort {
+            body["reasoning_effort"] = "low".into();
+        }
         let input = RequestInput {
             declared: req.declared,
             data_class: req.data_class,
@@ -333,9 +392,16 @@ proptest! {
             prop_assert!(!has_frontier(&decision));
         }
 
-        // Rejections are always a 503 with a Retry-After.
+        // Rejections are a 503 with a Retry-After, or a 400 when the local model can never serve
+        // the request; a plan is never empty.
+        let model = overrides.model_pin(decision.class).unwrap_or_else(|| policy.local_models.for_class(decision.class));
+        let unfit = policy.capabilities.of(model).first_missing(features.local.needs).is_some() || features.local.gap.is_some();
         match &decision.outcome {
-            Outcome::Rejected(r) => prop_assert!(r.status == 503 && r.retry_after_secs >= 1, "{:?}", r),
+            Outcome::Rejected(r) if r.status == 400 => {
+                prop_assert!(matches!(r.code, RejectCode::Unservable(_)) && r.retry_after_secs.is_none(), "{:?}", r);
+                prop_assert!(unfit, "refused as unservable, yet {model} can serve it: {:?}", features.local);
+            }
+            Outcome::Rejected(r) => prop_assert!(r.status == 503 && r.retry_after_secs.is_some_and(|s| s >= 1), "{:?}", r),
             Outcome::Plan(steps) => prop_assert!(!steps.is_empty()),
         }
 
@@ -347,10 +413,14 @@ proptest! {
             prop_assert!(!has_frontier(&decision));
         }
 
-        // (b) every local target is an eligible node running the class's (pinned) model, and all
-        // eligible nodes of the best health tier are offered.
-        let model = overrides.model_pin(decision.class).unwrap_or_else(|| policy.local_models.for_class(decision.class));
-        let eligible_nodes: Vec<&NodeView> = fleet.nodes.iter().filter(|n| eligible(n, model, &overrides)).collect();
+        // (b) every local target is an eligible node running the class's (pinned) model, that
+        // model can serve what the request needs, and all eligible nodes of the best health tier
+        // are offered.
+        let eligible_nodes: Vec<&NodeView> = fleet
+            .nodes
+            .iter()
+            .filter(|n| !unfit && eligible(n, model, &overrides))
+            .collect();
         let any_up = eligible_nodes.iter().any(|n| n.health == Health::Up);
         let mut locals = 0;
         for step in decision.plan() {
@@ -359,6 +429,7 @@ proptest! {
                     locals += 1;
                     let view = fleet.nodes.iter().find(|n| n.name == *node);
                     prop_assert!(view.is_some_and(|n| eligible(n, model, &overrides)), "ineligible node {node}");
+                    prop_assert!(!unfit, "{model} placed for a request it cannot serve: {:?}", features.local);
                     prop_assert!(!any_up || view.is_some_and(|n| n.health == Health::Up), "degraded node {node} while one is up");
                     prop_assert_eq!(&**m, &**model);
                 }

@@ -148,33 +148,51 @@ async fn x_data_class_fails_closed() {
     }
 }
 
+/// A model that sees, for sensitive work with images (pulled onto `mini-01` by the test).
+const SEEING: &str = "qwen3-vl:8b";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unscannable_content_stays_local_until_policy_lets_it_leave() {
-    let stack = Stack::start(2, None, reasoning_on_openai).await;
+    let stack = Stack::start(2, None, |config| {
+        reasoning_on_openai(config);
+        config.models.sensitive = SEEING.into();
+    })
+    .await;
+    stack.pull("mini-01", SEEING).await;
     let client = reqwest::Client::new();
     let mut rng = rand::rng();
     let image = |token: &str| {
         json!({"model": "reasoning", "max_tokens": 16, "messages": [{"role": "user", "content": [
             {"type": "text", "text": format!("What does this chart show? {token}")},
-            {"type": "image_url", "image_url": {"url": "https://charts.example.com/q3.png"}}
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}}
         ]}]})
     };
 
     let token = plain_marker(&mut rng);
     let response = stack.chat(&client, image(&token)).await;
     assert_eq!(response.status(), 200);
-    assert!(route(&response).starts_with("local/"), "{}", route(&response));
+    assert_eq!(route(&response), format!("local/mini-01/{SEEING}"));
     let reason = reason_of(&stack, &request_id(&response)).await;
     assert_eq!(reason.as_deref(), Some("unscannable:image_url"));
     assert!(!stack.farm.frontier_received_containing(&token));
 
+    // Audio stays on the farm too; no model there takes audio, so it is refused, never sent out.
+    let token = plain_marker(&mut rng);
     let audio = json!({"model": "reasoning", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": format!("Transcribe this. {token}")},
         {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"}}
     ]}]});
     let response = stack.chat(&client, audio).await;
-    assert!(route(&response).starts_with("local/"));
-    let reason = reason_of(&stack, &request_id(&response)).await;
-    assert_eq!(reason.as_deref(), Some("unscannable:input_audio"));
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.expect("an error body");
+    assert_eq!(error["error"]["code"], "unsupported_capability");
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(1).await.expect("decisions read");
+    assert_eq!(
+        rows[0].record.sensitivity_reason.as_deref(),
+        Some("unscannable:input_audio")
+    );
+    assert!(!stack.farm.frontier_received_containing(&token));
 
     let version = stack
         .store

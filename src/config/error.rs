@@ -87,17 +87,18 @@ fn toml_key(path: &serde_path_to_error::Path) -> String {
         if !out.is_empty() {
             out.push('.');
         }
-        let bare = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '?');
-        if bare {
-            out.push_str(name);
-        } else {
-            out.push_str(&format!("{name:?}"));
-        }
+        out.push_str(&key_segment(name));
     }
     if out.is_empty() { "(top level)".into() } else { out }
+}
+
+/// One segment of a dotted key as TOML writes it: bare when it can be, quoted otherwise.
+pub(super) fn key_segment(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '?');
+    if bare { name.to_string() } else { format!("{name:?}") }
 }
 
 /// Control characters escaped (`\n`, `\u{1b}`), so values quoted from the file keep the error on

@@ -4,6 +4,7 @@
 //! configuration the demo runs on); a file overrides only what it sets. Unknown keys are
 //! errors, and every error names the file and the key.
 
+mod capabilities;
 mod error;
 mod pricing;
 mod secret;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::TaskClass;
 
+pub use capabilities::CapabilityTable;
 pub use error::ConfigError;
 pub use pricing::{PriceRow, TokenUsage};
 pub use secret::{SecretError, SecretRef};
@@ -181,6 +183,11 @@ pub struct LocalModels {
     pub orchestration: String,
     /// Model for sensitive work.
     pub sensitive: String,
+    /// Each local model's capabilities as `ollama show` lists them, by name (`qwen3:8b`) or by
+    /// family (`qwen3`: every tag); a model not listed only completes text. A file's entries
+    /// replace the embedded ones of the same name, and leave the others.
+    #[serde(deserialize_with = "capabilities::over_defaults")]
+    pub capabilities: CapabilityTable,
 }
 
 impl LocalModels {
@@ -429,6 +436,7 @@ impl Default for LocalModels {
             reasoning: "qwen3:32b".into(),
             orchestration: "qwen3:32b".into(),
             sensitive: "qwen3:14b".into(),
+            capabilities: capabilities::defaults(),
         }
     }
 }
@@ -618,6 +626,14 @@ impl FleetConfig {
                 return Err((
                     format!("models.{class}"),
                     format!("`{model}` is not a valid Ollama model name"),
+                ));
+            }
+        }
+        for model in self.models.capabilities.keys() {
+            if !crate::domain::valid_model_name(model) {
+                return Err((
+                    format!("models.capabilities.{}", error::key_segment(model)),
+                    "is not a valid Ollama model or family name".into(),
                 ));
             }
         }

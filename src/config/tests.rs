@@ -179,3 +179,44 @@ fn written_config_reads_back_identically() {
     config.frontier.providers.get_mut("openai").unwrap().api_key = None;
     assert_eq!(parse(&config.to_toml()).unwrap(), config);
 }
+
+#[test]
+fn capabilities_merge_over_the_defaults_one_model_at_a_time() {
+    use crate::domain::Capability::{Completion, Tools, Vision};
+    let config = parse("[models.capabilities]\n\"llama3.1\" = [\"completion\"]\n\"my-vision:7b\" = [\"completion\", \"tools\", \"vision\"]\n").unwrap();
+    let table = &config.models.capabilities;
+    assert_eq!(table["llama3.1"], [Completion], "a file's entry replaces the default");
+    assert_eq!(table["my-vision:7b"], [Completion, Tools, Vision]);
+    assert_eq!(
+        table["qwen3"],
+        LocalModels::default().capabilities["qwen3"],
+        "the other defaults stay"
+    );
+    assert_eq!(
+        parse("").unwrap().models.capabilities,
+        LocalModels::default().capabilities
+    );
+}
+
+#[test]
+fn bad_capabilities_name_the_key() {
+    let text = parse("[models.capabilities]\n\"llama3.1\" = [\"completion\", \"tool\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with("fleet.toml: key `models.capabilities.\"llama3.1\"[1]`:")
+            && text.contains("unknown capability `tool`"),
+        "{text}"
+    );
+    let text = parse("[models.capabilities]\n\"bad name!\" = [\"tools\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with("fleet.toml: key `models.capabilities.\"bad name!\"`:"),
+        "{text}"
+    );
+    let text = parse("[models.capabilities]\n\"qwen3\" = \"tools\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("key `models.capabilities.qwen3`"), "{text}");
+}

@@ -1,12 +1,15 @@
-//! The farm's vocabulary, shared by every role: task classes, endpoints, decisions, node states.
+//! The farm's vocabulary, shared by every role: task classes, endpoints, decisions, node states,
+//! model capabilities.
 //!
 //! Everything here is plain data with string forms that match the store schema and the wire.
 
+mod capability;
 mod class;
 mod decision;
 mod model_name;
 mod node;
 
+pub use capability::{Capabilities, Capability};
 pub use class::{DeclaredClass, TaskClass};
 pub use decision::{DecisionRecord, Endpoint, Fallback, StoredDecision};
 pub use model_name::{MAX_MODEL_NAME, valid_model_name};

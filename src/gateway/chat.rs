@@ -21,7 +21,9 @@ use super::errors::ApiError;
 use super::record::PendingRecord;
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
-use crate::router::{Decision, PlanStep, Rejection, RequestFeatures, RequestInput, Target, parse_data_class};
+use crate::router::{
+    Decision, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target, parse_data_class,
+};
 use crate::wire::openai::ChatCompletionRequest;
 
 /// Header naming the task class when `model` does not.
@@ -198,13 +200,42 @@ async fn handle(
 
 /// The agent's error for a decision that refused the request; the refusal is recorded.
 fn refuse(decision: &Decision, rejection: &Rejection, pending: PendingRecord) -> ApiError {
-    let err = ApiError::unavailable(
-        rejection.code.as_str(),
-        rejection_message(decision, rejection.code.as_str()),
-        rejection.retry_after_secs,
-    );
+    let err = match rejection.code {
+        RejectCode::Unservable(miss) => ApiError {
+            param: Some(miss.field()),
+            ..ApiError::bad_request(rejection.code.as_str(), unservable_message(decision, miss))
+        },
+        code => ApiError::unavailable(
+            code.as_str(),
+            rejection_message(decision, code.as_str()),
+            rejection.retry_after_secs.unwrap_or(1),
+        ),
+    };
     pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
     err
+}
+
+/// Why a request that must stay on the farm cannot be served there, naming what it needs.
+fn unservable_message(decision: &Decision, miss: LocalMiss) -> String {
+    let class = decision.class;
+    let model = &decision.local_model;
+    let why = match miss {
+        LocalMiss::Capability(capability) => format!(
+            "`{}` needs the `{capability}` capability and the `{class}` class's local model `{model}` does not have it (fleet.toml [models.capabilities] lists what each model can do)",
+            miss.field()
+        ),
+        LocalMiss::Gap(gap) => format!(
+            "`{}` cannot be sent to the farm's Ollama nodes: {}",
+            gap.field(),
+            gap.reason()
+        ),
+    };
+    let stays = if decision.is_sensitive() {
+        "sensitive work never leaves the farm".to_string()
+    } else {
+        format!("an operator keeps `{class}` work on the farm (class.{class}.target = local)")
+    };
+    format!("{why}; {stays}")
 }
 
 /// Decides; a sensitive request with no local capacity may wait up to `router.sensitive_wait_secs`
@@ -216,7 +247,7 @@ async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatur
         let waiting = decision.is_sensitive()
             && decision
                 .rejection()
-                .is_some_and(|r| r.code == crate::router::RejectCode::NoLocalCapacity)
+                .is_some_and(|r| r.code == RejectCode::NoLocalCapacity)
             && Instant::now() < deadline;
         if !waiting {
             return decision;

@@ -9,6 +9,7 @@ use super::classify::classify;
 use super::data_class::DataClass;
 use super::detect::{Detector, DetectorSet};
 use super::exposure::{Exposure, Unscannable};
+use super::local_fit::LocalFit;
 
 /// The parts of a parsed chat request that routing looks at (borrowed; nothing is kept).
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +53,8 @@ pub struct RequestFeatures {
     pub unscannable: Option<Unscannable>,
     /// The on-farm privacy reviewer did not clear the request for the frontier.
     pub review_flagged: bool,
+    /// What the request needs from a local model, and what Ollama cannot carry of it.
+    pub local: LocalFit,
 }
 
 impl RequestFeatures {
@@ -83,6 +86,7 @@ impl RequestFeatures {
             detector: exposure.detector,
             unscannable: exposure.unscannable,
             review_flagged: false,
+            local: LocalFit::of_request(input.body),
         }
     }
 }

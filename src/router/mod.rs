@@ -2,7 +2,8 @@
 //! classifier, live overrides, the fleet view and [`select`]. No I/O happens here; the
 //! gateway (HTTP, upstream calls, decision records) builds on it.
 //!
-//! Flow: parsed request → [`RequestFeatures::from_request`] (classifier + a scan of every string) →
+//! Flow: parsed request → [`RequestFeatures::from_request`] (classifier, a scan of every string, and
+//! what a local model would need: [`LocalFit`]) →
 //! [`select`] with the [`Policy`], [`Overrides`], [`FleetView`] and [`SpendState`] → a
 //! [`Decision`] whose plan the gateway walks.
 
@@ -11,6 +12,7 @@ mod data_class;
 pub mod detect;
 mod exposure;
 mod features;
+mod local_fit;
 mod policy;
 pub mod review;
 
@@ -19,9 +21,10 @@ pub use data_class::{DataClass, DataClassError, parse_data_class};
 pub use detect::{Detector, DetectorSet};
 pub use exposure::{Exposure, Unscannable};
 pub use features::{RequestFeatures, RequestInput};
+pub use local_fit::{LocalFit, OllamaGap, field_needing};
 pub(crate) use policy::rank;
 pub use policy::{
-    ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, NodeView, OVERRIDE_KEYS, Outcome,
-    OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection, Sensitivity, SpendState, Target,
-    same_model, select, validate_override,
+    ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, LocalMiss, ModelCapabilities,
+    NodeView, OVERRIDE_KEYS, Outcome, OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection,
+    Sensitivity, SpendState, Target, same_model, select, validate_override,
 };

@@ -2,6 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::Capability::{self, Completion, Embedding, Thinking, Tools, Vision};
+
 /// A model of the simulated public library.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogueModel {
@@ -22,7 +24,7 @@ pub struct CatalogueModel {
     /// The model's maximum context.
     pub max_context: u32,
     /// Capabilities as `/api/show` lists them.
-    pub capabilities: &'static [&'static str],
+    pub capabilities: &'static [Capability],
 }
 
 /// Context size a loaded runner starts with.
@@ -38,7 +40,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         4_920_753_328,
         6_200_000_000,
         131_072,
-        &["completion", "tools"],
+        &[Completion, Tools],
     ),
     model(
         "qwen3:14b",
@@ -48,7 +50,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         9_276_198_565,
         10_900_000_000,
         40_960,
-        &["completion", "tools", "thinking"],
+        &[Completion, Tools, Thinking],
     ),
     model(
         "qwen3:32b",
@@ -58,7 +60,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         20_201_253_588,
         22_600_000_000,
         40_960,
-        &["completion", "tools", "thinking"],
+        &[Completion, Tools, Thinking],
     ),
     model(
         "nomic-embed-text:latest",
@@ -68,7 +70,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         274_302_450,
         580_000_000,
         2_048,
-        &["embedding"],
+        &[Embedding],
     ),
     model(
         "gemma3:4b",
@@ -78,7 +80,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         3_338_801_804,
         5_100_000_000,
         131_072,
-        &["completion", "vision"],
+        &[Completion, Vision],
     ),
     model(
         "qwen3:8b",
@@ -88,7 +90,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         5_225_388_164,
         6_650_000_000,
         40_960,
-        &["completion", "tools", "thinking"],
+        &[Completion, Tools, Thinking],
     ),
     model(
         "llama3.2:3b",
@@ -98,7 +100,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         2_019_393_189,
         3_400_000_000,
         131_072,
-        &["completion", "tools"],
+        &[Completion, Tools],
     ),
     model(
         "mistral:7b",
@@ -108,7 +110,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         4_372_824_384,
         5_600_000_000,
         32_768,
-        &["completion", "tools"],
+        &[Completion, Tools],
     ),
     model(
         "phi4:14b",
@@ -118,7 +120,7 @@ pub const LIBRARY: &[CatalogueModel] = &[
         9_053_116_391,
         10_600_000_000,
         16_384,
-        &["completion"],
+        &[Completion],
     ),
     model(
         "deepseek-r1:8b",
@@ -128,7 +130,27 @@ pub const LIBRARY: &[CatalogueModel] = &[
         5_225_376_768,
         6_650_000_000,
         131_072,
-        &["completion", "thinking"],
+        &[Completion, Thinking],
+    ),
+    model(
+        "qwen3-vl:8b",
+        "qwen3vl",
+        "8.8B",
+        8_767_123_696,
+        6_141_324_504,
+        7_400_000_000,
+        262_144,
+        &[Completion, Tools, Vision, Thinking],
+    ),
+    model(
+        "llama3.2-vision:11b",
+        "mllama",
+        "10.7B",
+        10_670_220_835,
+        7_816_589_186,
+        9_300_000_000,
+        131_072,
+        &[Completion, Vision],
     ),
 ];
 
@@ -146,7 +168,7 @@ const fn model(
     disk_bytes: u64,
     loaded_bytes: u64,
     max_context: u32,
-    capabilities: &'static [&'static str],
+    capabilities: &'static [Capability],
 ) -> CatalogueModel {
     CatalogueModel {
         name,
@@ -174,7 +196,7 @@ impl CatalogueModel {
 
     /// True when the model can serve chat and generate.
     pub fn can_complete(&self) -> bool {
-        self.capabilities.contains(&"completion")
+        self.capabilities.contains(&Completion)
     }
 
     /// Layers of the model as a pull reports them: (digest hex, size).
@@ -288,6 +310,15 @@ mod tests {
     fn specs_are_deterministic() {
         assert_eq!(node_spec(3, 12, 7), node_spec(3, 12, 7));
         assert_eq!(node_spec(0, 1, 7).memory_bytes >> 30, 64);
+    }
+
+    #[test]
+    fn the_fleet_defaults_know_what_every_library_model_can_do() {
+        let capabilities = crate::router::ModelCapabilities::default();
+        for model in LIBRARY {
+            let listed: crate::domain::Capabilities = model.capabilities.iter().copied().collect();
+            assert_eq!(capabilities.of(model.name), listed, "{}", model.name);
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::sim::faults::{FRONTIER, FaultBoard, FaultError, FaultKind, parse_faul
 use crate::sim::frontier::log::{FrontierLog, FrontierRequest};
 use crate::sim::frontier::{self, FrontierState};
 use crate::sim::listener::{self, Controls};
+use crate::sim::node::log::NodeRequest;
 use crate::sim::node::{self, NodeRuntime};
 
 /// Everything that shapes a simulated farm.
@@ -312,6 +313,16 @@ impl SimFarm {
     /// Forgets the frontier's body sightings (between test cases).
     pub fn clear_frontier_sightings(&self) {
         self.frontier.with_log(FrontierLog::clear_sightings);
+    }
+
+    /// The chat requests node `name` read on its compatibility endpoint, oldest first (shapes,
+    /// never text); empty for an unknown node.
+    pub fn node_requests(&self, name: &str) -> Vec<NodeRequest> {
+        self.nodes
+            .iter()
+            .find(|n| n.spec.name == name)
+            .map(|n| n.requests())
+            .unwrap_or_default()
     }
 
     /// The state of every node now.

@@ -15,6 +15,7 @@ mod listener;
 mod node;
 pub mod node_model;
 mod respond;
+mod schema;
 pub mod text;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use admin::{ActiveFault, LoadedSummary, NodeSummary};
 pub use farm::{SimError, SimFarm, SimOptions};
 pub use faults::{FRONTIER, FaultKind};
 pub use frontier::log::{FrontierRequest, LOG_CAPACITY};
+pub use node::log::{NODE_LOG_CAPACITY, NodeRequest};
 
 /// How fast simulated time runs: token rate and the factor applied to every delay.
 #[derive(Debug, Clone, Copy, PartialEq)]

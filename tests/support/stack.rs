@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use farmhand::config::FleetConfig;
 use farmhand::control::ControlSnapshot;
-use farmhand::fleet::{Cadence, FleetPoller, Health};
+use farmhand::fleet::{Cadence, FleetPoller, FleetSnapshot, Health};
 use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
 use farmhand::recorder::{Recorder, RecorderOptions};
 use farmhand::sim::{SimFarm, SimOptions};
@@ -25,6 +25,8 @@ pub struct Stack {
     pub url: String,
     /// Temporary files (SQLite database, journal).
     pub dir: tempfile::TempDir,
+    /// The fleet as the router's poller sees it.
+    pub fleet: watch::Receiver<FleetSnapshot>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     presence: tokio::task::JoinHandle<()>,
 }
@@ -120,6 +122,7 @@ impl Stack {
         tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
             let _ = stopped.await;
         }));
+        let watched = fleet.clone();
         let everyone_up = fleet.wait_for(|f| {
             f.nodes
                 .iter()
@@ -135,6 +138,7 @@ impl Stack {
             gateway,
             url,
             dir,
+            fleet: watched,
             stop: Some(stop),
             presence,
         }
@@ -148,6 +152,31 @@ impl Stack {
             .send()
             .await
             .expect("router answers")
+    }
+}
+
+impl Stack {
+    /// Pulls `model` onto simulated node `node` over Ollama's `/api/pull`, and waits (up to 10 s)
+    /// until the router's fleet view lists it there.
+    pub async fn pull(&self, node: &str, model: &str) {
+        let url = self.farm.node_url(node).expect("a simulated node");
+        let response = reqwest::Client::new()
+            .post(format!("{url}/api/pull"))
+            .json(&serde_json::json!({"model": model, "stream": false}))
+            .send()
+            .await
+            .expect("the node answers");
+        assert_eq!(response.status(), 200, "{model} pulls onto {node}");
+        let mut fleet = self.fleet.clone();
+        let listed = fleet.wait_for(|f| {
+            f.nodes
+                .iter()
+                .any(|n| n.name == node && n.installed.iter().any(|m| m.name == model))
+        });
+        tokio::time::timeout(Duration::from_secs(10), listed)
+            .await
+            .expect("the router sees the pulled model within 10 s")
+            .expect("fleet poller alive");
     }
 }
 

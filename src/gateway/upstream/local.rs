@@ -1,4 +1,8 @@
 //! A farm node: Ollama's OpenAI-compatible `/v1/chat/completions`, passed through.
+//!
+//! Tools, images, `response_format`, `reasoning_effort` and the sampling fields reach the node as
+//! the agent sent them. [`select`](crate::router::select) never places a request on a node whose
+//! model lacks what it needs, or that Ollama could not carry ([`crate::router::OllamaGap`]).
 
 use super::{Timeouts, UpstreamError, UpstreamReply, describe};
 use crate::wire::openai::{ChatCompletionRequest, ErrorEnvelope, StreamOptions};
@@ -11,16 +15,7 @@ pub async fn call(
     request: &ChatCompletionRequest,
     timeouts: Timeouts,
 ) -> Result<UpstreamReply, UpstreamError> {
-    let mut body = request.clone();
-    body.model = model.to_string();
-    body.user = None;
-    if body.is_stream() {
-        body.stream_options = Some(StreamOptions { include_usage: true });
-    }
-    if body.max_tokens.is_none() {
-        // Ollama reads only `max_tokens`; a client sending just the newer field would get unbounded output.
-        body.max_tokens = body.max_completion_tokens;
-    }
+    let body = node_body(request, model);
     let send = client
         .post(format!("{base_url}/v1/chat/completions"))
         .json(&body)
@@ -62,6 +57,28 @@ pub async fn call(
     super::frontier::http::read_completion("node", response, timeouts.idle).await
 }
 
+/// The body a node gets: the agent's request for `model`, with what Ollama reads differently
+/// put its way. `max_completion_tokens` becomes `max_tokens` (the only cap Ollama reads);
+/// `tool_choice: "none"` withholds the tools (Ollama would ignore the choice and offer them);
+/// `user` names the agent to the router and is not sent.
+fn node_body(request: &ChatCompletionRequest, model: &str) -> ChatCompletionRequest {
+    let mut body = request.clone();
+    body.model = model.to_string();
+    body.user = None;
+    if body.is_stream() {
+        body.stream_options = Some(StreamOptions { include_usage: true });
+    }
+    if body.max_tokens.is_none() {
+        body.max_tokens = body.max_completion_tokens;
+    }
+    if body.extra.get("tool_choice").and_then(|c| c.as_str()) == Some("none") {
+        for field in ["tools", "tool_choice", "parallel_tool_calls"] {
+            body.extra.remove(field);
+        }
+    }
+    body
+}
+
 /// What an Ollama error says, as a fixed phrase: its text is never passed on, because Ollama
 /// quotes model output in some errors (a tool call it could not parse, for one).
 fn node_error_kind(detail: &str) -> &'static str {
@@ -85,7 +102,60 @@ fn node_error_kind(detail: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::node_error_kind;
+    use serde_json::{Value, json};
+
+    use super::{node_body, node_error_kind};
+
+    fn body(request: Value) -> Value {
+        let request = serde_json::from_value(request).expect("a chat request");
+        serde_json::to_value(node_body(&request, "qwen3:14b")).expect("serialises")
+    }
+
+    #[test]
+    fn tools_images_and_formats_reach_the_node_as_sent() {
+        let request = json!({
+            "model": "routine", "user": "crawler", "stream": true, "max_completion_tokens": 64,
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]},
+                {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "look", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "a cat"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "look", "parameters": {"type": "object"}}}],
+            "tool_choice": "auto", "parallel_tool_calls": true,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}},
+            "reasoning_effort": "low", "stop": ["\n\n"], "seed": 7
+        });
+        let sent = body(request.clone());
+        for field in [
+            "messages",
+            "tools",
+            "tool_choice",
+            "parallel_tool_calls",
+            "response_format",
+            "reasoning_effort",
+            "stop",
+            "seed",
+        ] {
+            assert_eq!(sent[field], request[field], "{field}");
+        }
+        assert_eq!(sent["model"], "qwen3:14b");
+        assert_eq!((sent["max_tokens"].clone(), sent.get("user")), (json!(64), None));
+        assert_eq!(sent["stream_options"], json!({"include_usage": true}));
+    }
+
+    #[test]
+    fn tool_choice_none_withholds_the_tools() {
+        let sent = body(
+            json!({"model": "routine", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "none"}),
+        );
+        assert!(
+            sent.get("tools").is_none() && sent.get("tool_choice").is_none(),
+            "{sent}"
+        );
+    }
 
     #[test]
     fn node_errors_become_fixed_phrases() {

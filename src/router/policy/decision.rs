@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
+use crate::domain::{Capability, DeclaredClass, Endpoint, Fallback, TaskClass};
 use crate::router::data_class::DataClass;
 use crate::router::detect::Detector;
 use crate::router::exposure::Unscannable;
+use crate::router::local_fit::{OllamaGap, field_needing};
 
 /// One upstream the gateway can call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -63,6 +64,25 @@ pub struct PlanStep {
     pub fallback: Fallback,
 }
 
+/// Why the class's local model cannot serve a request, whatever the nodes' state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LocalMiss {
+    /// The model lacks a capability the request needs (`tools`, `vision`, `audio`, `thinking`).
+    Capability(Capability),
+    /// Ollama's compatibility layer cannot carry part of the request.
+    Gap(OllamaGap),
+}
+
+impl LocalMiss {
+    /// The request field at fault (`tools`, `image_url`, `tool_choice`, `messages[0].content[1]`, …).
+    pub fn field(self) -> String {
+        match self {
+            LocalMiss::Capability(capability) => field_needing(capability).into(),
+            LocalMiss::Gap(gap) => gap.field(),
+        }
+    }
+}
+
 /// Why a request was refused before any upstream call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectCode {
@@ -72,6 +92,8 @@ pub enum RejectCode {
     BudgetExhausted,
     /// The frontier kill switch is on and no eligible node can take the work instead.
     FrontierDisabled,
+    /// The request must run locally and the class's local model cannot serve it.
+    Unservable(LocalMiss),
 }
 
 impl RejectCode {
@@ -81,6 +103,8 @@ impl RejectCode {
             RejectCode::NoLocalCapacity => "no_local_capacity",
             RejectCode::BudgetExhausted => "budget_exhausted",
             RejectCode::FrontierDisabled => "frontier_disabled",
+            RejectCode::Unservable(LocalMiss::Capability(_)) => "unsupported_capability",
+            RejectCode::Unservable(LocalMiss::Gap(_)) => "unsupported_field",
         }
     }
 }
@@ -88,10 +112,10 @@ impl RejectCode {
 /// A refusal: HTTP status, `Retry-After` and a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejection {
-    /// HTTP status (always 503).
+    /// HTTP status: 503 when waiting may help, 400 when the request cannot be served as it is.
     pub status: u16,
-    /// Seconds for the `Retry-After` header (at least 1).
-    pub retry_after_secs: u32,
+    /// Seconds for the `Retry-After` header (at least 1), on a 503.
+    pub retry_after_secs: Option<u32>,
     /// Why.
     pub code: RejectCode,
 }
@@ -150,6 +174,8 @@ pub enum Reason {
     OverBudget,
     /// Local-bound work sent to the frontier because no node can take it.
     NoLocalCapacity,
+    /// Local-bound work sent to the frontier because the class's local model cannot serve it.
+    Capability,
     /// The request was refused; see the rejection code.
     Rejected(RejectCode),
 }
@@ -165,6 +191,7 @@ impl Reason {
             Reason::KillSwitch => "kill_switch",
             Reason::OverBudget => "over_budget",
             Reason::NoLocalCapacity => "no_local_capacity",
+            Reason::Capability => "capability",
             Reason::Rejected(code) => code.as_str(),
         }
     }
@@ -177,6 +204,8 @@ pub struct Decision {
     pub declared: DeclaredClass,
     /// The class the request is routed as.
     pub class: TaskClass,
+    /// The class's local model (pinned or from policy), whether or not the plan uses it.
+    pub local_model: Arc<str>,
     /// Why it is sensitive, when it is.
     pub sensitivity: Option<Sensitivity>,
     /// The plan or the rejection.
@@ -267,6 +296,7 @@ mod tests {
         let decision = Decision {
             declared: DeclaredClass::Reasoning,
             class: TaskClass::Reasoning,
+            local_model: "qwen3:32b".into(),
             sensitivity: None,
             outcome: Outcome::Plan(vec![PlanStep {
                 target: Target::Frontier {
@@ -289,7 +319,7 @@ mod tests {
             sensitivity: Some(Sensitivity::Detector(Detector::ApiKey)),
             outcome: Outcome::Rejected(Rejection {
                 status: 503,
-                retry_after_secs: 5,
+                retry_after_secs: Some(5),
                 code: RejectCode::NoLocalCapacity,
             }),
             reason: Reason::Rejected(RejectCode::NoLocalCapacity),

@@ -1,6 +1,7 @@
 //! The routing policy and the pure decision: base policy from `fleet.toml`, live overrides
 //! from the store, a view of the fleet, and [`select`] that turns them into a [`Decision`].
 
+mod capabilities;
 mod decision;
 mod fleet_view;
 mod overrides;
@@ -14,7 +15,8 @@ use crate::domain::TaskClass;
 
 use super::detect::DetectorSet;
 
-pub use decision::{Decision, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
+pub use capabilities::ModelCapabilities;
+pub use decision::{Decision, LocalMiss, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
 pub use fleet_view::{FleetView, NodeView, same_model};
 pub use overrides::{ClassTarget, OVERRIDE_KEYS, OverrideError, Overrides, validate_override};
 pub(crate) use placement::rank;
@@ -25,6 +27,8 @@ pub use select::{SpendState, select};
 pub struct Policy {
     /// The local model each class runs on.
     pub local_models: ClassModels,
+    /// What each local model can do; a request is placed only on a model that can serve it.
+    pub capabilities: ModelCapabilities,
     /// The frontier target of each class that may leave the farm.
     pub frontier: FrontierRoutes,
     /// Routine requests with fewer estimated tokens than this go local.
@@ -54,6 +58,7 @@ impl Policy {
                 orchestration: models.orchestration.as_str().into(),
                 sensitive: models.sensitive.as_str().into(),
             },
+            capabilities: ModelCapabilities::from_table(&models.capabilities),
             frontier: FrontierRoutes {
                 routine: route(&config.frontier.routine),
                 reasoning: route(&config.frontier.reasoning),

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use super::decision::{Decision, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
+use super::decision::{Decision, LocalMiss, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
 use super::fleet_view::{FleetView, NodeView};
 use super::overrides::{ClassTarget, Overrides};
 use super::{FrontierRoute, Policy, placement};
 use crate::config::{OverBudget, UnscannableRoute};
+use crate::domain::Capabilities;
 use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
 use crate::router::features::RequestFeatures;
+use crate::router::local_fit::LocalFit;
 
 /// `Retry-After` when no node can take local-only work: capacity frees up in seconds.
 pub const NO_LOCAL_CAPACITY_RETRY_SECS: u32 = 5;
@@ -27,7 +29,8 @@ pub struct SpendState {
 /// Decides where a request goes: the effective class, and an ordered plan of targets or a rejection.
 ///
 /// A sensitive request never gets a frontier target: its plan is built from local nodes only,
-/// and with none eligible it is rejected with a 503.
+/// and with none eligible it is rejected with a 503 (a 400 when its local model can never serve
+/// it). No request is placed on a local model that lacks a capability it needs.
 pub fn select(
     features: &RequestFeatures,
     policy: &Policy,
@@ -39,8 +42,17 @@ pub fn select(
     let model = overrides
         .model_pin(class)
         .unwrap_or_else(|| policy.local_models.for_class(class));
-    let nodes = placement::rank(fleet, model, overrides);
-    let locals = Locals { nodes: &nodes, model };
+    let miss = local_miss(&features.local, policy.capabilities.of(model));
+    let nodes = if miss.is_none() {
+        placement::rank(fleet, model, overrides)
+    } else {
+        Vec::new()
+    };
+    let locals = Locals {
+        nodes: &nodes,
+        model,
+        miss,
+    };
     let frontier = if class == TaskClass::Sensitive {
         None
     } else {
@@ -50,7 +62,7 @@ pub fn select(
         None => {
             let plan = locals.steps(Fallback::None, Fallback::NodeRetry, 0);
             if plan.is_empty() {
-                reject(RejectCode::NoLocalCapacity, spend)
+                locals.reject_unplaced(spend)
             } else {
                 (Outcome::Plan(plan), Reason::Sensitive)
             }
@@ -65,6 +77,7 @@ pub fn select(
     Decision {
         declared: features.declared,
         class,
+        local_model: model.clone(),
         sensitivity,
         outcome,
         reason,
@@ -135,7 +148,8 @@ fn leavable(
             plan.push(frontier_step(Fallback::ToFrontier));
         }
         return match (plan.is_empty(), locals.nodes.is_empty()) {
-            (true, _) => reject(RejectCode::NoLocalCapacity, spend),
+            (true, _) => locals.reject_unplaced(spend),
+            (false, true) if locals.miss.is_some() => (Outcome::Plan(plan), Reason::Capability),
             (false, true) => (Outcome::Plan(plan), Reason::NoLocalCapacity),
             (false, false) => (Outcome::Plan(plan), reason),
         };
@@ -173,13 +187,31 @@ fn budget_spent(policy: &Policy, overrides: &Overrides, spend: &SpendState) -> b
     budget > 0.0 && spend.frontier_usd_today.partial_cmp(&budget) != Some(std::cmp::Ordering::Less)
 }
 
-/// The ranked eligible nodes for the class's local model.
+/// Why the local model cannot serve a request: a capability it lacks, else a part Ollama cannot carry.
+fn local_miss(fit: &LocalFit, model_has: Capabilities) -> Option<LocalMiss> {
+    model_has
+        .first_missing(fit.needs)
+        .map(LocalMiss::Capability)
+        .or(fit.gap.map(LocalMiss::Gap))
+}
+
+/// The ranked eligible nodes for the class's local model (none when the model cannot serve the request).
 struct Locals<'a> {
     nodes: &'a [&'a NodeView],
     model: &'a Arc<str>,
+    miss: Option<LocalMiss>,
 }
 
 impl Locals<'_> {
+    /// The refusal when the request must run locally and no node is in the plan: a 400 when the
+    /// model can never serve it, else a 503 to retry when capacity frees up.
+    fn reject_unplaced(&self, spend: &SpendState) -> (Outcome, Reason) {
+        match self.miss {
+            Some(miss) => reject(RejectCode::Unservable(miss), spend),
+            None => reject(RejectCode::NoLocalCapacity, spend),
+        }
+    }
+
     /// Local steps, the first with `first` and the others with `rest`, with room for `extra` more.
     fn steps(&self, first: Fallback, rest: Fallback, extra: usize) -> Vec<PlanStep> {
         let mut plan = Vec::with_capacity(self.nodes.len() + extra);
@@ -202,14 +234,15 @@ impl Locals<'_> {
 }
 
 fn reject(code: RejectCode, spend: &SpendState) -> (Outcome, Reason) {
-    let retry_after_secs = match code {
-        RejectCode::NoLocalCapacity => NO_LOCAL_CAPACITY_RETRY_SECS,
-        RejectCode::FrontierDisabled => FRONTIER_DISABLED_RETRY_SECS,
-        RejectCode::BudgetExhausted => spend.resets_in_secs.clamp(60, 86_400),
+    let (status, retry_after_secs) = match code {
+        RejectCode::NoLocalCapacity => (503, Some(NO_LOCAL_CAPACITY_RETRY_SECS)),
+        RejectCode::FrontierDisabled => (503, Some(FRONTIER_DISABLED_RETRY_SECS)),
+        RejectCode::BudgetExhausted => (503, Some(spend.resets_in_secs.clamp(60, 86_400))),
+        RejectCode::Unservable(_) => (400, None),
     };
     (
         Outcome::Rejected(Rejection {
-            status: 503,
+            status,
             retry_after_secs,
             code,
         }),

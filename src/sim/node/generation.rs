@@ -21,6 +21,8 @@ pub(crate) struct Plan {
     pub(crate) received: Instant,
     /// The last prompt text, when the reply may echo it (see [`crate::sim::text::ECHO_CUE`]).
     pub(crate) prompt: Option<String>,
+    /// The tokens to generate instead of prose (JSON, or tool calls as the model writes them).
+    pub(crate) script: Option<Vec<String>>,
 }
 
 /// The end of a reply.
@@ -52,7 +54,13 @@ fn nanos(d: Duration) -> u64 {
 pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Receiver<Piece> {
     let (tx, rx) = mpsc::channel(32);
     let pace = node.pace;
-    let mut text = TextGenerator::for_prompt(node.next_seed(), plan.prompt.as_deref().unwrap_or_default());
+    let mut source = match plan.script {
+        Some(tokens) => Source::Script(tokens.into_iter()),
+        None => Source::Prose(Box::new(TextGenerator::for_prompt(
+            node.next_seed(),
+            plan.prompt.as_deref().unwrap_or_default(),
+        ))),
+    };
     tokio::spawn(async move {
         let load = slot.wait_ready().await;
         let prefill = Instant::now();
@@ -61,7 +69,7 @@ pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Re
         ));
         crate::sim::sleep_until(prefill + prefill_time).await;
         let prompt_eval = prefill.elapsed();
-        let natural = u64::from(text.natural_length());
+        let natural = source.natural_length();
         let (count, done_reason) = match plan.max_tokens {
             Some(max) if max < natural => (max, "length"),
             _ => (natural, "stop"),
@@ -70,7 +78,7 @@ pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Re
         let per_token = pace.per_token();
         for i in 0..count {
             crate::sim::sleep_until(decode + per_token.mul_f64((i + 1) as f64)).await;
-            if tx.send(Piece::Token(text.next_token())).await.is_err() {
+            if tx.send(Piece::Token(source.next_token())).await.is_err() {
                 return;
             }
         }
@@ -88,6 +96,31 @@ pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Re
         let _ = tx.send(Piece::Done(Finish { done_reason, metrics })).await;
     });
     rx
+}
+
+/// Where a reply's tokens come from.
+enum Source {
+    /// Generated prose (boxed: the generator is large, a script is not).
+    Prose(Box<TextGenerator>),
+    /// A fixed script.
+    Script(std::vec::IntoIter<String>),
+}
+
+impl Source {
+    /// Tokens the reply has when nothing cuts it short.
+    fn natural_length(&mut self) -> u64 {
+        match self {
+            Source::Prose(text) => u64::from(text.natural_length()),
+            Source::Script(tokens) => tokens.len() as u64,
+        }
+    }
+
+    fn next_token(&mut self) -> String {
+        match self {
+            Source::Prose(text) => text.next_token(),
+            Source::Script(tokens) => tokens.next().unwrap_or_default(),
+        }
+    }
 }
 
 /// Collects a whole reply (for `stream: false`); `None` if generation stopped early.

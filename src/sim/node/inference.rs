@@ -177,6 +177,7 @@ async fn serve(node: Arc<NodeRuntime>, job: Job, received: Instant) -> Response 
             max_tokens,
             received,
             prompt: None,
+            script: None,
         },
     );
     let (endpoint, model) = (job.endpoint, job.model);

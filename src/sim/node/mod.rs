@@ -1,8 +1,11 @@
 //! One simulated node over HTTP: Ollama's API, its `/v1` compatibility layer and the agent's metrics.
 
+mod answer;
 mod compat;
+mod compat_input;
 mod generation;
 mod inference;
+pub(crate) mod log;
 mod native;
 mod pull;
 mod slot;
@@ -42,6 +45,7 @@ pub(crate) struct NodeRuntime {
     requests: AtomicU64,
     faults: Arc<FaultBoard>,
     started: Instant,
+    log: Mutex<log::NodeLog>,
 }
 
 impl NodeRuntime {
@@ -71,7 +75,18 @@ impl NodeRuntime {
             requests: AtomicU64::new(0),
             faults,
             started: Instant::now(),
+            log: Mutex::new(log::NodeLog::default()),
         }
+    }
+
+    /// Notes a chat request the compatibility endpoint read.
+    pub(crate) fn record(&self, request: log::NodeRequest) {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).push(request);
+    }
+
+    /// The chat requests read so far, oldest first.
+    pub(crate) fn requests(&self) -> Vec<log::NodeRequest> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).entries()
     }
 
     /// Runs `f` on the node's state at the current time.

@@ -3,10 +3,13 @@
 use super::*;
 use crate::config::FleetConfig;
 use crate::domain::DrainState;
+use crate::domain::{Capabilities, Capability};
 use crate::fleet::Health;
+use crate::router::ModelCapabilities;
 use crate::router::data_class::DataClass;
 use crate::router::detect::Detector;
 use crate::router::exposure::Unscannable;
+use crate::router::local_fit::OllamaGap;
 
 fn policy() -> Policy {
     Policy::from_config(&FleetConfig::default())
@@ -48,6 +51,7 @@ fn features(declared: DeclaredClass, est_tokens: u64) -> RequestFeatures {
         detector: None,
         unscannable: None,
         review_flagged: false,
+        local: LocalFit::default(),
     }
 }
 
@@ -181,7 +185,7 @@ fn sensitive_work_without_capacity_is_refused_never_sent_out() {
         d.rejection(),
         Some(&Rejection {
             status: 503,
-            retry_after_secs: NO_LOCAL_CAPACITY_RETRY_SECS,
+            retry_after_secs: Some(NO_LOCAL_CAPACITY_RETRY_SECS),
             code: RejectCode::NoLocalCapacity
         })
     );
@@ -207,7 +211,7 @@ fn kill_switch_keeps_frontier_work_local_or_refuses_it() {
     );
     assert_eq!(
         none.rejection().map(|r| (r.code, r.retry_after_secs)),
-        Some((RejectCode::FrontierDisabled, 60))
+        Some((RejectCode::FrontierDisabled, Some(60)))
     );
 }
 
@@ -225,7 +229,7 @@ fn past_the_budget_work_degrades_or_is_refused() {
     let d = run(&features(DeclaredClass::Orchestration, 10), &refuse, &fleet(), 50.0);
     assert_eq!(
         d.rejection().map(|r| (r.code, r.retry_after_secs)),
-        Some((RejectCode::BudgetExhausted, 7_200))
+        Some((RejectCode::BudgetExhausted, Some(7_200)))
     );
 
     let raised = overrides(&[("budget.daily_usd", "80"), ("budget.over", "refuse")]);
@@ -327,5 +331,128 @@ fn unscannable_content_leaves_only_when_policy_lets_it() {
         run(&detected, &allowed, &fleet(), 0.0).sensitivity,
         Some(Sensitivity::Detector(Detector::Email)),
         "letting images leave never lets a detected secret leave"
+    );
+}
+
+fn needing(declared: DeclaredClass, capability: Capability) -> RequestFeatures {
+    let mut f = features(declared, 10);
+    f.local.needs = Capabilities::NONE.with(capability);
+    f
+}
+
+#[test]
+fn requests_go_only_to_local_models_that_can_serve_them() {
+    let d = run(
+        &needing(DeclaredClass::Routine, Capability::Tools),
+        &Overrides::none(3),
+        &fleet(),
+        0.0,
+    );
+    assert_eq!(
+        labels(&d)[0],
+        step("local/mini-01/llama3.1:8b", Fallback::None),
+        "llama3.1 calls tools"
+    );
+    assert_eq!(&*d.local_model, "llama3.1:8b");
+
+    let mut fleet = fleet();
+    fleet.nodes[0].installed.push("phi4:14b".into());
+    let pinned = overrides(&[("class.routine.model", "phi4:14b")]);
+    let d = run(
+        &needing(DeclaredClass::Routine, Capability::Tools),
+        &pinned,
+        &fleet,
+        0.0,
+    );
+    assert_eq!(labels(&d), [step("frontier/openai/gpt-5.4-mini", Fallback::ToFrontier)]);
+    assert_eq!(d.reason, Reason::Capability);
+    assert!(d.header_value().contains("reason=capability"), "{}", d.header_value());
+    let plain = run(&features(DeclaredClass::Routine, 10), &pinned, &fleet, 0.0);
+    assert_eq!(labels(&plain)[0], step("local/mini-01/phi4:14b", Fallback::None));
+
+    let d = run(
+        &needing(DeclaredClass::Reasoning, Capability::Vision),
+        &Overrides::none(3),
+        &fleet,
+        0.0,
+    );
+    assert_eq!(
+        labels(&d),
+        [step("frontier/anthropic/claude-sonnet-4-6", Fallback::None)],
+        "no local fallback on a model that cannot see"
+    );
+}
+
+#[test]
+fn what_ollama_cannot_carry_never_goes_to_a_node() {
+    let mut forced = features(DeclaredClass::Routine, 10);
+    forced.local = LocalFit {
+        needs: Capabilities::NONE.with(Capability::Tools),
+        gap: Some(OllamaGap::ForcedToolChoice),
+    };
+    let d = run(&forced, &Overrides::none(3), &fleet(), 0.0);
+    assert_eq!(labels(&d), [step("frontier/openai/gpt-5.4-mini", Fallback::ToFrontier)]);
+    assert_eq!(d.reason, Reason::Capability);
+
+    let local_only = overrides(&[("class.routine.target", "local")]);
+    let d = run(&forced, &local_only, &fleet(), 0.0);
+    assert_eq!(
+        d.rejection(),
+        Some(&Rejection {
+            status: 400,
+            retry_after_secs: None,
+            code: RejectCode::Unservable(LocalMiss::Gap(OllamaGap::ForcedToolChoice))
+        })
+    );
+    assert_eq!(d.rejection().map(|r| r.code.as_str()), Some("unsupported_field"));
+}
+
+#[test]
+fn sensitive_work_its_model_cannot_serve_is_a_400_never_a_frontier_call() {
+    let mut image = needing(DeclaredClass::Routine, Capability::Vision);
+    image.unscannable = Some(Unscannable::ImageUrl);
+    let d = run(&image, &Overrides::none(3), &fleet(), 0.0);
+    assert_eq!(d.class, TaskClass::Sensitive);
+    let rejection = d.rejection().expect("refused");
+    assert_eq!(
+        (rejection.status, rejection.retry_after_secs, rejection.code),
+        (
+            400,
+            None,
+            RejectCode::Unservable(LocalMiss::Capability(Capability::Vision))
+        )
+    );
+    assert_eq!(rejection.code.as_str(), "unsupported_capability");
+    assert_eq!(LocalMiss::Capability(Capability::Vision).field(), "image_url");
+    assert_eq!(&*d.local_model, "qwen3:14b");
+
+    let mut seeing = policy();
+    let mut table = crate::config::LocalModels::default().capabilities;
+    table.insert(
+        "qwen3:14b".into(),
+        vec![Capability::Completion, Capability::Tools, Capability::Vision],
+    );
+    seeing.capabilities = ModelCapabilities::from_table(&table);
+    let d = select(&image, &seeing, &Overrides::none(3), &fleet(), &SpendState::default());
+    assert_eq!(
+        labels(&d)[0],
+        step("local/mini-01/qwen3:14b", Fallback::None),
+        "a capability list in config is all it takes"
+    );
+}
+
+#[test]
+fn a_blocked_frontier_with_an_unfit_local_model_is_still_a_503() {
+    let off = overrides(&[("frontier.kill_switch", "on")]);
+    let d = run(
+        &needing(DeclaredClass::Reasoning, Capability::Vision),
+        &off,
+        &fleet(),
+        0.0,
+    );
+    assert_eq!(
+        d.rejection().map(|r| (r.status, r.code)),
+        Some((503, RejectCode::FrontierDisabled)),
+        "waiting for the kill switch to lift can help"
     );
 }

@@ -1,0 +1,69 @@
+//! What a simulated node's compatibility endpoint was asked: the shape of each request it could
+//! read (model, tools, images, audio, format), never its text. Tests read it to see what a route
+//! carried to the node.
+
+use std::collections::VecDeque;
+
+/// Entries kept per node; older ones are dropped first.
+pub const NODE_LOG_CAPACITY: usize = 1_000;
+
+/// One chat request a node read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRequest {
+    /// The model asked for, as sent.
+    pub model: String,
+    /// Whether it asked for a stream.
+    pub stream: bool,
+    /// Tools offered.
+    pub tools: usize,
+    /// Images across all messages.
+    pub images: usize,
+    /// Audio clips across all messages.
+    pub audio: usize,
+    /// `json_object` or `json_schema` when a response format was asked for.
+    pub format: Option<&'static str>,
+}
+
+/// The bounded log of one node.
+#[derive(Debug, Default)]
+pub(crate) struct NodeLog {
+    entries: VecDeque<NodeRequest>,
+}
+
+impl NodeLog {
+    /// Records a request, dropping the oldest past [`NODE_LOG_CAPACITY`].
+    pub(crate) fn push(&mut self, request: NodeRequest) {
+        if self.entries.len() == NODE_LOG_CAPACITY {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(request);
+    }
+
+    /// Every entry, oldest first.
+    pub(crate) fn entries(&self) -> Vec<NodeRequest> {
+        self.entries.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_bounded() {
+        let mut log = NodeLog::default();
+        for i in 0..=NODE_LOG_CAPACITY {
+            log.push(NodeRequest {
+                model: format!("m{i}"),
+                stream: false,
+                tools: 0,
+                images: 0,
+                audio: 0,
+                format: None,
+            });
+        }
+        let entries = log.entries();
+        assert_eq!(entries.len(), NODE_LOG_CAPACITY);
+        assert_eq!(entries[0].model, "m1");
+    }
+}
