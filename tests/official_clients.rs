@@ -21,6 +21,8 @@ use tokio::process::Command;
 
 /// Where the client scripts, their pins and `node_modules` live.
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
+/// The local model for sensitive work: one that calls tools and sees, so every case can stay on the farm.
+const SENSITIVE_MODEL: &str = "qwen3-vl:8b";
 /// Every class the scripts exercise.
 const CLASSES: [&str; 5] = ["routine", "reasoning", "orchestration", "sensitive", "auto"];
 /// Every case the scripts run per class, with the requests each one makes.
@@ -122,7 +124,7 @@ struct Expected {
 }
 
 /// The route each class's case takes under the default policy with `policy.unscannable = frontier`
-/// (the field table in README.md).
+/// and a sensitive model that sees (the field table in README.md).
 fn expected(class: &'static str, case: &str) -> Expected {
     let served = |endpoint, provider, effective| Expected {
         endpoint: Some(endpoint),
@@ -250,8 +252,16 @@ fn check_frontier(stack: &Stack, problems: &mut Vec<String>) {
 async fn official_python_and_node_clients_work_for_every_class() {
     require_python_client();
     require_node_client();
-    // Images must be allowed to leave, or they would keep every image case on the farm.
-    let stack = Stack::start(2, None, |c| c.policy.unscannable = UnscannableRoute::Frontier).await;
+    let stack = Stack::start(2, None, |config| {
+        // Images may leave, or every image case would stay on the farm as sensitive work.
+        config.policy.unscannable = UnscannableRoute::Frontier;
+        // The default sensitive model calls tools but cannot see; this one does both.
+        config.models.sensitive = SENSITIVE_MODEL.into();
+    })
+    .await;
+    for node in ["mini-01", "mini-02"] {
+        stack.pull(node, SENSITIVE_MODEL).await;
+    }
     let base_url = format!("{}/v1", stack.url);
     let (python, node) = tokio::join!(
         run_client("python3", "openai_python.py", &base_url),
