@@ -60,7 +60,7 @@ fn probe(program: &str, args: &[&str]) -> Result<String, String> {
         return Err(format!(
             "`{program} {}` failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().trim()
         ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
