@@ -42,7 +42,10 @@ fn pinned(file: &str, name: &str) -> String {
     let text = std::fs::read_to_string(Path::new(CLIENTS).join(file)).expect("the pin file is readable");
     if file.ends_with(".json") {
         let json: serde_json::Value = serde_json::from_str(&text).expect("package.json is JSON");
-        return json["dependencies"][name].as_str().expect("a pinned version").to_string();
+        return json["dependencies"][name]
+            .as_str()
+            .expect("a pinned version")
+            .to_string();
     }
     text.lines()
         .find_map(|line| line.trim().strip_prefix(&format!("{name}==")))
@@ -60,7 +63,11 @@ fn probe(program: &str, args: &[&str]) -> Result<String, String> {
         return Err(format!(
             "`{program} {}` failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().trim()
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
         ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())

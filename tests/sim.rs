@@ -804,10 +804,7 @@ async fn frontier_openai_answers_n_choices_and_refuses_a_bad_n() {
         .map(|e| serde_json::from_str(&e.data).unwrap())
         .collect();
     for index in [0, 1] {
-        let mine: Vec<&Value> = chunks
-            .iter()
-            .filter(|c| c["choices"][0]["index"] == index)
-            .collect();
+        let mine: Vec<&Value> = chunks.iter().filter(|c| c["choices"][0]["index"] == index).collect();
         assert_eq!(mine.first().unwrap()["choices"][0]["delta"]["role"], "assistant");
         assert_eq!(mine.last().unwrap()["choices"][0]["finish_reason"], "length");
     }

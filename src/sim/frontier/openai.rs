@@ -84,7 +84,9 @@ fn choice_count(request: &ChatCompletionRequest) -> Result<usize, String> {
             "Invalid 'n': integer above maximum value. Expected a value <= {MAX_CHOICES}, but got {count} instead."
         )),
         Some(count) => Ok(count as usize),
-        None => Err(format!("Invalid type for 'n': expected an integer, but got {n} instead.")),
+        None => Err(format!(
+            "Invalid type for 'n': expected an integer, but got {n} instead."
+        )),
     }
 }
 
