@@ -763,6 +763,62 @@ async fn frontier_openai_streams_usage_null_then_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn frontier_openai_answers_n_choices_and_refuses_a_bad_n() {
+    let farm = farm(1, 0.01).await;
+    let url = format!("{}/v1/chat/completions", farm.frontier_url());
+    let ask = |extra: Value| {
+        let mut body = json!({"model": "gpt-5.4-mini", "max_completion_tokens": 4, "messages": [{"role": "user", "content": "hello"}]});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+
+    let reply: Value = post(url.clone(), ask(json!({"n": 3}))).await.json().await.unwrap();
+    let indices: Vec<u64> = reply["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, [0, 1, 2]);
+    assert!(
+        reply["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["message"]["content"].as_str().is_some_and(|t| !t.is_empty()))
+    );
+    assert_eq!(reply["usage"]["completion_tokens"], 12, "every choice's tokens count");
+
+    // Streamed: each choice's chunks carry its index and end with its own finish reason.
+    let events = sse(&post(
+        url.clone(),
+        ask(json!({"n": 2, "stream": true, "stream_options": {"include_usage": true}})),
+    )
+    .await
+    .text()
+    .await
+    .unwrap());
+    assert!(events.last().unwrap().is_done());
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    for index in [0, 1] {
+        let mine: Vec<&Value> = chunks.iter().filter(|c| c["choices"][0]["index"] == index).collect();
+        assert_eq!(mine.first().unwrap()["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(mine.last().unwrap()["choices"][0]["finish_reason"], "length");
+    }
+    assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 8);
+
+    for bad in [json!(0), json!(129), json!("2")] {
+        let response = post(url.clone(), ask(json!({"n": bad}))).await;
+        assert_eq!(response.status(), 400, "n = {bad}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error"]["message"].as_str().unwrap().contains("'n'"), "{error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn frontier_faults_529_retry_after_and_down_closes_connections() {
     let farm = farm(1, 0.01).await;
     let admin = farm.frontier_url();

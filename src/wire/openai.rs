@@ -189,7 +189,7 @@ pub struct ResponseMessage {
 /// One choice of a non-streamed completion.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
-    /// Position, 0.
+    /// Position among the `n` choices (0 when one was asked for).
     #[serde(default)]
     pub index: u32,
     /// The reply.
@@ -260,7 +260,7 @@ pub struct Delta {
 /// One choice of a streamed chunk.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkChoice {
-    /// Position, 0.
+    /// Position among the `n` choices (0 when one was asked for).
     #[serde(default)]
     pub index: u32,
     /// The delta (`{}` on the finish chunk).

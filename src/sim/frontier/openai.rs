@@ -1,4 +1,5 @@
-//! Simulated OpenAI `POST /v1/chat/completions`: non-streamed and streamed replies, error envelopes.
+//! Simulated OpenAI `POST /v1/chat/completions`: non-streamed and streamed replies (`n` choices
+//! each), error envelopes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use serde_json::Value;
 
 use crate::sim::faults::FaultKind;
 use crate::sim::frontier::log::FrontierRequest;
@@ -67,7 +69,28 @@ fn fault_response(fault: Option<FaultKind>) -> Option<Response> {
     }
 }
 
-fn validate(headers: &HeaderMap, body: &Bytes) -> Result<ChatCompletionRequest, Box<Response>> {
+/// Most choices OpenAI answers one request with.
+const MAX_CHOICES: u64 = 128;
+
+/// The choices a request asks for (`n`, 1 when absent), or OpenAI's complaint about its value.
+fn choice_count(request: &ChatCompletionRequest) -> Result<usize, String> {
+    let n = match request.extra.get("n") {
+        None | Some(Value::Null) => return Ok(1),
+        Some(n) => n,
+    };
+    match n.as_u64() {
+        Some(0) => Err("Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead.".into()),
+        Some(count) if count > MAX_CHOICES => Err(format!(
+            "Invalid 'n': integer above maximum value. Expected a value <= {MAX_CHOICES}, but got {count} instead."
+        )),
+        Some(count) => Ok(count as usize),
+        None => Err(format!(
+            "Invalid type for 'n': expected an integer, but got {n} instead."
+        )),
+    }
+}
+
+fn validate(headers: &HeaderMap, body: &Bytes) -> Result<(ChatCompletionRequest, usize), Box<Response>> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("").trim_start_matches("Bearer").trim());
@@ -87,7 +110,8 @@ fn validate(headers: &HeaderMap, body: &Bytes) -> Result<ChatCompletionRequest, 
     if request.messages.is_empty() {
         return Err(invalid("[] is too short - 'messages'"));
     }
-    Ok(request)
+    let choices = choice_count(&request).map_err(|message| invalid(&message))?;
+    Ok((request, choices))
 }
 
 pub(crate) async fn chat_completions(
@@ -96,8 +120,8 @@ pub(crate) async fn chat_completions(
     body: Bytes,
 ) -> Response {
     state.sight(&body);
-    let request = match validate(&headers, &body) {
-        Ok(request) => request,
+    let (request, choices) = match validate(&headers, &body) {
+        Ok(valid) => valid,
         Err(response) => return *response,
     };
     let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
@@ -129,38 +153,45 @@ pub(crate) async fn chat_completions(
     } else {
         0
     };
-    let reply = state.compose(
-        request.max_completion_tokens.or(request.max_tokens).map(u64::from),
-        texts.last().map_or("", String::as_str),
-    );
+    let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
+    let replies: Vec<Composition> = (0..choices)
+        .map(|_| state.compose(max_tokens, texts.last().map_or("", String::as_str)))
+        .collect();
+    let completion_tokens = replies.iter().map(Composition::len).sum();
     let usage = Usage {
         prompt_tokens,
-        completion_tokens: reply.len(),
-        total_tokens: prompt_tokens + reply.len(),
+        completion_tokens,
+        total_tokens: prompt_tokens + completion_tokens,
         prompt_tokens_details: Some(PromptTokensDetails { cached_tokens: cached }),
         completion_tokens_details: Some(CompletionTokensDetails::default()),
     };
     let id = format!("chatcmpl-{}", random_id(29));
     let created = chrono::Utc::now().timestamp();
     let response = if request.is_stream() {
-        paced_sse(stream_events(&state, &request, &reply, usage, id, created))
+        paced_sse(stream_events(&state, &request, &replies, usage, id, created))
     } else {
-        state.wait_whole(&reply).await;
+        // The choices are generated side by side: the reply takes as long as the longest.
+        if let Some(longest) = replies.iter().max_by_key(|r| r.len()) {
+            state.wait_whole(longest).await;
+        }
         let completion = ChatCompletion {
             id,
             object: OBJECT_COMPLETION.into(),
             created,
             model: request.model.clone(),
             system_fingerprint: Some("fp_4c2a".into()),
-            choices: vec![Choice {
-                index: 0,
-                message: ResponseMessage {
-                    role: "assistant".into(),
-                    content: Some(reply.text()),
-                    ..ResponseMessage::default()
-                },
-                finish_reason: Some(finish_reason(&reply).into()),
-            }],
+            choices: (0u32..)
+                .zip(&replies)
+                .map(|(index, reply)| Choice {
+                    index,
+                    message: ResponseMessage {
+                        role: "assistant".into(),
+                        content: Some(reply.text()),
+                        ..ResponseMessage::default()
+                    },
+                    finish_reason: Some(finish_reason(reply).into()),
+                })
+                .collect(),
             usage: Some(usage),
             service_tier: Some("default".into()),
         };
@@ -173,10 +204,12 @@ fn finish_reason(reply: &Composition) -> &'static str {
     if reply.hit_limit { "length" } else { "stop" }
 }
 
+/// The chunks of a streamed reply: each choice in turn (its role, its tokens, its finish), then
+/// the usage chunk when asked for, then `[DONE]`.
 fn stream_events(
     state: &FrontierState,
     request: &ChatCompletionRequest,
-    reply: &Composition,
+    replies: &[Composition],
     usage: Usage,
     id: String,
     created: i64,
@@ -194,30 +227,34 @@ fn stream_events(
         };
         encode_event(None, &serde_json::to_string(&chunk).unwrap_or_default())
     };
-    let choice = |delta: Delta, finish: Option<&str>| {
+    let choice = |index: u32, delta: Delta, finish: Option<&str>| {
         vec![ChunkChoice {
-            index: 0,
+            index,
             delta,
             finish_reason: finish.map(Into::into),
         }]
     };
-    let first = Delta {
-        role: Some("assistant".into()),
-        content: Some(String::new()),
-        ..Delta::default()
-    };
-    let mut events = vec![(state.first_byte(), chunk(choice(first, None), None))];
-    for token in &reply.tokens {
-        let delta = Delta {
-            content: Some(token.clone()),
+    let mut events = Vec::new();
+    for (index, reply) in (0u32..).zip(replies) {
+        let first = Delta {
+            role: Some("assistant".into()),
+            content: Some(String::new()),
             ..Delta::default()
         };
-        events.push((state.per_token(), chunk(choice(delta, None), None)));
+        let wait = if index == 0 { state.first_byte() } else { Duration::ZERO };
+        events.push((wait, chunk(choice(index, first, None), None)));
+        for token in &reply.tokens {
+            let delta = Delta {
+                content: Some(token.clone()),
+                ..Delta::default()
+            };
+            events.push((state.per_token(), chunk(choice(index, delta, None), None)));
+        }
+        events.push((
+            Duration::ZERO,
+            chunk(choice(index, Delta::default(), Some(finish_reason(reply))), None),
+        ));
     }
-    events.push((
-        Duration::ZERO,
-        chunk(choice(Delta::default(), Some(finish_reason(reply))), None),
-    ));
     if include_usage {
         events.push((Duration::ZERO, chunk(Vec::new(), Some(usage))));
     }
