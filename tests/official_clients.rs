@@ -154,9 +154,10 @@ fn expected(class: &'static str, case: &str) -> Expected {
             status: 400,
         },
         ("sensitive", _) => served(Endpoint::Local, "ollama", "sensitive"),
-        // Routine work (and `auto` work that reads as routine) stays on a node unless the node cannot
-        // carry it: two choices, or an image for a model without vision, go to the OpenAI-kind frontier.
-        (_, "n_two" | "image") => served(Endpoint::Frontier, "openai", "routine"),
+        // Routine work (and `auto` work that reads as routine) stays on the farm unless no node can
+        // carry it: two choices go to the OpenAI-kind frontier; an image goes to a farm model that
+        // can see (the stack pulls one), since routine's own model cannot.
+        (_, "n_two") => served(Endpoint::Frontier, "openai", "routine"),
         _ => served(Endpoint::Local, "ollama", "routine"),
     }
 }

@@ -38,10 +38,17 @@ pub fn select(
     spend: &SpendState,
 ) -> Decision {
     let (class, sensitivity) = effective_class(features, overrides.unscannable.unwrap_or(policy.unscannable));
-    let model = overrides
-        .model_pin(class)
-        .unwrap_or_else(|| policy.local_models.for_class(class));
-    let miss = local_miss(&features.local, &policy.capabilities, model);
+    let pin = overrides.model_pin(class);
+    let class_model = pin.unwrap_or_else(|| policy.local_models.for_class(class));
+    let mut miss = local_miss(&features.local, &policy.capabilities, class_model);
+    let substitute = match miss {
+        Some(LocalMiss::Capability(_)) if pin.is_none() => capable_substitute(features, policy, overrides, fleet),
+        _ => None,
+    };
+    if substitute.is_some() {
+        miss = None;
+    }
+    let model = substitute.as_ref().unwrap_or(class_model);
     let nodes = if miss.is_none() {
         placement::rank(fleet, model, overrides)
     } else {
@@ -184,6 +191,31 @@ fn leavable(
 fn budget_spent(policy: &Policy, overrides: &Overrides, spend: &SpendState) -> bool {
     let budget = overrides.daily_budget_usd.unwrap_or(policy.daily_frontier_budget_usd);
     budget > 0.0 && spend.frontier_usd_today.partial_cmp(&budget) != Some(std::cmp::Ordering::Less)
+}
+
+/// Another model for a request whose class's model lacks a capability it needs (tools, vision,
+/// …): one installed on the farm that has every capability needed and an eligible node, the one
+/// on the most eligible nodes (then the first by name). An operator's model pin is never replaced.
+fn capable_substitute(
+    features: &RequestFeatures,
+    policy: &Policy,
+    overrides: &Overrides,
+    fleet: &FleetView,
+) -> Option<Arc<str>> {
+    let mut installed: Vec<&str> = fleet
+        .nodes
+        .iter()
+        .flat_map(|node| node.installed.iter().map(String::as_str))
+        .collect();
+    installed.sort_unstable();
+    installed.dedup();
+    installed
+        .into_iter()
+        .filter(|model| local_miss(&features.local, &policy.capabilities, model).is_none())
+        .map(|model| (placement::rank(fleet, model, overrides).len(), model))
+        .filter(|(eligible, _)| *eligible > 0)
+        .min_by_key(|(eligible, model)| (std::cmp::Reverse(*eligible), *model))
+        .map(|(_, model)| Arc::from(model))
 }
 
 /// Why `model` cannot serve a request: a capability it lacks, else a part Ollama cannot carry.

@@ -384,6 +384,26 @@ fn requests_go_only_to_local_models_that_can_serve_them() {
 }
 
 #[test]
+fn a_model_on_the_farm_that_can_serve_stands_in_for_one_that_cannot() {
+    let mut image = needing(DeclaredClass::Routine, Capability::Vision);
+    image.unscannable = Some(Unscannable::ImageUrl);
+    let mut farm = fleet();
+    farm.nodes[1].installed.push("qwen3-vl:8b".into());
+    let d = run(&image, &Overrides::none(3), &farm, 0.0);
+    assert_eq!(d.class, TaskClass::Sensitive, "an image stays on the farm");
+    assert_eq!(&*d.local_model, "qwen3-vl:8b");
+    assert_eq!(labels(&d), [step("local/mini-02/qwen3-vl:8b", Fallback::None)]);
+
+    let pinned = overrides(&[("class.sensitive.model", "qwen3:14b")]);
+    let d = run(&image, &pinned, &farm, 0.0);
+    assert_eq!(
+        d.rejection().map(|r| r.status),
+        Some(400),
+        "an operator's pin is never swapped for another model"
+    );
+}
+
+#[test]
 fn what_ollama_cannot_carry_never_goes_to_a_node() {
     let mut forced = features(DeclaredClass::Routine, 10);
     forced.local = LocalFit {
