@@ -394,12 +394,23 @@ proptest! {
 
         // Rejections are a 503 with a Retry-After, or a 400 when the local model can never serve
         // the request; a plan is never empty.
-        let model = overrides.model_pin(decision.class).unwrap_or_else(|| policy.local_models.for_class(decision.class));
-        let unfit = policy.capabilities.of(model).first_missing(features.local.needs).is_some() || features.local.gap.is_some();
+        // The class's (pinned) model, or a farm model that stands in for it when it lacks a
+        // capability the request needs: never in place of a pin, never one that cannot serve.
+        let pin = overrides.model_pin(decision.class);
+        let class_model = pin.unwrap_or_else(|| policy.local_models.for_class(decision.class));
+        let fits = |m: &str| policy.capabilities.of(m).first_missing(features.local.needs).is_none() && features.local.gap.is_none();
+        let model = &decision.local_model;
+        let unfit = !fits(model);
+        if **model != **class_model {
+            prop_assert!(pin.is_none() && !fits(class_model) && !unfit, "{model} stands in for {class_model}: {:?}", features.local);
+        }
         match &decision.outcome {
             Outcome::Rejected(r) if r.status == 400 => {
                 prop_assert!(matches!(r.code, RejectCode::Unservable(_)) && r.retry_after_secs.is_none(), "{:?}", r);
                 prop_assert!(unfit, "refused as unservable, yet {model} can serve it: {:?}", features.local);
+                let stand_in = pin.is_none()
+                    && fleet.nodes.iter().any(|n| n.installed.iter().any(|m| fits(m) && eligible(n, m, &overrides)));
+                prop_assert!(!stand_in, "refused as unservable, yet a farm model could serve it");
             }
             Outcome::Rejected(r) => prop_assert!(r.status == 503 && r.retry_after_secs.is_some_and(|s| s >= 1), "{:?}", r),
             Outcome::Plan(steps) => prop_assert!(!steps.is_empty()),
