@@ -255,6 +255,9 @@ pub struct Delta {
     /// Tool-call fragments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Value>,
+    /// Any other field (`refusal`, …), relayed as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One choice of a streamed chunk.
@@ -269,6 +272,9 @@ pub struct ChunkChoice {
     /// Null until the finish chunk.
     #[serde(default)]
     pub finish_reason: Option<String>,
+    /// Any other field (`logprobs`, …), relayed as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// One `chat.completion.chunk`.
@@ -295,6 +301,9 @@ pub struct ChatCompletionChunk {
     /// `None`: key absent (Ollama); `Some(None)`: `"usage": null` (OpenAI); `Some(Some(_))`: the usage chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Option<Usage>>,
+    /// Any other field (`service_tier`, `obfuscation`, …), relayed as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl ChatCompletionChunk {

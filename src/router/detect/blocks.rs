@@ -34,16 +34,18 @@ pub(super) fn block_at(bytes: &[u8], base: usize) -> Block {
 /// Only the digits of the block at `base`: enough to skip a block no number starts in.
 pub(super) fn digits_at(bytes: &[u8], base: usize) -> u64 {
     with_block(bytes, base, |block| {
-        block
-            .chunks_exact(16)
-            .enumerate()
-            .fold(0, |mask, (lane, chunk)| mask | in_range(vector(chunk), b'0', 9) << (lane * 16))
+        block.chunks_exact(16).enumerate().fold(0, |mask, (lane, chunk)| {
+            mask | in_range(vector(chunk), b'0', 9) << (lane * 16)
+        })
     })
 }
 
 /// `f` of the 64 bytes at `base`, padded with zeros past the end.
 fn with_block<R>(bytes: &[u8], base: usize, f: impl FnOnce(&[u8; BLOCK]) -> R) -> R {
-    if let Some(full) = bytes.get(base..base + BLOCK).and_then(|b| <&[u8; BLOCK]>::try_from(b).ok()) {
+    if let Some(full) = bytes
+        .get(base..base + BLOCK)
+        .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
+    {
         return f(full);
     }
     let mut block = [0u8; BLOCK];

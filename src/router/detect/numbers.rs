@@ -151,12 +151,21 @@ mod tests {
         for pad in 0..140 {
             let x = "x".repeat(pad);
             let dash = "-".repeat(pad);
-            assert!(Detector::CreditCard.fires_on(&format!("{x}card 4111 1111 1111 1111")), "{pad}");
+            assert!(
+                Detector::CreditCard.fires_on(&format!("{x}card 4111 1111 1111 1111")),
+                "{pad}"
+            );
             assert!(Detector::CreditCard.fires_on(&format!("{x} 4111111111111111")), "{pad}");
-            assert!(!Detector::CreditCard.fires_on(&format!("{dash}9f8e7d6c4111111111111111")), "{pad}");
+            assert!(
+                !Detector::CreditCard.fires_on(&format!("{dash}9f8e7d6c4111111111111111")),
+                "{pad}"
+            );
             assert!(Detector::NationalId.fires_on(&format!("{x} 078-05-1120")), "{pad}");
             assert!(Detector::Phone.fires_on(&format!("{x} +44 20 7946 0958")), "{pad}");
-            assert!(Detector::Iban.fires_on(&format!("{x} DE89 3704 0044 0532 0130 00")), "{pad}");
+            assert!(
+                Detector::Iban.fires_on(&format!("{x} DE89 3704 0044 0532 0130 00")),
+                "{pad}"
+            );
         }
     }
 }

@@ -217,6 +217,7 @@ fn stream_events(
     let include_usage = request.wants_usage_chunk();
     let chunk = |choices: Vec<ChunkChoice>, usage: Option<Usage>| {
         let chunk = ChatCompletionChunk {
+            extra: Default::default(),
             id: id.clone(),
             object: OBJECT_CHUNK.into(),
             created,
@@ -229,6 +230,7 @@ fn stream_events(
     };
     let choice = |index: u32, delta: Delta, finish: Option<&str>| {
         vec![ChunkChoice {
+            extra: Default::default(),
             index,
             delta,
             finish_reason: finish.map(Into::into),

@@ -253,6 +253,7 @@ fn stream(pieces: tokio::sync::mpsc::Receiver<Piece>, reply: Reply, include_usag
     let chunk = {
         let (id, created, model) = (reply.id.clone(), reply.created, reply.model.clone());
         move |choices: Vec<ChunkChoice>, usage: Option<Usage>| ChatCompletionChunk {
+            extra: Default::default(),
             id: id.clone(),
             object: OBJECT_CHUNK.into(),
             created,
@@ -267,6 +268,7 @@ fn stream(pieces: tokio::sync::mpsc::Receiver<Piece>, reply: Reply, include_usag
     };
     let delta = |delta: Delta, finish_reason: Option<&str>| {
         vec![ChunkChoice {
+            extra: Default::default(),
             index: 0,
             delta,
             finish_reason: finish_reason.map(Into::into),

@@ -159,6 +159,16 @@ mod tests {
     }
 
     #[test]
+    fn stream_chunks_keep_every_field_they_carry() {
+        let sent = json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"default","obfuscation":"x1",
+            "choices":[{"index":0,"delta":{"content":"Hi","refusal":null},"logprobs":{"content":[{"token":"Hi","logprob":-0.1,"bytes":[72,105],"top_logprobs":[]}]},"finish_reason":null}]});
+        let mut decoder = OpenAiStream::default();
+        let items = decoder.decode(&event(&sent.to_string())).unwrap();
+        let relayed = serde_json::to_value(&items[0].chunk).unwrap();
+        assert_eq!(relayed, sent, "nothing of a chunk is dropped on the way to the agent");
+    }
+
+    #[test]
     fn stream_errors_end_the_stream() {
         let mut decoder = OpenAiStream::default();
         let failure = decoder

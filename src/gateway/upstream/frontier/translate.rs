@@ -209,6 +209,7 @@ impl AnthropicStream {
 
     fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
         ChatCompletionChunk {
+            extra: Default::default(),
             id: self.id.clone(),
             object: OBJECT_CHUNK.into(),
             created: self.created,
@@ -221,6 +222,7 @@ impl AnthropicStream {
 
     fn delta_chunk(&self, delta: Delta, finish_reason: Option<&str>) -> StreamItem {
         let choice = ChunkChoice {
+            extra: Default::default(),
             index: 0,
             delta,
             finish_reason: finish_reason.map(Into::into),
