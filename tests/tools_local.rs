@@ -6,6 +6,7 @@
 mod support;
 
 use farmhand::config::UnscannableRoute;
+use farmhand::domain::Capability;
 use farmhand::sim::FaultKind;
 use serde_json::{Value, json};
 use support::stack::{Stack, route};
@@ -323,7 +324,14 @@ async fn images_go_only_to_models_that_see() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_for_a_farm_that_cannot_see_is_refused_naming_vision() {
-    let stack = Stack::start(1, None, |_| {}).await;
+    // No model on this farm sees (the node may have gemma3, which does, so the table says not).
+    let stack = Stack::start(1, None, |config| {
+        config
+            .models
+            .capabilities
+            .insert("gemma3".into(), vec![Capability::Completion]);
+    })
+    .await;
     let client = reqwest::Client::new();
     let (status, _, _, error) = post(&stack, &client, with_image(ask("routine", json!({})))).await;
     assert_eq!(status, 400, "{error}");
@@ -354,9 +362,16 @@ async fn an_image_for_a_farm_that_cannot_see_is_refused_naming_vision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_without_tools_is_refused_by_ollama_and_never_chosen_by_the_router() {
+    // No model on this farm calls tools, as far as the router knows, so no other model stands in.
     let stack = Stack::start(1, None, |config| {
         config.models.routine = "phi4:14b".into();
         config.models.sensitive = "phi4:14b".into();
+        for family in ["llama3.1", "qwen3", "llama3.2"] {
+            config
+                .models
+                .capabilities
+                .insert(family.into(), vec![Capability::Completion]);
+        }
     })
     .await;
     stack.pull("mini-01", "phi4:14b").await;

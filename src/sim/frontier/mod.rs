@@ -3,6 +3,7 @@
 mod anthropic;
 pub mod log;
 mod openai;
+mod openai_answer;
 mod tool_use;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::sim::faults::FaultKind;
 use crate::sim::frontier::log::FrontierRequest;
+use crate::sim::frontier::openai_answer;
 use crate::sim::frontier::{CACHE_MIN_TOKENS, Composition, FrontierState, paced_sse, random_id};
+use crate::sim::node::answer::Answer;
 use crate::sim::respond;
 use crate::sim::text::estimate_tokens;
 use crate::wire::openai::{
@@ -154,8 +156,19 @@ pub(crate) async fn chat_completions(
         0
     };
     let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
-    let replies: Vec<Composition> = (0..choices)
-        .map(|_| state.compose(max_tokens, texts.last().map_or("", String::as_str)))
+    let seed: u64 = rand::random();
+    let answers: Vec<Answer> = (0..choices as u64)
+        .map(|i| openai_answer::compose(&request, seed ^ i))
+        .collect();
+    let replies: Vec<Composition> = answers
+        .iter()
+        .map(|answer| match answer.script() {
+            Some(tokens) => Composition {
+                tokens,
+                hit_limit: false,
+            },
+            None => state.compose(max_tokens, texts.last().map_or("", String::as_str)),
+        })
         .collect();
     let completion_tokens = replies.iter().map(Composition::len).sum();
     let usage = Usage {
@@ -168,7 +181,7 @@ pub(crate) async fn chat_completions(
     let id = format!("chatcmpl-{}", random_id(29));
     let created = chrono::Utc::now().timestamp();
     let response = if request.is_stream() {
-        paced_sse(stream_events(&state, &request, &replies, usage, id, created))
+        paced_sse(stream_events(&state, &request, &answers, &replies, usage, id, created))
     } else {
         // The choices are generated side by side: the reply takes as long as the longest.
         if let Some(longest) = replies.iter().max_by_key(|r| r.len()) {
@@ -181,15 +194,22 @@ pub(crate) async fn chat_completions(
             model: request.model.clone(),
             system_fingerprint: Some("fp_4c2a".into()),
             choices: (0u32..)
-                .zip(&replies)
-                .map(|(index, reply)| Choice {
+                .zip(answers.iter().zip(&replies))
+                .map(|(index, (answer, reply))| Choice {
                     index,
-                    message: ResponseMessage {
-                        role: "assistant".into(),
-                        content: Some(reply.text()),
-                        ..ResponseMessage::default()
+                    message: match answer {
+                        Answer::ToolCalls(calls) => ResponseMessage {
+                            role: "assistant".into(),
+                            tool_calls: Some(openai_answer::message_calls(calls)),
+                            ..ResponseMessage::default()
+                        },
+                        _ => ResponseMessage {
+                            role: "assistant".into(),
+                            content: Some(reply.text()),
+                            ..ResponseMessage::default()
+                        },
                     },
-                    finish_reason: Some(finish_reason(reply).into()),
+                    finish_reason: Some(finish_reason(answer, reply).into()),
                 })
                 .collect(),
             usage: Some(usage),
@@ -200,8 +220,12 @@ pub(crate) async fn chat_completions(
     state.maybe_truncate(response)
 }
 
-fn finish_reason(reply: &Composition) -> &'static str {
-    if reply.hit_limit { "length" } else { "stop" }
+fn finish_reason(answer: &Answer, reply: &Composition) -> &'static str {
+    match answer {
+        Answer::ToolCalls(_) => "tool_calls",
+        _ if reply.hit_limit => "length",
+        _ => "stop",
+    }
 }
 
 /// The chunks of a streamed reply: each choice in turn (its role, its tokens, its finish), then
@@ -209,6 +233,7 @@ fn finish_reason(reply: &Composition) -> &'static str {
 fn stream_events(
     state: &FrontierState,
     request: &ChatCompletionRequest,
+    answers: &[Answer],
     replies: &[Composition],
     usage: Usage,
     id: String,
@@ -237,24 +262,40 @@ fn stream_events(
         }]
     };
     let mut events = Vec::new();
-    for (index, reply) in (0u32..).zip(replies) {
-        let first = Delta {
-            role: Some("assistant".into()),
-            content: Some(String::new()),
-            ..Delta::default()
-        };
+    for (index, (answer, reply)) in (0u32..).zip(answers.iter().zip(replies)) {
         let wait = if index == 0 { state.first_byte() } else { Duration::ZERO };
-        events.push((wait, chunk(choice(index, first, None), None)));
-        for token in &reply.tokens {
-            let delta = Delta {
+        let deltas: Vec<Delta> = match answer {
+            // Tool calls: the role, then each call opened and its arguments in fragments.
+            Answer::ToolCalls(calls) => std::iter::once(Delta {
+                role: Some("assistant".into()),
+                ..Delta::default()
+            })
+            .chain(openai_answer::stream_deltas(calls).into_iter().map(|calls| Delta {
+                tool_calls: Some(calls),
+                ..Delta::default()
+            }))
+            .collect(),
+            _ => std::iter::once(Delta {
+                role: Some("assistant".into()),
+                content: Some(String::new()),
+                ..Delta::default()
+            })
+            .chain(reply.tokens.iter().map(|token| Delta {
                 content: Some(token.clone()),
                 ..Delta::default()
-            };
-            events.push((state.per_token(), chunk(choice(index, delta, None), None)));
+            }))
+            .collect(),
+        };
+        for (i, delta) in deltas.into_iter().enumerate() {
+            let pause = if i == 0 { wait } else { state.per_token() };
+            events.push((pause, chunk(choice(index, delta, None), None)));
         }
         events.push((
             Duration::ZERO,
-            chunk(choice(index, Delta::default(), Some(finish_reason(reply))), None),
+            chunk(
+                choice(index, Delta::default(), Some(finish_reason(answer, reply))),
+                None,
+            ),
         ));
     }
     if include_usage {

@@ -1,8 +1,8 @@
 //! One simulated node over HTTP: Ollama's API, its `/v1` compatibility layer and the agent's metrics.
 
-mod answer;
+pub(crate) mod answer;
 mod compat;
-mod compat_input;
+pub(crate) mod compat_input;
 mod generation;
 mod inference;
 pub(crate) mod log;
