@@ -553,3 +553,53 @@ async fn the_frontier_failing_hands_a_node_the_same_tools_image_and_format() {
         "{rows:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_the_nodes_cannot_carry_gets_tool_calls_from_the_openai_kind_frontier() {
+    let stack = Stack::start(1, None, |_| {}).await;
+    let client = reqwest::Client::new();
+    let forced = json!({"tools": weather_tools(), "tool_choice": "required", "parallel_tool_calls": false});
+
+    // Ollama would ignore a forced choice, so routine work goes to its OpenAI-kind target, which
+    // calls one tool (parallel calls were turned off) with arguments that fit its schema.
+    let (status, route, _, reply) = post(&stack, &client, ask("routine", forced.clone())).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(route.starts_with("frontier/openai/"), "{route}");
+    assert_eq!(reply["choices"][0]["finish_reason"], "tool_calls");
+    let calls = reply["choices"][0]["message"]["tool_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(calls.len(), 1, "{reply}");
+    assert_eq!(calls[0]["function"]["name"], "lookup_forecast_v2");
+    let arguments: Value =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap_or("")).expect("JSON arguments");
+    assert!(
+        arguments["city"].is_string() && arguments["days"].is_i64(),
+        "{arguments}"
+    );
+
+    // Streamed, the call opens with its id and name and its arguments follow in fragments.
+    let mut streamed = ask("routine", forced);
+    streamed["stream"] = json!(true);
+    let (route, events) = stream(&stack, &client, streamed).await;
+    assert!(route.starts_with("frontier/openai/"), "{route}");
+    let chunks: Vec<Value> = events.iter().filter_map(|e| serde_json::from_str(e).ok()).collect();
+    let deltas: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))
+        .collect();
+    assert_eq!(deltas[0]["function"]["name"], "lookup_forecast_v2");
+    assert!(deltas[0]["id"].is_string());
+    let rebuilt: String = deltas
+        .iter()
+        .filter_map(|d| d["function"]["arguments"].as_str())
+        .collect();
+    let rebuilt: Value = serde_json::from_str(&rebuilt).expect("the fragments make JSON");
+    assert!(rebuilt["city"].is_string(), "{rebuilt}");
+    assert!(
+        chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"),
+        "{events:?}"
+    );
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+}
