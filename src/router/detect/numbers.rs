@@ -144,7 +144,45 @@ fn capitals_at(bytes: &[u8], at: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
     use crate::router::detect::Detector;
+
+    /// What the pass must find: every digit-run start (a digit with neither a digit nor a
+    /// lower-case letter before it) tried, with no filter at all.
+    fn every_run_start(bytes: &[u8]) -> Option<Detector> {
+        let mut hits = Hits::new(OWNERS);
+        for at in 0..bytes.len() {
+            let starts = bytes[at].is_ascii_digit()
+                && byte_before(bytes, at).is_none_or(|b| !b.is_ascii_digit() && !b.is_ascii_lowercase());
+            if starts {
+                check_run(bytes, at, &mut hits);
+            }
+        }
+        hits.first
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn the_block_filter_loses_no_run_a_detector_would_fire_on(
+            text in proptest::collection::vec(
+                prop_oneof![
+                    8 => proptest::char::range('0', '9'),
+                    1 => Just(' '), 1 => Just('-'), 1 => Just('+'),
+                    1 => proptest::char::range('A', 'F'), 1 => Just('a'), 1 => Just('.'),
+                ],
+                0..300,
+            )
+        ) {
+            let text: String = text.into_iter().collect();
+            let mut hits = Hits::new(OWNERS);
+            scan(text.as_bytes(), &mut hits);
+            prop_assert_eq!(hits.first, every_run_start(text.as_bytes()), "{}", text);
+        }
+    }
 
     #[test]
     fn runs_are_found_wherever_they_fall_across_blocks() {
