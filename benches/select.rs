@@ -1,9 +1,11 @@
 //! Router decision core: `select` on a 12-node fleet, detector scans and feature extraction.
-//! Budget (DESIGN.md): `select` ≤ 2 µs.
+//! Budget (DESIGN.md): `select` ≤ 2 µs. Criterion reports every figure; a verdict pass after it
+//! prints PASS/FAIL per `select` case and exits 1 on a miss.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use farmhand::config::FleetConfig;
 use farmhand::domain::{Capabilities, Capability, DeclaredClass, DrainState};
 use farmhand::fleet::Health;
@@ -56,13 +58,19 @@ fn features(declared: DeclaredClass, text: &str, detectors: DetectorSet) -> Requ
     RequestFeatures::from_request(&input, detectors)
 }
 
-fn bench_select(c: &mut Criterion) {
-    let policy = Policy::from_config(&FleetConfig::default());
-    let fleet = fleet();
-    let spend = SpendState {
-        frontier_usd_today: 12.0,
-        resets_in_secs: 3_600,
-    };
+/// The budget for one `select` call (DESIGN.md).
+const BUDGET: Duration = Duration::from_micros(2);
+
+/// Everything one `select` call reads.
+struct Case {
+    name: String,
+    features: RequestFeatures,
+    overrides: Overrides,
+}
+
+/// The decisions measured: every declared class, a tool request (capabilities looked up before
+/// placement) and a class under live overrides.
+fn cases(policy: &Policy) -> Vec<Case> {
     let none = Overrides::none(1);
     let rows: Vec<(String, String)> = [
         ("frontier.kill_switch", "off"),
@@ -77,52 +85,100 @@ fn bench_select(c: &mut Criterion) {
     .collect();
     let (overridden, _) = Overrides::from_rows(&rows, 2);
     let text = prompt(2 * 1024);
-
-    for declared in [
+    let mut cases: Vec<Case> = [
         DeclaredClass::Routine,
         DeclaredClass::Reasoning,
         DeclaredClass::Orchestration,
         DeclaredClass::Sensitive,
-    ] {
-        let f = features(declared, &text, policy.detectors);
-        c.bench_function(&format!("select/{declared}"), |b| {
+    ]
+    .into_iter()
+    .map(|declared| Case {
+        name: format!("select/{declared}"),
+        features: features(declared, &text, policy.detectors),
+        overrides: none.clone(),
+    })
+    .collect();
+    let mut tools = features(DeclaredClass::Routine, &text, policy.detectors);
+    tools.local.needs = Capabilities::NONE.with(Capability::Tools);
+    cases.push(Case {
+        name: "select/routine+tools".into(),
+        features: tools,
+        overrides: none,
+    });
+    cases.push(Case {
+        name: "select/reasoning+overrides".into(),
+        features: features(DeclaredClass::Reasoning, &text, policy.detectors),
+        overrides: overridden,
+    });
+    cases
+}
+
+const SPEND: SpendState = SpendState {
+    frontier_usd_today: 12.0,
+    resets_in_secs: 3_600,
+};
+
+fn bench_select(c: &mut Criterion) {
+    let policy = Policy::from_config(&FleetConfig::default());
+    let fleet = fleet();
+    for case in cases(&policy) {
+        c.bench_function(&case.name, |b| {
             b.iter(|| {
                 select(
-                    black_box(&f),
+                    black_box(&case.features),
                     black_box(&policy),
-                    black_box(&none),
+                    black_box(&case.overrides),
                     black_box(&fleet),
-                    black_box(&spend),
+                    black_box(&SPEND),
                 )
             })
         });
     }
-    // A tool request: the class model's capabilities are looked up before placement.
-    let mut tools = features(DeclaredClass::Routine, &text, policy.detectors);
-    tools.local.needs = Capabilities::NONE.with(Capability::Tools);
-    c.bench_function("select/routine+tools", |b| {
-        b.iter(|| {
-            select(
-                black_box(&tools),
-                black_box(&policy),
-                black_box(&none),
-                black_box(&fleet),
-                black_box(&spend),
-            )
-        })
-    });
-    let f = features(DeclaredClass::Reasoning, &text, policy.detectors);
-    c.bench_function("select/reasoning+overrides", |b| {
-        b.iter(|| {
-            select(
-                black_box(&f),
-                black_box(&policy),
-                black_box(&overridden),
-                black_box(&fleet),
-                black_box(&spend),
-            )
-        })
-    });
+}
+
+/// The p50 of one call per case, from 2,000 batches of 100 calls, against the budget: prints a
+/// verdict per case and exits 1 on a miss or when nothing was measured.
+fn verdict() {
+    let policy = Policy::from_config(&FleetConfig::default());
+    let fleet = fleet();
+    let mut ok = true;
+    let mut measured = 0;
+    for case in cases(&policy) {
+        let mut per_call: Vec<Duration> = (0..2_000)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..100 {
+                    black_box(select(
+                        black_box(&case.features),
+                        black_box(&policy),
+                        black_box(&case.overrides),
+                        black_box(&fleet),
+                        black_box(&SPEND),
+                    ));
+                }
+                start.elapsed() / 100
+            })
+            .collect();
+        per_call.sort();
+        let p50 = per_call[per_call.len() / 2];
+        measured += usize::from(!p50.is_zero());
+        let pass = p50 <= BUDGET;
+        ok &= pass;
+        println!(
+            "{}: p50 {:.2} µs per call (budget {} µs) {}",
+            case.name,
+            p50.as_secs_f64() * 1e6,
+            BUDGET.as_micros(),
+            if pass { "PASS" } else { "FAIL" }
+        );
+    }
+    if measured == 0 {
+        println!("FAIL: measured nothing");
+        std::process::exit(1);
+    }
+    if !ok {
+        std::process::exit(1);
+    }
 }
 
 fn bench_detectors(c: &mut Criterion) {
@@ -149,4 +205,9 @@ fn bench_features(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_select, bench_detectors, bench_features);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    verdict();
+}
