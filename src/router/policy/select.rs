@@ -40,23 +40,23 @@ pub fn select(
     let (class, sensitivity) = effective_class(features, overrides.unscannable.unwrap_or(policy.unscannable));
     let pin = overrides.model_pin(class);
     let class_model = pin.unwrap_or_else(|| policy.local_models.for_class(class));
-    let mut miss = local_miss(&features.local, &policy.capabilities, class_model);
-    let substitute = match miss {
+    let miss = local_miss(&features.local, &policy.capabilities, class_model);
+    let stand_in = match miss {
         Some(LocalMiss::Capability(_)) if pin.is_none() => capable_substitute(features, policy, overrides, fleet),
         _ => None,
     };
-    if substitute.is_some() {
-        miss = None;
-    }
-    let model = substitute.as_ref().unwrap_or(class_model);
-    let nodes = if miss.is_none() {
-        placement::rank(fleet, model, overrides)
-    } else {
-        Vec::new()
+    let (model, nodes, miss) = match stand_in {
+        Some((model, nodes)) => (model, nodes, None),
+        None if miss.is_none() => (
+            class_model.clone(),
+            placement::rank(fleet, class_model, overrides),
+            None,
+        ),
+        None => (class_model.clone(), Vec::new(), miss),
     };
     let locals = Locals {
         nodes: &nodes,
-        model,
+        model: &model,
         miss,
     };
     let frontier = if class == TaskClass::Sensitive {
@@ -194,14 +194,15 @@ fn budget_spent(policy: &Policy, overrides: &Overrides, spend: &SpendState) -> b
 }
 
 /// Another model for a request whose class's model lacks a capability it needs (tools, vision,
-/// …): one installed on the farm that has every capability needed and an eligible node, the one
-/// on the most eligible nodes (then the first by name). An operator's model pin is never replaced.
-fn capable_substitute(
+/// …), with its ranked eligible nodes: one installed on the farm that has every capability needed
+/// and an eligible node, the one on the most eligible nodes (then the first by name). An
+/// operator's model pin is never replaced.
+fn capable_substitute<'f>(
     features: &RequestFeatures,
     policy: &Policy,
     overrides: &Overrides,
-    fleet: &FleetView,
-) -> Option<Arc<str>> {
+    fleet: &'f FleetView,
+) -> Option<(Arc<str>, Vec<&'f NodeView>)> {
     let mut installed: Vec<&str> = fleet
         .nodes
         .iter()
@@ -212,10 +213,10 @@ fn capable_substitute(
     installed
         .into_iter()
         .filter(|model| local_miss(&features.local, &policy.capabilities, model).is_none())
-        .map(|model| (placement::rank(fleet, model, overrides).len(), model))
-        .filter(|(eligible, _)| *eligible > 0)
-        .min_by_key(|(eligible, model)| (std::cmp::Reverse(*eligible), *model))
-        .map(|(_, model)| Arc::from(model))
+        .map(|model| (model, placement::rank(fleet, model, overrides)))
+        .filter(|(_, nodes)| !nodes.is_empty())
+        .min_by_key(|(model, nodes)| (std::cmp::Reverse(nodes.len()), *model))
+        .map(|(model, nodes)| (Arc::from(model), nodes))
 }
 
 /// Why `model` cannot serve a request: a capability it lacks, else a part Ollama cannot carry.
