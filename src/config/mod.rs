@@ -80,6 +80,20 @@ pub struct RouterConfig {
     pub journal_path: String,
     /// Decisions held in memory while the store is down, before spilling to the journal.
     pub buffer_decisions: usize,
+    /// Seconds a client may take to send a request's headers, from its first byte.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests before it is closed.
+    pub keep_alive_timeout_secs: u64,
+    /// Seconds a streaming client may stop reading before its stream is cut and its node slot freed.
+    pub client_write_timeout_secs: u64,
+    /// Open client connections at most; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Chat requests in flight at most; one more is answered 503.
+    pub max_in_flight: usize,
+    /// Seconds in-flight work may take to finish after a stop is asked for; the rest is cut.
+    pub shutdown_grace_secs: u64,
 }
 
 /// Per-node values that apply unless a node overrides them.
@@ -400,6 +414,13 @@ impl Default for RouterConfig {
             idle_timeout_secs: 60,
             journal_path: "farmhand-journal.ndjson".into(),
             buffer_decisions: 50_000,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            keep_alive_timeout_secs: 75,
+            client_write_timeout_secs: 30,
+            max_connections: 4096,
+            max_in_flight: 1024,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -681,6 +702,18 @@ impl FleetConfig {
         }
         if self.router.max_body_bytes < 1024 {
             return Err(("router.max_body_bytes".into(), "must be at least 1024".into()));
+        }
+        for (key, value) in [
+            ("header_read_timeout_secs", self.router.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.router.body_read_timeout_secs),
+            ("keep_alive_timeout_secs", self.router.keep_alive_timeout_secs),
+            ("client_write_timeout_secs", self.router.client_write_timeout_secs),
+            ("max_connections", self.router.max_connections as u64),
+            ("max_in_flight", self.router.max_in_flight as u64),
+        ] {
+            if value == 0 {
+                return Err((format!("router.{key}"), "must be at least 1".into()));
+            }
         }
         if self.console.poll_ms < 100 {
             return Err(("console.poll_ms".into(), "must be at least 100".into()));

@@ -1,24 +1,26 @@
 //! `POST /v1/chat/completions`: authenticate → parse → features → `select` → walk the plan → relay → record.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
+use axum::Extension;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::Gateway;
+use super::body::read_body;
+use super::edge::ConnectionCloser;
 use super::errors::ApiError;
+use super::inflight::InFlightGuard;
 use super::record::PendingRecord;
+use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
 use crate::router::{
@@ -37,10 +39,12 @@ pub const DATA_CLASS_HEADER: &str = "x-data-class";
 pub async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connection: Option<Extension<ConnectionCloser>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
-    match handle(gateway, peer, headers, body).await {
+    let connection = connection.map(|Extension(closer)| closer);
+    match handle(gateway, peer, connection, headers, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
@@ -49,28 +53,21 @@ pub async fn chat_completions(
 async fn handle(
     gateway: Arc<Gateway>,
     peer: SocketAddr,
+    connection: Option<ConnectionCloser>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let ts = Utc::now();
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // The key is checked before a byte of the body is read.
     let key_agent = gateway
         .keys
         .authenticate(text(header::AUTHORIZATION.as_str()), peer)
         .inspect_err(|e| gateway.count_refused(e))?;
-    let body = body.map_err(|rejection| {
-        let err = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(gateway.config.router.max_body_bytes)
-        } else {
-            ApiError::bad_request(
-                "unreadable_body",
-                format!("could not read the request body: {rejection}"),
-            )
-        };
-        gateway.count_refused(&err);
-        err
-    })?;
+    let body = read_body(&gateway.config.router, &headers, body)
+        .await
+        .inspect_err(|e| gateway.count_refused(e))?;
     let (body, request) = parse_request(&body).inspect_err(|e| gateway.count_refused(e))?;
     let declared = declared_class(&request.model, text(TASK_CLASS_HEADER)).inspect_err(|e| gateway.count_refused(e))?;
     let data_class = parse_data_class(headers.get_all(DATA_CLASS_HEADER).iter().map(HeaderValue::as_bytes))
@@ -152,7 +149,12 @@ async fn handle(
         match gateway.call(&step.target, &request).await {
             Ok(reply) => {
                 pending.first_byte();
-                return Ok(respond(reply, &request, &decision, &step, pending, _slot));
+                let stream = StreamOptions {
+                    wants_usage: request.wants_usage_chunk(),
+                    write_timeout: Duration::from_secs(gateway.config.router.client_write_timeout_secs.max(1)),
+                    connection,
+                };
+                return Ok(respond(&gateway, reply, stream, &decision, &step, pending, _slot));
             }
             Err(UpstreamError {
                 untranslatable: Some(refusal),
@@ -258,12 +260,13 @@ async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatur
 
 /// Turns an upstream reply into the agent's response and records the decision when it ends.
 fn respond(
+    gateway: &Gateway,
     reply: UpstreamReply,
-    request: &ChatCompletionRequest,
+    options: StreamOptions,
     decision: &Decision,
     step: &PlanStep,
     pending: PendingRecord,
-    slot: Option<super::inflight::InFlightGuard>,
+    slot: Option<InFlightGuard>,
 ) -> Response {
     let headers = route_headers(decision, step, pending.request_id());
     match reply {
@@ -278,71 +281,12 @@ fn respond(
                 .into_response()
         }
         UpstreamReply::Stream(chunks) => {
-            let wants_usage = request.wants_usage_chunk();
-            let relay = Relay {
-                pending: Some(pending),
-                usage: None,
-                _slot: slot,
-            };
-            let body = futures::stream::unfold(
-                (chunks, relay, false),
-                move |(mut chunks, mut relay, done)| async move {
-                    if done {
-                        return None;
-                    }
-                    loop {
-                        match chunks.next().await {
-                            Some(Ok(item)) => {
-                                if item.usage.is_some() {
-                                    relay.usage = item.usage;
-                                }
-                                let usage_only = item.chunk.choices.is_empty() && item.chunk.usage().is_some();
-                                if usage_only && !wants_usage {
-                                    continue;
-                                }
-                                let mut chunk = item.chunk;
-                                if !wants_usage {
-                                    chunk.usage = None;
-                                }
-                                let json = serde_json::to_string(&chunk).unwrap_or_default();
-                                return Some((
-                                    Ok::<_, Infallible>(Bytes::from(format!("data: {json}\n\n"))),
-                                    (chunks, relay, false),
-                                ));
-                            }
-                            Some(Err(err)) => {
-                                relay.finish(Some(format!("upstream_dropped: {}", err.0)));
-                                // Ending without [DONE] tells OpenAI clients the stream failed.
-                                return None;
-                            }
-                            None => {
-                                relay.finish(None);
-                                return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (chunks, relay, true)));
-                            }
-                        }
-                    }
-                },
-            );
-            let mut response = (headers, Body::from_stream(body)).into_response();
+            let body = relay::spawn(&gateway.streams, chunks, pending, slot, options);
+            let mut response = (headers, body).into_response();
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             response
-        }
-    }
-}
-
-/// Holds what a streamed answer needs to record itself when it ends.
-struct Relay {
-    pending: Option<PendingRecord>,
-    usage: Option<crate::config::TokenUsage>,
-    _slot: Option<super::inflight::InFlightGuard>,
-}
-
-impl Relay {
-    fn finish(&mut self, error: Option<String>) {
-        if let Some(pending) = self.pending.take() {
-            pending.finish(200, error, self.usage);
         }
     }
 }

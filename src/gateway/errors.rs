@@ -56,6 +56,16 @@ impl ApiError {
         )
     }
 
+    /// 408: the client took too long to send its request.
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "request_timeout",
+            message,
+        )
+    }
+
     /// 503: no capacity; retry later.
     pub fn unavailable(code: &str, message: impl Into<String>, retry_after: u32) -> Self {
         ApiError {
@@ -81,17 +91,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The JSON body: `{"error": {"message", "type", "param", "code"}}`.
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            error: WireError {
+                message: self.message.clone(),
+                kind: self.kind.to_string(),
+                param: self.param.clone(),
+                code: Some(self.code.clone().into()),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope = ErrorEnvelope {
-            error: WireError {
-                message: self.message,
-                kind: self.kind.to_string(),
-                param: self.param,
-                code: Some(self.code.into()),
-            },
-        };
-        let mut response = (self.status, axum::Json(envelope)).into_response();
+        let mut response = (self.status, axum::Json(self.envelope())).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

@@ -2,12 +2,15 @@
 //! APIs behind it. It gathers the inputs of [`crate::router::select`] (fleet view, live control,
 //! today's spend), walks the decision's plan, relays the answer and records the decision.
 
+mod body;
 mod chat;
+mod edge;
 mod errors;
 mod inflight;
 mod keys;
 mod metrics;
 mod record;
+mod relay;
 mod review;
 mod server;
 mod spend;
@@ -15,11 +18,13 @@ pub mod upstream;
 pub mod warmth;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request};
 pub use errors::ApiError;
@@ -56,6 +61,10 @@ pub struct Gateway {
     metrics: GatewayMetrics,
     timeouts: Timeouts,
     overrides: Mutex<ParsedOverrides>,
+    /// Set when shutdown cuts the work still running: what it drops is recorded as cut.
+    cutting: AtomicBool,
+    /// Streams being relayed, each in a task of its own.
+    streams: TaskTracker,
 }
 
 /// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
@@ -120,6 +129,8 @@ impl Gateway {
             metrics: GatewayMetrics::default(),
             timeouts,
             overrides: Mutex::default(),
+            cutting: AtomicBool::new(false),
+            streams: TaskTracker::new(),
         })
     }
 
@@ -213,6 +224,24 @@ impl Gateway {
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
         self.metrics.render(&self.in_flight, self.recorder.stats())
+    }
+
+    /// Marks the work still running as cut by shutdown (the grace ran out).
+    pub fn cut_remaining(&self) {
+        self.cutting.store(true, Ordering::Release);
+    }
+
+    /// Whether shutdown is cutting the work still running.
+    fn is_cutting(&self) -> bool {
+        self.cutting.load(Ordering::Acquire)
+    }
+
+    /// Waits, at most `wait`, for the streams being relayed to end and record themselves.
+    pub async fn finish_streams(&self, wait: Duration) {
+        self.streams.close();
+        if tokio::time::timeout(wait, self.streams.wait()).await.is_err() {
+            tracing::warn!(streams = self.streams.len(), "streams still relaying at exit");
+        }
     }
 
     /// Waits until every decision so far is in the store or the journal.

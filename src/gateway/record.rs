@@ -130,10 +130,25 @@ impl PendingRecord {
     }
 }
 
+impl PendingRecord {
+    /// Records a request that ended before its answer did, charging `usage` if any arrived: cut
+    /// by shutdown (503 `cut_at_shutdown`), or else abandoned by the agent (499, as Ollama logs it).
+    pub fn abandon(mut self, usage: Option<TokenUsage>) {
+        self.abandoned(usage);
+    }
+
+    fn abandoned(&mut self, usage: Option<TokenUsage>) {
+        if self.gateway.is_cutting() {
+            self.complete(503, Some("cut_at_shutdown".into()), usage);
+        } else {
+            self.complete(499, Some("client_disconnected".into()), usage);
+        }
+    }
+}
+
 impl Drop for PendingRecord {
     fn drop(&mut self) {
-        // The agent went away before the answer was complete (HTTP 499, as Ollama logs it).
-        self.complete(499, Some("client_disconnected".into()), None);
+        self.abandoned(None);
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use tokio::net::TcpListener;
 
+use super::edge::{self, EdgeLimits};
 use super::{AgentKeys, Gateway, GatewaySources, chat};
 use crate::config::FleetConfig;
 use crate::domain::DeclaredClass;
@@ -22,32 +23,42 @@ use crate::wire::openai::{ModelEntry, ModelList};
 
 /// The gateway's routes.
 pub fn app(gateway: Arc<Gateway>) -> Router {
-    let limit = gateway.config.router.max_body_bytes;
     Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(chat::chat_completions).layer(DefaultBodyLimit::max(limit)),
-        )
+        .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(gateway)
 }
 
-/// Serves `gateway` on `listener` until `shutdown` completes, then flushes decisions.
+/// Serves `gateway` on `listener` until `shutdown` completes; then lets in-flight work finish
+/// within `router.shutdown_grace_secs`, cuts the rest (recorded as cut) and flushes every decision.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let service = app(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(crate::net::no_delay(listener), service)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("router server failed");
+    let limits = EdgeLimits::from_config(&gateway.config.router);
+    let cutting = gateway.clone();
+    let report = edge::serve(listener, app(gateway.clone()), limits, shutdown, move || {
+        cutting.cut_remaining()
+    })
+    .await;
+    gateway.finish_streams(STREAM_WIND_DOWN).await;
     gateway.flush().await;
-    result
+    if report.cut > 0 {
+        tracing::warn!(
+            connections = report.cut,
+            "router stopped; work still running at the end of the grace was cut and recorded as cut"
+        );
+    } else {
+        tracing::info!("router stopped; every request in flight finished");
+    }
+    Ok(())
 }
+
+/// How long streams cut at shutdown get to record themselves before the last flush.
+const STREAM_WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `farmhand router`: connects the store, starts telemetry and live control, serves until Ctrl-C.
 pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Result<()> {

@@ -28,6 +28,7 @@ pub struct Stack {
     /// The fleet as the router's poller sees it.
     pub fleet: watch::Receiver<FleetSnapshot>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     presence: tokio::task::JoinHandle<()>,
 }
 
@@ -119,7 +120,7 @@ impl Stack {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
+        let server = tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
             let _ = stopped.await;
         }));
         let watched = fleet.clone();
@@ -140,7 +141,19 @@ impl Stack {
             dir,
             fleet: watched,
             stop: Some(stop),
+            server: Some(server),
             presence,
+        }
+    }
+
+    /// Asks the router to stop, as SIGTERM does, and waits until it has: every decision flushed.
+    pub async fn shut_down(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("the router task does not panic"),
+            None => Ok(()),
         }
     }
 
