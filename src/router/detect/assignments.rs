@@ -85,10 +85,11 @@ pub(super) fn secret_assignment(bytes: &[u8], start: usize, end: usize) -> bool 
     if suffix.first().is_some_and(u8::is_ascii_lowercase) {
         return false;
     }
-    if DESCRIPTIVE.iter().any(|part| contains_ignore_case(suffix, part)) {
+    // Prose seldom assigns a value after the name: that check goes first, being cheaper.
+    let Some(value) = assigned_value(bytes, end + suffix_len) else {
         return false;
-    }
-    assigned_value(bytes, end + suffix_len).is_some_and(secret_like)
+    };
+    !DESCRIPTIVE.iter().any(|part| contains_ignore_case(suffix, part)) && secret_like(value)
 }
 
 /// `Bearer` at `start..end`: an `Authorization` credential of 20+ generated-looking characters.

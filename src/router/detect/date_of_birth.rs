@@ -29,6 +29,13 @@ pub(super) fn labelled(bytes: &[u8], start: usize, end: usize) -> bool {
     if label.eq_ignore_ascii_case(b"born") && bytes.get(end..end + 4).is_some_and(|w| w.eq_ignore_ascii_case(b" in ")) {
         return false;
     }
+    // A date starts within the window and holds a digit at most 12 bytes in (the longest month
+    // name, three separators, the day), so a block after the label with no digit holds no date:
+    // prose after a label seldom has one, and one vector pass says so.
+    const _: () = assert!(WINDOW + 13 <= super::blocks::BLOCK);
+    if super::blocks::digits_at(bytes, end) == 0 {
+        return false;
+    }
     let limit = bytes.len().min(end + WINDOW);
     let mut i = end;
     while i < limit {

@@ -216,9 +216,13 @@ pub(super) fn is_placeholder(value: &[u8]) -> bool {
     if PLACEHOLDER_WORDS.contains(&lower) {
         return true;
     }
-    PLACEHOLDER_PARTS
-        .iter()
-        .any(|part| memchr::memmem::find(lower, part).is_some())
+    PLACEHOLDER_PARTS.iter().any(|part| contains(lower, part))
+}
+
+/// Whether `needle` occurs in `haystack`: for the short texts a detector checks, a plain
+/// comparison at each offset costs less than building a `memmem` searcher.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A UUID (`8-4-4-4-12` hex): an identifier, even next to a secret-sounding name.
@@ -237,14 +241,14 @@ pub(super) fn is_uuid(value: &[u8]) -> bool {
 /// placeholder, not a UUID, not a path, and either letters mixed with digits or letters of
 /// both cases mixed with symbols (plain words, numbers and dotted identifiers do not count).
 pub(super) fn secret_like(value: &[u8]) -> bool {
-    if !(8..=512).contains(&value.len()) || is_placeholder(value) || is_uuid(value) {
+    if !(8..=512).contains(&value.len()) {
         return false;
     }
     if value.starts_with(b"/") || value.starts_with(b"./") || value.starts_with(b"~/") || value.starts_with(b"../") {
         return false;
     }
     // A sentence, not a secret.
-    if value.iter().filter(|b| **b == b' ').count() >= 2 || memchr::memmem::find(value, b"://").is_some() {
+    if value.iter().filter(|b| **b == b' ').count() >= 2 || contains(value, b"://") {
         return false;
     }
     let c = Classes::of(value);
@@ -254,7 +258,8 @@ pub(super) fn secret_like(value: &[u8]) -> bool {
         .count();
     let mixed = c.letters() > 0 && c.digit > 0;
     let punctuated = c.lower > 0 && c.upper > 0 && symbols > 0;
-    (mixed || punctuated) && distinct(value) >= 5
+    // The class test turns most values away; the placeholder lists are read only after it.
+    (mixed || punctuated) && !is_placeholder(value) && !is_uuid(value) && distinct(value) >= 5
 }
 
 /// Bytes that end an unquoted value.
