@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use chrono::Utc;
 
 use super::*;
-use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
+use crate::domain::{Attempt, AttemptOutcome, DeclaredClass, Endpoint, Fallback, TaskClass};
 
 /// An in-memory store that can be switched off, keyed by request id like the real one.
 #[derive(Clone, Default)]
@@ -55,6 +55,11 @@ fn decision(i: usize) -> DecisionRecord {
         policy_version: 1,
         status: 200,
         error: None,
+        attempts: vec![Attempt {
+            target: "mini-01".into(),
+            outcome: AttemptOutcome::Ok,
+            ms: 12,
+        }],
     }
 }
 
