@@ -101,7 +101,7 @@ pub fn decision(id: i64) -> StoredDecision {
         Endpoint::Rejected => (None, None, None),
     };
     // Every tenth decision reached its node after another timed out: the trace shows both.
-    let retried = endpoint == Endpoint::Local && i % 10 == 0;
+    let retried = endpoint == Endpoint::Local && i.is_multiple_of(10);
     let attempt = |target: String, outcome, ms| Attempt { target, outcome, ms };
     let attempts = match (&node, provider, model) {
         (Some(node), _, _) if retried => vec![
