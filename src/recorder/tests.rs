@@ -292,3 +292,71 @@ async fn a_long_journal_is_replayed_in_batches_alongside_new_decisions() {
         "the journal went in batches of at most batch_size"
     );
 }
+
+/// Log output of one test, kept in memory.
+#[derive(Clone, Default)]
+struct LogLines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogLines {
+    type Writer = LogLines;
+
+    fn make_writer(&'a self) -> LogLines {
+        self.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn drops_are_logged_at_most_once_a_second_and_every_one_is_told() {
+    let log = LogLines::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore::default();
+    let mut opts = options(&dir, 10);
+    opts.journal_max_bytes = 4096;
+    let recorder = Recorder::start(store.clone(), opts).unwrap();
+    store.down.store(true, Ordering::SeqCst);
+    let seconds = 5;
+    for i in 0..seconds * 100 {
+        recorder.record(decision(i));
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Long enough for the drops still owed to be told.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let dropped = recorder.stats().dropped.load(Ordering::Relaxed);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let counts: Vec<u64> = text
+        .lines()
+        .filter(|line| line.contains("decisions dropped"))
+        .map(|line| {
+            let field = line.split_whitespace().find_map(|w| w.strip_prefix("dropped="));
+            field
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no count in {line}"))
+        })
+        .collect();
+    assert!(dropped > 400, "most of the outage was dropped: {dropped}");
+    assert_eq!(counts.iter().sum::<u64>(), dropped, "every drop is told:\n{text}");
+    assert!(
+        (2..=seconds + 2).contains(&counts.len()),
+        "one line a second, not one per drop: {} lines\n{text}",
+        counts.len()
+    );
+}
