@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use farmhand::domain::{DecisionRecord, DeclaredClass, Endpoint, Fallback, TaskClass};
+use farmhand::domain::{Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, Endpoint, Fallback, TaskClass};
 use farmhand::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -74,6 +74,13 @@ fn decision(rng: &mut StdRng, i: usize) -> DecisionRecord {
         Endpoint::Rejected => (None, None, None, 0.0),
     };
     let served = endpoint != Endpoint::Rejected;
+    let attempts = match (&node, provider, model) {
+        (Some(node), _, _) => vec![attempt(node.clone(), rng.random_range(20..900))],
+        (None, Some(provider), Some(model)) => {
+            vec![attempt(format!("{provider}/{model}"), rng.random_range(200..3000))]
+        }
+        _ => Vec::new(),
+    };
     DecisionRecord {
         request_id: format!("bench-{i:09}"),
         ts: Utc::now() - TimeDelta::milliseconds(rng.random_range(0..7 * 24 * 3600 * 1000)),
@@ -96,6 +103,16 @@ fn decision(rng: &mut StdRng, i: usize) -> DecisionRecord {
         policy_version: 7,
         status: if served { 200 } else { 503 },
         error: (!served).then(|| "no_capacity".to_string()),
+        attempts,
+    }
+}
+
+/// A successful attempt on `target`.
+fn attempt(target: String, ms: i64) -> Attempt {
+    Attempt {
+        target,
+        outcome: AttemptOutcome::Ok,
+        ms,
     }
 }
 

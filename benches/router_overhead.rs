@@ -796,7 +796,7 @@ fn main() {
     // The gateway: store, recorder, live control, a fast fleet poller, loopback-only.
     let home = router_rt.block_on(StoreHome::create());
     let journal = tempfile::tempdir().expect("journal directory");
-    config.router.journal_path = journal.path().join("journal.ndjson").display().to_string();
+    config.router.journal_path = Some(journal.path().join("journal.ndjson"));
     let null_sink = std::env::var("FARMHAND_BENCH_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("null"));
     let sunk = Arc::new(AtomicU64::new(0));
     let (store, gateway, addr, shutdown) = router_rt.block_on(async {
@@ -819,7 +819,8 @@ fn main() {
                 Recorder::start(CountingSink(sunk.clone()), RecorderOptions::from_config(&config.router))
             } else {
                 Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
-            },
+            }
+            .expect("the journal opens"),
             keys: AgentKeys::none(),
         };
         let gateway = Gateway::new(config, sources);

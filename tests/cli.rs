@@ -362,6 +362,8 @@ fn the_router_stops_on_sigterm_and_keeps_every_decision() {
             .arg(addr.to_string())
             .current_dir(dir.path())
             .env_remove("FARMHAND_CONFIG")
+            .env_remove("STATE_DIRECTORY")
+            .env("XDG_STATE_HOME", dir.path().join("state"))
             .env("RUST_LOG", "off")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -405,4 +407,8 @@ fn the_router_stops_on_sigterm_and_keeps_every_decision() {
         .collect();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["status"], 503);
+    // Refused before any upstream was tried: the fallback chain is there, and empty.
+    assert_eq!(rows[0]["attempts"], serde_json::json!([]), "{rows:?}");
+    // No journal_path configured: the journal's lock is in the state directory.
+    assert!(dir.path().join("state/farmhand/journal.ndjson.lock").exists());
 }

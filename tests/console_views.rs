@@ -225,3 +225,25 @@ fn any_size_down_to_20x5_renders_without_panic() {
         }
     }
 }
+
+#[test]
+fn the_decision_detail_traces_every_attempt_in_order() {
+    let mut s = in_view(View::Decisions);
+    let terminal = draw(&s, 80, 24);
+    let buf = terminal.backend().buffer();
+    let (x, y) = find(buf, "attempts mini-03 timeout 1,000 ms → mini-01 ok 212 ms");
+    assert!(y > find(buf, "decision #60").1, "in the detail pane, below its title");
+    assert_eq!(
+        find(buf, "fallback node_retry").1,
+        y - 1,
+        "right under the route and fallback"
+    );
+    assert_eq!(x, 1);
+
+    // A refused request tried nothing.
+    s.decision_row = 2;
+    let terminal = draw(&s, 80, 24);
+    let buf = terminal.backend().buffer();
+    find(buf, "decision #58");
+    find(buf, "attempts –");
+}

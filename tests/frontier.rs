@@ -326,7 +326,7 @@ async fn missing_key_is_a_clear_error_and_keys_never_appear_in_errors() {
     .unwrap();
     assert_eq!(
         err,
-        UpstreamError::transport(
+        UpstreamError::unconfigured(
             "frontier key for anthropic unavailable: environment variable FARMHAND_TEST_FRONTIER_KEY_UNSET is not set"
         )
     );
@@ -438,11 +438,11 @@ async fn misbehaving_servers_fail_quickly_and_clearly() {
 
     assert_eq!(
         fail("garbage", ProviderKind::Openai, false).await,
-        UpstreamError::transport("p sent a malformed answer")
+        UpstreamError::malformed("p sent a malformed answer")
     );
     assert_eq!(
         fail("garbage", ProviderKind::Anthropic, false).await,
-        UpstreamError::transport("p sent a malformed answer")
+        UpstreamError::malformed("p sent a malformed answer")
     );
     let proxy = fail("proxy", ProviderKind::Openai, false).await;
     assert_eq!((proxy.status, proxy.message.as_str()), (Some(502), "p 502 Bad Gateway"));
@@ -455,6 +455,7 @@ async fn misbehaving_servers_fail_quickly_and_clearly() {
     );
     assert_eq!(hang.status, None);
     assert!(hang.message.contains("timed out"), "{}", hang.message);
+    assert_eq!(hang.outcome, farmhand::domain::AttemptOutcome::Timeout);
 
     let openai_error = fail("error-first", ProviderKind::Openai, true).await;
     assert_eq!(openai_error, UpstreamError::transport("p stream error server_error"));
@@ -499,5 +500,5 @@ async fn misbehaving_servers_fail_quickly_and_clearly() {
         .await
         .err()
         .unwrap();
-    assert_eq!(err, UpstreamError::transport("p stream idle for 300 ms"));
+    assert_eq!(err, UpstreamError::timeout("p stream idle for 300 ms"));
 }

@@ -500,3 +500,93 @@ async fn a_node_that_answers_garbage_or_hangs_gets_a_clear_error_and_the_router_
     let back = stack.chat(&client, sensitive()).await;
     assert_eq!(back.status(), 200, "{}", back.text().await.unwrap_or_default());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attempt_of_the_fallback_chain_is_recorded_in_order() {
+    use farmhand::domain::{AttemptOutcome, Fallback};
+    let stack = Stack::start_with(2, None, frozen_telemetry(), |c| c.router.first_byte_timeout_secs = 1).await;
+    let client = reqwest::Client::new();
+    // With nothing wrong, the plan's first node serves; that is the node made to fail below.
+    let healthy = stack.chat(&client, ask("routine", "Tag this invoice.")).await;
+    assert_eq!(healthy.status(), 200);
+    let first = route(&healthy)
+        .split('/')
+        .nth(1)
+        .expect("local/<node>/<model>")
+        .to_string();
+    let second = if first == "mini-01" { "mini-02" } else { "mini-01" };
+
+    for fault in [FaultKind::Hang, FaultKind::Overloaded, FaultKind::Down] {
+        stack.farm.set_fault(&first, Some(fault)).unwrap();
+        // A node going down cuts its connections; let the router's pool see them go.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let response = stack.chat(&client, ask("routine", "Tag this invoice.")).await;
+        assert_eq!(response.status(), 200, "{fault}");
+        assert!(
+            route(&response).starts_with(&format!("local/{second}/")),
+            "{fault}: {}",
+            route(&response)
+        );
+    }
+    stack.farm.set_fault(&first, None).unwrap();
+    stack
+        .farm
+        .set_fault(farmhand::sim::FRONTIER, Some(FaultKind::Overloaded))
+        .unwrap();
+    let degraded = stack
+        .chat(&client, ask("reasoning", "Compare the two rollout plans."))
+        .await;
+    assert_eq!(degraded.status(), 200);
+    assert!(route(&degraded).starts_with("local/"), "{}", route(&degraded));
+
+    stack.gateway.flush().await;
+    let rows = stack.store.recent_decisions(10).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in &rows {
+        eprintln!(
+            "attempts: {}",
+            farmhand::console::views::trace::attempt_trace(&row.record.attempts)
+        );
+    }
+    let outcomes = |i: usize| -> Vec<(String, AttemptOutcome)> {
+        rows[i]
+            .record
+            .attempts
+            .iter()
+            .map(|a| (a.target.clone(), a.outcome))
+            .collect()
+    };
+    let ok_on = |node: &str| (node.to_string(), AttemptOutcome::Ok);
+    assert_eq!(outcomes(0), [ok_on(&first)]);
+    assert_eq!(outcomes(1), [(first.clone(), AttemptOutcome::Timeout), ok_on(second)]);
+    assert_eq!(
+        outcomes(2),
+        [(first.clone(), AttemptOutcome::Status(503)), ok_on(second)]
+    );
+    assert_eq!(outcomes(3), [(first.clone(), AttemptOutcome::Connect), ok_on(second)]);
+    for row in &rows[1..4] {
+        assert_eq!(row.record.fallback, Fallback::NodeRetry);
+        assert_eq!(
+            row.record.node.as_deref(),
+            Some(second),
+            "the record names the node that served"
+        );
+    }
+    let timed_out = rows[1].record.attempts[0].ms;
+    assert!(
+        (1000..2000).contains(&timed_out),
+        "the 1 s first-byte timeout: {timed_out} ms"
+    );
+
+    // The frontier is overloaded: each retry is an attempt, then the farm serves.
+    let chain = &rows[4].record.attempts;
+    let (last, frontier) = chain.split_last().expect("attempts");
+    assert_eq!(frontier.len(), 3, "one try and two retries: {chain:?}");
+    for attempt in frontier {
+        assert!(attempt.target.contains('/'), "provider/model: {}", attempt.target);
+        assert_eq!(attempt.outcome, AttemptOutcome::Status(529));
+    }
+    assert_eq!(last.outcome, AttemptOutcome::Ok);
+    assert_eq!(Some(last.target.as_str()), rows[4].record.node.as_deref());
+    assert_eq!(rows[4].record.fallback, Fallback::ToLocal);
+}

@@ -69,3 +69,101 @@ async fn ten_seconds_without_postgres_lose_no_decision_and_duplicate_none() {
         "spend_hourly counted each decision once"
     );
 }
+
+/// The value of an unlabelled counter in the router's `/metrics`.
+async fn counter(client: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}")) as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_without_postgres_past_the_journal_cap_drops_an_exact_count_and_lands_the_rest_once() {
+    const OUTAGE: Duration = Duration::from_secs(60);
+    const PER_SECOND: u64 = 40;
+    const BUFFER: usize = 100;
+    const JOURNAL_CAP: u64 = 64 * 1024;
+    let (before, after) = (Duration::from_secs(3), Duration::from_secs(3));
+    let db = TestDatabase::create().await;
+    let (proxy, via_proxy) = CuttableProxy::in_front_of(db.url()).await;
+    let stack = Stack::start(3, Some(&via_proxy), |c| {
+        c.router.buffer_decisions = BUFFER;
+        c.router.journal_max_bytes = JOURNAL_CAP;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let sent = PER_SECOND * (before + OUTAGE + after).as_secs();
+    let mut tasks = Vec::new();
+    for i in 0..sent {
+        let client = client.clone();
+        let url = format!("{}/v1/chat/completions", stack.url);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i * 1000 / PER_SECOND)).await;
+            let body = json!({"model": "routine", "messages": [{"role": "user", "content": format!("ticket {i}")}], "max_tokens": 8});
+            let response = client.post(url).json(&body).send().await.expect("router answers");
+            let id = response.headers()["x-request-id"].to_str().expect("ascii id").to_string();
+            (response.status().as_u16(), id)
+        }));
+    }
+    tokio::time::sleep(before).await;
+    proxy.cut();
+    let journal = stack.dir.path().join("journal.ndjson");
+    let cut_at = std::time::Instant::now();
+    let mut largest = 0;
+    while cut_at.elapsed() < OUTAGE {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        largest = largest.max(std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0));
+    }
+    assert!(
+        largest > 0,
+        "decisions past the memory bound were spilled to the journal"
+    );
+    assert!(
+        largest <= JOURNAL_CAP,
+        "the journal stayed under its cap: {largest} bytes"
+    );
+    let dropped_during = counter(&client, &stack.url, "farmhand_decisions_dropped_total").await;
+    assert!(dropped_during > 0, "the outage outgrew memory and journal");
+    proxy.restore();
+
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let (status, id) = task.await.expect("request task");
+        assert_eq!(status, 200, "routing goes on while the store is down");
+        assert!(ids.insert(id), "request ids are unique");
+    }
+    stack.gateway.flush().await;
+    let direct = farmhand::store::Store::connect(db.url()).await.unwrap();
+    let mut rows = Vec::new();
+    for _ in 0..60 {
+        rows = direct.recent_decisions(100_000).await.unwrap();
+        if !journal.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(!journal.exists(), "the journal is replayed and removed");
+    let landed_ids: HashSet<&str> = rows.iter().map(|d| d.record.request_id.as_str()).collect();
+    let landed = rows.len() as u64;
+    let dropped = counter(&client, &stack.url, "farmhand_decisions_dropped_total").await;
+    eprintln!(
+        "store outage {} s at {PER_SECOND} req/s, memory buffer {BUFFER} decisions, journal cap {JOURNAL_CAP} bytes \
+         (largest seen {largest}): sent {sent}, landed {landed}, dropped {dropped}",
+        OUTAGE.as_secs()
+    );
+    assert_eq!(landed_ids.len() as u64, landed, "no decision landed twice");
+    assert!(
+        landed_ids.iter().all(|id| ids.contains(*id)),
+        "every row is one of the requests sent"
+    );
+    assert!(dropped >= dropped_during, "a counter never goes back");
+    assert_eq!(sent, landed + dropped, "sent = landed + dropped, exactly");
+}

@@ -6,7 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use farmhand::domain::{DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
+use farmhand::domain::{
+    Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, TaskClass,
+};
 use farmhand::store::{Backend, PresenceRow, Store, StoreError, Wakeup};
 use sqlx::Connection;
 
@@ -27,7 +29,7 @@ async fn sqlite() -> Fixture {
         .await
         .expect("SQLite store opens and creates its file");
     assert_eq!(store.backend(), Backend::Sqlite);
-    assert_eq!(store.migrate().await.expect("first migration"), MIGRATIONS);
+    assert_eq!(store.migrate().await.expect("first migration"), migrations());
     Fixture {
         store,
         url,
@@ -41,7 +43,7 @@ async fn postgres() -> Fixture {
     let url = db.url().to_string();
     let store = Store::connect(&url).await.expect("PostgreSQL store connects");
     assert_eq!(store.backend(), Backend::Postgres);
-    assert_eq!(store.migrate().await.expect("first migration"), MIGRATIONS);
+    assert_eq!(store.migrate().await.expect("first migration"), migrations());
     Fixture {
         store,
         url,
@@ -50,8 +52,27 @@ async fn postgres() -> Fixture {
     }
 }
 
-/// Migrations each backend has.
-const MIGRATIONS: usize = 2;
+/// Migrations each backend has: the SQL files of its folder (both folders hold the same list).
+fn migrations() -> usize {
+    let count = |backend: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter(|f| {
+                f.as_ref()
+                    .is_ok_and(|f| f.path().extension().is_some_and(|x| x == "sql"))
+            })
+            .count()
+    };
+    assert_eq!(
+        count("sqlite"),
+        count("postgres"),
+        "both backends have the same migrations"
+    );
+    count("sqlite")
+}
 
 macro_rules! contract {
     ($($name:ident),+ $(,)?) => {
@@ -80,6 +101,7 @@ contract!(
     migrating_again_changes_nothing,
     decisions_round_trip_and_tail_by_cursor,
     reinserting_is_idempotent_and_not_double_counted,
+    attempts_are_json_that_sql_can_read,
     spend_summary_adds_up,
     frontier_cost_is_exact_at_the_window_start,
     node_state_changes_are_audited,
@@ -122,6 +144,15 @@ fn decision(request_id: &str, ts: DateTime<Utc>) -> DecisionRecord {
         policy_version: 3,
         status: 200,
         error: None,
+        attempts: vec![attempt("mini-01", AttemptOutcome::Ok, 80)],
+    }
+}
+
+fn attempt(target: &str, outcome: AttemptOutcome, ms: i64) -> Attempt {
+    Attempt {
+        target: target.into(),
+        outcome,
+        ms,
     }
 }
 
@@ -233,6 +264,7 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
                 "policy_version",
                 "status",
                 "error",
+                "attempts",
             ],
         ),
         (
@@ -289,6 +321,12 @@ async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
         .collect();
     batch[1] = frontier(batch[1].clone(), "anthropic", "claude-sonnet-4-5", 0.0125);
     batch[1].fallback = Fallback::ToFrontier;
+    batch[1].attempts = vec![
+        attempt("mini-03", AttemptOutcome::Timeout, 1000),
+        attempt("mini-05", AttemptOutcome::Status(503), 12),
+        attempt("anthropic/claude-sonnet-4-5", AttemptOutcome::Status(529), 431),
+        attempt("anthropic/claude-sonnet-4-5", AttemptOutcome::Ok, 2212),
+    ];
     batch[2].effective_class = TaskClass::Sensitive;
     batch[2].declared_class = DeclaredClass::Auto;
     batch[2].sensitive = true;
@@ -300,6 +338,7 @@ async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
     batch[3].ttfb_ms = None;
     batch[3].status = 503;
     batch[3].error = Some("no_capacity".into());
+    batch[3].attempts = Vec::new();
     assert_eq!(store.insert_decisions(&batch).await.expect("insert"), 5);
 
     let first = store.decisions_after(0, 3).await.expect("tail");
@@ -310,6 +349,7 @@ async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
     assert!(rest[0].id > first[2].id);
     let read: Vec<DecisionRecord> = first.iter().chain(&rest).map(|d| d.record.clone()).collect();
     assert_eq!(read, batch, "every field round-trips, timestamps to the millisecond");
+    assert_eq!(read[1].attempts.len(), 4, "the whole fallback chain, in order");
     assert!(store.decisions_after(rest[1].id, 10).await.expect("tail").is_empty());
 
     let recent = store.recent_decisions(2).await.expect("recent");
@@ -325,6 +365,78 @@ async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
     let tail = store.decisions_after(rest[1].id, 10).await.expect("tail");
     assert_eq!(tail.len(), 1);
     assert_eq!(tail[0].record, more[0]);
+}
+
+/// The `attempts` column is JSON to the database itself (`jsonb` in PostgreSQL, checked JSON text
+/// in SQLite), so ad-hoc SQL and Grafana can look inside it; rows written before the column
+/// existed read back with no attempts.
+async fn attempts_are_json_that_sql_can_read(f: &Fixture) {
+    let mut d = decision("chain", Utc::now());
+    d.fallback = Fallback::NodeRetry;
+    d.node = Some("mini-05".into());
+    d.attempts = vec![
+        attempt("mini-03", AttemptOutcome::Timeout, 1000),
+        attempt("mini-05", AttemptOutcome::Ok, 212),
+    ];
+    assert_eq!(f.store.insert_decisions(&[d]).await.expect("insert"), 1);
+    let (first_outcome, first_ms, count): (String, i64, i64) = match f.store.backend() {
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&f.url).await.expect("connect");
+            let kind: String = sqlx::query_scalar(
+                "SELECT data_type::text FROM information_schema.columns \
+                 WHERE table_name = 'routing_decisions' AND column_name = 'attempts'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("column type");
+            assert_eq!(kind, "jsonb");
+            sqlx::query(
+                "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
+                 endpoint, est_tokens, prompt_tokens, completion_tokens, cost_usd, latency_ms, fallback, \
+                 policy_version, status) VALUES ('legacy', now(), 'a', 'routine', 'routine', false, 'rejected', \
+                 0, 0, 0, 0, 1, 'none', 1, 503)",
+            )
+            .execute(&mut conn)
+            .await
+            .expect("a row that names no attempts");
+            sqlx::query_as(
+                "SELECT attempts->0->>'outcome', (attempts->0->>'ms')::int8, jsonb_array_length(attempts)::int8 \
+                 FROM routing_decisions WHERE request_id = 'chain'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("jsonb operators work on attempts")
+        }
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&f.url).await.expect("connect");
+            let refused = sqlx::query("UPDATE routing_decisions SET attempts = '[{' WHERE request_id = 'chain'")
+                .execute(&mut conn)
+                .await;
+            assert!(refused.is_err(), "SQLite refuses text that is not JSON");
+            sqlx::query(
+                "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
+                 endpoint, est_tokens, prompt_tokens, completion_tokens, cost_usd, latency_ms, fallback, \
+                 policy_version, status) VALUES ('legacy', '2026-01-01T00:00:00.000000Z', 'a', 'routine', \
+                 'routine', 0, 'rejected', 0, 0, 0, 0, 1, 'none', 1, 503)",
+            )
+            .execute(&mut conn)
+            .await
+            .expect("a row that names no attempts");
+            sqlx::query_as(
+                "SELECT json_extract(attempts, '$[0].outcome'), json_extract(attempts, '$[0].ms'), \
+                 json_array_length(attempts) FROM routing_decisions WHERE request_id = 'chain'",
+            )
+            .fetch_one(&mut conn)
+            .await
+            .expect("JSON functions work on attempts")
+        }
+    };
+    assert_eq!((first_outcome.as_str(), first_ms, count), ("timeout", 1000, 2));
+    let read = f.store.recent_decisions(10).await.expect("read back");
+    let by_id = |id: &str| read.iter().find(|d| d.record.request_id == id).expect("stored");
+    assert_eq!(by_id("chain").record.attempts[0].outcome, AttemptOutcome::Timeout);
+    assert_eq!(by_id("chain").record.attempts[1].target, "mini-05");
+    assert!(by_id("legacy").record.attempts.is_empty());
 }
 
 async fn reinserting_is_idempotent_and_not_double_counted(f: &Fixture) {
@@ -871,7 +983,7 @@ async fn unopenable_sqlite_files_are_reported() {
 #[tokio::test]
 async fn in_memory_sqlite_keeps_its_data_across_calls() {
     let store = Store::connect("sqlite::memory:").await.expect("in-memory store");
-    assert_eq!(store.migrate().await.expect("migrate"), MIGRATIONS);
+    assert_eq!(store.migrate().await.expect("migrate"), migrations());
     assert_eq!(store.migrate().await.expect("migrate again"), 0);
     store
         .insert_decisions(&[decision("m1", Utc::now())])

@@ -8,10 +8,11 @@ mod capabilities;
 mod error;
 mod pricing;
 mod secret;
+pub mod state_dir;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,8 +77,12 @@ pub struct RouterConfig {
     pub first_byte_timeout_secs: u64,
     /// Seconds of silence tolerated mid-stream before the upstream is declared dead.
     pub idle_timeout_secs: u64,
-    /// Local file where decisions are spilled while the store is unreachable.
-    pub journal_path: String,
+    /// Local file where decisions are spilled while the store is unreachable; an absolute path.
+    /// Unset: `journal.ndjson` in the state directory (see [`state_dir`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_path: Option<PathBuf>,
+    /// Largest size of the journal file, in bytes; past it, decisions are dropped and counted.
+    pub journal_max_bytes: u64,
     /// Decisions held in memory while the store is down, before spilling to the journal.
     pub buffer_decisions: usize,
     /// Seconds a client may take to send a request's headers, from its first byte.
@@ -412,7 +417,8 @@ impl Default for RouterConfig {
             sensitive_wait_secs: 0,
             first_byte_timeout_secs: 120,
             idle_timeout_secs: 60,
-            journal_path: "farmhand-journal.ndjson".into(),
+            journal_path: None,
+            journal_max_bytes: 1 << 30,
             buffer_decisions: 50_000,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
@@ -715,12 +721,32 @@ impl FleetConfig {
                 return Err((format!("router.{key}"), "must be at least 1".into()));
             }
         }
+        if let Some(path) = &self.router.journal_path
+            && !path.is_absolute()
+        {
+            return Err((
+                "router.journal_path".into(),
+                format!(
+                    "`{}` must be an absolute path (leave the key out to use journal.ndjson in the state directory)",
+                    path.display()
+                ),
+            ));
+        }
+        if self.router.journal_max_bytes < MIN_JOURNAL_BYTES {
+            return Err((
+                "router.journal_max_bytes".into(),
+                format!("must be at least {MIN_JOURNAL_BYTES} bytes"),
+            ));
+        }
         if self.console.poll_ms < 100 {
             return Err(("console.poll_ms".into(), "must be at least 100".into()));
         }
         Ok(())
     }
 }
+
+/// The smallest journal cap accepted: room for a few decisions.
+const MIN_JOURNAL_BYTES: u64 = 4096;
 
 fn valid_name(name: &str) -> bool {
     (1..=63).contains(&name.len())

@@ -220,3 +220,35 @@ fn bad_capabilities_name_the_key() {
         .to_string();
     assert!(text.contains("key `models.capabilities.qwen3`"), "{text}");
 }
+
+#[test]
+fn journal_settings_are_checked_and_name_their_key() {
+    let config =
+        parse("[router]\njournal_path = \"/srv/farmhand/journal.ndjson\"\njournal_max_bytes = 65536\n").unwrap();
+    assert_eq!(
+        config.router.journal_path.as_deref(),
+        Some(Path::new("/srv/farmhand/journal.ndjson"))
+    );
+    assert_eq!(config.router.journal_max_bytes, 65536);
+    assert_eq!(
+        parse("").unwrap().router.journal_path,
+        None,
+        "unset: the state directory"
+    );
+    for (text, key, why) in [
+        (
+            "journal_path = \"journal.ndjson\"",
+            "router.journal_path",
+            "must be an absolute path",
+        ),
+        ("journal_max_bytes = 100", "router.journal_max_bytes", "at least 4096"),
+        ("journal_max_bytes = -1", "router.journal_max_bytes", ""),
+        ("journal_max_bytes = \"1G\"", "router.journal_max_bytes", ""),
+    ] {
+        let err = parse(&format!("[router]\n{text}\n")).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("fleet.toml: key `{key}`:")) && err.contains(why),
+            "{text}: {err}"
+        );
+    }
+}

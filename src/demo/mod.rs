@@ -64,7 +64,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", dir.path().join("demo.db").display()),
     };
-    config.router.journal_path = dir.path().join("journal.ndjson").display().to_string();
+    config.router.journal_path = Some(dir.path().join("journal.ndjson"));
     config.policy.review_model = review_model(&farm);
     if let Some(path) = &options.write_config {
         std::fs::write(path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
@@ -84,7 +84,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
         control: crate::control::watch(store.clone()),
-        recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+        recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))?,
         keys,
     };
     let (fleet, control) = (sources.fleet.clone(), sources.control.clone());

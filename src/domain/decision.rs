@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DeclaredClass, TaskClass, wire_enum};
+use super::{Attempt, DeclaredClass, TaskClass, wire_enum};
 
 /// Where a request was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,6 +88,10 @@ pub struct DecisionRecord {
     pub status: i32,
     /// Error code or short message for failed requests (never request content).
     pub error: Option<String>,
+    /// Every target tried, in order, with its outcome; empty when nothing was tried. Journal lines
+    /// written before attempts were recorded have none.
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
 }
 
 /// A decision as read back from the store, with its store-assigned cursor id.

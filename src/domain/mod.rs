@@ -3,12 +3,14 @@
 //!
 //! Everything here is plain data with string forms that match the store schema and the wire.
 
+mod attempt;
 mod capability;
 mod class;
 mod decision;
 mod model_name;
 mod node;
 
+pub use attempt::{Attempt, AttemptOutcome};
 pub use capability::{Capabilities, Capability};
 pub use class::{DeclaredClass, TaskClass};
 pub use decision::{DecisionRecord, Endpoint, Fallback, StoredDecision};

@@ -146,7 +146,10 @@ async fn handle(
         };
         // Noted before the call: if every target fails, the record names the last one tried.
         pending.serving(&step);
-        match gateway.call(&step.target, &request).await {
+        let call = gateway.call(&step.target, &request, |err, wait| {
+            pending.attempt_retried(err.outcome, wait)
+        });
+        match call.await {
             Ok(reply) => {
                 pending.first_byte();
                 let stream = StreamOptions {
@@ -158,8 +161,10 @@ async fn handle(
             }
             Err(UpstreamError {
                 untranslatable: Some(refusal),
+                outcome,
                 ..
             }) => {
+                pending.attempt_failed(outcome);
                 // The agent's request is at fault, not the upstream: no other route is tried.
                 let err = ApiError::unsupported_field(
                     &refusal.field,
@@ -169,6 +174,7 @@ async fn handle(
                 return Err(err);
             }
             Err(err) => {
+                pending.attempt_failed(err.outcome);
                 tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");
                 failures.push(format!("{}: {}", step.target.route_label(), err.message));
                 last_error = Some(err);

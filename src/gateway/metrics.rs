@@ -151,7 +151,7 @@ impl GatewayMetrics {
             (
                 "farmhand_decisions_dropped_total",
                 "counter",
-                "Decisions dropped because the recorder queue was full.",
+                "Decisions dropped: the store was down with the memory buffer and the journal full, or the recorder queue was full.",
                 recorder.dropped.load(Ordering::Relaxed) as f64,
             ),
             (

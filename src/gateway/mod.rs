@@ -193,12 +193,17 @@ impl Gateway {
         }
     }
 
-    /// Calls one plan target.
-    async fn call(&self, target: &Target, request: &ChatCompletionRequest) -> Result<UpstreamReply, UpstreamError> {
+    /// Calls one plan target; `retrying` hears of each failed frontier attempt that is retried.
+    async fn call(
+        &self,
+        target: &Target,
+        request: &ChatCompletionRequest,
+        retrying: impl FnMut(&UpstreamError, Duration) + Send,
+    ) -> Result<UpstreamReply, UpstreamError> {
         match target {
             Target::Local { node, model } => {
                 let Some(node) = self.nodes.get(&**node) else {
-                    return Err(UpstreamError::transport(format!(
+                    return Err(UpstreamError::unconfigured(format!(
                         "node {node} is not in the fleet config"
                     )));
                 };
@@ -206,11 +211,21 @@ impl Gateway {
             }
             Target::Frontier { provider, model } => {
                 let Some(config) = self.config.frontier.providers.get(&**provider) else {
-                    return Err(UpstreamError::transport(format!(
+                    return Err(UpstreamError::unconfigured(format!(
                         "frontier provider {provider} is not configured"
                     )));
                 };
-                upstream::frontier::call_with_retry(&self.client, provider, config, model, request, self.timeouts).await
+                let timeouts = self.timeouts;
+                upstream::frontier::call_with_retry_observed(
+                    &self.client,
+                    provider,
+                    config,
+                    model,
+                    request,
+                    timeouts,
+                    retrying,
+                )
+                .await
             }
         }
     }

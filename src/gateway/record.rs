@@ -1,12 +1,12 @@
 //! Building the decision record for one request, finished exactly once on every path.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::TokenUsage;
-use crate::domain::{DecisionRecord, Endpoint, Fallback};
+use crate::domain::{Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback};
 use crate::router::{Decision, PlanStep, Target};
 
 use super::Gateway;
@@ -16,6 +16,8 @@ pub struct PendingRecord {
     gateway: Arc<Gateway>,
     record: Option<DecisionRecord>,
     started: Instant,
+    /// The attempt under way: its target and when it started.
+    attempt: Option<(String, Instant)>,
 }
 
 impl PendingRecord {
@@ -43,11 +45,13 @@ impl PendingRecord {
             policy_version: decision.policy_version,
             status: 0,
             error: None,
+            attempts: Vec::new(),
         };
         PendingRecord {
             gateway,
             record: Some(record),
             started,
+            attempt: None,
         }
     }
 
@@ -66,8 +70,10 @@ impl PendingRecord {
         }
     }
 
-    /// Notes which target is serving the request.
+    /// Notes which target is serving the request, and starts its attempt.
     pub fn serving(&mut self, step: &PlanStep) {
+        self.end_attempt(AttemptOutcome::Cancelled);
+        self.attempt = Some((attempt_target(&step.target), Instant::now()));
         if let Some(r) = self.record.as_mut() {
             r.endpoint = step.target.endpoint();
             r.fallback = step.fallback;
@@ -86,10 +92,38 @@ impl PendingRecord {
         }
     }
 
-    /// Notes the time to first byte, once.
+    /// Notes the time to first byte, once, and that the attempt under way answered.
     pub fn first_byte(&mut self) {
+        self.end_attempt(AttemptOutcome::Ok);
         if let Some(r) = self.record.as_mut().filter(|r| r.ttfb_ms.is_none()) {
             r.ttfb_ms = Some(self.started.elapsed().as_millis() as i64);
+        }
+    }
+
+    /// Ends the attempt under way as failed with `outcome`.
+    pub fn attempt_failed(&mut self, outcome: AttemptOutcome) {
+        self.end_attempt(outcome);
+    }
+
+    /// Ends the attempt under way as failed with `outcome`; the same target is tried again after `wait`.
+    pub fn attempt_retried(&mut self, outcome: AttemptOutcome, wait: Duration) {
+        if let Some((target, _)) = self.attempt.clone() {
+            self.end_attempt(outcome);
+            self.attempt = Some((target, Instant::now() + wait));
+        }
+    }
+
+    fn end_attempt(&mut self, outcome: AttemptOutcome) {
+        let Some((target, since)) = self.attempt.take() else {
+            return;
+        };
+        if let Some(r) = self.record.as_mut() {
+            let ms = Instant::now().saturating_duration_since(since).as_millis();
+            r.attempts.push(Attempt {
+                target,
+                outcome,
+                ms: i64::try_from(ms).unwrap_or(i64::MAX),
+            });
         }
     }
 
@@ -99,6 +133,8 @@ impl PendingRecord {
     }
 
     fn complete(&mut self, status: u16, error: Option<String>, usage: Option<TokenUsage>) {
+        // An attempt still under way ends with the request: the agent went away during it.
+        self.end_attempt(AttemptOutcome::Cancelled);
         let Some(mut record) = self.record.take() else { return };
         let now = Utc::now();
         record.status = i32::from(status);
@@ -149,6 +185,14 @@ impl PendingRecord {
 impl Drop for PendingRecord {
     fn drop(&mut self) {
         self.abandoned(None);
+    }
+}
+
+/// How an attempt names its target: the node, or `provider/model` for a frontier API.
+fn attempt_target(target: &Target) -> String {
+    match target {
+        Target::Local { node, .. } => node.to_string(),
+        Target::Frontier { provider, model } => format!("{provider}/{model}"),
     }
 }
 

@@ -75,7 +75,7 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), Cadence::default()),
         control: crate::control::watch(store.clone()),
-        recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+        recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))?,
         keys,
     };
     let addr = listen.unwrap_or(config.router.listen);

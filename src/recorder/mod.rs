@@ -1,8 +1,11 @@
 //! The decision recorder: takes decisions off the request path and writes them to the store in
 //! batches. While the store is down it keeps them in a bounded buffer, spills the overflow to a
-//! local journal, and replays the journal when the store returns; the store ignores a decision
-//! it already has (by `request_id`), so a replay never writes anything twice.
+//! local journal (locked to this router, capped in size), and replays the journal in batches when
+//! the store returns; the store ignores a decision it already has (by `request_id`), so a replay
+//! never writes anything twice. When the buffer and the journal are both full, further decisions
+//! are dropped: counted in [`RecorderStats::dropped`] and logged once a second, never silently.
 
+mod drop_log;
 mod journal;
 mod writer;
 
@@ -16,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::DecisionRecord;
 
-pub use journal::Journal;
+pub use journal::{Journal, JournalError, ReplayBatch, lock_path};
 
 /// Where batches of decisions go: the store, or a test double.
 pub trait DecisionSink: Send + Sync + 'static {
@@ -33,20 +36,24 @@ pub struct RecorderOptions {
     pub flush_every: Duration,
     /// Decisions held in memory while the store is down before spilling to the journal.
     pub buffer_decisions: usize,
-    /// The journal file.
+    /// The journal file (absolute).
     pub journal_path: PathBuf,
+    /// Largest size of the journal file, in bytes.
+    pub journal_max_bytes: u64,
     /// Longest one write may take before the store counts as down.
     pub write_timeout: Duration,
 }
 
 impl RecorderOptions {
-    /// Options from the router section of the fleet config.
+    /// Options from the router section of the fleet config; an unset journal path becomes
+    /// `journal.ndjson` in the state directory.
     pub fn from_config(config: &crate::config::RouterConfig) -> Self {
         RecorderOptions {
             batch_size: 1000,
             flush_every: Duration::from_millis(50),
             buffer_decisions: config.buffer_decisions.max(1),
-            journal_path: PathBuf::from(&config.journal_path),
+            journal_path: crate::config::state_dir::journal_path(config.journal_path.as_deref()),
+            journal_max_bytes: config.journal_max_bytes,
             write_timeout: Duration::from_secs(2),
         }
     }
@@ -61,7 +68,8 @@ pub struct RecorderStats {
     pub written: AtomicU64,
     /// Decisions spilled to the journal.
     pub journaled: AtomicU64,
-    /// Decisions refused because the hand-off queue was full (the writer is far behind).
+    /// Decisions dropped: the store was down with the memory buffer and the journal full, or the
+    /// hand-off queue was full (the writer far behind).
     pub dropped: AtomicU64,
     /// Whether the last write succeeded.
     pub store_up: AtomicBool,
@@ -83,27 +91,36 @@ enum Command {
 const HANDOFF_CAPACITY: usize = 65_536;
 
 impl Recorder {
-    /// Starts the writer task; it first replays any journal left by an earlier run.
-    pub fn start<S: DecisionSink>(sink: S, options: RecorderOptions) -> Self {
+    /// Opens (and locks) the journal, then starts the writer task; it first replays any journal
+    /// left by an earlier run. Fails when the journal cannot be written or another router holds it.
+    pub fn start<S: DecisionSink>(sink: S, options: RecorderOptions) -> Result<Self, JournalError> {
+        let journal = Journal::open(&options.journal_path, options.journal_max_bytes)?;
+        tracing::info!(
+            journal = %journal.path().display(),
+            bytes = journal.size(),
+            max_bytes = options.journal_max_bytes,
+            "decision journal ready"
+        );
         let (tx, rx) = mpsc::channel(HANDOFF_CAPACITY);
         let stats = Arc::new(RecorderStats {
             store_up: AtomicBool::new(true),
             ..Default::default()
         });
-        tokio::spawn(writer::Writer::new(sink, options, stats.clone()).run(rx));
-        Recorder { tx, stats }
+        tokio::spawn(writer::Writer::new(sink, options, journal, stats.clone()).run(rx));
+        Ok(Recorder { tx, stats })
     }
 
-    /// Hands a decision to the writer without waiting.
+    /// Hands a decision to the writer without waiting; when its queue is full the decision is
+    /// dropped and counted (the writer logs drops once a second).
     pub fn record(&self, decision: DecisionRecord) {
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(Command::Record(Box::new(decision))).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("decision recorder queue is full; a decision was dropped");
         }
     }
 
-    /// Waits until everything recorded so far is in the store or the journal.
+    /// Waits until everything recorded so far is in the store, or, while the store is down, in
+    /// the journal, the memory buffer or the drop count.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Command::Flush(done)).await.is_ok() {

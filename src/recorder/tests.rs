@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use chrono::Utc;
 
 use super::*;
-use crate::domain::{DeclaredClass, Endpoint, Fallback, TaskClass};
+use crate::domain::{Attempt, AttemptOutcome, DeclaredClass, Endpoint, Fallback, TaskClass};
 
 /// An in-memory store that can be switched off, keyed by request id like the real one.
 #[derive(Clone, Default)]
@@ -32,7 +32,8 @@ impl DecisionSink for FlakyStore {
     }
 }
 
-fn decision(i: usize) -> DecisionRecord {
+/// A served local decision, `req-<i>`.
+pub(super) fn decision(i: usize) -> DecisionRecord {
     DecisionRecord {
         request_id: format!("req-{i:06}"),
         ts: Utc::now(),
@@ -55,6 +56,11 @@ fn decision(i: usize) -> DecisionRecord {
         policy_version: 1,
         status: 200,
         error: None,
+        attempts: vec![Attempt {
+            target: "mini-01".into(),
+            outcome: AttemptOutcome::Ok,
+            ms: 12,
+        }],
     }
 }
 
@@ -64,15 +70,25 @@ fn options(dir: &tempfile::TempDir, buffer: usize) -> RecorderOptions {
         flush_every: Duration::from_millis(5),
         buffer_decisions: buffer,
         journal_path: dir.path().join("journal.ndjson"),
+        journal_max_bytes: 1 << 30,
         write_timeout: Duration::from_secs(1),
     }
+}
+
+/// The decisions in a journal file, read straight from it (no lock needed).
+fn journal_lines(path: &std::path::Path) -> Vec<DecisionRecord> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 #[tokio::test]
 async fn batches_reach_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = FlakyStore::default();
-    let recorder = Recorder::start(store.clone(), options(&dir, 100));
+    let recorder = Recorder::start(store.clone(), options(&dir, 100)).unwrap();
     for i in 0..1000 {
         recorder.record(decision(i));
     }
@@ -89,7 +105,7 @@ async fn batches_reach_the_store() {
 async fn an_outage_loses_nothing_and_writes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let store = FlakyStore::default();
-    let recorder = Recorder::start(store.clone(), options(&dir, 50));
+    let recorder = Recorder::start(store.clone(), options(&dir, 50)).unwrap();
     store.down.store(true, Ordering::SeqCst);
     for i in 0..500 {
         recorder.record(decision(i));
@@ -126,7 +142,9 @@ async fn a_journal_left_by_an_earlier_run_is_replayed_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&dir, 10);
     let earlier: Vec<DecisionRecord> = (0..30).map(decision).collect();
-    Journal::new(&opts.journal_path).append(&earlier).unwrap();
+    let mut journal = Journal::open(&opts.journal_path, opts.journal_max_bytes).unwrap();
+    assert_eq!(journal.append(&earlier).unwrap(), 30);
+    drop(journal);
     std::fs::OpenOptions::new()
         .append(true)
         .open(&opts.journal_path)
@@ -134,7 +152,7 @@ async fn a_journal_left_by_an_earlier_run_is_replayed_at_start() {
         .unwrap();
     let store = FlakyStore::default();
     store.rows.lock().unwrap().insert("req-000000".into(), decision(0));
-    let recorder = Recorder::start(store.clone(), opts);
+    let recorder = Recorder::start(store.clone(), opts).unwrap();
     recorder.flush().await;
     assert_eq!(store.rows.lock().unwrap().len(), 30);
     assert_eq!(
@@ -151,14 +169,194 @@ async fn dropping_every_handle_spills_what_the_store_cannot_take() {
     store.down.store(true, Ordering::SeqCst);
     let opts = options(&dir, 1000);
     let path = opts.journal_path.clone();
-    let recorder = Recorder::start(store.clone(), opts);
+    let recorder = Recorder::start(store.clone(), opts).unwrap();
     for i in 0..20 {
         recorder.record(decision(i));
     }
     recorder.flush().await;
     drop(recorder);
-    let journaled = Journal::new(&path).read_all().unwrap();
+    let journaled = journal_lines(&path);
     assert_eq!(journaled.len(), 20);
     assert_eq!(journaled[3].request_id, "req-000003");
     assert_eq!(journaled[3].node.as_deref(), Some("mini-01"));
+}
+
+#[tokio::test]
+async fn a_second_router_on_the_same_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Recorder::start(FlakyStore::default(), options(&dir, 10)).unwrap();
+    let refused = Recorder::start(FlakyStore::default(), options(&dir, 10))
+        .err()
+        .expect("refused");
+    let text = refused.to_string();
+    let path = dir.path().join("journal.ndjson");
+    assert!(matches!(refused, JournalError::InUse { .. }), "{text}");
+    assert!(
+        text.contains(&path.display().to_string()) && text.contains("in use by another router") && !text.contains('\n'),
+        "{text}"
+    );
+    first.flush().await;
+    drop(first);
+    // The lock goes with the writer task; a new router gets the journal once it has ended.
+    let mut reopened = None;
+    for _ in 0..100 {
+        if let Ok(recorder) = Recorder::start(FlakyStore::default(), options(&dir, 10)) {
+            reopened = Some(recorder);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(reopened.is_some(), "the lock is released when its router is gone");
+}
+
+#[tokio::test]
+async fn an_unwritable_journal_is_refused_in_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, b"").unwrap();
+    let mut opts = options(&dir, 10);
+    opts.journal_path = file.join("journal.ndjson");
+    let err = Recorder::start(FlakyStore::default(), opts).err().expect("refused");
+    let text = err.to_string();
+    assert!(matches!(err, JournalError::Unwritable { .. }), "{text}");
+    let journal = file.join("journal.ndjson");
+    assert!(
+        text.starts_with(&format!(
+            "decision journal {}: cannot write {}:",
+            journal.display(),
+            file.display()
+        )) && !text.contains('\n'),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_memory_and_journal_full_the_rest_is_dropped_and_counted_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore::default();
+    let mut opts = options(&dir, 50);
+    // Room for a few dozen decisions, far fewer than the outage brings.
+    opts.journal_max_bytes = 16 * 1024;
+    let journal_path = opts.journal_path.clone();
+    let recorder = Recorder::start(store.clone(), opts).unwrap();
+    store.down.store(true, Ordering::SeqCst);
+    let sent = 2000;
+    for i in 0..sent {
+        recorder.record(decision(i));
+        if i % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let size = std::fs::metadata(&journal_path).map(|m| m.len()).unwrap_or(0);
+            assert!(size <= 16 * 1024, "the journal stays under its cap: {size} bytes");
+        }
+    }
+    recorder.flush().await;
+    let stats = recorder.stats();
+    let dropped = stats.dropped.load(Ordering::Relaxed);
+    let journaled = stats.journaled.load(Ordering::Relaxed);
+    assert!(
+        journaled > 0 && journaled < 100,
+        "the journal took what fit: {journaled}"
+    );
+    assert_eq!(
+        dropped,
+        sent as u64 - journaled - 50,
+        "memory holds its bound, the journal its cap, the rest is counted"
+    );
+
+    store.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    recorder.flush().await;
+    let rows = store.rows.lock().unwrap().len() as u64;
+    assert_eq!(rows + dropped, sent as u64, "sent = landed + dropped");
+    assert_eq!(stats.written.load(Ordering::Relaxed), rows, "each landed once");
+    assert!(!journal_path.exists(), "the replayed journal is removed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_journal_is_replayed_in_batches_alongside_new_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(&dir, 10);
+    let earlier: Vec<DecisionRecord> = (0..5000).map(decision).collect();
+    let mut journal = Journal::open(&opts.journal_path, opts.journal_max_bytes).unwrap();
+    assert_eq!(journal.append(&earlier).unwrap(), 5000);
+    drop(journal);
+    let store = FlakyStore::default();
+    let recorder = Recorder::start(store.clone(), opts).unwrap();
+    for i in 5000..5100 {
+        recorder.record(decision(i));
+    }
+    recorder.flush().await;
+    assert_eq!(store.rows.lock().unwrap().len(), 5100);
+    assert!(
+        store.inserts.load(Ordering::SeqCst) >= 5000 / 64,
+        "the journal went in batches of at most batch_size"
+    );
+}
+
+/// Log output of one test, kept in memory.
+#[derive(Clone, Default)]
+struct LogLines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogLines {
+    type Writer = LogLines;
+
+    fn make_writer(&'a self) -> LogLines {
+        self.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn drops_are_logged_at_most_once_a_second_and_every_one_is_told() {
+    let log = LogLines::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore::default();
+    let mut opts = options(&dir, 10);
+    opts.journal_max_bytes = 4096;
+    let recorder = Recorder::start(store.clone(), opts).unwrap();
+    store.down.store(true, Ordering::SeqCst);
+    let seconds = 5;
+    for i in 0..seconds * 100 {
+        recorder.record(decision(i));
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Long enough for the drops still owed to be told.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let dropped = recorder.stats().dropped.load(Ordering::Relaxed);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let counts: Vec<u64> = text
+        .lines()
+        .filter(|line| line.contains("decisions dropped"))
+        .map(|line| {
+            let field = line.split_whitespace().find_map(|w| w.strip_prefix("dropped="));
+            field
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no count in {line}"))
+        })
+        .collect();
+    assert!(dropped > 400, "most of the outage was dropped: {dropped}");
+    assert_eq!(counts.iter().sum::<u64>(), dropped, "every drop is told:\n{text}");
+    assert!(
+        (2..=seconds + 2).contains(&counts.len()),
+        "one line a second, not one per drop: {} lines\n{text}",
+        counts.len()
+    );
 }

@@ -1,51 +1,71 @@
-//! The writer task: batches, retries with clamped back-off, spills and replays.
+//! The writer task: batches, retries with clamped back-off, spills, replays, and counts drops.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::drop_log::{DropLog, DropReport};
 use super::{Command, DecisionSink, Journal, RecorderOptions, RecorderStats};
 use crate::domain::DecisionRecord;
 
 /// Back-off between write attempts while the store is down: doubles from the first to the last.
 const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(4);
+/// Journal batches replayed per turn of the loop, so new decisions are written in between.
+const REPLAY_BATCHES_PER_TURN: usize = 8;
 
 pub(super) struct Writer<S> {
     sink: S,
     options: RecorderOptions,
     stats: Arc<RecorderStats>,
-    journal: Journal,
+    journal: Arc<Mutex<Journal>>,
+    journal_path: PathBuf,
+    /// The journal holds decisions not replayed yet.
+    journal_backlog: bool,
+    /// The journal took less than it was offered (full, or failing): until the store takes a
+    /// write again, the overflow past the memory bound is dropped instead of spilled.
+    journal_full: bool,
     pending: VecDeque<DecisionRecord>,
     retry_at: Option<Instant>,
     retry_delay: Duration,
     flush_waiters: Vec<oneshot::Sender<()>>,
+    drops: DropLog,
+}
+
+/// The journal, also when a blocking task panicked while holding it (its state stays consistent:
+/// every field is updated only after the I/O it describes).
+fn lock(journal: &Mutex<Journal>) -> MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<S: DecisionSink> Writer<S> {
-    pub(super) fn new(sink: S, options: RecorderOptions, stats: Arc<RecorderStats>) -> Self {
-        let journal = Journal::new(options.journal_path.clone());
+    pub(super) fn new(sink: S, options: RecorderOptions, journal: Journal, stats: Arc<RecorderStats>) -> Self {
         Writer {
             sink,
+            journal_path: journal.path().to_path_buf(),
+            journal_backlog: journal.has_unreplayed(),
+            journal_full: false,
+            journal: Arc::new(Mutex::new(journal)),
             options,
             stats,
-            journal,
             pending: VecDeque::new(),
             retry_at: None,
             retry_delay: RETRY_FIRST,
             flush_waiters: Vec::new(),
+            drops: DropLog::default(),
         }
     }
 
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        self.replay_journal().await;
         let mut open = true;
         while open || !self.pending.is_empty() {
-            let backlog = self.retry_at.is_none() && !rx.is_empty();
+            let store_up = self.retry_at.is_none();
+            let backlog = store_up && (!rx.is_empty() || self.journal_backlog);
             let deadline = if backlog { Instant::now() } else { self.next_deadline() };
             // Once a batch has begun, sleep until its deadline instead of waking for every
             // decision: on the request path a hand-off then costs a queue push, not a task wake-up.
@@ -75,9 +95,9 @@ impl<S: DecisionSink> Writer<S> {
                 || Instant::now() >= deadline;
             if due && self.retry_at.is_none_or(|at| Instant::now() >= at) {
                 // The journal goes first: it is also the probe that tells whether the store is back.
-                let journaled = !self.journal.is_empty();
+                let journaled = self.journal_backlog;
                 if journaled {
-                    self.replay_journal().await;
+                    self.replay_some().await;
                 }
                 if !journaled || self.retry_at.is_none() {
                     self.write_pending().await;
@@ -88,23 +108,30 @@ impl<S: DecisionSink> Writer<S> {
                 }
             }
             if self.retry_at.is_some() {
-                self.spill_overflow(!open || !self.flush_waiters.is_empty()).await;
+                let flushing = !open || !self.flush_waiters.is_empty();
+                self.spill_overflow(flushing, !open).await;
             }
-            if self.pending.is_empty() || self.retry_at.is_some() && !self.flush_waiters.is_empty() {
+            if self.retry_at.is_some() || self.pending.is_empty() && !self.journal_backlog {
                 for done in self.flush_waiters.drain(..) {
                     let _ = done.send(());
                 }
             }
+            self.report_drops(false);
             if !open && self.retry_at.is_some() {
                 break;
             }
         }
+        self.report_drops(true);
     }
 
     fn next_deadline(&self) -> Instant {
-        match self.retry_at {
+        let next = match self.retry_at {
             Some(at) => at,
             None => Instant::now() + self.options.flush_every,
+        };
+        match self.drops.next_at(self.stats.dropped.load(Ordering::Relaxed)) {
+            Some(log_at) => next.min(log_at),
+            None => next,
         }
     }
 
@@ -130,6 +157,7 @@ impl<S: DecisionSink> Writer<S> {
                 }
                 self.retry_at = None;
                 self.retry_delay = RETRY_FIRST;
+                self.journal_full = false;
                 true
             }
             outcome => {
@@ -147,54 +175,135 @@ impl<S: DecisionSink> Writer<S> {
         }
     }
 
-    /// While the store is down, moves decisions past the memory bound (or all, when asked) to the journal.
-    async fn spill_overflow(&mut self, everything: bool) {
+    /// While the store is down, moves decisions past the memory bound (or all, when `everything`)
+    /// to the journal, as far as it has room; what neither memory nor the journal can hold is
+    /// dropped and counted. On the way out (`exiting`) nothing can stay in memory.
+    async fn spill_overflow(&mut self, everything: bool, exiting: bool) {
         let limit = self.options.buffer_decisions;
         if self.pending.is_empty() || !everything && self.pending.len() <= limit {
             return;
         }
-        // Down to half the bound at once, so a long outage appends in chunks, not per decision.
-        let keep = if everything { 0 } else { limit / 2 };
-        let spill: Vec<DecisionRecord> = self.pending.drain(..self.pending.len() - keep).collect();
-        let journal = self.journal.clone();
-        let count = spill.len();
-        let result = tokio::task::spawn_blocking(move || journal.append(&spill).map_err(|e| (e, spill))).await;
-        match result {
-            Ok(Ok(())) => {
-                self.stats.journaled.fetch_add(count as u64, Ordering::Relaxed);
-            }
-            Ok(Err((err, spill))) => {
-                tracing::error!(journal = %self.journal.path().display(), %err, "cannot write the decision journal; keeping decisions in memory");
-                for decision in spill.into_iter().rev() {
-                    self.pending.push_front(decision);
+        if !self.journal_full {
+            // Down to half the bound at once, so a long outage appends in chunks, not per decision.
+            let keep = if everything { 0 } else { limit / 2 };
+            let spill: Vec<DecisionRecord> = self.pending.drain(..self.pending.len() - keep).collect();
+            let offered = spill.len();
+            let journal = self.journal.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let appended = lock(&journal).append(&spill);
+                (appended, spill)
+            })
+            .await;
+            match result {
+                Ok((appended, spill)) => {
+                    let taken = match appended {
+                        Ok(taken) => taken,
+                        Err(err) => {
+                            tracing::error!(journal = %self.journal_path.display(), %err, "cannot write the decision journal");
+                            0
+                        }
+                    };
+                    self.stats.journaled.fetch_add(taken as u64, Ordering::Relaxed);
+                    self.journal_backlog |= taken > 0;
+                    if taken < offered {
+                        self.journal_full = true;
+                        tracing::warn!(
+                            journal = %self.journal_path.display(),
+                            max_bytes = self.options.journal_max_bytes,
+                            "the decision journal is full; decisions past the memory buffer are dropped until the store is back"
+                        );
+                    }
+                    for decision in spill.into_iter().skip(taken).rev() {
+                        self.pending.push_front(decision);
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(%err, "journal task failed");
+                    self.journal_full = true;
+                    self.stats.dropped.fetch_add(offered as u64, Ordering::Relaxed);
                 }
             }
-            Err(err) => tracing::error!(%err, "journal task failed"),
+        }
+        let bound = if exiting { 0 } else { limit };
+        if self.pending.len() > bound {
+            let dropped = self.pending.len() - bound;
+            self.pending.truncate(bound);
+            self.stats.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
         }
     }
 
-    /// Sends the journal's decisions to the store and removes it once all are in.
-    async fn replay_journal(&mut self) {
-        let journal = self.journal.clone();
-        let decisions = match tokio::task::spawn_blocking(move || journal.read_all()).await {
-            Ok(Ok(decisions)) => decisions,
-            Ok(Err(err)) => {
-                tracing::error!(journal = %self.journal.path().display(), %err, "cannot read the decision journal");
+    /// Sends the next journal batches to the store; removes the file once all of it is in.
+    async fn replay_some(&mut self) {
+        for _ in 0..REPLAY_BATCHES_PER_TURN {
+            let journal = self.journal.clone();
+            let max = self.options.batch_size;
+            let read = tokio::task::spawn_blocking(move || lock(&journal).read_batch(max))
+                .await
+                .map_err(|err| err.to_string())
+                .and_then(|read| read.map_err(|err| err.to_string()));
+            let batch = match read {
+                Ok(batch) => batch,
+                Err(err) => {
+                    tracing::error!(journal = %self.journal_path.display(), %err, "cannot read the decision journal; it is replayed at the next start");
+                    self.journal_backlog = false;
+                    return;
+                }
+            };
+            if !batch.decisions.is_empty() && !self.write(&batch.decisions).await {
                 return;
             }
-            Err(_) => return,
+            let journal = self.journal.clone();
+            let marked = tokio::task::spawn_blocking(move || {
+                let mut journal = lock(&journal);
+                let removed = journal.replayed_to(batch.end);
+                (removed, journal.has_unreplayed())
+            })
+            .await;
+            match marked {
+                Ok((removed, backlog)) => {
+                    if let Err(err) = removed {
+                        tracing::error!(journal = %self.journal_path.display(), %err, "cannot remove the replayed journal");
+                    }
+                    self.journal_backlog = backlog;
+                }
+                Err(err) => {
+                    tracing::error!(%err, "journal task failed");
+                    self.journal_backlog = false;
+                }
+            }
+            if !self.journal_backlog {
+                tracing::info!(journal = %self.journal_path.display(), "journaled decisions are all in the store");
+                return;
+            }
+        }
+    }
+
+    /// Logs drops not told yet: at most once a second, or now when `last`.
+    fn report_drops(&mut self, last: bool) {
+        let (total, now) = (self.stats.dropped.load(Ordering::Relaxed), Instant::now());
+        let report = if last {
+            self.drops.owed(total, now)
+        } else {
+            self.drops.due(total, now)
         };
-        if decisions.is_empty() {
+        let Some(DropReport { since_last, total }) = report else {
             return;
-        }
-        tracing::info!(count = decisions.len(), "replaying journaled decisions");
-        for batch in decisions.chunks(self.options.batch_size) {
-            if !self.write(batch).await {
-                return;
-            }
-        }
-        if let Err(err) = self.journal.clear() {
-            tracing::error!(journal = %self.journal.path().display(), %err, "cannot remove the replayed journal");
+        };
+        if self.journal_full {
+            tracing::error!(
+                dropped = since_last,
+                total,
+                buffer_decisions = self.options.buffer_decisions,
+                journal = %self.journal_path.display(),
+                journal_max_bytes = self.options.journal_max_bytes,
+                "decisions dropped: the store is unreachable and the memory buffer and the journal are full"
+            );
+        } else {
+            tracing::error!(
+                dropped = since_last,
+                total,
+                "decisions dropped: the recorder's queue was full"
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+use crate::domain::{Attempt, DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 
@@ -136,12 +136,20 @@ pub(crate) struct RawDecision<T> {
     pub policy_version: i64,
     pub status: i32,
     pub error: Option<String>,
+    /// The attempts as JSON text (PostgreSQL's `jsonb` is read as `attempts::text`).
+    pub attempts: String,
 }
 
-/// The column list matching [`RawDecision`].
+/// The column list matching [`RawDecision`], but for `attempts`, which each backend reads its own
+/// way (JSON text in SQLite, `jsonb` cast to text in PostgreSQL).
 pub(crate) const DECISION_COLUMNS: &str = "id, request_id, ts, agent, declared_class, effective_class, sensitive, \
      sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, cost_usd, \
      ttfb_ms, latency_ms, fallback, policy_version, status, error";
+
+/// The attempts of a decision as the store keeps them: a JSON array.
+pub(crate) fn attempts_json(attempts: &[Attempt]) -> String {
+    serde_json::to_string(attempts).unwrap_or_else(|_| "[]".into())
+}
 
 impl<T> RawDecision<T> {
     /// Parses the names into the domain types, with `ts` already decoded.
@@ -183,6 +191,8 @@ impl<T> RawDecision<T> {
                 policy_version: self.policy_version,
                 status: self.status,
                 error: self.error,
+                attempts: serde_json::from_str(&self.attempts)
+                    .map_err(|e| StoreError::corrupt("routing_decisions.attempts", e.to_string()))?,
             },
         })
     }

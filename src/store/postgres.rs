@@ -11,7 +11,7 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, change_detail, count, in_flight_counts, now,
+    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
     parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
@@ -129,6 +129,7 @@ impl PgStore {
             .bind(batch.iter().map(|d| d.policy_version).collect::<Vec<_>>())
             .bind(batch.iter().map(|d| d.status).collect::<Vec<_>>())
             .bind(batch.iter().map(|d| d.error.as_deref()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| attempts_json(&d.attempts)).collect::<Vec<_>>())
             .fetch_one(&mut *tx)
             .await?;
         let inserted: i64 = row.try_get(0)?;
@@ -142,7 +143,9 @@ impl PgStore {
     }
 
     pub(crate) async fn decisions_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
-        let sql = format!("SELECT {DECISION_COLUMNS} FROM routing_decisions WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS}, attempts::text AS attempts FROM routing_decisions WHERE id > $1 ORDER BY id LIMIT $2"
+        );
         let rows: Vec<RawDecision<DateTime<Utc>>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(after_id)
             .bind(i64::from(limit))
@@ -153,7 +156,8 @@ impl PgStore {
 
     pub(crate) async fn recent_decisions(&self, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
         let sql = format!(
-            "SELECT * FROM (SELECT {DECISION_COLUMNS} FROM routing_decisions ORDER BY id DESC LIMIT $1) d ORDER BY id"
+            "SELECT * FROM (SELECT {DECISION_COLUMNS}, attempts::text AS attempts FROM routing_decisions \
+             ORDER BY id DESC LIMIT $1) d ORDER BY id"
         );
         let rows: Vec<RawDecision<DateTime<Utc>>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(limit))
@@ -687,10 +691,11 @@ const INSERT_DECISIONS: &str = "\
 WITH ins AS (
     INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive,
         sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens,
-        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error)
+        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts)
     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bool[],
         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::int8[], $14::int8[],
-        $15::float8[], $16::int8[], $17::int8[], $18::text[], $19::int8[], $20::int4[], $21::text[])
+        $15::float8[], $16::int8[], $17::int8[], $18::text[], $19::int8[], $20::int4[], $21::text[],
+        $22::text[]::jsonb[])
     ON CONFLICT (request_id) DO NOTHING
     RETURNING id, ts, agent, effective_class, endpoint, provider, model, prompt_tokens, completion_tokens, cost_usd
 ), spend AS (

@@ -17,7 +17,7 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, change_detail, count, in_flight_counts, now,
+    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
     parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
@@ -54,7 +54,7 @@ fn parse_ts_opt(column: &'static str, value: Option<String>) -> Result<Option<Da
     value.map(|v| parse_ts(column, &v)).transpose()
 }
 
-/// Decisions per multi-row insert: 21 parameters each, well under SQLite's 32,766.
+/// Decisions per multi-row insert: 22 parameters each, well under SQLite's 32,766.
 const INSERT_CHUNK: usize = 500;
 
 impl SqliteStore {
@@ -140,7 +140,7 @@ impl SqliteStore {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
                  sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, \
-                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error) ",
+                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts) ",
             );
             insert.push_values(chunk, |mut row, d| {
                 row.push_bind(d.request_id.as_str())
@@ -163,7 +163,8 @@ impl SqliteStore {
                     .push_bind(d.fallback.as_str())
                     .push_bind(d.policy_version)
                     .push_bind(d.status)
-                    .push_bind(d.error.as_deref());
+                    .push_bind(d.error.as_deref())
+                    .push_bind(attempts_json(&d.attempts));
             });
             insert.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
             // Not cached: each batch size is a different statement, and the cache would keep them all.
@@ -224,7 +225,8 @@ impl SqliteStore {
     }
 
     pub(crate) async fn decisions_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
-        let sql = format!("SELECT {DECISION_COLUMNS} FROM routing_decisions WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql =
+            format!("SELECT {DECISION_COLUMNS}, attempts FROM routing_decisions WHERE id > $1 ORDER BY id LIMIT $2");
         let rows: Vec<RawDecision<String>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(after_id)
             .bind(i64::from(limit))
@@ -235,7 +237,8 @@ impl SqliteStore {
 
     pub(crate) async fn recent_decisions(&self, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
         let sql = format!(
-            "SELECT * FROM (SELECT {DECISION_COLUMNS} FROM routing_decisions ORDER BY id DESC LIMIT $1) ORDER BY id"
+            "SELECT * FROM (SELECT {DECISION_COLUMNS}, attempts FROM routing_decisions ORDER BY id DESC LIMIT $1) \
+             ORDER BY id"
         );
         let rows: Vec<RawDecision<String>> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(limit))

@@ -9,7 +9,9 @@ use farmhand::console::State;
 use farmhand::console::state::{SpendWindows, StoreStatus};
 use farmhand::console::theme::Theme;
 use farmhand::control::ControlSnapshot;
-use farmhand::domain::{DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, StoredDecision, TaskClass};
+use farmhand::domain::{
+    Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, StoredDecision, TaskClass,
+};
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
 use farmhand::store::{AuditRow, HourlySpend, SpendGroup, SpendLine, SpendSummary};
 use farmhand::wire::AgentMetrics;
@@ -98,6 +100,18 @@ pub fn decision(id: i64) -> StoredDecision {
         Endpoint::Frontier => (Some("anthropic"), None, Some("claude-sonnet-4-6")),
         Endpoint::Rejected => (None, None, None),
     };
+    // Every tenth decision reached its node after another timed out: the trace shows both.
+    let retried = endpoint == Endpoint::Local && i.is_multiple_of(10);
+    let attempt = |target: String, outcome, ms| Attempt { target, outcome, ms };
+    let attempts = match (&node, provider, model) {
+        (Some(node), _, _) if retried => vec![
+            attempt(format!("mini-{:02}", (i + 2) % 12 + 1), AttemptOutcome::Timeout, 1000),
+            attempt(node.clone(), AttemptOutcome::Ok, 212),
+        ],
+        (Some(node), _, _) => vec![attempt(node.clone(), AttemptOutcome::Ok, 40)],
+        (None, Some(provider), Some(model)) => vec![attempt(format!("{provider}/{model}"), AttemptOutcome::Ok, 40)],
+        _ => Vec::new(),
+    };
     StoredDecision {
         id,
         record: DecisionRecord {
@@ -122,10 +136,11 @@ pub fn decision(id: i64) -> StoredDecision {
             cost_usd: if endpoint == Endpoint::Frontier { 0.0021 } else { 0.0 },
             ttfb_ms: (endpoint != Endpoint::Rejected).then_some(40),
             latency_ms: 100 + id,
-            fallback: Fallback::None,
+            fallback: if retried { Fallback::NodeRetry } else { Fallback::None },
             policy_version: 3,
             status: if endpoint == Endpoint::Rejected { 503 } else { 200 },
             error: (endpoint == Endpoint::Rejected).then(|| "no_capacity".to_string()),
+            attempts,
         },
     }
 }

@@ -100,7 +100,7 @@ impl Stack {
             Some(url) => url.to_string(),
             None => format!("sqlite://{}", dir.path().join("farm.db").display()),
         };
-        config.router.journal_path = dir.path().join("journal.ndjson").display().to_string();
+        config.router.journal_path = Some(dir.path().join("journal.ndjson"));
         config.router.first_byte_timeout_secs = 10;
         config.router.idle_timeout_secs = 5;
         adjust(&mut config);
@@ -109,7 +109,8 @@ impl Stack {
         let sources = GatewaySources {
             fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
             control: control.unwrap_or_else(|| farmhand::control::watch(store.clone())),
-            recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router)),
+            recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
+                .expect("the journal opens"),
             keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
         };
         let mut fleet = sources.fleet.clone();

@@ -40,6 +40,7 @@ fn decision(id: i64, agent: &str, endpoint: Endpoint) -> StoredDecision {
             policy_version: 0,
             status: 200,
             error: None,
+            attempts: Vec::new(),
         },
     }
 }

@@ -5,13 +5,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Widget, Wrap};
 
+use super::trace::attempt_trace;
 use super::view_block;
 use crate::console::format::usd;
 use crate::console::state::{Mode, State};
 use crate::domain::StoredDecision;
 
 /// Height of the detail pane, borders included.
-const DETAIL_HEIGHT: u16 = 7;
+const DETAIL_HEIGHT: u16 = 8;
 /// Widths from which the table shows cost, tokens and status too.
 const WIDE: u16 = 110;
 
@@ -138,6 +139,7 @@ fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
             label("  policy "),
             Span::raw(format!("v{}", r.policy_version)),
         ]),
+        Line::from(vec![label("attempts "), Span::raw(attempt_trace(&r.attempts))]),
         Line::from(vec![
             label("ttfb "),
             Span::raw(r.ttfb_ms.map(|t| format!("{t} ms")).unwrap_or_else(|| "–".into())),

@@ -7,6 +7,7 @@ pub mod modal;
 pub mod operations;
 pub mod policy;
 pub mod spend;
+pub mod trace;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};

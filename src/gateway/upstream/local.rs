@@ -4,7 +4,7 @@
 //! the agent sent them. [`select`](crate::router::select) never places a request on a node whose
 //! model lacks what it needs, or that Ollama could not carry ([`crate::router::OllamaGap`]).
 
-use super::{Timeouts, UpstreamError, UpstreamReply, describe};
+use super::{Timeouts, UpstreamError, UpstreamReply};
 use crate::wire::openai::{ChatCompletionRequest, ErrorEnvelope, StreamOptions};
 
 /// Sends `request` to the node at `base_url` as `model`. Streams ask for usage so it is always known.
@@ -22,12 +22,12 @@ pub async fn call(
         .send();
     let response = match tokio::time::timeout(timeouts.first_byte, send).await {
         Err(_) => {
-            return Err(UpstreamError::transport(format!(
+            return Err(UpstreamError::timeout(format!(
                 "no answer within {}s",
                 timeouts.first_byte.as_secs()
             )));
         }
-        Ok(Err(err)) => return Err(UpstreamError::transport(describe(&err))),
+        Ok(Err(err)) => return Err(UpstreamError::from_reqwest(&err)),
         Ok(Ok(response)) => response,
     };
     let status = response.status();
@@ -41,12 +41,11 @@ pub async fn call(
         let detail = serde_json::from_str::<ErrorEnvelope>(&text)
             .map(|e| e.error.message)
             .unwrap_or_default();
-        return Err(UpstreamError {
-            status: Some(status.as_u16()),
+        return Err(UpstreamError::status(
+            status.as_u16(),
             retry_after,
-            message: format!("node answered {} ({})", status.as_u16(), node_error_kind(&detail)),
-            untranslatable: None,
-        });
+            format!("node answered {} ({})", status.as_u16(), node_error_kind(&detail)),
+        ));
     }
     if body.is_stream() {
         let decoder = super::frontier::openai::OpenAiStream::default();

@@ -15,6 +15,7 @@ use futures::Stream;
 
 use self::frontier::translate::TranslateError;
 use crate::config::TokenUsage;
+use crate::domain::AttemptOutcome;
 use crate::wire::openai::ChatCompletionChunk;
 
 /// A stream of OpenAI-shaped chunks; it ends after the last chunk, and ending any other way
@@ -65,26 +66,72 @@ pub struct UpstreamError {
     /// Set when the request could not be translated for this upstream: the agent's error (a 400
     /// naming the field), not the upstream's, so no other route is tried.
     pub untranslatable: Option<TranslateError>,
+    /// How the attempt ended, as the decision's attempts record it.
+    pub outcome: AttemptOutcome,
 }
 
 impl UpstreamError {
-    /// A failure with no HTTP answer (refused, reset, timed out, unreadable).
+    /// A failure with no HTTP answer that fits no narrower kind (a reset, a cut stream).
     pub fn transport(message: impl Into<String>) -> Self {
+        Self::without_status(AttemptOutcome::Transport, message)
+    }
+
+    /// No answer within one of the router's timeouts.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::without_status(AttemptOutcome::Timeout, message)
+    }
+
+    /// An answer that could not be read as a completion.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::without_status(AttemptOutcome::Malformed, message)
+    }
+
+    /// A call the router could not make as configured (unknown node or provider, no key).
+    pub fn unconfigured(message: impl Into<String>) -> Self {
+        Self::without_status(AttemptOutcome::Unconfigured, message)
+    }
+
+    /// A failed HTTP exchange, named by kind (timeout, connect, malformed, other) without its URL.
+    pub fn from_reqwest(err: &reqwest::Error) -> Self {
+        let outcome = if err.is_timeout() {
+            AttemptOutcome::Timeout
+        } else if err.is_connect() {
+            AttemptOutcome::Connect
+        } else if err.is_decode() || err.is_body() {
+            AttemptOutcome::Malformed
+        } else {
+            AttemptOutcome::Transport
+        };
+        Self::without_status(outcome, describe(err))
+    }
+
+    /// An HTTP answer with a failing status.
+    pub fn status(status: u16, retry_after: Option<Duration>, message: impl Into<String>) -> Self {
+        UpstreamError {
+            status: Some(status),
+            retry_after,
+            message: message.into(),
+            untranslatable: None,
+            outcome: AttemptOutcome::Status(status),
+        }
+    }
+
+    fn without_status(outcome: AttemptOutcome, message: impl Into<String>) -> Self {
         UpstreamError {
             status: None,
             retry_after: None,
             message: message.into(),
             untranslatable: None,
+            outcome,
         }
     }
 
     /// A request this upstream cannot take as it is (see [`UpstreamError::untranslatable`]).
     pub fn untranslatable(err: TranslateError) -> Self {
         UpstreamError {
-            status: None,
-            retry_after: None,
             message: err.to_string(),
             untranslatable: Some(err),
+            ..Self::without_status(AttemptOutcome::Unsupported, "")
         }
     }
 

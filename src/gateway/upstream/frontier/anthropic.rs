@@ -43,7 +43,7 @@ pub(super) async fn call(
     }
     let reply: MessageResponse = http::read_json(provider_name, response, timeouts.idle).await?;
     if reply.kind != "message" {
-        return Err(UpstreamError::transport(format!(
+        return Err(UpstreamError::malformed(format!(
             "{provider_name} sent a malformed answer"
         )));
     }

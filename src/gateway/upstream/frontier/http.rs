@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::gateway::upstream::error_token;
 use crate::gateway::upstream::openai_sse::token_usage;
-use crate::gateway::upstream::{UpstreamError, UpstreamReply, describe};
+use crate::gateway::upstream::{UpstreamError, UpstreamReply};
 use crate::wire::openai::{CompletionEnvelope, ErrorEnvelope};
 
 /// The largest whole reply read (a completion, not a stream).
@@ -23,11 +23,11 @@ pub(crate) async fn send(
     first_byte: Duration,
 ) -> Result<reqwest::Response, UpstreamError> {
     match tokio::time::timeout(first_byte, request.send()).await {
-        Err(_) => Err(UpstreamError::transport(format!(
+        Err(_) => Err(UpstreamError::timeout(format!(
             "timed out after {} ms waiting for an answer",
             first_byte.as_millis()
         ))),
-        Ok(Err(e)) => Err(UpstreamError::transport(describe(&e))),
+        Ok(Err(e)) => Err(UpstreamError::from_reqwest(&e)),
         Ok(Ok(response)) => Ok(response),
     }
 }
@@ -45,20 +45,20 @@ async fn read_body(
     loop {
         match tokio::time::timeout(idle, stream.next()).await {
             Err(_) => {
-                return Err(UpstreamError::transport(format!(
+                return Err(UpstreamError::timeout(format!(
                     "answer stalled for {} ms",
                     idle.as_millis()
                 )));
             }
             Ok(None) => return Ok(body),
-            Ok(Some(Err(e))) => return Err(UpstreamError::transport(describe(&e))),
+            Ok(Some(Err(e))) => return Err(UpstreamError::from_reqwest(&e)),
             Ok(Some(Ok(bytes))) => {
                 if body.len() + bytes.len() > limit {
                     if keep_start {
                         body.extend_from_slice(&bytes[..limit - body.len()]);
                         return Ok(body);
                     }
-                    return Err(UpstreamError::transport(format!(
+                    return Err(UpstreamError::malformed(format!(
                         "answer larger than {} MiB",
                         limit >> 20
                     )));
@@ -89,7 +89,7 @@ pub(crate) async fn read_completion(
     let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
     let envelope: CompletionEnvelope = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
     if envelope.choices.is_empty() {
-        return Err(UpstreamError::transport(format!(
+        return Err(UpstreamError::malformed(format!(
             "{upstream_name} sent a completion without choices"
         )));
     }
@@ -100,7 +100,7 @@ pub(crate) async fn read_completion(
 }
 
 fn malformed(upstream_name: &str) -> UpstreamError {
-    UpstreamError::transport(format!("{upstream_name} sent a malformed answer"))
+    UpstreamError::malformed(format!("{upstream_name} sent a malformed answer"))
 }
 
 /// The error for a non-2xx answer, named from either provider's error envelope.
@@ -110,12 +110,11 @@ pub(crate) async fn status_error(provider_name: &str, response: reqwest::Respons
     let body = read_body(response, idle, MAX_ERROR_BYTES, true)
         .await
         .unwrap_or_default();
-    UpstreamError {
-        status: Some(status.as_u16()),
+    UpstreamError::status(
+        status.as_u16(),
         retry_after,
-        message: error_message(provider_name, status, &body),
-        untranslatable: None,
-    }
+        error_message(provider_name, status, &body),
+    )
 }
 
 /// `<provider> <status> <error type>`; OpenAI's `insufficient_quota` code wins over its type, so

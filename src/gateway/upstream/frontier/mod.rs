@@ -13,6 +13,7 @@ pub mod stream;
 pub mod translate;
 
 use std::fmt;
+use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 
@@ -33,7 +34,7 @@ impl ApiKey {
     /// The key after `prefix` as a header value marked sensitive (kept out of logs and HPACK tables).
     fn header_value(&self, provider_name: &str, prefix: &str) -> Result<HeaderValue, UpstreamError> {
         let mut value = HeaderValue::from_str(&format!("{prefix}{}", self.0)).map_err(|_| {
-            UpstreamError::transport(format!(
+            UpstreamError::unconfigured(format!(
                 "frontier key for {provider_name} is not a valid HTTP header value"
             ))
         })?;
@@ -48,7 +49,7 @@ async fn resolve_key(provider_name: &str, provider: &ProviderConfig) -> Result<O
         return Ok(None);
     };
     let unavailable =
-        |why: String| UpstreamError::transport(format!("frontier key for {provider_name} unavailable: {why}"));
+        |why: String| UpstreamError::unconfigured(format!("frontier key for {provider_name} unavailable: {why}"));
     match tokio::task::spawn_blocking(move || reference.resolve()).await {
         Ok(Ok(key)) => Ok(Some(ApiKey(key))),
         Ok(Err(e)) => Err(unavailable(e.to_string())),
@@ -104,6 +105,20 @@ pub async fn call_with_retry(
     request: &ChatCompletionRequest,
     timeouts: Timeouts,
 ) -> Result<UpstreamReply, UpstreamError> {
+    call_with_retry_observed(client, provider_name, provider, model, request, timeouts, |_, _| {}).await
+}
+
+/// [`call_with_retry`], telling `retrying` about every failed attempt that is retried, with the
+/// wait before the next one, so that each attempt can be recorded.
+pub async fn call_with_retry_observed(
+    client: &reqwest::Client,
+    provider_name: &str,
+    provider: &ProviderConfig,
+    model: &str,
+    request: &ChatCompletionRequest,
+    timeouts: Timeouts,
+    mut retrying: impl FnMut(&UpstreamError, Duration) + Send,
+) -> Result<UpstreamReply, UpstreamError> {
     let key = resolve_key(provider_name, provider).await?;
     let mut failures = 0;
     loop {
@@ -121,6 +136,7 @@ pub async fn call_with_retry(
             retry = failures + 1,
             "retrying frontier call"
         );
+        retrying(&err, wait);
         tokio::time::sleep(wait).await;
         failures += 1;
     }

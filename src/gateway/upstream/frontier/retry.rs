@@ -54,11 +54,9 @@ mod tests {
     use super::*;
 
     fn err(status: Option<u16>, retry_after: Option<Duration>, message: &str) -> UpstreamError {
-        UpstreamError {
-            status,
-            retry_after,
-            message: message.into(),
-            untranslatable: None,
+        match status {
+            Some(status) => UpstreamError::status(status, retry_after, message),
+            None => UpstreamError::transport(message),
         }
     }
 

@@ -49,6 +49,8 @@ struct Reader<D> {
     idle: Duration,
     pending: VecDeque<Result<StreamItem, StreamFailure>>,
     ended: bool,
+    /// Whether the stream ended because a read timed out.
+    timed_out: bool,
 }
 
 impl<D: Decoder> Reader<D> {
@@ -67,6 +69,7 @@ impl<D: Decoder> Reader<D> {
             }
             match tokio::time::timeout(self.idle, self.body.next()).await {
                 Err(_) => {
+                    self.timed_out = true;
                     return self.fail(StreamFailure::new(format!(
                         "stream idle for {} ms",
                         self.idle.as_millis()
@@ -128,17 +131,18 @@ pub(crate) async fn relay<D: Decoder>(
         idle: timeouts.first_byte,
         pending: VecDeque::new(),
         ended: false,
+        timed_out: false,
     };
     let first = reader.next_item().await;
     reader.idle = timeouts.idle;
     let first = match first {
         Some(Ok(item)) => item,
         Some(Err(failure)) => {
-            return Err(UpstreamError {
-                status: failure.status,
-                retry_after: None,
-                message: format!("{provider_name} {}", failure.message),
-                untranslatable: None,
+            let message = format!("{provider_name} {}", failure.message);
+            return Err(match failure.status {
+                Some(status) => UpstreamError::status(status, None, message),
+                None if reader.timed_out => UpstreamError::timeout(message),
+                None => UpstreamError::transport(message),
             });
         }
         None => {
