@@ -821,7 +821,7 @@ fn main() {
                 Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
             }
             .expect("the journal opens"),
-            keys: AgentKeys::none(),
+            keys: AgentKeys::loopback(),
         };
         let gateway = Gateway::new(config, sources);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind router");

@@ -66,9 +66,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     config.router.journal_path = Some(dir.path().join("journal.ndjson"));
     config.policy.review_model = review_model(&farm);
+    // The demo's agents are the traffic generator and the operator's own curl, all on loopback.
+    config.router.trust_loopback = true;
     if let Some(path) = &options.write_config {
         std::fs::write(path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    crate::secrets::configure(&config.secrets);
     let store = Store::connect(&config.store.url).await?;
     store.migrate().await?;
     let start_cursor = store.recent_decisions(1).await?.last().map(|d| d.id).unwrap_or(0);
@@ -79,8 +82,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         metrics: Duration::from_secs(1),
         timeout: Duration::from_millis(800),
     };
-    let keys = AgentKeys::resolve(&config.agents)
-        .map_err(|(agent, err)| anyhow::anyhow!("agent key of `{agent}` is unavailable: {err}"))?;
+    let keys = AgentKeys::resolve(&config.agents, config.router.trust_loopback)?;
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
         control: crate::control::watch(store.clone()),

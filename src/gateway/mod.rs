@@ -101,6 +101,7 @@ impl Gateway {
             idle: Duration::from_secs(config.router.idle_timeout_secs.max(1)),
         };
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)

@@ -103,6 +103,7 @@ impl Stack {
         config.router.journal_path = Some(dir.path().join("journal.ndjson"));
         config.router.first_byte_timeout_secs = 10;
         config.router.idle_timeout_secs = 5;
+        config.router.trust_loopback = true;
         adjust(&mut config);
         let store = Store::connect(&config.store.url).await.expect("store connects");
         store.migrate().await.expect("store migrates");
@@ -111,7 +112,7 @@ impl Stack {
             control: control.unwrap_or_else(|| farmhand::control::watch(store.clone())),
             recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
                 .expect("the journal opens"),
-            keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
+            keys: AgentKeys::resolve(&config.agents, config.router.trust_loopback).expect("agent keys resolve"),
         };
         let mut fleet = sources.fleet.clone();
         let control = sources.control.clone();
