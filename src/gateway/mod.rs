@@ -4,6 +4,7 @@
 
 mod body;
 mod chat;
+mod control_health;
 mod edge;
 mod errors;
 mod inflight;
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request};
+pub use control_health::ControlHealth;
 pub use errors::ApiError;
 pub use inflight::InFlight;
 pub use keys::AgentKeys;
@@ -239,7 +241,14 @@ impl Gateway {
 
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
-        self.metrics.render(&self.in_flight, self.recorder.stats())
+        let mut text = self.metrics.render(&self.in_flight, self.recorder.stats());
+        text.push_str(&self.control_health().metrics());
+        text
+    }
+
+    /// How current this router's view of node states and overrides is.
+    pub fn control_health(&self) -> ControlHealth {
+        ControlHealth::of(&self.control.borrow(), Utc::now())
     }
 
     /// Marks the work still running as cut by shutdown (the grace ran out).
