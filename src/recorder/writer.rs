@@ -95,6 +95,7 @@ impl<S: DecisionSink> Writer<S> {
                     let _ = done.send(());
                 }
             }
+            self.stats.buffered.store(self.pending.len() as u64, Ordering::Relaxed);
             if !open && self.retry_at.is_some() {
                 break;
             }
@@ -162,6 +163,7 @@ impl<S: DecisionSink> Writer<S> {
         match result {
             Ok(Ok(())) => {
                 self.stats.journaled.fetch_add(count as u64, Ordering::Relaxed);
+                self.stats.journal_pending.fetch_add(count as u64, Ordering::Relaxed);
             }
             Ok(Err((err, spill))) => {
                 tracing::error!(journal = %self.journal.path().display(), %err, "cannot write the decision journal; keeping decisions in memory");
@@ -187,14 +189,20 @@ impl<S: DecisionSink> Writer<S> {
         if decisions.is_empty() {
             return;
         }
+        self.stats
+            .journal_pending
+            .store(decisions.len() as u64, Ordering::Relaxed);
         tracing::info!(count = decisions.len(), "replaying journaled decisions");
         for batch in decisions.chunks(self.options.batch_size) {
             if !self.write(batch).await {
                 return;
             }
         }
-        if let Err(err) = self.journal.clear() {
-            tracing::error!(journal = %self.journal.path().display(), %err, "cannot remove the replayed journal");
+        match self.journal.clear() {
+            Ok(()) => self.stats.journal_pending.store(0, Ordering::Relaxed),
+            Err(err) => {
+                tracing::error!(journal = %self.journal.path().display(), %err, "cannot remove the replayed journal");
+            }
         }
     }
 }
