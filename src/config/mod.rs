@@ -80,6 +80,10 @@ pub struct RouterConfig {
     pub journal_path: String,
     /// Decisions held in memory while the store is down, before spilling to the journal.
     pub buffer_decisions: usize,
+    /// Bearer token consoles present to read a router's `/v1/status` (its held decisions);
+    /// without one, only loopback clients may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_token: Option<SecretRef>,
 }
 
 /// Per-node values that apply unless a node overrides them.
@@ -400,6 +404,7 @@ impl Default for RouterConfig {
             idle_timeout_secs: 60,
             journal_path: "farmhand-journal.ndjson".into(),
             buffer_decisions: 50_000,
+            status_token: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod record;
 mod review;
 mod server;
 mod spend;
+mod status;
 pub mod upstream;
 pub mod warmth;
 
@@ -27,6 +28,7 @@ pub use inflight::InFlight;
 pub use keys::AgentKeys;
 pub use server::{app, run, serve};
 pub use spend::SpendTracker;
+pub use status::StatusAccess;
 
 use crate::config::{FleetConfig, Node};
 use crate::control::ControlSnapshot;
@@ -56,6 +58,7 @@ pub struct Gateway {
     metrics: GatewayMetrics,
     timeouts: Timeouts,
     overrides: Mutex<ParsedOverrides>,
+    status_access: StatusAccess,
 }
 
 /// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
@@ -98,6 +101,7 @@ impl Gateway {
             .build()
             .unwrap_or_default();
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
+        let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
         warmth::spawn(
             client.clone(),
             nodes.values().cloned().collect(),
@@ -120,6 +124,7 @@ impl Gateway {
             metrics: GatewayMetrics::default(),
             timeouts,
             overrides: Mutex::default(),
+            status_access,
         })
     }
 
