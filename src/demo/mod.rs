@@ -131,6 +131,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
                     control,
                     store: store.clone(),
                     in_flight: Some(gateway.in_flight.clone()),
+                    router_token: None,
                 };
                 console::run(state, sources, console::operator(&config, store.clone(), false)).await
             }
