@@ -131,18 +131,24 @@ pub async fn probe(store: Store, events: mpsc::Sender<Event>, up: watch::Sender<
         });
         if status != shown {
             shown = status.clone();
-            if events.send(Event::StoreStatus(status)).await.is_err() {
+            if !send(&events, status).await {
                 return;
             }
         }
         tokio::time::sleep(wait).await;
         if let Some(status) = reconnect.attempting() {
             shown = status.clone();
-            if events.send(Event::StoreStatus(status)).await.is_err() {
+            if !send(&events, status).await {
                 return;
             }
         }
     }
+}
+
+/// Sends a status with the time it was seen, so the countdown is counted from now, not from the
+/// last clock tick. False once the loop is gone.
+async fn send(events: &mpsc::Sender<Event>, status: StoreStatus) -> bool {
+    events.send(Event::Tick(Utc::now())).await.is_ok() && events.send(Event::StoreStatus(status)).await.is_ok()
 }
 
 #[cfg(test)]
