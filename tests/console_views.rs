@@ -132,6 +132,7 @@ fn store_down(view: View) -> State {
     use farmhand::console::state::{RouterHold, StoreOutage, StoreStatus};
     let mut s = in_view(view);
     s.fleet_row = 2;
+    s.in_flight_from_store = true;
     s.store = StoreStatus::Down(StoreOutage {
         since: now() - TimeDelta::seconds(41),
         attempt: 3,
@@ -194,6 +195,12 @@ fn figures_from_an_unreachable_store_keep_their_last_values_in_the_stale_role() 
     assert!(
         !rate.trim_end().ends_with(" 0.0"),
         "the last rate, not a false zero: `{rate}`"
+    );
+    let (infl_x, _) = find(down_buf, "INFL");
+    assert_eq!(
+        down_buf[(infl_x, row)].fg,
+        theme.stale,
+        "in-flight counts reported through the store"
     );
     let (live_x, _) = find(live_buf, "REQ/S (10 s)");
     let (_, live_row) = find(live_buf, "mini-03");

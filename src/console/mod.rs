@@ -78,7 +78,8 @@ pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow
     if !options.read_only {
         migrate_when_reachable(store.clone());
     }
-    let state = initial_state(&config, &store, &options)?;
+    let mut state = initial_state(&config, &store, &options)?;
+    state.in_flight_from_store = true;
     let cadence = Cadence {
         ps: std::time::Duration::from_millis(config.console.poll_ms.max(100)),
         ..Cadence::default()

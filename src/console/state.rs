@@ -298,6 +298,9 @@ pub struct State {
     pub store_label: String,
     /// Requests in flight per node, when an in-process router reports them.
     pub in_flight: Option<HashMap<String, u32>>,
+    /// The in-flight counts are read from the store (every router's reports), not from an
+    /// in-process router: they go stale with the store.
+    pub in_flight_from_store: bool,
     /// When set, the decision stream is frozen at this id.
     pub paused_at: Option<i64>,
     /// The current view.
@@ -353,6 +356,7 @@ impl State {
             routers: Vec::new(),
             store_label: String::new(),
             in_flight: None,
+            in_flight_from_store: false,
             paused_at: None,
             view: View::default(),
             mode: Mode::default(),

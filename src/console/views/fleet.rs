@@ -58,6 +58,12 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     }
     titles.push("LOADED");
     let header = Row::new(titles).style(theme.dim());
+    // Counts every router reports through the store stop with it: their last values, stale.
+    let in_flight_style = if state.in_flight_from_store && state.store.outage().is_some() {
+        theme.stale()
+    } else {
+        ratatui::style::Style::default()
+    };
     let rows = state.fleet.nodes.iter().enumerate().map(|(index, node)| {
         let drain = state.control.node_state(&node.name);
         let in_flight = match &state.in_flight {
@@ -78,7 +84,7 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             Cell::from(health).style(theme.health(node.health)),
             Cell::from(drain.as_str()).style(drain_style(state, drain)),
             Cell::from(memory(node)).style(theme.gauge()),
-            Cell::from(in_flight),
+            Cell::from(in_flight).style(in_flight_style),
             Cell::from(poll),
         ];
         if wide {
