@@ -51,7 +51,7 @@ async fn postgres() -> Fixture {
 }
 
 /// Migrations each backend has.
-const MIGRATIONS: usize = 2;
+const MIGRATIONS: usize = 3;
 
 macro_rules! contract {
     ($($name:ident),+ $(,)?) => {
@@ -270,7 +270,15 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
         ),
         (
             "router_presence",
-            &["router_id", "node", "state_seen", "in_flight", "quiet", "reported_at"],
+            &[
+                "router_id",
+                "node",
+                "state_seen",
+                "in_flight",
+                "quiet",
+                "reported_at",
+                "status_url",
+            ],
         ),
     ];
     for (table, cols) in expected {

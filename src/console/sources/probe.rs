@@ -30,11 +30,6 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(2);
 pub struct StoreLink(watch::Receiver<bool>);
 
 impl StoreLink {
-    /// A link that always says the store is up (for tests of readers).
-    pub fn always_up() -> StoreLink {
-        StoreLink(watch::channel(true).1)
-    }
-
     /// Whether the store answered the last probe.
     pub fn is_up(&self) -> bool {
         *self.0.borrow()
@@ -119,9 +114,19 @@ pub async fn probe(store: Store, events: mpsc::Sender<Event>, up: watch::Sender<
     loop {
         let answer = bounded(PROBE_TIMEOUT, store.ping()).await;
         let (status, wait) = match answer {
-            Ok(()) => (reconnect.answered(Utc::now()), PROBE_EVERY),
+            Ok(()) => {
+                if let Some(outage) = shown.outage() {
+                    let down_ms = (Utc::now() - outage.since).num_milliseconds();
+                    tracing::info!(down_ms, attempts = outage.attempt, "console: the store answers again");
+                }
+                (reconnect.answered(Utc::now()), PROBE_EVERY)
+            }
             Err(error) => {
-                tracing::debug!(%error, "console: the store does not answer");
+                if shown.outage().is_none() {
+                    tracing::warn!(%error, "console: the store does not answer; reconnecting");
+                } else {
+                    tracing::debug!(%error, "console: the store still does not answer");
+                }
                 reconnect.failed(Utc::now(), error)
             }
         };
