@@ -163,7 +163,9 @@ impl Operator {
         let transport = self.spawn_transport(&node, &model, cancel, raw_tx);
         let mut tally = PullTally::default();
         let mut learned = Vec::new();
-        let mut last_write = Instant::now();
+        // While the store fails, progress is written at the heartbeat only, so a store that does
+        // not answer costs the pull one bounded wait every few seconds, not one per event.
+        let mut next_write = Instant::now() + JOB_WRITE_EVERY;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
             tokio::select! {
@@ -176,19 +178,22 @@ impl Operator {
                             }
                         }
                         let _ = events.try_send(event);
-                        if last_write.elapsed() < JOB_WRITE_EVERY {
-                            continue;
-                        }
                     }
                     None => break,
                 },
                 _ = heartbeat.tick() => {}
             }
-            last_write = Instant::now();
-            let progress = tally.fraction().unwrap_or(0.0);
-            if let Err(err) = bounded(self.store.update_pull_job(job_id, "running", progress, None)).await {
-                tracing::warn!(%err, job_id, "cannot record pull progress; the pull carries on");
+            if Instant::now() < next_write {
+                continue;
             }
+            let progress = tally.fraction().unwrap_or(0.0);
+            next_write = match bounded(self.store.update_pull_job(job_id, "running", progress, None)).await {
+                Ok(()) => Instant::now() + JOB_WRITE_EVERY,
+                Err(err) => {
+                    tracing::warn!(%err, job_id, "cannot record pull progress; the pull carries on");
+                    Instant::now() + HEARTBEAT
+                }
+            };
         }
         let outcome = match transport.await {
             Ok(Ok(())) => PullOutcome::Succeeded,
