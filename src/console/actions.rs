@@ -90,7 +90,14 @@ async fn run(
                     send(notice(format!("{node}: drained"), true)).await;
                 }
                 Err(err) => {
-                    let message = err.to_string();
+                    let message = match err {
+                        ActionError::Store(_) => format!(
+                            "the store went away while {node} was draining: the drain stands and routers keep \
+                             placing nothing new there; `drained` shows once the store is back \
+                             (`farmhand node drain {node} --wait` waits again)"
+                        ),
+                        other => other.to_string(),
+                    };
                     return send(Event::Action(ActionEvent::DrainStuck { node, message })).await;
                 }
             }
