@@ -127,6 +127,10 @@ pub struct RouterConfig {
     /// interface). On `listen`, `/metrics` needs an agent key whenever keys are configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token consoles present to read a router's `/v1/status` (its held decisions);
+    /// without one, only loopback clients may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_token: Option<SecretRef>,
 }
 
 /// Per-node values that apply unless a node overrides them.
@@ -465,6 +469,7 @@ impl Default for RouterConfig {
             shutdown_grace_secs: 30,
             trust_loopback: false,
             metrics_listen: None,
+            status_token: None,
         }
     }
 }

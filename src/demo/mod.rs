@@ -91,14 +91,15 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     let (fleet, control) = (sources.fleet.clone(), sources.control.clone());
     let gateway = Gateway::new(config.clone(), sources);
+    let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
+    let router_url = format!("http://{}", listener.local_addr().context("router address")?);
     let presence = crate::presence::spawn(
         store.clone(),
         crate::presence::router_id(),
+        Some(router_url.clone()),
         gateway.in_flight.clone(),
         control.clone(),
     );
-    let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
-    let router_url = format!("http://{}", listener.local_addr().context("router address")?);
     let (stop_router, router_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::gateway::serve(gateway.clone(), listener, async {
         let _ = router_stopped.await;
@@ -132,6 +133,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
                     control,
                     store: store.clone(),
                     in_flight: Some(gateway.in_flight.clone()),
+                    router_token: None,
                 };
                 console::run(state, sources, console::operator(&config, store.clone(), false)).await
             }

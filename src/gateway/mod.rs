@@ -15,6 +15,7 @@ mod relay;
 mod review;
 mod server;
 mod spend;
+mod status;
 pub mod upstream;
 pub mod warmth;
 
@@ -34,6 +35,7 @@ pub use inflight::InFlight;
 pub use keys::AgentKeys;
 pub use server::{app, run, serve};
 pub use spend::SpendTracker;
+pub use status::StatusAccess;
 
 use crate::config::{FleetConfig, Node};
 use crate::control::ControlSnapshot;
@@ -67,6 +69,7 @@ pub struct Gateway {
     cutting: AtomicBool,
     /// Streams being relayed, each in a task of its own.
     streams: TaskTracker,
+    status_access: StatusAccess,
 }
 
 /// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
@@ -110,6 +113,7 @@ impl Gateway {
             .build()
             .unwrap_or_default();
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
+        let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
         warmth::spawn(
             client.clone(),
             nodes.values().cloned().collect(),
@@ -134,6 +138,7 @@ impl Gateway {
             overrides: Mutex::default(),
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
+            status_access,
         })
     }
 

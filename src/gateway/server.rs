@@ -28,6 +28,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route(crate::wire::ROUTER_STATUS_PATH, get(super::status::router_status))
         .with_state(gateway)
 }
 
@@ -90,12 +91,19 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     let gateway = Gateway::new(config, sources);
     seed_spend(&gateway, &store).await;
     let router_id = crate::presence::router_id();
-    let presence = crate::presence::spawn(store.clone(), router_id.clone(), gateway.in_flight.clone(), control);
     let listener = crate::net::bind(addr, "router").await?;
     let metrics = match gateway.config.router.metrics_listen {
         Some(metrics_addr) => Some(serve_metrics(gateway.clone(), metrics_addr).await?),
         None => None,
     };
+    let status_url = crate::presence::status_url(listener.local_addr().unwrap_or(addr));
+    let presence = crate::presence::spawn(
+        store.clone(),
+        router_id.clone(),
+        Some(status_url),
+        gateway.in_flight.clone(),
+        control,
+    );
     tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
     let served = serve(gateway, listener, crate::net::stop_requested()).await;
     presence.abort();

@@ -21,7 +21,7 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 pub use error::StoreError;
 pub use model::{
     AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow, PullJobRow,
-    TERMINAL_PULL_STATES,
+    RouterEndpoint, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
@@ -225,6 +225,11 @@ impl Store {
     /// Every router's last report about `node`.
     pub async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
         dispatch!(self.presence(node))
+    }
+
+    /// Every router that reported after `live_after`, with where it serves its status.
+    pub async fn routers(&self, live_after: DateTime<Utc>) -> Result<Vec<RouterEndpoint>, StoreError> {
+        dispatch!(self.routers(live_after))
     }
 
     /// Requests in flight per node, summed over every router that reported after `live_after`.

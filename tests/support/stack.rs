@@ -117,10 +117,15 @@ impl Stack {
         let mut fleet = sources.fleet.clone();
         let control = sources.control.clone();
         let gateway = Gateway::new(config, sources);
-        let presence =
-            farmhand::presence::spawn(store.clone(), "test-router".into(), gateway.in_flight.clone(), control);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let presence = farmhand::presence::spawn(
+            store.clone(),
+            "test-router".into(),
+            Some(url.clone()),
+            gateway.in_flight.clone(),
+            control,
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
             let _ = stopped.await;
