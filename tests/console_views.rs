@@ -149,6 +149,10 @@ fn store_down(view: View) -> State {
                 journaled: 234,
                 written: 90_210,
                 dropped: 0,
+                in_flight: 7,
+                policy_version: 12,
+                control_age_ms: Some(41_300),
+                control_store_reachable: false,
             }),
         },
         RouterHold {
@@ -165,6 +169,7 @@ snapshot!(decisions_store_down_80x24, store_down(View::Decisions), 80, 24);
 snapshot!(decisions_store_down_160x48, store_down(View::Decisions), 160, 48);
 snapshot!(spend_store_down_80x24, store_down(View::Spend), 80, 24);
 snapshot!(spend_store_down_160x48, store_down(View::Spend), 160, 48);
+snapshot!(policy_store_down_160x48, store_down(View::Policy), 160, 48);
 
 fn help_store_down() -> State {
     let mut s = store_down(View::Fleet);

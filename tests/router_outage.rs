@@ -166,6 +166,8 @@ async fn a_minute_without_postgres_past_the_journal_cap_drops_an_exact_count_and
     );
     assert!(dropped >= dropped_during, "a counter never goes back");
     assert_eq!(sent, landed + dropped, "sent = landed + dropped, exactly");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_endpoint_counts_what_the_router_holds_while_postgres_is_away() {
     let db = TestDatabase::create().await;

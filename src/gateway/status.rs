@@ -81,6 +81,7 @@ impl Gateway {
     /// What this router holds for the store, as `/v1/status` reports it.
     pub fn router_status(&self) -> RouterStatus {
         let stats = self.recorder.stats();
+        let control = self.control_health();
         RouterStatus {
             router_id: crate::presence::router_id(),
             store_up: stats.store_up.load(Ordering::Relaxed),
@@ -88,6 +89,10 @@ impl Gateway {
             journaled: stats.journal_pending.load(Ordering::Relaxed),
             written: stats.written.load(Ordering::Relaxed),
             dropped: stats.dropped.load(Ordering::Relaxed),
+            in_flight: self.in_flight.all().iter().map(|(_, n)| u64::from(*n)).sum(),
+            policy_version: control.policy_version,
+            control_age_ms: control.age_secs.map(|secs| (secs * 1000.0) as u64),
+            control_store_reachable: control.store_reachable,
         }
     }
 }

@@ -258,7 +258,9 @@ impl<S: DecisionSink> Writer<S> {
             let _ = self
                 .stats
                 .journal_pending
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(replayed)));
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(replayed))
+                });
             let journal = self.journal.clone();
             let marked = tokio::task::spawn_blocking(move || {
                 let mut journal = lock(&journal);

@@ -17,8 +17,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, RouterEndpoint, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
-    parse_drain_state, pull_conflict,
+    PullJobRow, RawDecision, RouterEndpoint, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count,
+    in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 pub const ROUTER_STATUS_PATH: &str = "/v1/status";
 
 /// One router's decision recorder, as it reports itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RouterStatus {
     /// The router's id (host and process), as in its presence rows.
     pub router_id: String,
@@ -21,6 +22,15 @@ pub struct RouterStatus {
     pub written: u64,
     /// Decisions dropped because its hand-off queue was full.
     pub dropped: u64,
+    /// Requests it is serving now, on every node.
+    pub in_flight: u64,
+    /// The policy version it enforces.
+    pub policy_version: i64,
+    /// Milliseconds since it last read node states and overrides from the store; `None` before
+    /// the first read. A router cut off from the store keeps routing on that snapshot.
+    pub control_age_ms: Option<u64>,
+    /// Whether its last read of node states and overrides reached the store.
+    pub control_store_reachable: bool,
 }
 
 impl RouterStatus {

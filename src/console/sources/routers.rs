@@ -23,6 +23,7 @@ pub async fn poll(store: Store, link: StoreLink, token: Option<String>, events: 
     let client = reqwest::Client::builder()
         .timeout(ROUTER_TIMEOUT)
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default();
     let mut known: Vec<RouterEndpoint> = Vec::new();
