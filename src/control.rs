@@ -40,6 +40,10 @@ impl ControlSnapshot {
     }
 }
 
+/// Longest one read of the control state may take: a silent network must not leave a router
+/// believing its snapshot is current.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Reads everything once.
 pub async fn read(store: &Store) -> Result<ControlSnapshot, StoreError> {
     let overrides = store.overrides().await?;
@@ -71,11 +75,16 @@ pub fn watch(store: Store) -> watch::Receiver<Arc<ControlSnapshot>> {
                     None => wakeups = store.wakeups(),
                 },
             }
-            let next = match read(&store).await {
-                Ok(snapshot) => snapshot,
-                Err(err) => {
+            let read = tokio::time::timeout(READ_TIMEOUT, read(&store)).await;
+            let next = match read {
+                Ok(Ok(snapshot)) => snapshot,
+                failed => {
+                    let why = match failed {
+                        Ok(Err(err)) => err.to_string(),
+                        _ => format!("no answer within {} s", READ_TIMEOUT.as_secs()),
+                    };
                     let mut last = (**publish.borrow()).clone();
-                    last.store_error = Some(err.to_string());
+                    last.store_error = Some(why);
                     last
                 }
             };

@@ -340,7 +340,7 @@ fn the_router_stops_on_sigterm_and_keeps_every_decision() {
     std::fs::write(
         &config,
         format!(
-            "[router]\nsensitive_wait_secs = 0\n\n[[nodes]]\nname = \"mini-01\"\nhost = \"127.0.0.1\"\nollama_port = {dead_port}\n"
+            "[router]\nsensitive_wait_secs = 0\ntrust_loopback = true\n\n[[nodes]]\nname = \"mini-01\"\nhost = \"127.0.0.1\"\nollama_port = {dead_port}\n"
         ),
     )
     .unwrap();

@@ -327,7 +327,7 @@ async fn missing_key_is_a_clear_error_and_keys_never_appear_in_errors() {
     assert_eq!(
         err,
         UpstreamError::unconfigured(
-            "frontier key for anthropic unavailable: environment variable FARMHAND_TEST_FRONTIER_KEY_UNSET is not set"
+            "frontier key for anthropic (env:FARMHAND_TEST_FRONTIER_KEY_UNSET) unavailable: environment variable FARMHAND_TEST_FRONTIER_KEY_UNSET is not set"
         )
     );
     let err = call_with_retry(

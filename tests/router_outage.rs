@@ -232,6 +232,23 @@ async fn the_status_endpoint_counts_what_the_router_holds_while_postgres_is_away
         "every decision is held, in memory or journaled: {during:?}"
     );
     assert!(during.journaled > 0, "past the memory bound, the journal: {during:?}");
+    // Cut off from the store, the router keeps its last control snapshot and says so.
+    for _ in 0..40 {
+        if !during.control_store_reachable {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        during = status().await;
+    }
+    assert!(!during.control_store_reachable, "{during:?}");
+    let health = client.get(format!("{}/healthz", stack.url)).send().await.expect("healthz answers");
+    assert_eq!(health.status(), 200, "the router serves on");
+    let health = health.text().await.expect("healthz text");
+    assert!(health.contains("the store is unreachable; routing on the last policy read"), "{health}");
+    let metrics = client.get(format!("{}/metrics", stack.url)).send().await.expect("metrics answer");
+    let metrics = metrics.text().await.expect("metrics text");
+    assert!(metrics.contains("farmhand_control_store_reachable 0"), "{metrics}");
+    assert!(metrics.contains("farmhand_control_age_seconds "), "{metrics}");
 
     proxy.restore();
     let mut after = status().await;

@@ -31,6 +31,18 @@ impl ControlHealth {
         }
     }
 
+    /// One line for `/healthz`: the router serves either way, and says on what policy.
+    pub fn summary(&self) -> String {
+        match (self.age_secs, self.store_reachable) {
+            (None, _) => "ok: node states and overrides not read from the store yet; routing on the configured policy".into(),
+            (Some(age), true) => format!("ok: policy v{}, read from the store {age:.1} s ago", self.policy_version),
+            (Some(age), false) => format!(
+                "ok: the store is unreachable; routing on the last policy read, v{}, {age:.1} s ago",
+                self.policy_version
+            ),
+        }
+    }
+
     /// Prometheus text: the snapshot's age, whether the store answered, and the policy version.
     pub fn metrics(&self) -> String {
         let mut out = String::with_capacity(512);
@@ -84,6 +96,10 @@ mod tests {
         assert!(text.contains("farmhand_control_store_reachable 0"), "{text}");
         assert!(text.contains("farmhand_control_age_seconds 1.5"), "{text}");
         assert!(text.contains("farmhand_policy_version 12"), "{text}");
+        assert_eq!(
+            ControlHealth::of(&cut_off, now).summary(),
+            "ok: the store is unreachable; routing on the last policy read, v12, 1.5 s ago"
+        );
         let never = ControlHealth::of(&ControlSnapshot::default(), now);
         assert_eq!((never.age_secs, never.store_reachable), (None, false));
     }

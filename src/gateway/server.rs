@@ -26,7 +26,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route(crate::wire::ROUTER_STATUS_PATH, get(super::status::router_status))
         .with_state(gateway)
@@ -147,6 +147,14 @@ async fn models() -> Json<ModelList> {
         object: "list".into(),
         data: Some(data),
     })
+}
+
+/// `/healthz`: 200 while the router serves, with one line on how current its policy is (a
+/// router cut off from the store keeps routing on its last snapshot, and says how old it is).
+async fn healthz(State(gateway): State<Arc<Gateway>>) -> String {
+    let mut line = gateway.control_health().summary();
+    line.push('\n');
+    line
 }
 
 /// `/metrics` on the main listener: it says how busy the farm is and who calls it, so it takes
