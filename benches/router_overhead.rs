@@ -572,7 +572,9 @@ enum StoreHome {
 
 impl StoreHome {
     async fn create() -> StoreHome {
-        let want_sqlite = std::env::var("FARMHAND_BENCH_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("sqlite"));
+        // `null` keeps a SQLite file for the start-up reads; the decisions go to the counting sink.
+        let want_sqlite = std::env::var("FARMHAND_BENCH_STORE")
+            .is_ok_and(|v| v.eq_ignore_ascii_case("sqlite") || v.eq_ignore_ascii_case("null"));
         if !want_sqlite {
             StoreHome::Postgres(pg::TestDatabase::create().await)
         } else {
