@@ -139,6 +139,28 @@ async fn handle(
                 }
             }
         }
+        if let Target::Frontier { model, .. } = &step.target {
+            let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
+            match gateway.reserve_frontier(model, decision.est_tokens, max_tokens) {
+                Some(reservation) => pending.hold(reservation),
+                None => {
+                    // Another request (here or on another router) spent the rest of the budget
+                    // since the decision: do what policy does past it.
+                    decision = gateway.decide_past_budget(&features);
+                    pending.redecided(&decision);
+                    if let Some(rejection) = decision.rejection() {
+                        return Err(refuse(&decision, rejection, pending));
+                    }
+                    plan = decision
+                        .plan()
+                        .iter()
+                        .filter(|s| !tried.contains(&s.target) && !matches!(s.target, Target::Frontier { .. }))
+                        .cloned()
+                        .collect();
+                    continue;
+                }
+            }
+        }
         tried.push(step.target.clone());
         let _slot = match &step.target {
             Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),
@@ -146,7 +168,14 @@ async fn handle(
         };
         // Noted before the call: if every target fails, the record names the last one tried.
         pending.serving(&step);
+        let frontier_model = match &step.target {
+            Target::Frontier { model, .. } => Some(model.clone()),
+            Target::Local { .. } => None,
+        };
         let call = gateway.call(&step.target, &request, |err, wait| {
+            if let Some(model) = &frontier_model {
+                pending.charge_failed(model, err.usage);
+            }
             pending.attempt_retried(err.outcome, wait)
         });
         match call.await {
@@ -174,6 +203,9 @@ async fn handle(
                 return Err(err);
             }
             Err(err) => {
+                if let Some(model) = &frontier_model {
+                    pending.charge_failed(model, err.usage);
+                }
                 pending.attempt_failed(err.outcome);
                 tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");
                 failures.push(format!("{}: {}", step.target.route_label(), err.message));

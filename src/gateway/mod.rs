@@ -6,6 +6,7 @@ mod body;
 mod chat;
 mod edge;
 mod errors;
+pub mod fleet_spend;
 mod inflight;
 mod keys;
 mod metrics;
@@ -31,13 +32,15 @@ pub use errors::ApiError;
 pub use inflight::InFlight;
 pub use keys::AgentKeys;
 pub use server::{app, run, serve};
-pub use spend::SpendTracker;
+pub use spend::{FleetSpend, Reservation, SpendTracker};
 
 use crate::config::{FleetConfig, Node};
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::recorder::Recorder;
-use crate::router::{Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, Target, select};
+use crate::router::{
+    Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, SpendState, Target, select,
+};
 use crate::wire::openai::ChatCompletionRequest;
 use metrics::GatewayMetrics;
 use upstream::Timeouts;
@@ -151,6 +154,42 @@ impl Gateway {
             &fleet,
             &self.spend.state(Utc::now()),
         )
+    }
+
+    /// The decision for a request whose frontier step found the budget spent: what policy does
+    /// past the budget (degrade to local, or refuse).
+    pub fn decide_past_budget(&self, features: &RequestFeatures) -> Decision {
+        let control = self.control.borrow().clone();
+        let overrides = self.overrides_of(&control);
+        let fleet = self.fleet_view(&control);
+        let now = Utc::now();
+        let spent = SpendState {
+            frontier_usd_today: f64::INFINITY,
+            resets_in_secs: spend::resets_in_secs(now),
+        };
+        select(features, &self.policy, &overrides, &fleet, &spent)
+    }
+
+    /// Holds the expected cost of a call to frontier `model` against the fleet's daily budget, or
+    /// `None` when the budget is spent. The estimate prices the request's estimated input tokens
+    /// and its `max_tokens` (the dearest request seen today when that is more).
+    pub fn reserve_frontier(&self, model: &str, est_tokens: u64, max_tokens: Option<u64>) -> Option<Reservation> {
+        let control = self.control.borrow().clone();
+        let budget = self
+            .overrides_of(&control)
+            .daily_budget_usd
+            .unwrap_or(self.policy.daily_frontier_budget_usd);
+        let now = Utc::now();
+        let usage = crate::config::TokenUsage {
+            uncached_in: est_tokens,
+            out: max_tokens.unwrap_or(0),
+            ..Default::default()
+        };
+        let estimate = self
+            .config
+            .price_for(model, now.date_naive())
+            .map_or(0.0, |price| price.cost(&usage));
+        self.spend.try_reserve(estimate, budget, now)
     }
 
     /// The overrides of `control`, parsed only when they differ from the last ones seen.

@@ -10,6 +10,7 @@ use crate::domain::{Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback}
 use crate::router::{Decision, PlanStep, Target};
 
 use super::Gateway;
+use super::spend::Reservation;
 
 /// A decision on its way to the recorder; dropping it unfinished records the request as abandoned.
 pub struct PendingRecord {
@@ -18,6 +19,10 @@ pub struct PendingRecord {
     started: Instant,
     /// The attempt under way: its target and when it started.
     attempt: Option<(String, Instant)>,
+    /// The expected cost held against the budget while a frontier attempt runs.
+    reservation: Option<Reservation>,
+    /// What failed frontier attempts that reported usage cost.
+    failed_cost_usd: f64,
 }
 
 impl PendingRecord {
@@ -52,6 +57,25 @@ impl PendingRecord {
             record: Some(record),
             started,
             attempt: None,
+            reservation: None,
+            failed_cost_usd: 0.0,
+        }
+    }
+
+    /// Holds `reservation` against the budget until the record is finished.
+    pub fn hold(&mut self, reservation: Reservation) {
+        if let Some(previous) = self.reservation.replace(reservation) {
+            self.gateway.spend.release(previous);
+        }
+    }
+
+    /// Charges the usage a failed attempt on frontier `model` reported (the provider bills it).
+    pub fn charge_failed(&mut self, model: &str, usage: Option<TokenUsage>) {
+        let Some(usage) = usage else { return };
+        let now = Utc::now();
+        match self.gateway.config.price_for(model, now.date_naive()) {
+            Some(price) => self.failed_cost_usd += price.cost(&usage),
+            None => tracing::warn!(model, "no price for frontier model; a failed attempt's usage is not charged"),
         }
     }
 
@@ -152,8 +176,12 @@ impl PendingRecord {
                         "no price for frontier model; recording cost 0 (add a [[pricing]] row)"
                     ),
                 }
-                self.gateway.spend.add(record.cost_usd, now);
             }
+        }
+        record.cost_usd += self.failed_cost_usd;
+        self.gateway.spend.add(&record.agent, record.cost_usd, now);
+        if let Some(reservation) = self.reservation.take() {
+            self.gateway.spend.release(reservation);
         }
         tracing::debug!(
             request_id = %record.request_id, agent = %record.agent, class = %record.effective_class,

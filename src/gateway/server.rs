@@ -84,10 +84,16 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     seed_spend(&gateway, &store).await;
     let router_id = crate::presence::router_id();
     let presence = crate::presence::spawn(store.clone(), router_id.clone(), gateway.in_flight.clone(), control);
+    let fleet_spend = super::fleet_spend::spawn(
+        gateway.clone(),
+        store.clone(),
+        super::fleet_spend::ledger_id(&router_id),
+    );
     let listener = crate::net::bind(addr, "router").await?;
     tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
     let served = serve(gateway, listener, crate::net::stop_requested()).await;
     presence.abort();
+    fleet_spend.abort();
     if let Err(err) = store
         .forget_presence(Some(&router_id), Utc::now() - crate::presence::LIVE_WINDOW)
         .await

@@ -1,70 +1,315 @@
-//! Today's frontier spend, kept in memory so budget checks never query the store on the request path.
+//! Today's frontier spend across the fleet, kept in memory so budget checks never query the store
+//! on the request path.
+//!
+//! Each router keeps its own spend per agent, exact and current, plus what its frontier requests in
+//! flight are expected to cost. A refresh (every [`super::fleet_spend::REFRESH_EVERY`]) writes the
+//! router's own figures to the store and reads back every router's ([`FleetSpend`]). Between two
+//! refreshes a router cannot see the others' new spend, so it assumes each live router spends as
+//! fast as it does: the total it checks is the fleet's total at the refresh plus
+//! `live routers × (its own spend since the refresh + its reservations)`. Each router thus takes at
+//! most a `1 / live routers` share of what was left of the budget at its refresh, and the fleet
+//! together overshoots by at most the last request each router admitted.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::router::SpendState;
 
-/// Frontier USD spent in the current UTC day.
+/// Agents tracked by name; spend of any further agent is kept under [`OTHER_AGENTS`].
+const MAX_AGENTS: usize = 256;
+/// The name under which agents past [`MAX_AGENTS`] are counted.
+pub const OTHER_AGENTS: &str = "*";
+
+/// What every router (this one included) had spent today at the last refresh.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetSpend {
+    /// The UTC day the figures are for.
+    pub day: Option<NaiveDate>,
+    /// Spend of the other routers, per agent.
+    pub others_by_agent: HashMap<String, f64>,
+    /// Routers other than this one that reported within the live window.
+    pub live_others: u32,
+}
+
+impl FleetSpend {
+    /// The other routers' spend today, all agents.
+    pub fn others_total(&self) -> f64 {
+        self.others_by_agent.values().sum()
+    }
+}
+
+/// Frontier spend of the fleet and of this router in the current UTC day.
 #[derive(Debug, Default)]
 pub struct SpendTracker {
-    today: Mutex<(Option<NaiveDate>, f64)>,
+    inner: Mutex<Ledger>,
+}
+
+/// The tracker's state for one day.
+#[derive(Debug, Default, Clone)]
+struct Ledger {
+    day: Option<NaiveDate>,
+    /// This router's own spend today, per agent.
+    own: HashMap<String, f64>,
+    /// This router's own total at the last refresh.
+    own_at_refresh: f64,
+    /// The fleet as the last refresh saw it.
+    fleet: FleetSpend,
+    /// A floor for the fleet total (spend recorded before this router started).
+    seeded: f64,
+    /// Expected cost of frontier requests in flight.
+    reserved: f64,
+    /// The dearest single request this router has seen today: the estimate for the next one.
+    dearest: f64,
+}
+
+impl Ledger {
+    fn roll(&mut self, day: NaiveDate) {
+        if self.day != Some(day) {
+            *self = Ledger {
+                day: Some(day),
+                reserved: self.reserved,
+                ..Ledger::default()
+            };
+        }
+    }
+
+    fn own_total(&self) -> f64 {
+        self.own.values().sum()
+    }
+
+    /// The fleet total the budget check uses (see the module doc).
+    fn projected(&self) -> f64 {
+        let fleet = if self.fleet.day == self.day {
+            self.fleet.others_total()
+        } else {
+            0.0
+        };
+        let since_refresh = (self.own_total() - self.own_at_refresh).max(0.0) + self.reserved;
+        let routers = 1.0 + f64::from(self.fleet.live_others);
+        (fleet + self.own_at_refresh + routers * since_refresh).max(self.seeded)
+    }
+}
+
+/// A frontier request's expected cost, held until the request is recorded.
+#[derive(Debug, PartialEq)]
+pub struct Reservation {
+    usd: f64,
 }
 
 impl SpendTracker {
-    /// Adds `usd` spent at `now` (a new UTC day starts from zero).
-    pub fn add(&self, usd: f64, now: DateTime<Utc>) {
+    /// Adds `usd` spent by `agent` at `now` (a new UTC day starts from zero).
+    pub fn add(&self, agent: &str, usd: f64, now: DateTime<Utc>) {
         if !(usd.is_finite() && usd > 0.0) {
             return;
         }
-        let mut today = self.today.lock().unwrap_or_else(|p| p.into_inner());
-        let day = now.date_naive();
-        if today.0 != Some(day) {
-            *today = (Some(day), 0.0);
-        }
-        today.1 += usd;
+        let mut ledger = self.lock();
+        ledger.roll(now.date_naive());
+        ledger.dearest = ledger.dearest.max(usd);
+        let known = ledger.own.contains_key(agent) || ledger.own.len() < MAX_AGENTS;
+        let name = if known { agent } else { OTHER_AGENTS };
+        *ledger.own.entry(name.to_string()).or_default() += usd;
     }
 
-    /// Seeds the day's total from the store at start-up (never lowers it).
+    /// Seeds the day's total from the store at start-up (a floor: never lowers it).
     pub fn seed(&self, usd: f64, now: DateTime<Utc>) {
-        let mut today = self.today.lock().unwrap_or_else(|p| p.into_inner());
-        let day = now.date_naive();
-        if today.0 != Some(day) {
-            *today = (Some(day), 0.0);
-        }
-        today.1 = today.1.max(usd);
+        let mut ledger = self.lock();
+        ledger.roll(now.date_naive());
+        ledger.seeded = ledger.seeded.max(usd);
     }
 
-    /// What `select` needs: spend so far today and seconds until the day ends.
-    pub fn state(&self, now: DateTime<Utc>) -> SpendState {
-        let today = self.today.lock().unwrap_or_else(|p| p.into_inner());
+    /// Holds the expected cost of a frontier request about to start: the dearest request seen
+    /// today, or `estimate` when that is more. Give it back with [`SpendTracker::release`].
+    pub fn reserve(&self, estimate: f64, now: DateTime<Utc>) -> Reservation {
+        self.try_reserve(estimate, 0.0, now).unwrap_or(Reservation { usd: 0.0 })
+    }
+
+    /// [`SpendTracker::reserve`], unless the fleet's projected spend has reached `budget` (USD,
+    /// 0 for none): checked and held under one lock, so concurrent requests cannot all slip past.
+    pub fn try_reserve(&self, estimate: f64, budget: f64, now: DateTime<Utc>) -> Option<Reservation> {
+        let mut ledger = self.lock();
+        ledger.roll(now.date_naive());
+        if budget > 0.0 && ledger.projected().partial_cmp(&budget) != Some(std::cmp::Ordering::Less) {
+            return None;
+        }
+        let usd = ledger.dearest.max(estimate).max(0.0);
+        let usd = if usd.is_finite() { usd } else { 0.0 };
+        ledger.reserved += usd;
+        Some(Reservation { usd })
+    }
+
+    /// Gives back a reservation once its request is recorded (its real cost is added apart).
+    pub fn release(&self, reservation: Reservation) {
+        let mut ledger = self.lock();
+        ledger.reserved = (ledger.reserved - reservation.usd).max(0.0);
+    }
+
+    /// This router's own spend today per agent, for the refresh to write to the store.
+    pub fn own(&self, now: DateTime<Utc>) -> (NaiveDate, Vec<(String, f64)>) {
+        let mut ledger = self.lock();
         let day = now.date_naive();
-        let spent = if today.0 == Some(day) { today.1 } else { 0.0 };
-        let midnight = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
-        let resets_in = midnight.map(|m| (m - now).num_seconds()).unwrap_or(86_400);
+        ledger.roll(day);
+        let mut rows: Vec<(String, f64)> = ledger.own.iter().map(|(a, usd)| (a.clone(), *usd)).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        (day, rows)
+    }
+
+    /// Takes a refresh: the fleet as the store showed it after this router's figures were written,
+    /// `own_written` being this router's total in that write.
+    pub fn refreshed(&self, fleet: FleetSpend, own_written: f64, now: DateTime<Utc>) {
+        let mut ledger = self.lock();
+        ledger.roll(now.date_naive());
+        if fleet.day == ledger.day {
+            ledger.fleet = fleet;
+            ledger.own_at_refresh = own_written;
+        }
+    }
+
+    /// What `select` needs: the fleet's projected spend so far today and seconds until the day ends.
+    pub fn state(&self, now: DateTime<Utc>) -> SpendState {
+        let ledger = self.lock();
+        let day = now.date_naive();
+        let spent = if ledger.day == Some(day) { ledger.projected() } else { 0.0 };
         SpendState {
             frontier_usd_today: spent,
-            resets_in_secs: resets_in.clamp(60, 86_400) as u32,
+            resets_in_secs: resets_in_secs(now),
         }
     }
+
+    /// The fleet's spend today by one agent: the other routers' at the last refresh plus this one's.
+    pub fn agent_today(&self, agent: &str, now: DateTime<Utc>) -> f64 {
+        let ledger = self.lock();
+        if ledger.day != Some(now.date_naive()) {
+            return 0.0;
+        }
+        let others = if ledger.fleet.day == ledger.day {
+            ledger.fleet.others_by_agent.get(agent).copied().unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        others + ledger.own.get(agent).copied().unwrap_or(0.0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Seconds until the UTC day of `now` ends, clamped to 60 s … 24 h (a `Retry-After`).
+pub fn resets_in_secs(now: DateTime<Utc>) -> u32 {
+    let midnight = now
+        .date_naive()
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
+    let resets_in = midnight.map(|m| (m - now).num_seconds()).unwrap_or(86_400);
+    resets_in.clamp(60, 86_400) as u32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn fleet(day: DateTime<Utc>, others: &[(&str, f64)], live_others: u32) -> FleetSpend {
+        FleetSpend {
+            day: Some(day.date_naive()),
+            others_by_agent: others.iter().map(|(a, u)| (a.to_string(), *u)).collect(),
+            live_others,
+        }
+    }
+
     #[test]
     fn a_new_day_starts_from_zero() {
         let tracker = SpendTracker::default();
-        let evening: DateTime<Utc> = "2026-11-25T23:59:00Z".parse().unwrap();
+        let evening = at("2026-11-25T23:59:00Z");
         tracker.seed(10.0, evening);
-        tracker.add(2.5, evening);
-        assert_eq!(tracker.state(evening).frontier_usd_today, 12.5);
+        tracker.add("a", 2.5, evening);
+        assert_eq!(tracker.state(evening).frontier_usd_today, 10.0);
+        tracker.add("a", 8.0, evening);
+        assert_eq!(tracker.state(evening).frontier_usd_today, 10.5);
         assert_eq!(tracker.state(evening).resets_in_secs, 60);
-        let morning: DateTime<Utc> = "2026-11-26T00:00:01Z".parse().unwrap();
+        let morning = at("2026-11-26T00:00:01Z");
         assert_eq!(tracker.state(morning).frontier_usd_today, 0.0);
-        tracker.add(1.0, morning);
+        tracker.add("a", 1.0, morning);
         assert_eq!(tracker.state(morning).frontier_usd_today, 1.0);
+    }
+
+    #[test]
+    fn spend_since_the_refresh_is_counted_once_per_live_router() {
+        let tracker = SpendTracker::default();
+        let now = at("2026-11-26T12:00:00Z");
+        tracker.add("a", 1.0, now);
+        tracker.refreshed(fleet(now, &[("a", 2.0), ("b", 3.0)], 2), 1.0, now);
+        assert_eq!(tracker.state(now).frontier_usd_today, 6.0);
+        tracker.add("b", 0.5, now);
+        // Two other live routers may each have spent as much since the refresh.
+        assert_eq!(tracker.state(now).frontier_usd_today, 6.0 + 3.0 * 0.5);
+        assert_eq!(tracker.agent_today("b", now), 3.5);
+        assert_eq!(tracker.agent_today("a", now), 3.0);
+        assert_eq!(tracker.agent_today("c", now), 0.0);
+        tracker.refreshed(fleet(now, &[("a", 2.0), ("b", 3.2)], 2), 1.5, now);
+        assert_eq!(tracker.state(now).frontier_usd_today, 6.7);
+    }
+
+    #[test]
+    fn reservations_count_until_released_and_follow_the_dearest_request() {
+        let tracker = SpendTracker::default();
+        let now = at("2026-11-26T12:00:00Z");
+        tracker.refreshed(fleet(now, &[], 1), 0.0, now);
+        let first = tracker.reserve(0.01, now);
+        assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.01);
+        tracker.add("a", 0.04, now);
+        tracker.release(first);
+        assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.04);
+        let second = tracker.reserve(0.01, now);
+        assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.08, "the estimate is the dearest seen");
+        tracker.release(second);
+        assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.04);
+        assert!(tracker.try_reserve(0.01, 0.08, now).is_none(), "the budget is reached");
+        assert!(tracker.try_reserve(0.01, 0.0, now).is_some(), "no budget, no limit");
+    }
+
+    #[test]
+    fn the_fleet_share_bounds_the_overspend_to_one_request_per_router() {
+        // Three routers, each refreshing then spending until its own check says the budget is
+        // spent, with no refresh in between: the worst case for a refresh window.
+        let budget = 1.0;
+        let cost = 0.07;
+        let now = at("2026-11-26T12:00:00Z");
+        let routers: Vec<SpendTracker> = (0..3).map(|_| SpendTracker::default()).collect();
+        let mut written = [0.0f64; 3];
+        for _round in 0..20 {
+            for (i, router) in routers.iter().enumerate() {
+                let others: f64 = written.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, w)| w).sum();
+                router.refreshed(fleet(now, &[("a", others)], 2), written[i], now);
+            }
+            for (i, router) in routers.iter().enumerate() {
+                while let Some(held) = router.try_reserve(cost, budget, now) {
+                    router.add("a", cost, now);
+                    router.release(held);
+                }
+                written[i] = router.own(now).1.iter().map(|(_, usd)| usd).sum();
+            }
+        }
+        let total: f64 = written.iter().sum();
+        assert!(total <= budget + 3.0 * cost + 1e-9, "{total}");
+        assert!(total >= budget - 3.0 * cost, "{total}");
+    }
+
+    #[test]
+    fn agents_past_the_cap_share_one_line() {
+        let tracker = SpendTracker::default();
+        let now = at("2026-11-26T12:00:00Z");
+        for i in 0..MAX_AGENTS + 5 {
+            tracker.add(&format!("agent-{i}"), 1.0, now);
+        }
+        let (_, rows) = tracker.own(now);
+        assert_eq!(rows.len(), MAX_AGENTS + 1);
+        assert_eq!(tracker.agent_today(OTHER_AGENTS, now), 5.0);
     }
 }

@@ -14,14 +14,14 @@ mod sqlite;
 mod url;
 mod wakeup;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 pub use error::StoreError;
 pub use model::{
     AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow, PullJobRow,
-    TERMINAL_PULL_STATES,
+    RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
@@ -220,6 +220,22 @@ impl Store {
     /// Removes a router's reports (it is shutting down), when given, and any report older than `older_than`.
     pub async fn forget_presence(&self, router_id: Option<&str>, older_than: DateTime<Utc>) -> Result<(), StoreError> {
         dispatch!(self.forget_presence(router_id, older_than))
+    }
+
+    /// Writes one router's own frontier spend on `day`, per agent (each row's total for the day).
+    pub async fn report_spend(
+        &self,
+        router_id: &str,
+        day: NaiveDate,
+        rows: &[(String, f64)],
+        reported_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.report_spend(router_id, day, rows, reported_at))
+    }
+
+    /// Every router's frontier spend on `day`, per agent.
+    pub async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        dispatch!(self.router_spend(day))
     }
 
     /// Every router's last report about `node`.

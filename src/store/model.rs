@@ -88,6 +88,19 @@ pub struct PullJobRow {
     pub error: Option<String>,
 }
 
+/// One router's frontier spend by one agent on one UTC day, as it last reported it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouterSpendRow {
+    /// The reporting router's id.
+    pub router_id: String,
+    /// The calling agent.
+    pub agent: String,
+    /// USD spent on frontier calls.
+    pub cost_usd: f64,
+    /// When the router last reported.
+    pub reported_at: DateTime<Utc>,
+}
+
 /// What one router last reported about one node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PresenceRow {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
@@ -11,7 +11,7 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
+    PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
     parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
@@ -565,6 +565,49 @@ impl PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    pub(crate) async fn report_spend(
+        &self,
+        router_id: &str,
+        day: NaiveDate,
+        rows: &[(String, f64)],
+        reported_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let agents: Vec<&str> = rows.iter().map(|(agent, _)| agent.as_str()).collect();
+        let costs: Vec<f64> = rows.iter().map(|(_, usd)| *usd).collect();
+        sqlx::query(
+            "INSERT INTO router_spend (day, router_id, agent, cost_usd, reported_at) \
+             SELECT $1, $2, a.agent, a.cost_usd, $5 FROM UNNEST($3::text[], $4::float8[]) AS a(agent, cost_usd) \
+             UNION ALL SELECT $1, $2, '', 0, $5 \
+             ON CONFLICT (day, router_id, agent) DO UPDATE SET \
+             cost_usd = GREATEST(router_spend.cost_usd, EXCLUDED.cost_usd), reported_at = EXCLUDED.reported_at",
+        )
+        .bind(day)
+        .bind(router_id)
+        .bind(&agents)
+        .bind(&costs)
+        .bind(reported_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        let rows: Vec<(String, String, f64, DateTime<Utc>)> =
+            sqlx::query_as("SELECT router_id, agent, cost_usd, reported_at FROM router_spend WHERE day = $1")
+                .bind(day)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(router_id, agent, cost_usd, reported_at)| RouterSpendRow {
+                router_id,
+                agent,
+                cost_usd,
+                reported_at,
+            })
+            .collect())
     }
 
     pub(crate) async fn forget_presence(

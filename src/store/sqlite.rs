@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
@@ -17,7 +17,7 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
+    PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
     parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
@@ -627,6 +627,51 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn report_spend(
+        &self,
+        router_id: &str,
+        day: NaiveDate,
+        rows: &[(String, f64)],
+        reported_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let marker = [(String::new(), 0.0)];
+        for (agent, usd) in rows.iter().chain(&marker) {
+            sqlx::query(
+                "INSERT INTO router_spend (day, router_id, agent, cost_usd, reported_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (day, router_id, agent) DO UPDATE SET \
+                 cost_usd = max(router_spend.cost_usd, excluded.cost_usd), reported_at = excluded.reported_at",
+            )
+            .bind(day.to_string())
+            .bind(router_id)
+            .bind(agent)
+            .bind(usd)
+            .bind(ts(reported_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        let rows: Vec<(String, String, f64, String)> =
+            sqlx::query_as("SELECT router_id, agent, cost_usd, reported_at FROM router_spend WHERE day = $1")
+                .bind(day.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(router_id, agent, cost_usd, reported_at)| {
+                Ok(RouterSpendRow {
+                    router_id,
+                    agent,
+                    cost_usd,
+                    reported_at: parse_ts("router_spend.reported_at", &reported_at)?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn forget_presence(

@@ -30,6 +30,7 @@ pub struct Stack {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     presence: tokio::task::JoinHandle<()>,
+    spend_refresh: tokio::task::JoinHandle<()>,
 }
 
 /// Fast telemetry so tests see changes quickly.
@@ -118,6 +119,11 @@ impl Stack {
         let gateway = Gateway::new(config, sources);
         let presence =
             farmhand::presence::spawn(store.clone(), "test-router".into(), gateway.in_flight.clone(), control);
+        let spend_refresh = farmhand::gateway::fleet_spend::spawn(
+            gateway.clone(),
+            store.clone(),
+            farmhand::gateway::fleet_spend::ledger_id("test-router"),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -144,6 +150,7 @@ impl Stack {
             stop: Some(stop),
             server: Some(server),
             presence,
+            spend_refresh,
         }
     }
 
@@ -200,6 +207,7 @@ impl Drop for Stack {
             let _ = stop.send(());
         }
         self.presence.abort();
+        self.spend_refresh.abort();
     }
 }
 

@@ -1,0 +1,11 @@
+-- Each router's own frontier spend per UTC day and agent, written about twice a second, so that
+-- every router can enforce one daily budget for the whole fleet. Rows of routers that stopped stay:
+-- their spend still counts for the day. `reported_at` tells live routers from gone ones.
+CREATE TABLE router_spend (
+    day          DATE             NOT NULL,
+    router_id    TEXT             NOT NULL,
+    agent        TEXT             NOT NULL,
+    cost_usd     DOUBLE PRECISION NOT NULL DEFAULT 0,
+    reported_at  TIMESTAMPTZ      NOT NULL,
+    PRIMARY KEY (day, router_id, agent)
+);
