@@ -170,15 +170,19 @@ impl Gateway {
         select(features, &self.policy, &overrides, &fleet, &spent)
     }
 
+    /// The fleet's daily frontier budget in force (the override, else the config; 0 for none).
+    pub fn daily_budget_usd(&self) -> f64 {
+        let control = self.control.borrow().clone();
+        self.overrides_of(&control)
+            .daily_budget_usd
+            .unwrap_or(self.policy.daily_frontier_budget_usd)
+    }
+
     /// Holds the expected cost of a call to frontier `model` against the fleet's daily budget, or
     /// `None` when the budget is spent. The estimate prices the request's estimated input tokens
     /// and its `max_tokens` (the dearest request seen today when that is more).
     pub fn reserve_frontier(&self, model: &str, est_tokens: u64, max_tokens: Option<u64>) -> Option<Reservation> {
-        let control = self.control.borrow().clone();
-        let budget = self
-            .overrides_of(&control)
-            .daily_budget_usd
-            .unwrap_or(self.policy.daily_frontier_budget_usd);
+        let budget = self.daily_budget_usd();
         let now = Utc::now();
         let usage = crate::config::TokenUsage {
             uncached_in: est_tokens,

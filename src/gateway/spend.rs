@@ -1,19 +1,21 @@
 //! Today's frontier spend across the fleet, kept in memory so budget checks never query the store
 //! on the request path.
 //!
-//! Each router keeps its own spend per agent, exact and current, plus what its frontier requests in
-//! flight are expected to cost. A refresh (every [`super::fleet_spend::REFRESH_EVERY`]) writes the
-//! router's own figures to the store and reads back every router's ([`FleetSpend`]). Between two
-//! refreshes a router cannot see the others' new spend, so it assumes each live router spends as
-//! fast as it does: the total it checks is the fleet's total at the refresh plus
-//! `live routers × (its own spend since the refresh + its reservations)`. Each router thus takes at
-//! most a `1 / live routers` share of what was left of the budget at its refresh, and the fleet
-//! together overshoots by at most the last request each router admitted.
+//! Each router keeps its own spend per agent, exact and current, and what its frontier requests in
+//! flight are expected to cost (a reservation each). The refresh ([`super::fleet_spend`], at least
+//! twice a second) writes the router's figures to the store, reads every router's back
+//! ([`FleetSpend`]) and grants the router a *lease*: the total it may spend today. Live routers'
+//! leases never add up to more than the budget, so a router admits a frontier request only while
+//! its spend plus reservations is under its lease, and the fleet overshoots the budget by at most
+//! the last request each router admitted. Until the first lease (or while the store is away at
+//! start-up) the check falls back to a projection: the fleet's total at the last refresh plus
+//! `live routers × this router's spend since then`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::Notify;
 
 use crate::router::SpendState;
 
@@ -44,6 +46,8 @@ impl FleetSpend {
 #[derive(Debug, Default)]
 pub struct SpendTracker {
     inner: Mutex<Ledger>,
+    /// Woken when a request found the lease spent: the refresh asks for more at once.
+    lease_wanted: Notify,
 }
 
 /// The tracker's state for one day.
@@ -62,6 +66,8 @@ struct Ledger {
     reserved: f64,
     /// The dearest single request this router has seen today: the estimate for the next one.
     dearest: f64,
+    /// What this router may spend today in total, as the last refresh granted it.
+    lease: Option<f64>,
 }
 
 impl Ledger {
@@ -125,18 +131,39 @@ impl SpendTracker {
         self.try_reserve(estimate, 0.0, now).unwrap_or(Reservation { usd: 0.0 })
     }
 
-    /// [`SpendTracker::reserve`], unless the fleet's projected spend has reached `budget` (USD,
-    /// 0 for none): checked and held under one lock, so concurrent requests cannot all slip past.
+    /// [`SpendTracker::reserve`], unless the budget (USD, 0 for none) allows no more frontier
+    /// work here: this router's lease is spent (the refresh is asked for more), or, with no lease
+    /// yet, the projected fleet total has reached it. Checked and held under one lock, so
+    /// concurrent requests cannot all slip past.
     pub fn try_reserve(&self, estimate: f64, budget: f64, now: DateTime<Utc>) -> Option<Reservation> {
         let mut ledger = self.lock();
         ledger.roll(now.date_naive());
-        if budget > 0.0 && ledger.projected().partial_cmp(&budget) != Some(std::cmp::Ordering::Less) {
-            return None;
+        if budget > 0.0 {
+            let open = match ledger.lease {
+                Some(lease) => ledger.own_total() + ledger.reserved < lease,
+                None => ledger.projected() < budget,
+            };
+            if !open {
+                drop(ledger);
+                self.lease_wanted.notify_one();
+                return None;
+            }
         }
         let usd = ledger.dearest.max(estimate).max(0.0);
         let usd = if usd.is_finite() { usd } else { 0.0 };
         ledger.reserved += usd;
         Some(Reservation { usd })
+    }
+
+    /// Waits until a request finds this router's lease spent.
+    pub async fn lease_wanted(&self) {
+        self.lease_wanted.notified().await;
+    }
+
+    /// The dearest single request seen today (the least a lease should allow).
+    pub fn dearest(&self, now: DateTime<Utc>) -> f64 {
+        let ledger = self.lock();
+        if ledger.day == Some(now.date_naive()) { ledger.dearest } else { 0.0 }
     }
 
     /// Gives back a reservation once its request is recorded (its real cost is added apart).
@@ -155,14 +182,16 @@ impl SpendTracker {
         (day, rows)
     }
 
-    /// Takes a refresh: the fleet as the store showed it after this router's figures were written,
-    /// `own_written` being this router's total in that write.
-    pub fn refreshed(&self, fleet: FleetSpend, own_written: f64, now: DateTime<Utc>) {
+    /// Takes a refresh: the fleet as the store showed it when this router's figures were written,
+    /// `own_written` being this router's total in that write, and the lease granted (`None` with
+    /// no budget).
+    pub fn refreshed(&self, fleet: FleetSpend, own_written: f64, lease: Option<f64>, now: DateTime<Utc>) {
         let mut ledger = self.lock();
         ledger.roll(now.date_naive());
         if fleet.day == ledger.day {
             ledger.fleet = fleet;
             ledger.own_at_refresh = own_written;
+            ledger.lease = lease;
         }
     }
 
@@ -170,7 +199,13 @@ impl SpendTracker {
     pub fn state(&self, now: DateTime<Utc>) -> SpendState {
         let ledger = self.lock();
         let day = now.date_naive();
-        let spent = if ledger.day == Some(day) { ledger.projected() } else { 0.0 };
+        let spent = match ledger.lease {
+            _ if ledger.day != Some(day) => 0.0,
+            // The lease, checked when the request reserves, keeps the fleet within the budget;
+            // here the spend seen so far decides (a spent lease is met by `try_reserve`).
+            Some(_) => (ledger.fleet.others_total() + ledger.own_total()).max(ledger.seeded),
+            None => ledger.projected(),
+        };
         SpendState {
             frontier_usd_today: spent,
             resets_in_secs: resets_in_secs(now),
@@ -244,7 +279,7 @@ mod tests {
         let tracker = SpendTracker::default();
         let now = at("2026-11-26T12:00:00Z");
         tracker.add("a", 1.0, now);
-        tracker.refreshed(fleet(now, &[("a", 2.0), ("b", 3.0)], 2), 1.0, now);
+        tracker.refreshed(fleet(now, &[("a", 2.0), ("b", 3.0)], 2), 1.0, None, now);
         assert_eq!(tracker.state(now).frontier_usd_today, 6.0);
         tracker.add("b", 0.5, now);
         // Two other live routers may each have spent as much since the refresh.
@@ -252,7 +287,7 @@ mod tests {
         assert_eq!(tracker.agent_today("b", now), 3.5);
         assert_eq!(tracker.agent_today("a", now), 3.0);
         assert_eq!(tracker.agent_today("c", now), 0.0);
-        tracker.refreshed(fleet(now, &[("a", 2.0), ("b", 3.2)], 2), 1.5, now);
+        tracker.refreshed(fleet(now, &[("a", 2.0), ("b", 3.2)], 2), 1.5, None, now);
         assert_eq!(tracker.state(now).frontier_usd_today, 6.7);
     }
 
@@ -260,7 +295,7 @@ mod tests {
     fn reservations_count_until_released_and_follow_the_dearest_request() {
         let tracker = SpendTracker::default();
         let now = at("2026-11-26T12:00:00Z");
-        tracker.refreshed(fleet(now, &[], 1), 0.0, now);
+        tracker.refreshed(fleet(now, &[], 1), 0.0, None, now);
         let first = tracker.reserve(0.01, now);
         assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.01);
         tracker.add("a", 0.04, now);
@@ -275,30 +310,23 @@ mod tests {
     }
 
     #[test]
-    fn the_fleet_share_bounds_the_overspend_to_one_request_per_router() {
-        // Three routers, each refreshing then spending until its own check says the budget is
-        // spent, with no refresh in between: the worst case for a refresh window.
-        let budget = 1.0;
-        let cost = 0.07;
+    fn a_lease_admits_requests_while_spend_and_reservations_are_under_it() {
+        let tracker = SpendTracker::default();
         let now = at("2026-11-26T12:00:00Z");
-        let routers: Vec<SpendTracker> = (0..3).map(|_| SpendTracker::default()).collect();
-        let mut written = [0.0f64; 3];
-        for _round in 0..20 {
-            for (i, router) in routers.iter().enumerate() {
-                let others: f64 = written.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, w)| w).sum();
-                router.refreshed(fleet(now, &[("a", others)], 2), written[i], now);
-            }
-            for (i, router) in routers.iter().enumerate() {
-                while let Some(held) = router.try_reserve(cost, budget, now) {
-                    router.add("a", cost, now);
-                    router.release(held);
-                }
-                written[i] = router.own(now).1.iter().map(|(_, usd)| usd).sum();
-            }
+        tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.0, Some(0.25), now);
+        assert_eq!(tracker.state(now).frontier_usd_today, 5.0, "the spend seen, not a projection");
+        let first = tracker.try_reserve(0.1, 10.0, now).expect("under the lease");
+        let second = tracker.try_reserve(0.1, 10.0, now).expect("0.1 held, under the lease");
+        let third = tracker.try_reserve(0.1, 10.0, now).expect("0.2 held, still under");
+        assert!(tracker.try_reserve(0.1, 10.0, now).is_none(), "0.3 held: the lease is spent");
+        for held in [first, second, third] {
+            tracker.add("a", 0.1, now);
+            tracker.release(held);
         }
-        let total: f64 = written.iter().sum();
-        assert!(total <= budget + 3.0 * cost + 1e-9, "{total}");
-        assert!(total >= budget - 3.0 * cost, "{total}");
+        assert!(tracker.try_reserve(0.1, 10.0, now).is_none(), "0.3 spent");
+        tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.3, Some(0.5), now);
+        assert!(tracker.try_reserve(0.1, 10.0, now).is_some(), "a larger lease");
+        assert!(tracker.try_reserve(0.1, 0.0, now).is_some(), "no budget, no limit");
     }
 
     #[test]

@@ -222,20 +222,19 @@ impl Store {
         dispatch!(self.forget_presence(router_id, older_than))
     }
 
-    /// Writes one router's own frontier spend on `day`, per agent (each row's total for the day).
-    pub async fn report_spend(
+    /// The shared budget's refresh, in one transaction that no other router's runs through:
+    /// writes router `router_id`'s own frontier spend on `day` per agent (each row the day's
+    /// total), reads every router's rows, and sets this router's lease to what `lease` makes of
+    /// them. Returns the rows read.
+    pub async fn exchange_spend(
         &self,
         router_id: &str,
         day: NaiveDate,
-        rows: &[(String, f64)],
+        own: &[(String, f64)],
         reported_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self.report_spend(router_id, day, rows, reported_at))
-    }
-
-    /// Every router's frontier spend on `day`, per agent.
-    pub async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
-        dispatch!(self.router_spend(day))
+        lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
+    ) -> Result<Vec<RouterSpendRow>, StoreError> {
+        dispatch!(self.exchange_spend(router_id, day, own, reported_at, lease))
     }
 
     /// Every router's last report about `node`.

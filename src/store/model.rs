@@ -97,6 +97,8 @@ pub struct RouterSpendRow {
     pub agent: String,
     /// USD spent on frontier calls.
     pub cost_usd: f64,
+    /// The router's lease of the day's budget (USD, on its row with the empty agent; else 0).
+    pub leased_usd: f64,
     /// When the router last reported.
     pub reported_at: DateTime<Utc>,
 }

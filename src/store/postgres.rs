@@ -567,19 +567,26 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn report_spend(
+    pub(crate) async fn exchange_spend(
         &self,
         router_id: &str,
         day: NaiveDate,
-        rows: &[(String, f64)],
+        own: &[(String, f64)],
         reported_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let agents: Vec<&str> = rows.iter().map(|(agent, _)| agent.as_str()).collect();
-        let costs: Vec<f64> = rows.iter().map(|(_, usd)| *usd).collect();
+        lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
+    ) -> Result<Vec<RouterSpendRow>, StoreError> {
+        let mut agents: Vec<&str> = own.iter().map(|(agent, _)| agent.as_str()).collect();
+        let mut costs: Vec<f64> = own.iter().map(|(_, usd)| *usd).collect();
+        agents.push("");
+        costs.push(0.0);
+        let mut tx = self.pool.begin().await?;
+        // One refresh at a time across the fleet: leases are granted from what every router holds.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('farmhand.router_spend'))")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO router_spend (day, router_id, agent, cost_usd, reported_at) \
              SELECT $1, $2, a.agent, a.cost_usd, $5 FROM UNNEST($3::text[], $4::float8[]) AS a(agent, cost_usd) \
-             UNION ALL SELECT $1, $2, '', 0, $5 \
              ON CONFLICT (day, router_id, agent) DO UPDATE SET \
              cost_usd = GREATEST(router_spend.cost_usd, EXCLUDED.cost_usd), reported_at = EXCLUDED.reported_at",
         )
@@ -588,26 +595,32 @@ impl PgStore {
         .bind(&agents)
         .bind(&costs)
         .bind(reported_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
-        let rows: Vec<(String, String, f64, DateTime<Utc>)> =
-            sqlx::query_as("SELECT router_id, agent, cost_usd, reported_at FROM router_spend WHERE day = $1")
-                .bind(day)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
+        let rows: Vec<(String, String, f64, f64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT router_id, agent, cost_usd, leased_usd, reported_at FROM router_spend WHERE day = $1",
+        )
+        .bind(day)
+        .fetch_all(&mut *tx)
+        .await?;
+        let rows: Vec<RouterSpendRow> = rows
             .into_iter()
-            .map(|(router_id, agent, cost_usd, reported_at)| RouterSpendRow {
+            .map(|(router_id, agent, cost_usd, leased_usd, reported_at)| RouterSpendRow {
                 router_id,
                 agent,
                 cost_usd,
+                leased_usd,
                 reported_at,
             })
-            .collect())
+            .collect();
+        sqlx::query("UPDATE router_spend SET leased_usd = $3 WHERE day = $1 AND router_id = $2 AND agent = ''")
+            .bind(day)
+            .bind(router_id)
+            .bind(lease(&rows))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     pub(crate) async fn forget_presence(

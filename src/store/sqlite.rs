@@ -629,16 +629,18 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn report_spend(
+    pub(crate) async fn exchange_spend(
         &self,
         router_id: &str,
         day: NaiveDate,
-        rows: &[(String, f64)],
+        own: &[(String, f64)],
         reported_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+        lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
+    ) -> Result<Vec<RouterSpendRow>, StoreError> {
+        // `BEGIN IMMEDIATE`: one refresh at a time, so leases are granted from what every router holds.
         let mut tx = self.write_tx().await?;
         let marker = [(String::new(), 0.0)];
-        for (agent, usd) in rows.iter().chain(&marker) {
+        for (agent, usd) in own.iter().chain(&marker) {
             sqlx::query(
                 "INSERT INTO router_spend (day, router_id, agent, cost_usd, reported_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (day, router_id, agent) DO UPDATE SET \
@@ -652,26 +654,32 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
-        let rows: Vec<(String, String, f64, String)> =
-            sqlx::query_as("SELECT router_id, agent, cost_usd, reported_at FROM router_spend WHERE day = $1")
-                .bind(day.to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|(router_id, agent, cost_usd, reported_at)| {
+        let raw: Vec<(String, String, f64, f64, String)> = sqlx::query_as(
+            "SELECT router_id, agent, cost_usd, leased_usd, reported_at FROM router_spend WHERE day = $1",
+        )
+        .bind(day.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let rows = raw
+            .into_iter()
+            .map(|(router_id, agent, cost_usd, leased_usd, reported_at)| {
                 Ok(RouterSpendRow {
                     router_id,
                     agent,
                     cost_usd,
+                    leased_usd,
                     reported_at: parse_ts("router_spend.reported_at", &reported_at)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sqlx::query("UPDATE router_spend SET leased_usd = $3 WHERE day = $1 AND router_id = $2 AND agent = ''")
+            .bind(day.to_string())
+            .bind(router_id)
+            .bind(lease(&rows))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     pub(crate) async fn forget_presence(
