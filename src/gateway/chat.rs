@@ -19,12 +19,13 @@ use super::body::read_body;
 use super::edge::ConnectionCloser;
 use super::errors::ApiError;
 use super::inflight::InFlightGuard;
-use super::record::PendingRecord;
+use super::limiter::Refusal;
+use super::record::{PendingRecord, now_ms};
 use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
 use crate::router::{
-    Decision, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target, parse_data_class,
+    Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target, parse_data_class,
 };
 use crate::wire::openai::ChatCompletionRequest;
 
@@ -102,6 +103,12 @@ async fn handle(
     if let Some(rejection) = decision.rejection() {
         return Err(refuse(&decision, rejection, pending));
     }
+    let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
+    if let Err(refusal) = admit(&gateway, &agent, &decision, max_tokens, &mut pending) {
+        let err = ApiError::too_many_requests(&refusal.kind.code(), limit_message(&agent, &refusal), refusal.retry_after_secs);
+        pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
+        return Err(err);
+    }
 
     let mut plan: VecDeque<PlanStep> = decision.plan().iter().cloned().collect();
     let mut tried: Vec<Target> = Vec::with_capacity(plan.len());
@@ -140,7 +147,6 @@ async fn handle(
             }
         }
         if let Target::Frontier { model, .. } = &step.target {
-            let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
             match gateway.reserve_frontier(model, decision.est_tokens, max_tokens) {
                 Some(reservation) => pending.hold(reservation),
                 None => {
@@ -236,6 +242,55 @@ async fn handle(
     };
     pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
     Err(err)
+}
+
+/// Checks the agent's limits before its request is served: its daily frontier spend (fleet-wide,
+/// when the plan starts at the frontier), then its per-router counters, which then hold the
+/// request until its record is finished.
+fn admit(
+    gateway: &Gateway,
+    agent: &str,
+    decision: &Decision,
+    max_tokens: Option<u64>,
+    pending: &mut PendingRecord,
+) -> Result<(), Refusal> {
+    let limits = gateway.limits_of(agent);
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let to_frontier = decision
+        .plan()
+        .first()
+        .is_some_and(|s| matches!(s.target, Target::Frontier { .. }));
+    if let Some(daily) = limits.daily_usd
+        && to_frontier
+        && gateway.spend().agent_today(agent, now) >= daily
+    {
+        return Err(Refusal {
+            kind: LimitKind::DailyUsd,
+            limit: daily.ceil() as u64,
+            retry_after_secs: super::spend::resets_in_secs(now),
+        });
+    }
+    let estimate = decision.est_tokens.saturating_add(max_tokens.unwrap_or(0));
+    let admission = gateway.limiter().admit(agent, &limits, estimate, now_ms(now))?;
+    pending.admitted(admission);
+    Ok(())
+}
+
+/// What an agent over a limit is told: which limit, its value, and when to retry.
+fn limit_message(agent: &str, refusal: &Refusal) -> String {
+    let what = match refusal.kind {
+        LimitKind::Rpm => format!("{} requests per minute", refusal.limit),
+        LimitKind::Tpm => format!("{} tokens per minute", refusal.limit),
+        LimitKind::MaxInFlight => format!("{} requests in flight", refusal.limit),
+        LimitKind::DailyUsd => "its daily frontier spend".to_string(),
+    };
+    format!(
+        "agent `{agent}` is over its limit of {what} (agent.{agent}.{}); retry after {} s",
+        refusal.kind, refusal.retry_after_secs
+    )
 }
 
 /// The agent's error for a decision that refused the request; the refusal is recorded.

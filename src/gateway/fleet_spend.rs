@@ -1,7 +1,7 @@
 //! The shared daily budget's refresh: every [`REFRESH_EVERY`] a router writes its own spend per
 //! agent to `router_spend` and reads every router's back, off the request path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use tokio::time::MissedTickBehavior;
 
 use super::Gateway;
 use super::spend::FleetSpend;
-use crate::store::{RouterSpendRow, Store};
+use super::record::now_ms;
+use crate::store::{AgentReport, AgentUsageRow, RouterSpendRow, Store};
 
 /// How often a router writes its spend and reads the fleet's.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
@@ -123,6 +124,7 @@ async fn refresh(gateway: &Gateway, store: &Store, router_id: &str) -> Result<()
     let now = Utc::now();
     let (day, own) = gateway.spend().own(now);
     let own_total: f64 = own.iter().map(|(_, usd)| usd).sum();
+    let own = agent_reports(gateway, own, now);
     let budget = gateway.daily_budget_usd();
     let dearest = gateway.spend().dearest(now);
     let rows = store
@@ -141,6 +143,45 @@ async fn refresh(gateway: &Gateway, store: &Store, router_id: &str) -> Result<()
     Ok(())
 }
 
+/// This router's line per agent: its frontier spend today, and for an agent with limits what the
+/// limiter counts and the limits in force.
+fn agent_reports(gateway: &Gateway, spend: Vec<(String, f64)>, now: DateTime<Utc>) -> Vec<AgentReport> {
+    let mut reports: BTreeMap<String, AgentReport> = spend
+        .into_iter()
+        .map(|(agent, cost_usd)| {
+            let report = AgentReport {
+                agent: agent.clone(),
+                cost_usd,
+                usage: AgentUsageRow::default(),
+            };
+            (agent, report)
+        })
+        .collect();
+    let counted: HashMap<String, super::AgentUsage> = gateway.limiter().usage(now_ms(now)).into_iter().collect();
+    for agent in gateway.limited_agents() {
+        let limits = gateway.limits_of(&agent);
+        if limits.is_empty() {
+            continue;
+        }
+        let used = counted.get(&agent).copied().unwrap_or_default();
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let report = reports.entry(agent.clone()).or_insert_with(|| AgentReport {
+            agent,
+            ..AgentReport::default()
+        });
+        report.usage = AgentUsageRow {
+            requests_1m: count(used.requests_per_minute),
+            tokens_1m: count(used.tokens_per_minute),
+            in_flight: count(used.in_flight),
+            rpm_limit: limits.rpm.map(count),
+            tpm_limit: limits.tpm.map(count),
+            max_in_flight_limit: limits.max_in_flight.map(count),
+            daily_usd_limit: limits.daily_usd,
+        };
+    }
+    reports.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +192,7 @@ mod tests {
             agent: agent.into(),
             cost_usd: usd,
             leased_usd: 0.0,
+            usage: AgentUsageRow::default(),
             reported_at: now - TimeDelta::seconds(age_secs),
         }
     }

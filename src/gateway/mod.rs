@@ -9,6 +9,7 @@ mod errors;
 pub mod fleet_spend;
 mod inflight;
 mod keys;
+mod limiter;
 mod metrics;
 mod record;
 mod relay;
@@ -31,6 +32,7 @@ pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request
 pub use errors::ApiError;
 pub use inflight::InFlight;
 pub use keys::AgentKeys;
+pub use limiter::{Admission, AgentUsage, Limiter, Refusal};
 pub use server::{app, run, serve};
 pub use spend::{FleetSpend, Reservation, SpendTracker};
 
@@ -39,7 +41,7 @@ use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::recorder::Recorder;
 use crate::router::{
-    Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, SpendState, Target, select,
+    AgentLimits, Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, SpendState, Target, select,
 };
 use crate::wire::openai::ChatCompletionRequest;
 use metrics::GatewayMetrics;
@@ -59,6 +61,10 @@ pub struct Gateway {
     pub in_flight: InFlight,
     recorder: Recorder,
     spend: SpendTracker,
+    /// Per-agent request, token and concurrency counters.
+    limiter: Limiter,
+    /// Each `[[agents]]` entry's own limits.
+    agent_limits: HashMap<String, AgentLimits>,
     keys: AgentKeys,
     client: reqwest::Client,
     metrics: GatewayMetrics,
@@ -118,8 +124,15 @@ impl Gateway {
             sources.fleet.clone(),
             sources.control.clone(),
         );
+        let agent_limits = config
+            .agents
+            .iter()
+            .map(|a| (a.name.clone(), AgentLimits::of(a)))
+            .collect();
         Arc::new(Gateway {
             policy: Policy::from_config(&config),
+            limiter: Limiter::default(),
+            agent_limits,
             config: Arc::new(config),
             nodes,
             fleet: sources.fleet,
@@ -140,6 +153,29 @@ impl Gateway {
     /// Today's frontier spend, as the budget check sees it.
     pub fn spend(&self) -> &SpendTracker {
         &self.spend
+    }
+
+    /// The limits of `agent` in force: its `[[agents]]` entry's, with live overrides applied.
+    pub fn limits_of(&self, agent: &str) -> AgentLimits {
+        let control = self.control.borrow().clone();
+        let base = self.agent_limits.get(agent).copied().unwrap_or_default();
+        self.overrides_of(&control).agent_limits(agent, base)
+    }
+
+    /// The agents that may have limits: `[[agents]]` entries and agents with a live override.
+    pub fn limited_agents(&self) -> Vec<String> {
+        let control = self.control.borrow().clone();
+        let overrides = self.overrides_of(&control);
+        let mut agents: Vec<String> = self.agent_limits.keys().cloned().collect();
+        agents.extend(overrides.agents_with_limits().map(str::to_string));
+        agents.sort();
+        agents.dedup();
+        agents
+    }
+
+    /// Per-agent counters on this router.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
     }
 
     /// The decision for a request with these features, from the live fleet, control and spend.

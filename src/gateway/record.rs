@@ -10,6 +10,7 @@ use crate::domain::{Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback}
 use crate::router::{Decision, PlanStep, Target};
 
 use super::Gateway;
+use super::limiter::Admission;
 use super::spend::Reservation;
 
 /// A decision on its way to the recorder; dropping it unfinished records the request as abandoned.
@@ -23,6 +24,8 @@ pub struct PendingRecord {
     reservation: Option<Reservation>,
     /// What failed frontier attempts that reported usage cost.
     failed_cost_usd: f64,
+    /// The request's hold on its agent's limit counters.
+    admission: Option<Admission>,
 }
 
 impl PendingRecord {
@@ -59,7 +62,13 @@ impl PendingRecord {
             attempt: None,
             reservation: None,
             failed_cost_usd: 0.0,
+            admission: None,
         }
+    }
+
+    /// Holds the agent's limit counters until the record is finished (then its tokens count).
+    pub fn admitted(&mut self, admission: Admission) {
+        self.admission = Some(admission);
     }
 
     /// Holds `reservation` against the budget until the record is finished.
@@ -183,6 +192,10 @@ impl PendingRecord {
         if let Some(reservation) = self.reservation.take() {
             self.gateway.spend.release(reservation);
         }
+        if let Some(admission) = self.admission.take() {
+            let tokens = u64::try_from(record.prompt_tokens.saturating_add(record.completion_tokens)).unwrap_or(0);
+            self.gateway.limiter.finish(admission, tokens, now_ms(now));
+        }
         tracing::debug!(
             request_id = %record.request_id, agent = %record.agent, class = %record.effective_class,
             endpoint = %record.endpoint, node = record.node.as_deref().unwrap_or("-"),
@@ -214,6 +227,11 @@ impl Drop for PendingRecord {
     fn drop(&mut self) {
         self.abandoned(None);
     }
+}
+
+/// `now` in milliseconds since the epoch, as the limiter counts time.
+pub fn now_ms(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp_millis()).unwrap_or(0)
 }
 
 /// How an attempt names its target: the node, or `provider/model` for a frontier API.

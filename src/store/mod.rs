@@ -6,6 +6,7 @@
 //! public interface. Readers tail decisions by id cursor and re-read control tables on a
 //! [`Wakeup`], so a missed wake-up never loses a row.
 
+mod agent_limits;
 mod error;
 mod model;
 mod postgres;
@@ -18,10 +19,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
+pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use model::{
     AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow, PullJobRow,
-    RouterSpendRow, TERMINAL_PULL_STATES,
+    AgentReport, AgentUsageRow, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
@@ -230,11 +232,21 @@ impl Store {
         &self,
         router_id: &str,
         day: NaiveDate,
-        own: &[(String, f64)],
+        own: &[AgentReport],
         reported_at: DateTime<Utc>,
         lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
     ) -> Result<Vec<RouterSpendRow>, StoreError> {
         dispatch!(self.exchange_spend(router_id, day, own, reported_at, lease))
+    }
+
+    /// Per-agent limit usage today, from the reports of routers live after `live_after`.
+    pub async fn agent_limits(&self, now: DateTime<Utc>, live_after: DateTime<Utc>) -> Result<Vec<AgentLimitLine>, StoreError> {
+        Ok(limit_lines(&self.router_spend(now.date_naive()).await?, live_after))
+    }
+
+    /// Every router's spend report rows for `day`.
+    pub async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        dispatch!(self.router_spend(day))
     }
 
     /// Every router's last report about `node`.
