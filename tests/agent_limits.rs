@@ -57,7 +57,10 @@ async fn an_agent_over_its_rpm_gets_a_429_until_an_override_raises_it() {
     assert_eq!(error["error"]["code"], "agent_limit:rpm");
     assert_eq!(error["error"]["type"], "rate_limit_error");
     let message = error["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("2 requests per minute") && message.contains("agent.planner.rpm"), "{message}");
+    assert!(
+        message.contains("2 requests per minute") && message.contains("agent.planner.rpm"),
+        "{message}"
+    );
 
     stack.gateway.flush().await;
     let decisions = stack.store.recent_decisions(10).await.expect("decisions");
@@ -73,11 +76,26 @@ async fn an_agent_over_its_rpm_gets_a_429_until_an_override_raises_it() {
     let mut config = (*stack.gateway.config).clone();
     config.store.url = String::new();
     let ops = Operator::new(&config, stack.store.clone(), "lead@test".into(), Access::ReadWrite);
-    let unknown = ops.set_override("agent.ghost.rpm", "10", None).await.unwrap_err().to_string();
-    assert!(unknown.contains("unknown agent `ghost`") && unknown.contains("planner"), "{unknown}");
-    let bad = ops.set_override("agent.planner.rpm", "lots", None).await.unwrap_err().to_string();
+    let unknown = ops
+        .set_override("agent.ghost.rpm", "10", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.contains("unknown agent `ghost`") && unknown.contains("planner"),
+        "{unknown}"
+    );
+    let bad = ops
+        .set_override("agent.planner.rpm", "lots", None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(bad.contains("a whole number"), "{bad}");
-    let no_limit = ops.set_override("agent.planner.rph", "10", None).await.unwrap_err().to_string();
+    let no_limit = ops
+        .set_override("agent.planner.rph", "10", None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(no_limit.contains("unknown agent limit `rph`"), "{no_limit}");
     let version = ops
         .set_override("agent.planner.rpm", "10", Some("launch day"))
@@ -89,7 +107,11 @@ async fn an_agent_over_its_rpm_gets_a_429_until_an_override_raises_it() {
     assert_eq!(audit[0].target, "agent.planner.rpm");
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(send(&stack, &client).await.status(), 200, "the override raised the limit");
+    assert_eq!(
+        send(&stack, &client).await.status(),
+        200,
+        "the override raised the limit"
+    );
 
     // The router reports what it counts and enforces, as `farmhand spend --json` shows it.
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -99,9 +121,15 @@ async fn an_agent_over_its_rpm_gets_a_429_until_an_override_raises_it() {
         .agent_limits(now, now - TimeDelta::seconds(3))
         .await
         .expect("limit usage");
-    let planner = lines.iter().find(|l| l.agent == "planner").expect("planner is reported");
+    let planner = lines
+        .iter()
+        .find(|l| l.agent == "planner")
+        .expect("planner is reported");
     assert_eq!(planner.rpm.limit, Some(10.0));
-    assert_eq!(planner.rpm.used, 3.0, "admitted requests count, the refused one does not");
+    assert_eq!(
+        planner.rpm.used, 3.0,
+        "admitted requests count, the refused one does not"
+    );
     assert_eq!(planner.tpm.limit, Some(100_000.0));
     assert!(planner.tpm.used > 0.0, "finished requests' tokens count");
     assert_eq!(planner.max_in_flight.used, 0.0);
@@ -143,7 +171,10 @@ async fn max_in_flight_refuses_the_request_past_it_while_the_others_run() {
         .await
         .expect("router answers");
     assert_eq!(second.status(), 429);
-    assert_eq!(second.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    assert_eq!(
+        second.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
     let error: Value = second.json().await.expect("an OpenAI error");
     assert_eq!(error["error"]["code"], "agent_limit:max_in_flight");
     streaming.bytes().await.expect("the whole stream");

@@ -288,6 +288,10 @@ fn the_spend_view_shows_each_limited_agent_used_of_limit() {
     let (x, busy) = below("ticket-classifier");
     assert!(find_in_row(buf, busy, "60 / 60").is_some());
     let theme = Theme::load("dark", None).expect("dark");
-    assert_eq!(buf[(x, busy)].fg, theme.warning().fg.unwrap_or(Color::Reset), "a reached limit stands out");
+    assert_eq!(
+        buf[(x, busy)].fg,
+        theme.warning().fg.unwrap_or(Color::Reset),
+        "a reached limit stands out"
+    );
     assert_ne!(buf[(x, planner)].fg, buf[(x, busy)].fg);
 }

@@ -51,7 +51,10 @@ async fn agent(url: String, served: Arc<AtomicU32>, refused: Arc<AtomicU32>) {
                 refused_in_a_row += 1;
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            other => panic!("unexpected status {other}: {}", response.text().await.unwrap_or_default()),
+            other => panic!(
+                "unexpected status {other}: {}",
+                response.text().await.unwrap_or_default()
+            ),
         }
     }
 }
@@ -117,7 +120,10 @@ async fn three_routers_share_one_daily_budget() {
         total <= BUDGET + 3.0 * dearest + 1e-9,
         "spent ${total} against a budget of ${BUDGET} (+3 x ${dearest})"
     );
-    assert!(total >= BUDGET * 0.5, "the budget was used, not refused early: ${total}");
+    assert!(
+        total >= BUDGET * 0.5,
+        "the budget was used, not refused early: ${total}"
+    );
     assert!(refused > 0, "the budget ran out");
     assert!(
         (ledger - total).abs() < 1e-9,

@@ -25,7 +25,8 @@ use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
 use crate::router::{
-    Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target, parse_data_class,
+    Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target,
+    parse_data_class,
 };
 use crate::wire::openai::ChatCompletionRequest;
 
@@ -105,7 +106,11 @@ async fn handle(
     }
     let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
     if let Err(refusal) = admit(&gateway, &agent, &decision, max_tokens, &mut pending) {
-        let err = ApiError::too_many_requests(&refusal.kind.code(), limit_message(&agent, &refusal), refusal.retry_after_secs);
+        let err = ApiError::too_many_requests(
+            &refusal.kind.code(),
+            limit_message(&agent, &refusal),
+            refusal.retry_after_secs,
+        );
         pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
         return Err(err);
     }
@@ -180,7 +185,7 @@ async fn handle(
         };
         let call = gateway.call(&step.target, &request, |err, wait| {
             if let Some(model) = &frontier_model {
-                pending.charge_failed(model, err.usage);
+                pending.charge_failed(model, err.usage.as_deref().copied());
             }
             pending.attempt_retried(err.outcome, wait)
         });
@@ -210,7 +215,7 @@ async fn handle(
             }
             Err(err) => {
                 if let Some(model) = &frontier_model {
-                    pending.charge_failed(model, err.usage);
+                    pending.charge_failed(model, err.usage.as_deref().copied());
                 }
                 pending.attempt_failed(err.outcome);
                 tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");

@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::Gateway;
-use super::spend::FleetSpend;
 use super::record::now_ms;
+use super::spend::FleetSpend;
 use crate::store::{AgentReport, AgentUsageRow, RouterSpendRow, Store};
 
 /// How often a router writes its spend and reads the fleet's.

@@ -214,7 +214,10 @@ mod tests {
         // A minute and a half later half of the old bucket is still in the window: 1.5 → 2.
         assert!(limiter.admit("a", &rpm, 10, T0 + 90_000).is_ok());
         assert!(limiter.admit("a", &rpm, 10, T0 + 90_000).is_err(), "2 + 1 reaches 3");
-        assert!(limiter.admit("a", &rpm, 10, T0 + 200_000).is_ok(), "an old window is gone");
+        assert!(
+            limiter.admit("a", &rpm, 10, T0 + 200_000).is_ok(),
+            "an old window is gone"
+        );
     }
 
     #[test]
@@ -225,13 +228,20 @@ mod tests {
         let refused = limiter.admit("a", &tpm, 600, T0).unwrap_err();
         assert_eq!(refused.kind, LimitKind::Tpm, "600 held + 600 > 1000");
         limiter.finish(first, 100, T0 + 5);
-        assert_eq!(limiter.usage(T0 + 5)[0].1.tokens_per_minute, 100, "the estimate became the usage");
+        assert_eq!(
+            limiter.usage(T0 + 5)[0].1.tokens_per_minute,
+            100,
+            "the estimate became the usage"
+        );
         let second = limiter.admit("a", &tpm, 600, T0 + 10).expect("100 + 600 fits");
         assert_eq!(limiter.usage(T0 + 10)[0].1.tokens_per_minute, 700);
         limiter.finish(second, 950, T0 + 20);
         assert!(limiter.admit("a", &tpm, 1, T0 + 30).is_err(), "1050 used");
         let alone = Limiter::default();
-        assert!(alone.admit("a", &tpm, 5000, T0).is_ok(), "a lone request larger than the limit passes");
+        assert!(
+            alone.admit("a", &tpm, 5000, T0).is_ok(),
+            "a lone request larger than the limit passes"
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ impl PendingRecord {
         let now = Utc::now();
         match self.gateway.config.price_for(model, now.date_naive()) {
             Some(price) => self.failed_cost_usd += price.cost(&usage),
-            None => tracing::warn!(model, "no price for frontier model; a failed attempt's usage is not charged"),
+            None => tracing::warn!(
+                model,
+                "no price for frontier model; a failed attempt's usage is not charged"
+            ),
         }
     }
 

@@ -163,7 +163,11 @@ impl SpendTracker {
     /// The dearest single request seen today (the least a lease should allow).
     pub fn dearest(&self, now: DateTime<Utc>) -> f64 {
         let ledger = self.lock();
-        if ledger.day == Some(now.date_naive()) { ledger.dearest } else { 0.0 }
+        if ledger.day == Some(now.date_naive()) {
+            ledger.dearest
+        } else {
+            0.0
+        }
     }
 
     /// Gives back a reservation once its request is recorded (its real cost is added apart).
@@ -302,7 +306,11 @@ mod tests {
         tracker.release(first);
         assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.04);
         let second = tracker.reserve(0.01, now);
-        assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.08, "the estimate is the dearest seen");
+        assert_eq!(
+            tracker.state(now).frontier_usd_today,
+            2.0 * 0.08,
+            "the estimate is the dearest seen"
+        );
         tracker.release(second);
         assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.04);
         assert!(tracker.try_reserve(0.01, 0.08, now).is_none(), "the budget is reached");
@@ -314,11 +322,18 @@ mod tests {
         let tracker = SpendTracker::default();
         let now = at("2026-11-26T12:00:00Z");
         tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.0, Some(0.25), now);
-        assert_eq!(tracker.state(now).frontier_usd_today, 5.0, "the spend seen, not a projection");
+        assert_eq!(
+            tracker.state(now).frontier_usd_today,
+            5.0,
+            "the spend seen, not a projection"
+        );
         let first = tracker.try_reserve(0.1, 10.0, now).expect("under the lease");
         let second = tracker.try_reserve(0.1, 10.0, now).expect("0.1 held, under the lease");
         let third = tracker.try_reserve(0.1, 10.0, now).expect("0.2 held, still under");
-        assert!(tracker.try_reserve(0.1, 10.0, now).is_none(), "0.3 held: the lease is spent");
+        assert!(
+            tracker.try_reserve(0.1, 10.0, now).is_none(),
+            "0.3 held: the lease is spent"
+        );
         for held in [first, second, third] {
             tracker.add("a", 0.1, now);
             tracker.release(held);

@@ -43,7 +43,10 @@ pub fn limit_lines(rows: &[RouterSpendRow], live_after: DateTime<Utc>) -> Vec<Ag
         *spent.entry(&row.agent).or_default() += row.cost_usd;
     }
     let mut lines: BTreeMap<&str, (AgentLimitLine, DateTime<Utc>)> = BTreeMap::new();
-    for row in rows.iter().filter(|r| r.reported_at >= live_after && !r.agent.is_empty()) {
+    for row in rows
+        .iter()
+        .filter(|r| r.reported_at >= live_after && !r.agent.is_empty())
+    {
         let u = &row.usage;
         let limited = u.rpm_limit.is_some()
             || u.tpm_limit.is_some()
@@ -122,7 +125,13 @@ mod tests {
         assert_eq!(lines.len(), 1, "only agents with limits");
         let planner = &lines[0];
         assert_eq!(planner.routers, 2, "r3 is gone");
-        assert_eq!(planner.rpm, LimitUse { used: 7.0, limit: Some(10.0) });
+        assert_eq!(
+            planner.rpm,
+            LimitUse {
+                used: 7.0,
+                limit: Some(10.0)
+            }
+        );
         assert_eq!(planner.daily_usd.used, 7.0, "a gone router's spend still counts");
         assert_eq!(planner.daily_usd.limit, None);
     }

@@ -22,8 +22,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use model::{
-    AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow, PullJobRow,
-    AgentReport, AgentUsageRow, RouterSpendRow, TERMINAL_PULL_STATES,
+    AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
+    PresenceRow, PullJobRow, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
@@ -240,7 +240,11 @@ impl Store {
     }
 
     /// Per-agent limit usage today, from the reports of routers live after `live_after`.
-    pub async fn agent_limits(&self, now: DateTime<Utc>, live_after: DateTime<Utc>) -> Result<Vec<AgentLimitLine>, StoreError> {
+    pub async fn agent_limits(
+        &self,
+        now: DateTime<Utc>,
+        live_after: DateTime<Utc>,
+    ) -> Result<Vec<AgentLimitLine>, StoreError> {
         Ok(limit_lines(&self.router_spend(now.date_naive()).await?, live_after))
     }
 

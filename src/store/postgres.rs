@@ -10,9 +10,9 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 use super::model::{
-    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, RouterSpendRow, AgentReport, AgentUsageRow, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
-    parse_drain_state, pull_conflict,
+    AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json,
+    change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -616,7 +616,7 @@ impl PgStore {
         .bind(reported_at)
         .execute(&mut *tx)
         .await?;
-        let rows = read_router_spend(&mut *tx, day).await?;
+        let rows = read_router_spend(&mut tx, day).await?;
         sqlx::query("UPDATE router_spend SET leased_usd = $3 WHERE day = $1 AND router_id = $2 AND agent = ''")
             .bind(day)
             .bind(router_id)
@@ -629,7 +629,7 @@ impl PgStore {
 
     pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        read_router_spend(&mut *conn, day).await
+        read_router_spend(&mut conn, day).await
     }
 
     pub(crate) async fn forget_presence(

@@ -16,9 +16,9 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 use super::model::{
-    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, RouterSpendRow, AgentReport, AgentUsageRow, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count, in_flight_counts, now,
-    parse_drain_state, pull_conflict,
+    AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json,
+    change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -776,22 +776,11 @@ async fn insert_audit(
     Ok(id)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_fixed_width_and_round_trip() {
-        let t = DateTime::from_timestamp_micros(1_777_777_777_123_456).expect("in range");
-        assert_eq!(ts(t), "2026-05-03T03:09:37.123456Z");
-        assert_eq!(parse_ts("t", &ts(t)).expect("parses"), t);
-        let whole = DateTime::from_timestamp(1_777_777_777, 0).expect("in range");
-        assert_eq!(ts(whole).len(), ts(t).len());
-    }
-}
-
 /// Every router's spend report rows for `day`.
-async fn read_router_spend(conn: &mut sqlx::SqliteConnection, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+async fn read_router_spend(
+    conn: &mut sqlx::SqliteConnection,
+    day: NaiveDate,
+) -> Result<Vec<RouterSpendRow>, StoreError> {
     use sqlx::Row;
     let rows = sqlx::query("SELECT router_id, agent, cost_usd, leased_usd, requests_1m, tokens_1m, in_flight, rpm_limit, tpm_limit, max_in_flight_limit, daily_usd_limit, reported_at FROM router_spend WHERE day = $1")
         .bind(day.to_string())
@@ -818,4 +807,18 @@ async fn read_router_spend(conn: &mut sqlx::SqliteConnection, day: NaiveDate) ->
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip() {
+        let t = DateTime::from_timestamp_micros(1_777_777_777_123_456).expect("in range");
+        assert_eq!(ts(t), "2026-05-03T03:09:37.123456Z");
+        assert_eq!(parse_ts("t", &ts(t)).expect("parses"), t);
+        let whole = DateTime::from_timestamp(1_777_777_777, 0).expect("in range");
+        assert_eq!(ts(whole).len(), ts(t).len());
+    }
 }

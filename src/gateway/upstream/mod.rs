@@ -68,8 +68,9 @@ pub struct UpstreamError {
     pub untranslatable: Option<TranslateError>,
     /// How the attempt ended, as the decision's attempts record it.
     pub outcome: AttemptOutcome,
-    /// Token usage the upstream reported with the failure: charged like a success.
-    pub usage: Option<TokenUsage>,
+    /// Token usage the upstream reported with the failure: charged like a success (boxed: it is
+    /// rare, and keeps the error small).
+    pub usage: Option<Box<TokenUsage>>,
 }
 
 impl UpstreamError {

@@ -21,7 +21,12 @@ pub enum LimitKind {
 
 impl LimitKind {
     /// Every kind, in display order.
-    pub const ALL: [LimitKind; 4] = [LimitKind::Rpm, LimitKind::Tpm, LimitKind::MaxInFlight, LimitKind::DailyUsd];
+    pub const ALL: [LimitKind; 4] = [
+        LimitKind::Rpm,
+        LimitKind::Tpm,
+        LimitKind::MaxInFlight,
+        LimitKind::DailyUsd,
+    ];
 
     /// The name in config keys, override keys and error codes.
     pub fn as_str(self) -> &'static str {

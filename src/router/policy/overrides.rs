@@ -227,7 +227,9 @@ fn parse_agent(key: &str, rest: &str, value: &str) -> Result<Setting, OverrideEr
     if agent.is_empty() || agent.len() > 64 || !agent.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
         return Err(bad_value(key, agent, "an agent name of 1-64 printable characters"));
     }
-    let limit = kind.parse_value(value).map_err(|expected| bad_value(key, value, expected))?;
+    let limit = kind
+        .parse_value(value)
+        .map_err(|expected| bad_value(key, value, expected))?;
     Ok(Setting::AgentLimit(agent.to_owned(), kind, limit))
 }
 
@@ -410,7 +412,7 @@ mod tests {
             ("policy.unscannable", "cloud", "local or frontier"),
             ("policy.anything", "x", "unknown override key"),
             ("agent.planner.rph", "5", "unknown agent limit `rph`"),
-            ("agent.planner", "5", "unknown agent limit `planner`"),
+            ("agent.planner", "5", "unknown override key"),
             ("agent..rpm", "5", "agent name"),
             ("agent.planner.rpm", "fast", "a whole number"),
             ("agent.planner.daily_usd", "-3", "number of dollars"),
@@ -461,8 +463,13 @@ mod tests {
     fn agent_limits_name_a_configured_agent_and_replace_its_own() {
         let agents = ["planner", "ticket-classifier"];
         assert_eq!(validate_override_for("agent.planner.rpm", "5", &agents), Ok(()));
-        let err = validate_override_for("agent.ghost.rpm", "5", &agents).unwrap_err().to_string();
-        assert!(err.contains("unknown agent `ghost`") && err.contains("planner, ticket-classifier"), "{err}");
+        let err = validate_override_for("agent.ghost.rpm", "5", &agents)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown agent `ghost`") && err.contains("planner, ticket-classifier"),
+            "{err}"
+        );
         assert_eq!(validate_override_for("budget.over", "refuse", &[]), Ok(()));
 
         let (o, warnings) = Overrides::from_rows(

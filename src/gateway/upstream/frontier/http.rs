@@ -90,7 +90,7 @@ pub(crate) async fn read_completion(
     let envelope: CompletionEnvelope = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
     if envelope.choices.is_empty() {
         return Err(UpstreamError {
-            usage: envelope.usage.as_ref().map(token_usage),
+            usage: envelope.usage.as_ref().map(|u| Box::new(token_usage(u))),
             ..UpstreamError::malformed(format!("{upstream_name} sent a completion without choices"))
         });
     }
