@@ -152,7 +152,7 @@ async fn handle(
             }
         }
         if let Target::Frontier { model, .. } = &step.target {
-            match gateway.reserve_frontier(model, decision.est_tokens, max_tokens) {
+            match gateway.reserve_frontier(model, decision.est_tokens, max_tokens).await {
                 Some(reservation) => pending.hold(reservation),
                 None => {
                     // Another request (here or on another router) spent the rest of the budget

@@ -48,6 +48,9 @@ use metrics::GatewayMetrics;
 use upstream::Timeouts;
 use upstream::{UpstreamError, UpstreamReply};
 
+/// The longest a frontier request waits for a refresh to grow this router's lease of the budget.
+pub const LEASE_WAIT: Duration = Duration::from_millis(150);
+
 /// Everything a request handler needs, shared by all of them.
 pub struct Gateway {
     /// The fleet configuration.
@@ -216,20 +219,31 @@ impl Gateway {
 
     /// Holds the expected cost of a call to frontier `model` against the fleet's daily budget, or
     /// `None` when the budget is spent. The estimate prices the request's estimated input tokens
-    /// and its `max_tokens` (the dearest request seen today when that is more).
-    pub fn reserve_frontier(&self, model: &str, est_tokens: u64, max_tokens: Option<u64>) -> Option<Reservation> {
+    /// and its `max_tokens` (the dearest request seen today when that is more). When only this
+    /// router's lease is spent and the fleet has budget left, it waits up to [`LEASE_WAIT`] for
+    /// the refresh to grant more.
+    pub async fn reserve_frontier(&self, model: &str, est_tokens: u64, max_tokens: Option<u64>) -> Option<Reservation> {
         let budget = self.daily_budget_usd();
-        let now = Utc::now();
         let usage = crate::config::TokenUsage {
             uncached_in: est_tokens,
             out: max_tokens.unwrap_or(0),
             ..Default::default()
         };
-        let estimate = self
-            .config
-            .price_for(model, now.date_naive())
-            .map_or(0.0, |price| price.cost(&usage));
-        self.spend.try_reserve(estimate, budget, now)
+        let estimate = |now: chrono::DateTime<Utc>| {
+            self.config
+                .price_for(model, now.date_naive())
+                .map_or(0.0, |price| price.cost(&usage))
+        };
+        let now = Utc::now();
+        if let Some(held) = self.spend.try_reserve(estimate(now), budget, now) {
+            return Some(held);
+        }
+        if !self.spend.lease_may_grow(budget, now) {
+            return None;
+        }
+        tokio::time::sleep(LEASE_WAIT).await;
+        let now = Utc::now();
+        self.spend.try_reserve(estimate(now), budget, now)
     }
 
     /// The overrides of `control`, parsed only when they differ from the last ones seen.

@@ -125,14 +125,9 @@ impl SpendTracker {
         ledger.seeded = ledger.seeded.max(usd);
     }
 
-    /// Holds the expected cost of a frontier request about to start: the dearest request seen
-    /// today, or `estimate` when that is more. Give it back with [`SpendTracker::release`].
-    pub fn reserve(&self, estimate: f64, now: DateTime<Utc>) -> Reservation {
-        self.try_reserve(estimate, 0.0, now).unwrap_or(Reservation { usd: 0.0 })
-    }
-
-    /// [`SpendTracker::reserve`], unless the budget (USD, 0 for none) allows no more frontier
-    /// work here: this router's lease is spent (the refresh is asked for more), or, with no lease
+    /// Holds the expected cost of a frontier request about to start (the dearest request seen
+    /// today, or `estimate` when that is more; give it back with [`SpendTracker::release`]),
+    /// unless the budget (USD, 0 for none) allows no more frontier work here: this router's lease is spent (the refresh is asked for more), or, with no lease
     /// yet, the projected fleet total has reached it. Checked and held under one lock, so
     /// concurrent requests cannot all slip past.
     pub fn try_reserve(&self, estimate: f64, budget: f64, now: DateTime<Utc>) -> Option<Reservation> {
@@ -153,6 +148,15 @@ impl SpendTracker {
         let usd = if usd.is_finite() { usd } else { 0.0 };
         ledger.reserved += usd;
         Some(Reservation { usd })
+    }
+
+    /// Whether a refresh may grant more: this router's lease is spent but the fleet's spend seen
+    /// so far is under `budget`.
+    pub fn lease_may_grow(&self, budget: f64, now: DateTime<Utc>) -> bool {
+        let ledger = self.lock();
+        ledger.day == Some(now.date_naive())
+            && ledger.lease.is_some()
+            && ledger.fleet.others_total() + ledger.own_total() < budget
     }
 
     /// Waits until a request finds this router's lease spent.
@@ -300,12 +304,12 @@ mod tests {
         let tracker = SpendTracker::default();
         let now = at("2026-11-26T12:00:00Z");
         tracker.refreshed(fleet(now, &[], 1), 0.0, None, now);
-        let first = tracker.reserve(0.01, now);
+        let first = tracker.try_reserve(0.01, 0.0, now).unwrap();
         assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.01);
         tracker.add("a", 0.04, now);
         tracker.release(first);
         assert_eq!(tracker.state(now).frontier_usd_today, 2.0 * 0.04);
-        let second = tracker.reserve(0.01, now);
+        let second = tracker.try_reserve(0.01, 0.0, now).unwrap();
         assert_eq!(
             tracker.state(now).frontier_usd_today,
             2.0 * 0.08,
@@ -339,6 +343,8 @@ mod tests {
             tracker.release(held);
         }
         assert!(tracker.try_reserve(0.1, 10.0, now).is_none(), "0.3 spent");
+        assert!(tracker.lease_may_grow(10.0, now), "5.3 seen of 10");
+        assert!(!tracker.lease_may_grow(5.3, now));
         tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.3, Some(0.5), now);
         assert!(tracker.try_reserve(0.1, 10.0, now).is_some(), "a larger lease");
         assert!(tracker.try_reserve(0.1, 0.0, now).is_some(), "no budget, no limit");
