@@ -192,3 +192,44 @@ async fn max_in_flight_refuses_the_request_past_it_while_the_others_run() {
         "the slot is free again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_usd_stops_frontier_work_but_not_the_farm() {
+    // SAFETY of the test: this variable name is unique to this test.
+    unsafe { std::env::set_var("FARMHAND_TEST_LIMITS_KEY_3", "k-analyst") };
+    let stack = Stack::start(1, None, |c| {
+        let mut agent = AgentKey::new("analyst", SecretRef::Env("FARMHAND_TEST_LIMITS_KEY_3".into()));
+        agent.daily_usd = Some(0.000_001);
+        c.agents.push(agent);
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let post = |class: &str| {
+        client
+            .post(format!("{}/v1/chat/completions", stack.url))
+            .bearer_auth("k-analyst")
+            .json(&json!({"model": class, "messages": [{"role": "user", "content": "Plan the quarter, step by step."}], "max_tokens": 16}))
+            .send()
+    };
+    assert_eq!(
+        post("reasoning").await.expect("answer").status(),
+        200,
+        "nothing spent yet"
+    );
+    let refused = post("reasoning").await.expect("answer");
+    assert_eq!(refused.status(), 429);
+    let retry_after: u32 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After");
+    assert!(retry_after >= 60, "until midnight UTC: {retry_after}");
+    let error: Value = refused.json().await.expect("an OpenAI error");
+    assert_eq!(error["error"]["code"], "agent_limit:daily_usd");
+    assert_eq!(
+        post("routine").await.expect("answer").status(),
+        200,
+        "farm work goes on"
+    );
+}

@@ -274,7 +274,7 @@ fn admit(
     {
         return Err(Refusal {
             kind: LimitKind::DailyUsd,
-            limit: daily.ceil() as u64,
+            limit: daily,
             retry_after_secs: super::spend::resets_in_secs(now),
         });
     }
@@ -287,10 +287,10 @@ fn admit(
 /// What an agent over a limit is told: which limit, its value, and when to retry.
 fn limit_message(agent: &str, refusal: &Refusal) -> String {
     let what = match refusal.kind {
-        LimitKind::Rpm => format!("{} requests per minute", refusal.limit),
-        LimitKind::Tpm => format!("{} tokens per minute", refusal.limit),
-        LimitKind::MaxInFlight => format!("{} requests in flight", refusal.limit),
-        LimitKind::DailyUsd => "its daily frontier spend".to_string(),
+        LimitKind::Rpm => format!("{:.0} requests per minute", refusal.limit),
+        LimitKind::Tpm => format!("{:.0} tokens per minute", refusal.limit),
+        LimitKind::MaxInFlight => format!("{:.0} requests in flight", refusal.limit),
+        LimitKind::DailyUsd => format!("${:.2} of frontier spend per UTC day", refusal.limit),
     };
     format!(
         "agent `{agent}` is over its limit of {what} (agent.{agent}.{}); retry after {} s",

@@ -28,8 +28,8 @@ const MAX_AGENTS: usize = 4096;
 pub struct Refusal {
     /// The limit passed.
     pub kind: LimitKind,
-    /// The limit's value.
-    pub limit: u64,
+    /// The limit's value (dollars for `daily_usd`).
+    pub limit: f64,
     /// Seconds until a retry may pass.
     pub retry_after_secs: u32,
 }
@@ -124,7 +124,7 @@ impl Limiter {
         {
             return Err(Refusal {
                 kind: LimitKind::MaxInFlight,
-                limit,
+                limit: limit as f64,
                 retry_after_secs: 1,
             });
         }
@@ -133,7 +133,7 @@ impl Limiter {
         {
             return Err(Refusal {
                 kind: LimitKind::Rpm,
-                limit,
+                limit: limit as f64,
                 retry_after_secs: until_next_minute,
             });
         }
@@ -143,7 +143,7 @@ impl Limiter {
         {
             return Err(Refusal {
                 kind: LimitKind::Tpm,
-                limit,
+                limit: limit as f64,
                 retry_after_secs: until_next_minute,
             });
         }
@@ -208,7 +208,7 @@ mod tests {
             limiter.finish(held, 10, T0 + i * 1000 + 10);
         }
         let refused = limiter.admit("a", &rpm, 10, T0 + 20_000).unwrap_err();
-        assert_eq!((refused.kind, refused.limit), (LimitKind::Rpm, 3));
+        assert_eq!((refused.kind, refused.limit), (LimitKind::Rpm, 3.0));
         assert_eq!(refused.retry_after_secs, 40, "until the bucket rolls");
         assert!(limiter.admit("b", &rpm, 10, T0 + 20_000).is_ok(), "agents are apart");
         // A minute and a half later half of the old bucket is still in the window: 1.5 → 2.
