@@ -1,5 +1,6 @@
 //! Bearer-token checks in constant time, shared by the node agent and the router's gateway.
 
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The token of an `Authorization: Bearer <token>` header value, if it has that shape.
@@ -11,10 +12,25 @@ pub fn token_from_header(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// A token's SHA-256 digest: what is kept and compared, so neither a token's bytes nor its length
+/// shape the time a comparison takes.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether two digests are equal, compared in constant time.
+pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    bool::from(a[..].ct_eq(&b[..]))
+}
+
+/// Whether a presented token has the expected digest, compared in constant time.
+pub fn digest_matches(presented: &str, expected: &[u8; 32]) -> bool {
+    digests_equal(&digest(presented), expected)
+}
+
 /// Compares a presented token with an expected one without leaking where they differ.
 pub fn tokens_match(presented: &str, expected: &str) -> bool {
-    // Lengths are compared in constant time too: `ct_eq` on slices of different lengths is false.
-    bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+    digest_matches(presented, &digest(expected))
 }
 
 #[cfg(test)]

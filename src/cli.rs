@@ -154,8 +154,9 @@ pub struct RouterArgs {
 /// Options of `farmhand agent`.
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    /// Address to serve `/v1/metrics` and `/metrics` on.
-    #[arg(long, default_value = "0.0.0.0:9464")]
+    /// Address to serve `/v1/metrics` and `/metrics` on: loopback unless told otherwise; on a
+    /// node, its tailnet address (`--listen "$(tailscale ip -4):9464"`).
+    #[arg(long, default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
     /// Bearer token callers must present (prefer the environment variable: arguments show in `ps`).
     #[arg(long, env = "FARMHAND_AGENT_TOKEN", hide_env_values = true)]

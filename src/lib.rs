@@ -40,6 +40,7 @@ pub mod ops;
 pub mod presence;
 pub mod recorder;
 pub mod router;
+pub mod secrets;
 pub mod sim;
 pub mod store;
 pub mod wire;

@@ -49,10 +49,23 @@ impl QuietTracker {
     }
 }
 
-/// Starts reporting for a router; the task runs until aborted, then its rows expire.
+/// Where a router listening on `listen` tells consoles to read its status: its own address, or
+/// its host name when it listens on every interface.
+pub fn status_url(listen: std::net::SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        let host = sysinfo::System::host_name().unwrap_or_else(|_| "localhost".into());
+        format!("http://{host}:{}", listen.port())
+    } else {
+        format!("http://{listen}")
+    }
+}
+
+/// Starts reporting for a router (serving its status at `status_url`, when given); the task runs
+/// until aborted, then its rows expire.
 pub fn spawn(
     store: Store,
     router_id: String,
+    status_url: Option<String>,
     in_flight: InFlight,
     control: watch::Receiver<Arc<ControlSnapshot>>,
 ) -> JoinHandle<()> {
@@ -78,6 +91,7 @@ pub fn spawn(
                         state_seen: seen,
                         in_flight: count,
                         reported_at: now,
+                        status_url: status_url.clone(),
                     }
                 })
                 .collect();
@@ -115,6 +129,19 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_urls_name_a_reachable_address() {
+        assert_eq!(
+            status_url("100.101.7.10:8080".parse().expect("address")),
+            "http://100.101.7.10:8080"
+        );
+        let any = status_url("0.0.0.0:8080".parse().expect("address"));
+        assert!(
+            any.starts_with("http://") && any.ends_with(":8080") && !any.contains("0.0.0.0"),
+            "{any}"
+        );
+    }
 
     #[test]
     fn quiet_needs_the_drain_seen_and_two_idle_samples() {

@@ -245,3 +245,52 @@ async fn a_read_only_operator_changes_nothing() {
     assert!(stack.store.pull_jobs(10).await.expect("jobs").is_empty());
     assert_eq!(stack.store.policy_version().await.expect("version"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_carries_on_through_a_store_outage_and_is_audited_when_the_store_returns() {
+    let db = support::pg::TestDatabase::create().await;
+    let (proxy, via_proxy) = support::outage::CuttableProxy::in_front_of(db.url()).await;
+    let stack = Stack::start(2, Some(&via_proxy), |_| {}).await;
+    let ops = operator(&stack, Access::ReadWrite);
+    let mut pull = ops.start_pull("mini-02", "mistral:7b").await.expect("pull starts");
+    proxy.silence();
+    let mut last = String::new();
+    while last != "success" {
+        match tokio::time::timeout(Duration::from_secs(60), pull.next_event()).await {
+            Ok(Some(PullEvent::Progress(p))) => last = p.status,
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => panic!("the pull stalled while the store was away (last status `{last}`)"),
+        }
+    }
+    assert_eq!(last, "success", "the pull ran to its end with the store away");
+    let tags: Value = reqwest::get(format!("{}/api/tags", stack.farm.node_url("mini-02").expect("url")))
+        .await
+        .expect("tags")
+        .json()
+        .await
+        .expect("tags json");
+    assert!(tags.to_string().contains("mistral:7b"), "the model is installed");
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.restore();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), pull.finish())
+        .await
+        .expect("the end is recorded once the store is back");
+    assert_eq!(outcome, PullOutcome::Succeeded);
+    let direct = farmhand::store::Store::connect(db.url()).await.expect("store");
+    let jobs = direct.pull_jobs(10).await.expect("pull jobs");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, "succeeded");
+    let audit = direct.audit_log(10).await.expect("audit");
+    let pulls: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.action == "node.pull")
+        .map(|a| a.detail.as_str())
+        .collect();
+    assert_eq!(
+        pulls,
+        ["mistral:7b: succeeded"],
+        "exactly one audit row, written after the outage"
+    );
+}

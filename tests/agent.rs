@@ -65,3 +65,51 @@ async fn a_token_is_required_when_configured() {
         200
     );
 }
+
+/// Polls one node whose Ollama is simulated and whose agent is `agent` (started with a token),
+/// sending `token` (a secret reference) or nothing; returns the health the poller settles on.
+async fn health_polled_with(agent: &str, token: Option<farmhand::config::SecretRef>) -> farmhand::fleet::Health {
+    use std::time::Duration;
+
+    use farmhand::fleet::{Cadence, FleetPoller, Health};
+    use farmhand::sim::{SimFarm, SimOptions};
+
+    let farm = SimFarm::start(SimOptions::ephemeral(1, 0.01))
+        .await
+        .expect("the simulator starts");
+    let mut node = farm.fleet_config().resolved_nodes().remove(0);
+    node.agent_url = agent.to_string();
+    node.agent_token = token;
+    let cadence = Cadence {
+        ps: Duration::from_millis(100),
+        tags: Duration::from_millis(300),
+        metrics: Duration::from_millis(100),
+        timeout: Duration::from_millis(500),
+    };
+    let fleet = FleetPoller::start(&[node], cadence);
+    let mut watched = fleet.clone();
+    let up = tokio::time::timeout(
+        Duration::from_secs(3),
+        watched.wait_for(|f| f.nodes[0].health == Health::Up),
+    )
+    .await
+    .is_ok_and(|seen| seen.is_ok());
+    if up { Health::Up } else { fleet.borrow().nodes[0].health }
+}
+
+#[tokio::test]
+async fn the_poller_sends_the_agent_token_so_a_guarded_agent_reads_as_up() {
+    use farmhand::config::SecretRef;
+    use farmhand::fleet::Health;
+
+    // SAFETY of the test: this variable name is unique to this test.
+    unsafe { std::env::set_var("FARMHAND_TEST_POLLER_AGENT_TOKEN", "agent-t0ken") };
+    let agent = serve(Some("agent-t0ken")).await;
+    let with_token = SecretRef::Env("FARMHAND_TEST_POLLER_AGENT_TOKEN".into());
+    assert_eq!(health_polled_with(&agent, Some(with_token)).await, Health::Up);
+    assert_eq!(
+        health_polled_with(&agent, None).await,
+        Health::Degraded,
+        "without the token the agent refuses, and the node is degraded"
+    );
+}

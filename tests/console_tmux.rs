@@ -259,7 +259,7 @@ async fn a_console_started_while_postgres_is_down_shows_it_and_recovers() {
     let (down, up) = tokio::task::spawn_blocking(move || {
         let session = Session::start(&command);
         let down = session.wait_for("the store outage shown", Duration::from_secs(15), |s| {
-            s.contains("store reconnecting in")
+            s.contains("store down") && s.contains("attempt")
         });
         restore.restore();
         let up = session.wait_for("the store connected", Duration::from_secs(20), |s| {
@@ -274,5 +274,178 @@ async fn a_console_started_while_postgres_is_down_shows_it_and_recovers() {
         down.contains("mini-01"),
         "the console runs while the store is down:\n{down}"
     );
-    assert!(!up.contains("reconnecting"), "{up}");
+    assert!(!up.contains("store down"), "{up}");
+}
+
+/// How long after `since` the screen first satisfied `ready`, polled every 50 ms.
+fn measure(
+    session: &Session,
+    what: &str,
+    since: Instant,
+    limit: Duration,
+    ready: impl Fn(&str) -> bool,
+) -> (Duration, String) {
+    loop {
+        let screen = session.screen();
+        if ready(&screen) {
+            return (since.elapsed(), screen);
+        }
+        assert!(since.elapsed() < limit, "no {what} within {limit:?}; screen:\n{screen}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The per-second request rates in the Fleet view's REQ/S column (the figure after the sparkline).
+fn request_rates(screen: &str) -> Vec<f64> {
+    screen
+        .lines()
+        .filter(|l| l.contains("│mini-") || l.trim_start_matches('│').trim_start().starts_with("mini-"))
+        .filter_map(|l| {
+            let after_poll = l.split("ms ").nth(1)?;
+            after_poll.split_whitespace().nth(1)?.parse().ok()
+        })
+        .collect()
+}
+
+/// The number in `… #<n> …` or `<n> shown` style text: the first integer after `marker`.
+fn number_after(screen: &str, marker: &str) -> Option<i64> {
+    let rest = &screen[screen.find(marker)? + marker.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The number right before `marker` (`312 shown`).
+fn number_before(screen: &str, marker: &str) -> Option<i64> {
+    let head = &screen[..screen.find(marker)?];
+    let digits: String = head.chars().rev().take_while(char::is_ascii_digit).collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+/// One outage of the store under the demo, as an operator lives it: the loss within seconds, the
+/// last figures kept and marked stale, changes refused in plain words, then the return.
+fn live_through_an_outage(session: &Session, kind: &str, start: impl Fn(), end: impl Fn()) -> (Duration, Duration) {
+    let limit = Duration::from_secs(20);
+    session.keys("1");
+    // Traffic on several nodes, so the rates frozen at the loss are not all zero by chance.
+    session.wait_for("rates in the fleet view", limit, |s| {
+        s.contains("store connected") && request_rates(s).iter().filter(|r| **r > 0.0).count() >= 3
+    });
+    let cut_at = Instant::now();
+    start();
+    let (detected, _) = measure(session, "the loss in the header", cut_at, Duration::from_secs(5), |s| {
+        s.contains("store down")
+    });
+    eprintln!(
+        "{kind}: the header showed the loss {} ms after it",
+        detected.as_millis()
+    );
+
+    let stale = session.wait_for("stale rates, not zeros", limit, |s| s.contains("REQ/S stale"));
+    assert!(
+        request_rates(&stale).iter().any(|r| *r > 0.0),
+        "the last rates stay on screen, marked stale, never 0.0 everywhere:\n{stale}"
+    );
+    session.wait_for("the attempt number and a countdown", limit, |s| {
+        s.contains("attempt ") && (s.contains(" s)") || s.contains("now…") || s.contains(" in "))
+    });
+
+    session.keys("d");
+    let refused = session.wait_for("the drain refused in plain words", limit, |s| {
+        s.contains("the store is unreachable: routers learn of drains through it")
+    });
+    assert!(!refused.contains("Drain mini-"), "no confirmation opens:\n{refused}");
+    assert!(!refused.contains("pool timed out"), "{refused}");
+
+    session.keys("?");
+    session.wait_for("the overlay saying what is unavailable", limit, |s| {
+        s.contains("unavailable: no store")
+    });
+    session.keys("Escape");
+    // A key right after Esc would read as Alt-<key>.
+    std::thread::sleep(Duration::from_millis(300));
+
+    session.keys("2");
+    let decisions = session.wait_for("the decisions view saying routing continues", limit, |s| {
+        s.contains("routing continues") && s.contains("decisions to write when it returns")
+    });
+    assert!(decisions.contains("stale"), "the stream is marked stale:\n{decisions}");
+    session.wait_for("the routers holding decisions", limit, |s| {
+        number_after(s, "the routers hold ").is_some_and(|n| n > 0)
+    });
+
+    let back_at = Instant::now();
+    end();
+    let (recovered, _) = measure(
+        session,
+        "the store back in the header",
+        back_at,
+        Duration::from_secs(10),
+        |s| s.contains("store connected"),
+    );
+    eprintln!(
+        "{kind}: the header showed the store back {} ms after it returned",
+        recovered.as_millis()
+    );
+    session.wait_for(
+        "the stream live again and the routers' backlog written",
+        Duration::from_secs(30),
+        |s| !s.contains("stale") && !s.contains("held decisions") && !s.contains("routers hold"),
+    );
+    session.keys("1");
+    session.wait_for("live rates again", limit, |s| {
+        s.contains("REQ/S (10 s)") && request_rates(s).iter().any(|r| *r > 0.0)
+    });
+    (detected, recovered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tells_the_truth_through_a_postgres_outage_refused_or_silent() {
+    let db = support::pg::TestDatabase::create().await;
+    let (proxy, via_proxy) = support::outage::CuttableProxy::in_front_of(db.url()).await;
+    let logs = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "env -u FARMHAND_DATABASE_URL -u FARMHAND_CONFIG {} demo --database-url '{}' --log-dir {}; sleep 60",
+        env!("CARGO_BIN_EXE_farmhand"),
+        via_proxy,
+        logs.path().display()
+    );
+    let proxy = std::sync::Arc::new(proxy);
+    let control = proxy.clone();
+    let (newest, shown) = tokio::task::spawn_blocking(move || {
+        let session = Session::start(&command);
+        session.wait_for("the fleet", Duration::from_secs(20), |s| s.contains("12/12 up"));
+        let refused = live_through_an_outage(&session, "refused connection", || control.cut(), || control.restore());
+        let silent = live_through_an_outage(&session, "silent network", || control.silence(), || control.restore());
+        eprintln!(
+            "detection / recovery: refused {} / {} ms, silent {} / {} ms",
+            refused.0.as_millis(),
+            refused.1.as_millis(),
+            silent.0.as_millis(),
+            silent.1.as_millis()
+        );
+        session.keys("2");
+        session.keys(" ");
+        let paused = session.wait_for("the stream paused", Duration::from_secs(10), |s| {
+            s.contains("paused") && s.contains("decision #")
+        });
+        let newest = number_after(&paused, "decision #").expect("the selected decision's id");
+        let shown = number_before(&paused, " shown").expect("the count shown");
+        session.keys("q");
+        (newest, shown)
+    })
+    .await
+    .expect("tmux task");
+    let store = farmhand::store::Store::connect(db.url()).await.expect("store");
+    let mut stored = 0i64;
+    let mut cursor = 0;
+    loop {
+        let page = store.decisions_after(cursor, 1000).await.expect("decisions");
+        let Some(last) = page.last() else { break };
+        cursor = last.id;
+        stored += page.iter().filter(|d| d.id <= newest).count() as i64;
+    }
+    assert_eq!(
+        shown, stored,
+        "every decision up to #{newest} is in the Decisions view, those written after the outages included"
+    );
 }

@@ -125,6 +125,102 @@ fn read_only_help() -> State {
 snapshot!(help_read_only_80x24, read_only_help(), 80, 24);
 snapshot!(help_160x48, with_help(), 160, 48);
 
+/// The store unreachable for 41 s, the third reconnection attempt due in 2 s; one router
+/// holding decisions, another not answering.
+fn store_down(view: View) -> State {
+    use chrono::TimeDelta;
+    use farmhand::console::state::{RouterHold, StoreOutage, StoreStatus};
+    let mut s = in_view(view);
+    s.fleet_row = 2;
+    s.in_flight_from_store = true;
+    s.store = StoreStatus::Down(StoreOutage {
+        since: now() - TimeDelta::seconds(41),
+        attempt: 3,
+        retry_at: Some(now() + TimeDelta::seconds(2)),
+        error: "no answer within 1.0 s".into(),
+    });
+    s.routers = vec![
+        RouterHold {
+            router_id: "router-a:4242".into(),
+            report: Ok(farmhand::wire::RouterStatus {
+                router_id: "router-a:4242".into(),
+                store_up: false,
+                buffered: 1000,
+                journaled: 234,
+                written: 90_210,
+                dropped: 0,
+                in_flight: 7,
+                policy_version: 12,
+                control_age_ms: Some(41_300),
+                control_store_reachable: false,
+            }),
+        },
+        RouterHold {
+            router_id: "router-b:77".into(),
+            report: Err("no answer within 0.8 s".into()),
+        },
+    ];
+    s
+}
+
+snapshot!(fleet_store_down_80x24, store_down(View::Fleet), 80, 24);
+snapshot!(fleet_store_down_160x48, store_down(View::Fleet), 160, 48);
+snapshot!(decisions_store_down_80x24, store_down(View::Decisions), 80, 24);
+snapshot!(decisions_store_down_160x48, store_down(View::Decisions), 160, 48);
+snapshot!(spend_store_down_80x24, store_down(View::Spend), 80, 24);
+snapshot!(spend_store_down_160x48, store_down(View::Spend), 160, 48);
+snapshot!(policy_store_down_160x48, store_down(View::Policy), 160, 48);
+
+fn help_store_down() -> State {
+    let mut s = store_down(View::Fleet);
+    s.mode = Mode::Help;
+    s
+}
+
+snapshot!(help_store_down_80x24, help_store_down(), 80, 24);
+
+#[test]
+fn figures_from_an_unreachable_store_keep_their_last_values_in_the_stale_role() {
+    let theme = Theme::load("dark", None).expect("dark");
+    let live = draw(&in_view(View::Fleet), 160, 48);
+    let down = draw(&store_down(View::Fleet), 160, 48);
+    let (live_buf, down_buf) = (live.backend().buffer(), down.backend().buffer());
+    let (x, y) = find(down_buf, "REQ/S stale 41s");
+    assert_eq!(down_buf[(x, y)].fg, theme.dim, "the column header says how old");
+    let (_, row) = find(down_buf, "mini-03");
+    let cell = &down_buf[(x, row)];
+    assert_eq!(
+        cell.fg,
+        theme.stale,
+        "the rate cell `{}` is in the stale role",
+        cell.symbol()
+    );
+    assert!(cell.modifier.contains(ratatui::style::Modifier::ITALIC));
+    let rate: String = (x..x + 15).map(|x| down_buf[(x, row)].symbol().to_string()).collect();
+    assert!(
+        !rate.trim_end().ends_with(" 0.0"),
+        "the last rate, not a false zero: `{rate}`"
+    );
+    let (infl_x, _) = find(down_buf, "INFL");
+    assert_eq!(
+        down_buf[(infl_x, row)].fg,
+        theme.stale,
+        "in-flight counts reported through the store"
+    );
+    let (live_x, _) = find(live_buf, "REQ/S (10 s)");
+    let (_, live_row) = find(live_buf, "mini-03");
+    assert_eq!(live_x, x);
+    assert_eq!(live_buf[(x, live_row)].fg, theme.gauge, "live rates use the gauge role");
+    let (sx, sy) = find(down_buf, "store down 41s (since 11:59:19) · attempt 3 in 2 s");
+    assert_eq!(down_buf[(sx, sy)].fg, theme.down);
+    let (fx, fy) = find(down_buf, "frontier today");
+    assert_eq!(
+        down_buf[(fx, fy)].fg,
+        theme.stale,
+        "today's spend is from the store: stale"
+    );
+}
+
 fn filtered() -> State {
     let mut s = in_view(View::Decisions);
     s.filter = "planner".into();

@@ -167,3 +167,82 @@ async fn a_minute_without_postgres_past_the_journal_cap_drops_an_exact_count_and
     assert!(dropped >= dropped_during, "a counter never goes back");
     assert_eq!(sent, landed + dropped, "sent = landed + dropped, exactly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_endpoint_counts_what_the_router_holds_while_postgres_is_away() {
+    let db = TestDatabase::create().await;
+    let (proxy, via_proxy) = CuttableProxy::in_front_of(db.url()).await;
+    // SAFETY of the test: this variable name is unique to this test.
+    unsafe { std::env::set_var("FARMHAND_TEST_STATUS_TOKEN", "s-status") };
+    let stack = Stack::start(2, Some(&via_proxy), |c| {
+        c.router.buffer_decisions = 4;
+        c.router.status_token = Some(farmhand::config::SecretRef::Env("FARMHAND_TEST_STATUS_TOKEN".into()));
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let status_url = format!("{}{}", stack.url, farmhand::wire::ROUTER_STATUS_PATH);
+    let status = || async {
+        client
+            .get(&status_url)
+            .bearer_auth("s-status")
+            .send()
+            .await
+            .expect("status answers")
+            .json::<farmhand::wire::RouterStatus>()
+            .await
+            .expect("a status")
+    };
+    let refused = client.get(&status_url).send().await.expect("answers");
+    assert_eq!(refused.status(), 401, "the token is required, loopback or not");
+    let wrong = client
+        .get(&status_url)
+        .bearer_auth("s-statu")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status(), 401);
+    let before = status().await;
+    assert!(before.store_up);
+    assert_eq!(before.held(), 0);
+
+    proxy.silence();
+    let send = |i: u64| {
+        let client = client.clone();
+        let url = format!("{}/v1/chat/completions", stack.url);
+        async move {
+            let body = json!({"model": "routine", "messages": [{"role": "user", "content": format!("ticket {i}")}], "max_tokens": 8});
+            client.post(url).json(&body).send().await.map(|r| r.status().as_u16())
+        }
+    };
+    for i in 0..20 {
+        assert_eq!(send(i).await.expect("router answers"), 200, "routing goes on");
+    }
+    let mut during = status().await;
+    for _ in 0..40 {
+        if !during.store_up && during.held() == 20 && during.journaled > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        during = status().await;
+    }
+    assert!(!during.store_up, "{during:?}");
+    assert_eq!(
+        during.held(),
+        20,
+        "every decision is held, in memory or journaled: {during:?}"
+    );
+    assert!(during.journaled > 0, "past the memory bound, the journal: {during:?}");
+
+    proxy.restore();
+    let mut after = status().await;
+    for _ in 0..60 {
+        if after.held() == 0 && after.store_up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        after = status().await;
+    }
+    assert_eq!((after.held(), after.store_up), (0, true), "written back: {after:?}");
+    let direct = farmhand::store::Store::connect(db.url()).await.unwrap();
+    assert_eq!(direct.recent_decisions(100).await.unwrap().len(), 20);
+}

@@ -22,6 +22,7 @@ fn target(sshd: &Sshd, known_hosts: &Path, key: &Path, accept_new: bool) -> SshT
         ssh_port: sshd.port(),
         parallel: 1,
         pull: PullTransport::Ssh,
+        agent_token: None,
     };
     let ssh = SshConfig {
         user: sshd.user().into(),

@@ -303,7 +303,15 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
         ),
         (
             "router_presence",
-            &["router_id", "node", "state_seen", "in_flight", "quiet", "reported_at"],
+            &[
+                "router_id",
+                "node",
+                "state_seen",
+                "in_flight",
+                "quiet",
+                "reported_at",
+                "status_url",
+            ],
         ),
         (
             "router_spend",
@@ -1104,6 +1112,7 @@ async fn drains_complete_only_when_every_live_router_is_quiet(f: &Fixture) {
         in_flight,
         quiet,
         reported_at: Utc::now() - TimeDelta::milliseconds(age_ms),
+        status_url: (router != "r2").then(|| format!("http://{router}.tailnet:8080")),
     };
     let live_after = || Utc::now() - TimeDelta::seconds(3);
     store
@@ -1129,6 +1138,21 @@ async fn drains_complete_only_when_every_live_router_is_quiet(f: &Fixture) {
         "r1 still busy"
     );
     assert_eq!(store.presence("mini-04").await.expect("presence").len(), 3);
+    let routers = store.routers(live_after()).await.expect("routers");
+    assert_eq!(
+        routers,
+        [
+            farmhand::store::RouterEndpoint {
+                router_id: "r1".into(),
+                status_url: Some("http://r1.tailnet:8080".into()),
+            },
+            farmhand::store::RouterEndpoint {
+                router_id: "r2".into(),
+                status_url: None,
+            },
+        ],
+        "live routers with where they serve their status; the long-silent one is left out"
+    );
 
     store
         .report_presence(&[report("r1", DrainState::Draining, 0, true, 0)])

@@ -204,6 +204,7 @@ mod tests {
             in_flight,
             quiet,
             reported_at: now - TimeDelta::milliseconds(age_ms),
+            status_url: None,
         }
     }
 

@@ -29,6 +29,11 @@ const JOB_WRITE_EVERY: Duration = Duration::from_secs(1);
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often a transport checks for cancellation.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
+/// Longest one write of a pull's row may take: a store that stopped answering never stalls the pull.
+const STORE_WRITE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Waits between attempts at recording a pull's end while the store is away (doubling, clamped).
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(500);
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// How a pull ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,14 +156,16 @@ impl Operator {
         cancel: Arc<AtomicBool>,
         events: mpsc::Sender<PullEvent>,
     ) -> PullOutcome {
-        if let Err(err) = self.store.update_pull_job(job_id, "running", 0.0, None).await {
+        if let Err(err) = bounded(self.store.update_pull_job(job_id, "running", 0.0, None)).await {
             tracing::warn!(%err, job_id, "cannot mark the pull job running");
         }
         let (raw_tx, mut raw) = mpsc::channel(256);
         let transport = self.spawn_transport(&node, &model, cancel, raw_tx);
         let mut tally = PullTally::default();
         let mut learned = Vec::new();
-        let mut last_write = Instant::now();
+        // While the store fails, progress is written at the heartbeat only, so a store that does
+        // not answer costs the pull one bounded wait every few seconds, not one per event.
+        let mut next_write = Instant::now() + JOB_WRITE_EVERY;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         loop {
             tokio::select! {
@@ -171,22 +178,22 @@ impl Operator {
                             }
                         }
                         let _ = events.try_send(event);
-                        if last_write.elapsed() < JOB_WRITE_EVERY {
-                            continue;
-                        }
                     }
                     None => break,
                 },
                 _ = heartbeat.tick() => {}
             }
-            last_write = Instant::now();
-            if let Err(err) = self
-                .store
-                .update_pull_job(job_id, "running", tally.fraction().unwrap_or(0.0), None)
-                .await
-            {
-                tracing::warn!(%err, job_id, "cannot record pull progress");
+            if Instant::now() < next_write {
+                continue;
             }
+            let progress = tally.fraction().unwrap_or(0.0);
+            next_write = match bounded(self.store.update_pull_job(job_id, "running", progress, None)).await {
+                Ok(()) => Instant::now() + JOB_WRITE_EVERY,
+                Err(err) => {
+                    tracing::warn!(%err, job_id, "cannot record pull progress; the pull carries on");
+                    Instant::now() + HEARTBEAT
+                }
+            };
         }
         let outcome = match transport.await {
             Ok(Ok(())) => PullOutcome::Succeeded,
@@ -221,13 +228,11 @@ impl Operator {
             PullOutcome::Failed(why) => (fraction, Some(why.as_str())),
             PullOutcome::Cancelled => (fraction, Some("cancelled by the operator")),
         };
-        if let Err(err) = self
-            .store
-            .update_pull_job(job_id, outcome.state(), progress, error)
-            .await
-        {
-            tracing::warn!(%err, job_id, "cannot record the end of a pull job");
-        }
+        let store = &self.store;
+        until_stored("the end of a pull job", job_id, || {
+            store.update_pull_job(job_id, outcome.state(), progress, error)
+        })
+        .await;
         let mut detail = format!("{model}: {}", outcome.state());
         if let Some(why) = error {
             detail.push_str(&format!(" ({why})"));
@@ -235,9 +240,11 @@ impl Operator {
         for note in learned {
             detail.push_str(&format!("; {note}"));
         }
-        if let Err(err) = self.store.audit(&self.actor, "node.pull", node, &detail).await {
-            tracing::warn!(%err, job_id, "cannot audit the end of a pull");
-        }
+        let (store, actor, detail) = (&self.store, self.actor.as_str(), detail.as_str());
+        until_stored("the audit row of a pull", job_id, || async move {
+            store.audit(actor, "node.pull", node, detail).await.map(|_| ())
+        })
+        .await;
     }
 
     fn spawn_transport(
@@ -365,6 +372,43 @@ fn ollama_error(body: &str) -> String {
     serde_json::from_str::<crate::wire::ollama::ErrorBody>(body)
         .map(|e| e.error)
         .unwrap_or_else(|_| body.chars().take(200).collect())
+}
+
+/// A store write that gives up after [`STORE_WRITE_TIMEOUT`].
+async fn bounded(write: impl std::future::Future<Output = Result<(), StoreError>>) -> Result<(), String> {
+    match tokio::time::timeout(STORE_WRITE_TIMEOUT, write).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {:.1} s", STORE_WRITE_TIMEOUT.as_secs_f64())),
+    }
+}
+
+/// Writes `what` until the store takes it: a pull that ends during a store outage is recorded
+/// when the store returns, not lost.
+async fn until_stored<F, W>(what: &str, job_id: i64, mut write: F)
+where
+    F: FnMut() -> W,
+    W: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let mut delay = RECORD_RETRY_FIRST;
+    let mut warned = false;
+    loop {
+        match bounded(write()).await {
+            Ok(()) => {
+                if warned {
+                    tracing::info!(job_id, "recorded {what} now that the store is back");
+                }
+                return;
+            }
+            Err(err) => {
+                if !warned {
+                    tracing::warn!(%err, job_id, "cannot record {what} yet; retrying until the store answers");
+                    warned = true;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RECORD_RETRY_MAX);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,27 @@ pub struct FleetConfig {
     pub agents: Vec<AgentKey>,
     /// Console defaults.
     pub console: ConsoleConfig,
+    /// How secret references are read.
+    pub secrets: SecretsConfig,
+}
+
+/// How secret references (`op://…`) are read at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Seconds a resolved secret is kept in memory before it is read again.
+    pub cache_secs: u64,
+    /// Seconds one resolution (`op read`) may take before it counts as failed.
+    pub timeout_secs: u64,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            cache_secs: 300,
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// Store location.
@@ -99,6 +120,17 @@ pub struct RouterConfig {
     pub max_in_flight: usize,
     /// Seconds in-flight work may take to finish after a stop is asked for; the rest is cut.
     pub shutdown_grace_secs: u64,
+    /// Answer loopback clients without a key when no `[[agents]]` keys are configured. Behind a
+    /// reverse proxy every client is loopback, so this is off unless asked for (`farmhand demo` asks).
+    pub trust_loopback: bool,
+    /// A second address serving only `/metrics`, without a key (for a Prometheus on a private
+    /// interface). On `listen`, `/metrics` needs an agent key whenever keys are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token consoles present to read a router's `/v1/status` (its held decisions);
+    /// without one, only loopback clients may read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_token: Option<SecretRef>,
 }
 
 /// Per-node values that apply unless a node overrides them.
@@ -115,6 +147,9 @@ pub struct NodeDefaults {
     pub parallel: u32,
     /// How models are pulled onto a node.
     pub pull: PullTransport,
+    /// The bearer token the farmhand agents require (their `FARMHAND_AGENT_TOKEN`), as a secret reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<SecretRef>,
 }
 
 /// How `pull` reaches a node.
@@ -151,6 +186,9 @@ pub struct NodeConfig {
     /// Overrides `node_defaults.pull`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<PullTransport>,
+    /// Overrides `node_defaults.agent_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<SecretRef>,
 }
 
 /// A node with every default applied: what the rest of farmhand works with.
@@ -170,6 +208,8 @@ pub struct Node {
     pub parallel: u32,
     /// Pull transport.
     pub pull: PullTransport,
+    /// The bearer token its agent requires, as a secret reference.
+    pub agent_token: Option<SecretRef>,
 }
 
 /// SSH settings for pulls.
@@ -453,6 +493,9 @@ impl Default for RouterConfig {
             max_connections: 4096,
             max_in_flight: 1024,
             shutdown_grace_secs: 30,
+            trust_loopback: false,
+            metrics_listen: None,
+            status_token: None,
         }
     }
 }
@@ -465,6 +508,7 @@ impl Default for NodeDefaults {
             ssh_port: 22,
             parallel: 1,
             pull: PullTransport::Ssh,
+            agent_token: None,
         }
     }
 }
@@ -564,6 +608,7 @@ impl Default for FleetConfig {
             policy: PolicyConfig::default(),
             agents: Vec::new(),
             console: ConsoleConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -614,6 +659,7 @@ impl FleetConfig {
             ssh_port: n.ssh_port.unwrap_or(d.ssh_port),
             parallel: n.parallel.unwrap_or(d.parallel).max(1),
             pull: n.pull.unwrap_or(d.pull),
+            agent_token: n.agent_token.clone().or_else(|| d.agent_token.clone()),
         }
     }
 
@@ -724,11 +770,18 @@ impl FleetConfig {
             }
         }
         let mut agents = std::collections::HashSet::new();
+        let mut references = std::collections::HashMap::new();
         for (i, agent) in self.agents.iter().enumerate() {
             if !agents.insert(agent.name.as_str()) || agent.name.is_empty() {
                 return Err((
                     format!("agents[{i}].name"),
                     format!("`{}` is empty or listed twice", agent.name),
+                ));
+            }
+            if let Some(first) = references.insert(agent.key.to_string(), agent.name.as_str()) {
+                return Err((
+                    format!("agents[{i}].key"),
+                    format!("`{}` is also the key of `{first}`: give each agent its own", agent.key),
                 ));
             }
             if agent.daily_usd.is_some_and(|usd| !(usd.is_finite() && usd >= 0.0)) {
@@ -769,6 +822,9 @@ impl FleetConfig {
                 "router.journal_max_bytes".into(),
                 format!("must be at least {MIN_JOURNAL_BYTES} bytes"),
             ));
+        }
+        if self.secrets.timeout_secs == 0 {
+            return Err(("secrets.timeout_secs".into(), "must be at least 1".into()));
         }
         if self.console.poll_ms < 100 {
             return Err(("console.poll_ms".into(), "must be at least 100".into()));

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Where a secret lives. The value itself is only ever held in memory.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum SecretRef {
     /// An environment variable of the router's process.
     Env(String),
@@ -33,6 +33,14 @@ pub enum SecretError {
     /// The secret was not valid UTF-8.
     #[error("secret {0} is not valid UTF-8")]
     NotUtf8(String),
+    /// Reading it took longer than `secrets.timeout_secs`.
+    #[error("reading {reference} took longer than {secs} s (secrets.timeout_secs)")]
+    TimedOut {
+        /// The reference that was being read.
+        reference: String,
+        /// The timeout.
+        secs: u64,
+    },
 }
 
 impl SecretRef {
@@ -85,6 +93,35 @@ impl SecretRef {
                 String::from_utf8(out.stdout).map_err(|_| SecretError::NotUtf8(reference.clone()))
             }
         }
+    }
+}
+
+impl SecretRef {
+    /// Reads the secret without blocking a thread: `op` runs as a child process that is killed
+    /// if it takes longer than `timeout`.
+    pub async fn resolve_within(&self, timeout: std::time::Duration) -> Result<String, SecretError> {
+        let SecretRef::OnePassword(reference) = self else {
+            return self.resolve();
+        };
+        let run = tokio::process::Command::new("op")
+            .args(["read", "--no-newline", reference])
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| SecretError::TimedOut {
+                reference: reference.clone(),
+                secs: timeout.as_secs(),
+            })?
+            .map_err(SecretError::OpUnavailable)?;
+        if !out.status.success() {
+            return Err(SecretError::OpFailed {
+                reference: reference.clone(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        String::from_utf8(out.stdout).map_err(|_| SecretError::NotUtf8(reference.clone()))
     }
 }
 

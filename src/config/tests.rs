@@ -175,6 +175,7 @@ fn written_config_reads_back_identically() {
         ssh_port: None,
         parallel: Some(2),
         pull: Some(PullTransport::Http),
+        agent_token: None,
     });
     config.frontier.providers.get_mut("openai").unwrap().api_key = None;
     assert_eq!(parse(&config.to_toml()).unwrap(), config);
@@ -251,4 +252,36 @@ fn journal_settings_are_checked_and_name_their_key() {
             "{text}: {err}"
         );
     }
+}
+
+#[test]
+fn router_door_settings_and_shared_agent_keys_name_their_key() {
+    let text = parse("[router]\nmax_in_flight = 0\n").unwrap_err().to_string();
+    assert!(
+        text.contains("key `router.max_in_flight`") && text.contains("at least 1"),
+        "{text}"
+    );
+    let text = parse("[router]\nheader_read_timeout_secs = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("key `router.header_read_timeout_secs`"), "{text}");
+    let text = parse("[secrets]\ntimeout_secs = 0\n").unwrap_err().to_string();
+    assert!(text.contains("key `secrets.timeout_secs`"), "{text}");
+    let shared = "[[agents]]\nname = \"a\"\nkey = \"env:KEY_A\"\n[[agents]]\nname = \"b\"\nkey = \"env:KEY_A\"\n";
+    let text = parse(shared).unwrap_err().to_string();
+    assert!(
+        text.contains("key `agents[1].key`") && text.contains("also the key of `a`"),
+        "{text}"
+    );
+    let token = parse("[node_defaults]\nagent_token = \"op://farm/agents/token\"\n[[nodes]]\nname = \"mini-01\"\nhost = \"h\"\n[[nodes]]\nname = \"mini-02\"\nhost = \"h2\"\nagent_token = \"env:MINI_02_TOKEN\"\n").unwrap();
+    let nodes = token.resolved_nodes();
+    assert_eq!(
+        nodes[0].agent_token.as_ref().unwrap().to_string(),
+        "op://farm/agents/token"
+    );
+    assert_eq!(nodes[1].agent_token.as_ref().unwrap().to_string(), "env:MINI_02_TOKEN");
+    assert!(
+        parse("[node_defaults]\nagent_token = \"hunter2\"\n").is_err(),
+        "literal tokens are refused"
+    );
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -16,6 +17,9 @@ use crate::fleet::PullEvent;
 
 /// Commands the UI may queue before the runner takes them.
 const QUEUE: usize = 64;
+/// Longest the store may take to record an action: as for every store query of the console,
+/// under the 2 s within which an operator must see that the store is gone.
+const RECORD_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Starts the runner; send it commands on the returned sender.
 pub fn spawn(operator: Operator, events: mpsc::Sender<Event>) -> (mpsc::Sender<Command>, JoinHandle<()>) {
@@ -37,6 +41,26 @@ fn refused(err: &ActionError) -> Event {
     notice(err.to_string(), false)
 }
 
+/// Runs the store-touching start of an action within [`RECORD_TIMEOUT`]; past it, the action is
+/// reported as not known to be recorded, in words that say what to do.
+async fn recorded<T>(
+    what: &str,
+    action: impl std::future::Future<Output = Result<T, ActionError>>,
+) -> Result<T, Event> {
+    match tokio::time::timeout(RECORD_TIMEOUT, action).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(refused(&err)),
+        Err(_) => Err(notice(
+            format!(
+                "{what}: the store did not answer within {:.1} s, so it may not have been recorded; \
+                 routing continues on the last policy; check the Fleet and Policy views once the store is back",
+                RECORD_TIMEOUT.as_secs_f64()
+            ),
+            false,
+        )),
+    }
+}
+
 async fn run(
     operator: Operator,
     command: Command,
@@ -51,9 +75,9 @@ async fn run(
     };
     match command {
         Command::Drain { node, unload } => {
-            match operator.drain(&node, Some("console")).await {
+            match recorded(&format!("drain {node}"), operator.drain(&node, Some("console"))).await {
                 Ok(status) => send(Event::Action(ActionEvent::Drain(status))).await,
-                Err(err) => return send(refused(&err)).await,
+                Err(event) => return send(event).await,
             }
             let waited = operator
                 .wait_drained(&node, DRAIN_TIMEOUT, |status| {
@@ -66,7 +90,14 @@ async fn run(
                     send(notice(format!("{node}: drained"), true)).await;
                 }
                 Err(err) => {
-                    let message = err.to_string();
+                    let message = match err {
+                        ActionError::Store(_) => format!(
+                            "the store went away while {node} was draining: the drain stands and routers keep \
+                             placing nothing new there; `drained` shows once the store is back \
+                             (`farmhand node drain {node} --wait` waits again)"
+                        ),
+                        other => other.to_string(),
+                    };
                     return send(Event::Action(ActionEvent::DrainStuck { node, message })).await;
                 }
             }
@@ -78,15 +109,18 @@ async fn run(
                 }
             }
         }
-        Command::Undrain { node } => match operator.undrain(&node, Some("console")).await {
-            Ok(()) => send(notice(format!("{node}: active again"), true)).await,
-            Err(err) => send(refused(&err)).await,
-        },
+        Command::Undrain { node } => {
+            match recorded(&format!("undrain {node}"), operator.undrain(&node, Some("console"))).await {
+                Ok(()) => send(notice(format!("{node}: active again"), true)).await,
+                Err(event) => send(event).await,
+            }
+        }
         Command::Pull { node, model } => {
-            let mut pull = match operator.start_pull(&node, &model).await {
-                Ok(pull) => pull,
-                Err(err) => return send(refused(&err)).await,
-            };
+            let mut pull =
+                match recorded(&format!("pull {model} onto {node}"), operator.start_pull(&node, &model)).await {
+                    Ok(pull) => pull,
+                    Err(event) => return send(event).await,
+                };
             if let Ok(mut map) = cancels.lock() {
                 map.insert(node.clone(), pull.canceller());
             }
@@ -132,13 +166,46 @@ async fn run(
             };
             send(notice(text, true)).await;
         }
-        Command::SetOverride { key, value } => match operator.set_override(&key, &value, Some("console")).await {
-            Ok(version) => send(notice(format!("policy version {version}: {key} = {value}"), true)).await,
-            Err(err) => send(refused(&err)).await,
-        },
-        Command::ClearOverride { key } => match operator.clear_override(&key, Some("console")).await {
-            Ok(version) => send(notice(format!("policy version {version}: {key} cleared"), true)).await,
-            Err(err) => send(refused(&err)).await,
-        },
+        Command::SetOverride { key, value } => {
+            let change = operator.set_override(&key, &value, Some("console"));
+            match recorded(&format!("set {key}"), change).await {
+                Ok(version) => send(notice(format!("policy version {version}: {key} = {value}"), true)).await,
+                Err(event) => send(event).await,
+            }
+        }
+        Command::ClearOverride { key } => {
+            let change = operator.clear_override(&key, Some("console"));
+            match recorded(&format!("clear {key}"), change).await {
+                Ok(version) => send(notice(format!("policy version {version}: {key} cleared"), true)).await,
+                Err(event) => send(event).await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_action_the_store_does_not_answer_gives_up_in_under_two_seconds() {
+        let started = tokio::time::Instant::now();
+        let silent = std::future::pending::<Result<(), ActionError>>();
+        let Err(event) = recorded("drain mini-01", silent).await else {
+            panic!("a store that never answers cannot record anything");
+        };
+        assert!(started.elapsed() < Duration::from_secs(2));
+        match event {
+            Event::Action(ActionEvent::Notice { text, ok }) => {
+                assert!(!ok);
+                assert!(
+                    text.starts_with("drain mini-01: the store did not answer within 1.5 s"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected a notice, got {other:?}"),
+        }
+        let answered = recorded("undrain mini-01", async { Ok::<_, ActionError>(7) }).await;
+        assert!(matches!(answered, Ok(7)));
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
 use super::command::ActionEvent;
-use super::state::{SpendWindows, StoreStatus};
+use super::state::{RouterHold, SpendWindows, StoreStatus};
 use crate::control::ControlSnapshot;
 use crate::domain::StoredDecision;
 use crate::fleet::FleetSnapshot;
@@ -31,6 +31,8 @@ pub enum Event {
     Audit(Vec<AuditRow>),
     /// The store connection changed state.
     StoreStatus(StoreStatus),
+    /// What every known router holds for the store, as each reported it.
+    Routers(Vec<RouterHold>),
     /// Requests in flight per node, from an in-process router (the demo).
     InFlight(Vec<(String, u32)>),
     /// Progress or the end of an operator action.

@@ -27,7 +27,18 @@ pub fn until(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
 
 /// Time since `then` as `3s ago`.
 pub fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
-    format!("{} ago", duration((now - then).num_seconds().max(0)))
+    format!("{} ago", elapsed(now, then))
+}
+
+/// Time since `then` as `41s`, `2m05s` or `1h05m`.
+pub fn elapsed(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    duration((now - then).num_seconds().max(0))
+}
+
+/// Whole seconds from `now` until `then`, rounded up (a countdown that reaches 0 only when due).
+pub fn seconds_until(now: DateTime<Utc>, then: DateTime<Utc>) -> i64 {
+    let millis = (then - now).num_milliseconds().max(0);
+    (millis + 999) / 1000
 }
 
 fn duration(secs: i64) -> String {

@@ -6,13 +6,30 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use super::format::percent;
-use super::format::usd;
-use super::state::{State, StoreStatus};
+use super::format::{elapsed, percent, seconds_until, usd};
+use super::state::{State, StoreOutage, StoreStatus};
 use crate::domain::Endpoint;
 
 /// Widths below which the header drops its labels.
 const COMPACT: u16 = 120;
+
+/// `store down 41s (since 03:12:04) · attempt 3 in 2 s`: how long, since when, where reconnecting stands.
+fn outage_text(state: &State, outage: &StoreOutage, compact: bool) -> String {
+    let down = elapsed(state.now, outage.since);
+    let next = match outage.retry_at {
+        Some(at) => format!("in {} s", seconds_until(state.now, at)),
+        None => "now…".into(),
+    };
+    if compact {
+        format!("store down {down} · try {} {next}", outage.attempt)
+    } else {
+        format!(
+            "store down {down} (since {}) · attempt {} {next}",
+            outage.since.format("%H:%M:%S"),
+            outage.attempt
+        )
+    }
+}
 
 /// Draws the header into `area` (one line).
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
@@ -26,10 +43,16 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             format!("store connected {}", state.store_label),
             theme.health(crate::fleet::Health::Up),
         ),
-        StoreStatus::Reconnecting { retry_at, .. } => {
-            let secs = (*retry_at - state.now).num_seconds().max(0);
-            Span::styled(format!("store reconnecting in {secs} s"), theme.warning())
-        }
+        StoreStatus::Down(outage) => Span::styled(
+            outage_text(state, outage, compact),
+            theme.health(crate::fleet::Health::Down),
+        ),
+    };
+    // Spend comes from the store: while it is away, its last figures show in the stale role.
+    let from_store = if state.store.outage().is_some() {
+        theme.stale()
+    } else {
+        theme.text()
     };
     let today = state.spend.as_ref().map(|s| &s.today);
     let spent = today.map(|t| t.endpoint(Endpoint::Frontier).cost_usd).unwrap_or(0.0);
@@ -49,11 +72,15 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             theme.text(),
         ),
         sep.clone(),
-        Span::styled(budget, if over_budget { theme.warning() } else { theme.text() }),
+        Span::styled(budget, if over_budget { theme.warning() } else { from_store }),
         sep.clone(),
         Span::styled(
             format!("local {}", percent(today.and_then(|t| t.local_token_share()))),
-            theme.endpoint(Endpoint::Local),
+            if state.store.outage().is_some() {
+                from_store
+            } else {
+                theme.endpoint(Endpoint::Local)
+            },
         ),
         sep.clone(),
         Span::styled(if state.read_only { "[RO]" } else { "[RW]" }, theme.accent()),

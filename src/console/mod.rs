@@ -12,6 +12,7 @@ pub mod event;
 pub mod format;
 pub mod header;
 pub mod keys;
+pub mod outage;
 pub mod palette;
 pub mod rates;
 pub mod settings;
@@ -77,7 +78,8 @@ pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow
     if !options.read_only {
         migrate_when_reachable(store.clone());
     }
-    let state = initial_state(&config, &store, &options)?;
+    let mut state = initial_state(&config, &store, &options)?;
+    state.in_flight_from_store = true;
     let cadence = Cadence {
         ps: std::time::Duration::from_millis(config.console.poll_ms.max(100)),
         ..Cadence::default()
@@ -87,8 +89,22 @@ pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow
         control: crate::control::watch(store.clone()),
         store: store.clone(),
         in_flight: None,
+        router_token: router_token(&config),
     };
     run(state, sources, operator(&config, store, options.read_only)).await
+}
+
+/// `router.status_token`, resolved once (blocking: `op` may run); without it the routers' status
+/// is asked for without a token, which routers answer only on loopback.
+fn router_token(config: &FleetConfig) -> Option<String> {
+    let reference = config.router.status_token.as_ref()?;
+    match reference.resolve() {
+        Ok(token) => Some(token),
+        Err(err) => {
+            tracing::warn!(%reference, %err, "router.status_token is unavailable: routers may refuse their status");
+            None
+        }
+    }
 }
 
 /// Brings the schema up to date as soon as the store answers (the console shows the outage

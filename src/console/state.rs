@@ -158,21 +158,49 @@ pub struct Notice {
     pub at: DateTime<Utc>,
 }
 
-/// The store connection as the decision tail last saw it.
+/// The store connection as the console's probe last saw it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum StoreStatus {
     /// Not read yet.
     #[default]
     Connecting,
-    /// The last read worked.
+    /// The last probe was answered.
     Connected,
-    /// The last read failed; the next attempt is at `retry_at`.
-    Reconnecting {
-        /// When the tail tries again.
-        retry_at: DateTime<Utc>,
-        /// The error, short.
-        error: String,
-    },
+    /// The store stopped answering; the console keeps reconnecting.
+    Down(StoreOutage),
+}
+
+/// An outage of the store as the console lives it: since when, and where reconnecting stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreOutage {
+    /// The last time the store answered (everything read from it is this old), or when the
+    /// console gave up waiting for a first answer.
+    pub since: DateTime<Utc>,
+    /// Reconnection attempts made so far (the one under way included).
+    pub attempt: u32,
+    /// When the next attempt starts; `None` while one is under way.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed, short.
+    pub error: String,
+}
+
+impl StoreStatus {
+    /// The outage under way, if the store is down.
+    pub fn outage(&self) -> Option<&StoreOutage> {
+        match self {
+            StoreStatus::Down(outage) => Some(outage),
+            _ => None,
+        }
+    }
+}
+
+/// What one router says it holds for the store, as read from its status endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterHold {
+    /// The router's id (host and process).
+    pub router_id: String,
+    /// Its report, or why it could not be read.
+    pub report: Result<crate::wire::RouterStatus, String>,
 }
 
 /// Spend over the windows the console shows.
@@ -266,10 +294,15 @@ pub struct State {
     pub budget_usd: f64,
     /// The store connection.
     pub store: StoreStatus,
+    /// Every router known from the store's presence rows, with what it holds to write later.
+    pub routers: Vec<RouterHold>,
     /// The store, as shown (password redacted).
     pub store_label: String,
     /// Requests in flight per node, when an in-process router reports them.
     pub in_flight: Option<HashMap<String, u32>>,
+    /// The in-flight counts are read from the store (every router's reports), not from an
+    /// in-process router: they go stale with the store.
+    pub in_flight_from_store: bool,
     /// When set, the decision stream is frozen at this id.
     pub paused_at: Option<i64>,
     /// The current view.
@@ -322,8 +355,10 @@ impl State {
             audit: Vec::new(),
             budget_usd: 0.0,
             store: StoreStatus::default(),
+            routers: Vec::new(),
             store_label: String::new(),
             in_flight: None,
+            in_flight_from_store: false,
             paused_at: None,
             view: View::default(),
             mode: Mode::default(),
@@ -368,6 +403,23 @@ impl State {
             Some((_, value)) => (value.as_str(), true),
             None => (self.policy_base.get(key).map(String::as_str).unwrap_or("–"), false),
         }
+    }
+
+    /// When the store stopped answering, while it is down: figures read from it are this old.
+    pub fn store_lost_at(&self) -> Option<DateTime<Utc>> {
+        self.store.outage().map(|o| o.since)
+    }
+
+    /// Decisions the routers hold to write once the store is back: (in memory, in journals,
+    /// routers that answered, routers known).
+    pub fn held_by_routers(&self) -> (u64, u64, usize, usize) {
+        let (mut buffered, mut journaled, mut answered) = (0, 0, 0);
+        for report in self.routers.iter().filter_map(|r| r.report.as_ref().ok()) {
+            buffered += report.buffered;
+            journaled += report.journaled;
+            answered += 1;
+        }
+        (buffered, journaled, answered, self.routers.len())
     }
 
     /// The node currently selected, if any.

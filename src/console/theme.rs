@@ -23,8 +23,10 @@ const BUILT_IN: &[(&str, &str)] = &[
 pub struct Theme {
     /// Ordinary text.
     pub text: Color,
-    /// Secondary text: labels, stale data.
+    /// Secondary text: labels.
     pub dim: Color,
+    /// Figures kept from a source that stopped answering (the store during an outage).
+    pub stale: Color,
     /// Titles and the active tab.
     pub accent: Color,
     /// Borders.
@@ -57,6 +59,7 @@ pub struct Theme {
 struct ThemeFile {
     text: Option<String>,
     dim: Option<String>,
+    stale: Option<String>,
     accent: Option<String>,
     border: Option<String>,
     bar_bg: Option<String>,
@@ -96,6 +99,7 @@ impl Default for Theme {
         Theme {
             text: Color::Reset,
             dim: Color::DarkGray,
+            stale: Color::DarkGray,
             accent: Color::Cyan,
             border: Color::DarkGray,
             bar_bg: Color::Reset,
@@ -153,6 +157,7 @@ impl Theme {
         for color in [
             &mut self.text,
             &mut self.dim,
+            &mut self.stale,
             &mut self.accent,
             &mut self.border,
             &mut self.bar_bg,
@@ -180,6 +185,7 @@ impl Theme {
         let roles = [
             ("text", file.text, &mut self.text),
             ("dim", file.dim, &mut self.dim),
+            ("stale", file.stale, &mut self.stale),
             ("accent", file.accent, &mut self.accent),
             ("border", file.border, &mut self.border),
             ("bar_bg", file.bar_bg, &mut self.bar_bg),
@@ -212,6 +218,15 @@ impl Theme {
             Style::new().add_modifier(Modifier::DIM)
         } else {
             Style::new().fg(self.dim)
+        }
+    }
+
+    /// Figures that stopped updating: their last value, never a false zero, shown as old.
+    pub fn stale(&self) -> Style {
+        if self.monochrome {
+            Style::new().add_modifier(Modifier::DIM | Modifier::ITALIC)
+        } else {
+            Style::new().fg(self.stale).add_modifier(Modifier::ITALIC)
         }
     }
 

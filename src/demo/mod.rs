@@ -66,9 +66,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     config.router.journal_path = Some(dir.path().join("journal.ndjson"));
     config.policy.review_model = review_model(&farm);
+    // The demo's agents are the traffic generator and the operator's own curl, all on loopback.
+    config.router.trust_loopback = true;
     if let Some(path) = &options.write_config {
         std::fs::write(path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    crate::secrets::configure(&config.secrets);
     let store = Store::connect(&config.store.url).await?;
     store.migrate().await?;
     let start_cursor = store.recent_decisions(1).await?.last().map(|d| d.id).unwrap_or(0);
@@ -79,8 +82,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         metrics: Duration::from_secs(1),
         timeout: Duration::from_millis(800),
     };
-    let keys = AgentKeys::resolve(&config.agents)
-        .map_err(|(agent, err)| anyhow::anyhow!("agent key of `{agent}` is unavailable: {err}"))?;
+    let keys = AgentKeys::resolve(&config.agents, config.router.trust_loopback)?;
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), cadence),
         control: crate::control::watch(store.clone()),
@@ -89,14 +91,15 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     let (fleet, control) = (sources.fleet.clone(), sources.control.clone());
     let gateway = Gateway::new(config.clone(), sources);
+    let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
+    let router_url = format!("http://{}", listener.local_addr().context("router address")?);
     let presence = crate::presence::spawn(
         store.clone(),
         crate::presence::router_id(),
+        Some(router_url.clone()),
         gateway.in_flight.clone(),
         control.clone(),
     );
-    let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
-    let router_url = format!("http://{}", listener.local_addr().context("router address")?);
     let (stop_router, router_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::gateway::serve(gateway.clone(), listener, async {
         let _ = router_stopped.await;
@@ -130,6 +133,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
                     control,
                     store: store.clone(),
                     in_flight: Some(gateway.in_flight.clone()),
+                    router_token: None,
                 };
                 console::run(state, sources, console::operator(&config, store.clone(), false)).await
             }

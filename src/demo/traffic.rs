@@ -119,6 +119,7 @@ pub struct TrafficStats {
 pub fn start(router_url: String, stop: watch::Receiver<bool>, seed: u64) -> (Arc<TrafficStats>, JoinSet<()>) {
     let stats = Arc::new(TrafficStats::default());
     let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap_or_default();

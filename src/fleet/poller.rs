@@ -50,6 +50,7 @@ impl FleetPoller {
         let (publish, view) = watch::channel(initial.clone());
         let (updates, mut incoming) = mpsc::channel::<(usize, NodeSnapshot)>(nodes.len().max(1) * 4);
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(cadence.timeout)
             .build()
             .unwrap_or_default();
@@ -61,6 +62,7 @@ impl FleetPoller {
                 snapshot: initial.nodes[index].clone(),
                 ollama_ever_ok: false,
                 agent_ok: false,
+                agent_complaint: None,
             };
             tokio::spawn(task.run(index, updates.clone()));
         }
@@ -84,6 +86,8 @@ struct NodeTask {
     snapshot: NodeSnapshot,
     ollama_ever_ok: bool,
     agent_ok: bool,
+    /// The last reason logged for the agent being unreadable, so each new one is logged once.
+    agent_complaint: Option<String>,
 }
 
 impl NodeTask {
@@ -110,9 +114,11 @@ impl NodeTask {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, url: String) -> Result<T, String> {
-        let response = self
-            .client
-            .get(&url)
+        self.fetch(self.client.get(&url)).await
+    }
+
+    async fn fetch<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, String> {
+        let response = request
             .timeout(self.cadence.timeout)
             .send()
             .await
@@ -169,15 +175,41 @@ impl NodeTask {
     }
 
     async fn poll_metrics(&mut self) {
-        match self
-            .get::<AgentMetrics>(format!("{}/v1/metrics", self.node.agent_url))
-            .await
-        {
+        let mut request = self.client.get(format!("{}/v1/metrics", self.node.agent_url));
+        if let Some(reference) = &self.node.agent_token {
+            match crate::secrets::shared().get(reference).await {
+                Ok(token) => request = request.bearer_auth(&*token),
+                Err(err) => {
+                    self.agent_ok = false;
+                    self.complain(format!("its agent token ({reference}) is unavailable: {err}"));
+                    return;
+                }
+            }
+        }
+        match self.fetch::<AgentMetrics>(request).await {
             Ok(metrics) => {
                 self.agent_ok = true;
+                self.agent_complaint = None;
                 self.snapshot.metrics = Some(metrics);
             }
+            Err(err) if err == "HTTP 401" => {
+                self.agent_ok = false;
+                let why = if self.node.agent_token.is_some() {
+                    "its agent refused farmhand's token: node_defaults.agent_token (or the node's agent_token) must name the agent's FARMHAND_AGENT_TOKEN"
+                } else {
+                    "its agent requires a token: set node_defaults.agent_token (or the node's agent_token) to a reference to the agent's FARMHAND_AGENT_TOKEN"
+                };
+                self.complain(why.to_string());
+            }
             Err(_) => self.agent_ok = false,
+        }
+    }
+
+    /// Logs why the agent cannot be read, once per new reason.
+    fn complain(&mut self, why: String) {
+        if self.agent_complaint.as_deref() != Some(why.as_str()) {
+            tracing::warn!(node = %self.node.name, "node metrics unavailable: {why}");
+            self.agent_complaint = Some(why);
         }
     }
 }

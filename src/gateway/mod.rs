@@ -4,6 +4,7 @@
 
 mod body;
 mod chat;
+mod control_health;
 mod edge;
 mod errors;
 pub mod fleet_spend;
@@ -16,6 +17,7 @@ mod relay;
 mod review;
 mod server;
 mod spend;
+mod status;
 pub mod upstream;
 pub mod warmth;
 
@@ -29,12 +31,14 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request};
+pub use control_health::ControlHealth;
 pub use errors::ApiError;
 pub use inflight::InFlight;
 pub use keys::AgentKeys;
 pub use limiter::{Admission, AgentUsage, Limiter, Refusal};
 pub use server::{app, run, serve};
 pub use spend::{FleetSpend, Reservation, SpendTracker};
+pub use status::StatusAccess;
 
 use crate::config::{FleetConfig, Node};
 use crate::control::ControlSnapshot;
@@ -77,6 +81,7 @@ pub struct Gateway {
     cutting: AtomicBool,
     /// Streams being relayed, each in a task of its own.
     streams: TaskTracker,
+    status_access: StatusAccess,
 }
 
 /// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
@@ -113,12 +118,14 @@ impl Gateway {
             idle: Duration::from_secs(config.router.idle_timeout_secs.max(1)),
         };
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
+        let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
         warmth::spawn(
             client.clone(),
             nodes.values().cloned().collect(),
@@ -150,6 +157,7 @@ impl Gateway {
             overrides: Mutex::default(),
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
+            status_access,
         })
     }
 
@@ -331,7 +339,14 @@ impl Gateway {
 
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
-        self.metrics.render(&self.in_flight, self.recorder.stats())
+        let mut text = self.metrics.render(&self.in_flight, self.recorder.stats());
+        text.push_str(&self.control_health().metrics());
+        text
+    }
+
+    /// How current this router's view of node states and overrides is.
+    pub fn control_health(&self) -> ControlHealth {
+        ControlHealth::of(&self.control.borrow(), Utc::now())
     }
 
     /// Marks the work still running as cut by shutdown (the grace ran out).

@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
@@ -28,6 +28,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route(crate::wire::ROUTER_STATUS_PATH, get(super::status::router_status))
         .with_state(gateway)
 }
 
@@ -62,15 +63,22 @@ const STREAM_WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `farmhand router`: connects the store, starts telemetry and live control, serves until Ctrl-C.
 pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    crate::secrets::configure(&config.secrets);
     let store = Store::connect(&config.store.url).await?;
     store.migrate().await?;
     let agents = config.agents.clone();
-    let keys = tokio::task::spawn_blocking(move || AgentKeys::resolve(&agents))
+    let trust_loopback = config.router.trust_loopback;
+    let keys = tokio::task::spawn_blocking(move || AgentKeys::resolve(&agents, trust_loopback))
         .await
-        .context("key resolution task failed")?
-        .map_err(|(agent, err)| anyhow::anyhow!("agent key of `{agent}` is unavailable: {err}"))?;
-    if keys.is_empty() {
-        tracing::warn!("no [[agents]] keys configured: answering loopback clients only");
+        .context("key resolution task failed")??;
+    if keys.trusts_loopback() {
+        tracing::warn!(
+            "no [[agents]] keys configured and router.trust_loopback = true: answering every loopback client without a key (behind a reverse proxy, that is every client)"
+        );
+    } else if keys.is_empty() {
+        tracing::warn!(
+            "no [[agents]] keys configured and router.trust_loopback = false: every request will be refused"
+        );
     }
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), Cadence::default()),
@@ -83,17 +91,31 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     let gateway = Gateway::new(config, sources);
     seed_spend(&gateway, &store).await;
     let router_id = crate::presence::router_id();
-    let presence = crate::presence::spawn(store.clone(), router_id.clone(), gateway.in_flight.clone(), control);
     let fleet_spend = super::fleet_spend::spawn(
         gateway.clone(),
         store.clone(),
         super::fleet_spend::ledger_id(&router_id),
     );
     let listener = crate::net::bind(addr, "router").await?;
+    let metrics = match gateway.config.router.metrics_listen {
+        Some(metrics_addr) => Some(serve_metrics(gateway.clone(), metrics_addr).await?),
+        None => None,
+    };
+    let status_url = crate::presence::status_url(listener.local_addr().unwrap_or(addr));
+    let presence = crate::presence::spawn(
+        store.clone(),
+        router_id.clone(),
+        Some(status_url),
+        gateway.in_flight.clone(),
+        control,
+    );
     tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
     let served = serve(gateway, listener, crate::net::stop_requested()).await;
     presence.abort();
     fleet_spend.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Err(err) = store
         .forget_presence(Some(&router_id), Utc::now() - crate::presence::LIVE_WINDOW)
         .await
@@ -133,9 +155,36 @@ async fn models() -> Json<ModelList> {
     })
 }
 
-async fn metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
+/// `/metrics` on the main listener: it says how busy the farm is and who calls it, so it takes
+/// an agent key whenever keys are configured (as every other route does).
+async fn metrics(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match gateway.keys.authenticate(authorization, peer) {
+        Ok(_) => open_metrics(State(gateway)).await.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `/metrics` on `router.metrics_listen`, an address meant for a private scraper: no key.
+async fn open_metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         gateway.metrics_text(),
     )
+}
+
+/// Serves only `/metrics`, without a key, on `router.metrics_listen`.
+async fn serve_metrics(gateway: Arc<Gateway>, addr: SocketAddr) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = crate::net::bind(addr, "router metrics").await?;
+    let app = Router::new().route("/metrics", get(open_metrics)).with_state(gateway);
+    tracing::info!(listen = %addr, "serving /metrics without a key");
+    Ok(tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::warn!(%err, "the metrics listener stopped");
+        }
+    }))
 }

@@ -116,6 +116,7 @@ pub fn discover(status_json: &str, tag: Option<&str>) -> anyhow::Result<Discover
             ssh_port: None,
             parallel: None,
             pull: None,
+            agent_token: None,
         });
     }
     found.nodes.sort_by(|a, b| a.name.cmp(&b.name));

@@ -73,6 +73,10 @@ pub struct RecorderStats {
     pub dropped: AtomicU64,
     /// Whether the last write succeeded.
     pub store_up: AtomicBool,
+    /// Decisions held in memory now, waiting for the store.
+    pub buffered: AtomicU64,
+    /// Decisions in the journal now, waiting to be replayed.
+    pub journal_pending: AtomicU64,
 }
 
 /// Handle used on the request path; cheap to clone.

@@ -120,6 +120,12 @@ async fn an_outage_loses_nothing_and_writes_nothing_twice() {
         "overflow went to the journal"
     );
     assert!(dir.path().join("journal.ndjson").exists());
+    let held =
+        recorder.stats().buffered.load(Ordering::Relaxed) + recorder.stats().journal_pending.load(Ordering::Relaxed);
+    assert_eq!(
+        held, 500,
+        "every decision is held, in memory or in the journal, while the store is down"
+    );
 
     store.down.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -131,6 +137,12 @@ async fn an_outage_loses_nothing_and_writes_nothing_twice() {
         500,
         "each decision was new exactly once"
     );
+    assert_eq!(
+        recorder.stats().buffered.load(Ordering::Relaxed),
+        0,
+        "nothing held once written"
+    );
+    assert_eq!(recorder.stats().journal_pending.load(Ordering::Relaxed), 0);
     assert!(
         !dir.path().join("journal.ndjson").exists(),
         "the replayed journal is removed"

@@ -117,6 +117,7 @@ impl<S: DecisionSink> Writer<S> {
                 }
             }
             self.report_drops(false);
+            self.stats.buffered.store(self.pending.len() as u64, Ordering::Relaxed);
             if !open && self.retry_at.is_some() {
                 break;
             }
@@ -204,6 +205,7 @@ impl<S: DecisionSink> Writer<S> {
                         }
                     };
                     self.stats.journaled.fetch_add(taken as u64, Ordering::Relaxed);
+                    self.stats.journal_pending.fetch_add(taken as u64, Ordering::Relaxed);
                     self.journal_backlog |= taken > 0;
                     if taken < offered {
                         self.journal_full = true;
@@ -252,6 +254,13 @@ impl<S: DecisionSink> Writer<S> {
             if !batch.decisions.is_empty() && !self.write(&batch.decisions).await {
                 return;
             }
+            let replayed = batch.decisions.len() as u64;
+            let _ = self
+                .stats
+                .journal_pending
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(replayed))
+                });
             let journal = self.journal.clone();
             let marked = tokio::task::spawn_blocking(move || {
                 let mut journal = lock(&journal);
@@ -265,6 +274,9 @@ impl<S: DecisionSink> Writer<S> {
                         tracing::error!(journal = %self.journal_path.display(), %err, "cannot remove the replayed journal");
                     }
                     self.journal_backlog = backlog;
+                    if !backlog {
+                        self.stats.journal_pending.store(0, Ordering::Relaxed);
+                    }
                 }
                 Err(err) => {
                     tracing::error!(%err, "journal task failed");

@@ -280,6 +280,7 @@ impl SimFarm {
                     ssh_port: None,
                     parallel: Some(n.spec.parallel),
                     pull: Some(PullTransport::Http),
+                    agent_token: None,
                 }
             })
             .collect();

@@ -23,7 +23,7 @@ pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use model::{
     AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
-    PresenceRow, PullJobRow, RouterSpendRow, TERMINAL_PULL_STATES,
+    PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
@@ -256,6 +256,11 @@ impl Store {
     /// Every router's last report about `node`.
     pub async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
         dispatch!(self.presence(node))
+    }
+
+    /// Every router that reported after `live_after`, with where it serves its status.
+    pub async fn routers(&self, live_after: DateTime<Utc>) -> Result<Vec<RouterEndpoint>, StoreError> {
+        dispatch!(self.routers(live_after))
     }
 
     /// Requests in flight per node, summed over every router that reported after `live_after`.

@@ -150,6 +150,17 @@ pub struct PresenceRow {
     pub quiet: bool,
     /// When the report was written.
     pub reported_at: DateTime<Utc>,
+    /// Where the router serves `/v1/status`, when it says.
+    pub status_url: Option<String>,
+}
+
+/// A router as its newest presence report describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterEndpoint {
+    /// The router's id (host and process).
+    pub router_id: String,
+    /// Where it serves `/v1/status`, when it says.
+    pub status_url: Option<String>,
 }
 
 /// A pull job silent for this long is taken as abandoned (its console or CLI died).

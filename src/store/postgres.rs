@@ -11,8 +11,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
-    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json,
-    change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
+    UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -551,10 +551,11 @@ impl PgStore {
             .collect();
         let quiet: Vec<bool> = rows.iter().map(|r| r.quiet).collect();
         sqlx::query(
-            "INSERT INTO router_presence (router_id, node, state_seen, in_flight, quiet, reported_at) \
-             SELECT $1, * , $6 FROM UNNEST($2::text[], $3::text[], $4::int4[], $5::bool[]) \
+            "INSERT INTO router_presence (router_id, node, state_seen, in_flight, quiet, reported_at, status_url) \
+             SELECT $1, * , $6, $7 FROM UNNEST($2::text[], $3::text[], $4::int4[], $5::bool[]) \
              ON CONFLICT (router_id, node) DO UPDATE SET state_seen = EXCLUDED.state_seen, \
-             in_flight = EXCLUDED.in_flight, quiet = EXCLUDED.quiet, reported_at = EXCLUDED.reported_at",
+             in_flight = EXCLUDED.in_flight, quiet = EXCLUDED.quiet, reported_at = EXCLUDED.reported_at, \
+             status_url = EXCLUDED.status_url",
         )
         .bind(&first.router_id)
         .bind(&nodes)
@@ -562,6 +563,7 @@ impl PgStore {
         .bind(&in_flight)
         .bind(&quiet)
         .bind(first.reported_at)
+        .bind(first.status_url.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -646,16 +648,16 @@ impl PgStore {
     }
 
     pub(crate) async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
-        type Row = (String, String, String, i32, bool, DateTime<Utc>);
+        type Row = (String, String, String, i32, bool, DateTime<Utc>, Option<String>);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT router_id, node, state_seen, in_flight, quiet, reported_at FROM router_presence \
+            "SELECT router_id, node, state_seen, in_flight, quiet, reported_at, status_url FROM router_presence \
              WHERE node = $1 ORDER BY router_id",
         )
         .bind(node)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(router_id, node, state, in_flight, quiet, reported_at)| {
+            .map(|(router_id, node, state, in_flight, quiet, reported_at, status_url)| {
                 Ok(PresenceRow {
                     router_id,
                     node,
@@ -663,9 +665,24 @@ impl PgStore {
                     in_flight: u32::try_from(in_flight).unwrap_or(0),
                     quiet,
                     reported_at,
+                    status_url,
                 })
             })
             .collect()
+    }
+
+    pub(crate) async fn routers(&self, live_after: DateTime<Utc>) -> Result<Vec<RouterEndpoint>, StoreError> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT router_id, MAX(status_url) FROM router_presence WHERE reported_at > $1 \
+             GROUP BY router_id ORDER BY router_id",
+        )
+        .bind(live_after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(router_id, status_url)| RouterEndpoint { router_id, status_url })
+            .collect())
     }
 
     pub(crate) async fn in_flight(&self, live_after: DateTime<Utc>) -> Result<Vec<(String, u32)>, StoreError> {

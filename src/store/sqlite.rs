@@ -17,8 +17,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 use super::StoreError;
 use super::model::{
     AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
-    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json,
-    change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
+    UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -611,10 +611,11 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         for row in rows {
             sqlx::query(
-                "INSERT INTO router_presence (router_id, node, state_seen, in_flight, quiet, reported_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+                "INSERT INTO router_presence (router_id, node, state_seen, in_flight, quiet, reported_at, status_url) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (router_id, node) DO UPDATE SET state_seen = excluded.state_seen, \
-                 in_flight = excluded.in_flight, quiet = excluded.quiet, reported_at = excluded.reported_at",
+                 in_flight = excluded.in_flight, quiet = excluded.quiet, reported_at = excluded.reported_at, \
+                 status_url = excluded.status_url",
             )
             .bind(&row.router_id)
             .bind(&row.node)
@@ -622,6 +623,7 @@ impl SqliteStore {
             .bind(i64::from(row.in_flight))
             .bind(row.quiet)
             .bind(ts(row.reported_at))
+            .bind(row.status_url.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -697,16 +699,16 @@ impl SqliteStore {
     }
 
     pub(crate) async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
-        type Row = (String, String, String, i64, bool, String);
+        type Row = (String, String, String, i64, bool, String, Option<String>);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT router_id, node, state_seen, in_flight, quiet, reported_at FROM router_presence \
+            "SELECT router_id, node, state_seen, in_flight, quiet, reported_at, status_url FROM router_presence \
              WHERE node = $1 ORDER BY router_id",
         )
         .bind(node)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(router_id, node, state, in_flight, quiet, reported_at)| {
+            .map(|(router_id, node, state, in_flight, quiet, reported_at, status_url)| {
                 Ok(PresenceRow {
                     router_id,
                     node,
@@ -714,9 +716,24 @@ impl SqliteStore {
                     in_flight: u32::try_from(in_flight).unwrap_or(0),
                     quiet,
                     reported_at: parse_ts("router_presence.reported_at", &reported_at)?,
+                    status_url,
                 })
             })
             .collect()
+    }
+
+    pub(crate) async fn routers(&self, live_after: DateTime<Utc>) -> Result<Vec<RouterEndpoint>, StoreError> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT router_id, MAX(status_url) FROM router_presence WHERE reported_at > $1 \
+             GROUP BY router_id ORDER BY router_id",
+        )
+        .bind(ts(live_after))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(router_id, status_url)| RouterEndpoint { router_id, status_url })
+            .collect())
     }
 
     pub(crate) async fn in_flight(&self, live_after: DateTime<Utc>) -> Result<Vec<(String, u32)>, StoreError> {

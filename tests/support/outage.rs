@@ -1,19 +1,24 @@
-//! A TCP proxy that can cut every connection and refuse new ones: a store outage on demand.
+//! A TCP proxy that can cut every connection and refuse new ones (a refused connection), or go
+//! silent: keep every connection open, accept new ones, and forward nothing (a network that
+//! drops packets). Either is a store outage on demand; `restore` ends it.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// Forwards a local port to `upstream` until cut.
+/// Forwards a local port to `upstream` until cut or silenced.
 pub struct CuttableProxy {
     /// The local address clients connect to.
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
     cuts: watch::Sender<u64>,
+    silent: watch::Sender<bool>,
 }
 
 impl CuttableProxy {
@@ -23,25 +28,30 @@ impl CuttableProxy {
         let addr = listener.local_addr().expect("proxy addr");
         let up = Arc::new(AtomicBool::new(true));
         let (cuts, _) = watch::channel(0u64);
-        let (accept_up, accept_cuts) = (up.clone(), cuts.clone());
+        let (silent, _) = watch::channel(false);
+        let (accept_up, accept_cuts, accept_silent) = (up.clone(), cuts.clone(), silent.clone());
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 if !accept_up.load(Ordering::SeqCst) {
                     continue; // dropped: the client sees the connection closed at once
                 }
                 let mut cut = accept_cuts.subscribe();
+                let (quiet_in, quiet_out) = (accept_silent.subscribe(), accept_silent.subscribe());
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                    let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
                     };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = pump(client_read, server_write, quiet_in) => {}
+                        _ = pump(server_read, client_write, quiet_out) => {}
                         _ = cut.changed() => {}
                     }
                 });
             }
         });
-        CuttableProxy { addr, up, cuts }
+        CuttableProxy { addr, up, cuts, silent }
     }
 
     /// Starts forwarding to the server of the PostgreSQL URL `db_url`; returns the proxy and
@@ -67,8 +77,34 @@ impl CuttableProxy {
         self.cuts.send_modify(|n| *n += 1);
     }
 
-    /// Accepts connections again.
+    /// Keeps every connection open and accepts new ones, but forwards nothing either way.
+    pub fn silence(&self) {
+        self.silent.send_replace(true);
+    }
+
+    /// Accepts connections and forwards again (bytes held while silent are delivered).
     pub fn restore(&self) {
+        self.silent.send_replace(false);
         self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`, holding everything while the proxy is silent.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut silent: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if silent.wait_for(|s| !*s).await.is_err() {
+            return;
+        }
+        let n = tokio::select! {
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            _ = silent.wait_for(|s| *s) => continue,
+        };
+        if silent.wait_for(|s| !*s).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }

@@ -104,6 +104,7 @@ impl Stack {
         config.router.journal_path = Some(dir.path().join("journal.ndjson"));
         config.router.first_byte_timeout_secs = 10;
         config.router.idle_timeout_secs = 5;
+        config.router.trust_loopback = true;
         adjust(&mut config);
         let store = Store::connect(&config.store.url).await.expect("store connects");
         store.migrate().await.expect("store migrates");
@@ -112,13 +113,11 @@ impl Stack {
             control: control.unwrap_or_else(|| farmhand::control::watch(store.clone())),
             recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
                 .expect("the journal opens"),
-            keys: AgentKeys::resolve(&config.agents).expect("agent keys resolve"),
+            keys: AgentKeys::resolve(&config.agents, config.router.trust_loopback).expect("agent keys resolve"),
         };
         let mut fleet = sources.fleet.clone();
         let control = sources.control.clone();
         let gateway = Gateway::new(config, sources);
-        let presence =
-            farmhand::presence::spawn(store.clone(), "test-router".into(), gateway.in_flight.clone(), control);
         let spend_refresh = farmhand::gateway::fleet_spend::spawn(
             gateway.clone(),
             store.clone(),
@@ -126,6 +125,13 @@ impl Stack {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let presence = farmhand::presence::spawn(
+            store.clone(),
+            "test-router".into(),
+            Some(url.clone()),
+            gateway.in_flight.clone(),
+            control,
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(farmhand::gateway::serve(gateway.clone(), listener, async {
             let _ = stopped.await;

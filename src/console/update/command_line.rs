@@ -6,6 +6,7 @@ use super::dialogs::{confirm_clear, notice, on_node_action, pull_all_prompt, sub
 use super::{MAX_LINE_CHARS, Outcome, edit_line, is_ctrl_c, quit};
 use crate::console::command::Command;
 use crate::console::keys::Action;
+use crate::console::outage::refusal;
 use crate::console::state::{Modal, Mode, Prompt, PromptFor, State, View};
 
 /// Keys while the `:` command line is open.
@@ -41,6 +42,18 @@ pub(super) fn run_command(state: &mut State, line: &str) -> Outcome {
     };
     if state.read_only && command.mutates() {
         return notice(state, "read-only: this console changes nothing".into(), false);
+    }
+    let needs = match &command {
+        Palette::Drain(_) => Some(Action::Drain),
+        Palette::Undrain(_) => Some(Action::Undrain),
+        Palette::Pull(..) => Some(Action::Pull),
+        Palette::PullAll(_) => Some(Action::PullAll),
+        Palette::Set(..) => Some(Action::Change),
+        Palette::Clear(_) => Some(Action::ClearOverride),
+        _ => None,
+    };
+    if let Some(why) = needs.and_then(|action| refusal(state, action)) {
+        return notice(state, why, false);
     }
     let select = |state: &mut State, node: &str| match state.fleet.nodes.iter().position(|n| n.name == node) {
         Some(row) => {

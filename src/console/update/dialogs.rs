@@ -6,6 +6,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use super::{MAX_LINE_CHARS, Outcome, edit_line, is_ctrl_c, quit};
 use crate::console::command::Command;
 use crate::console::keys::Action;
+use crate::console::outage::{command_refusal, refusal};
 use crate::console::settings::{SETTINGS, SettingKind};
 use crate::console::state::{Confirm, Modal, Notice, Prompt, PromptFor, State, View};
 use crate::domain::{DrainState, valid_model_name};
@@ -15,6 +16,9 @@ use crate::router::validate_override;
 pub(super) fn on_node_action(state: &mut State, action: Action) -> Outcome {
     if state.read_only || state.view != View::Fleet {
         return Outcome::UNCHANGED;
+    }
+    if let Some(why) = refusal(state, action) {
+        return notice(state, why, false);
     }
     let Some(node) = state.selected_node().map(|n| n.name.clone()) else {
         return Outcome::UNCHANGED;
@@ -81,6 +85,9 @@ pub(super) fn on_policy_action(state: &mut State, action: Action) -> Outcome {
     if state.read_only || state.view != View::Policy {
         return Outcome::UNCHANGED;
     }
+    if let Some(why) = refusal(state, action) {
+        return notice(state, why, false);
+    }
     let Some(setting) = SETTINGS.get(state.policy_row) else {
         return Outcome::UNCHANGED;
     };
@@ -115,6 +122,9 @@ pub(super) fn on_policy_action(state: &mut State, action: Action) -> Outcome {
 
 /// Opens the confirmation of clearing override `key`, or says there is none to clear.
 pub(super) fn confirm_clear(state: &mut State, key: &str) -> Outcome {
+    if let Some(why) = refusal(state, Action::ClearOverride) {
+        return notice(state, why, false);
+    }
     let (current, overridden) = state.setting(key);
     if !overridden {
         let shown: String = key.chars().take(48).collect();
@@ -162,6 +172,10 @@ pub(super) fn on_modal_key(state: &mut State, modal: Modal, key: &KeyEvent) -> O
     match modal {
         Modal::Confirm(mut confirm) => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => {
+                // The store may have gone away while the dialog was open.
+                if let Some(why) = confirm.commands.iter().find_map(|c| command_refusal(state, c)) {
+                    return notice(state, why, false);
+                }
                 state.outbox.append(&mut confirm.commands);
                 Outcome::CHANGED
             }

@@ -89,6 +89,11 @@ pub fn apply(state: &mut State, event: Event) -> Outcome {
             state.store = status;
             Outcome { changed, quit: false }
         }
+        Event::Routers(routers) => {
+            let changed = state.routers != routers;
+            state.routers = routers;
+            Outcome { changed, quit: false }
+        }
         Event::InFlight(counts) => {
             let counts = counts.into_iter().collect();
             let changed = state.in_flight.as_ref() != Some(&counts);

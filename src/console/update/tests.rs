@@ -272,3 +272,59 @@ fn policy_changes_are_confirmed_and_read_only_binds_nothing() {
         "read-only opens no dialog"
     );
 }
+
+fn store_down() -> crate::console::state::StoreStatus {
+    crate::console::state::StoreStatus::Down(crate::console::state::StoreOutage {
+        since: now() - TimeDelta::seconds(12),
+        attempt: 2,
+        retry_at: None,
+        error: "no answer within 1.0 s".into(),
+    })
+}
+
+#[test]
+fn with_the_store_away_changes_are_refused_before_any_confirmation() {
+    let mut state = State::new(now(), Theme::default());
+    apply(&mut state, Event::Fleet(farm_of(&["mini-01", "mini-02"])));
+    apply(&mut state, Event::StoreStatus(store_down()));
+    key(&mut state, KeyCode::Char('d'));
+    assert!(state.modal.is_none(), "no confirmation opens");
+    let notice = state.notice.clone().expect("a refusal");
+    assert!(!notice.ok);
+    assert!(
+        notice
+            .text
+            .starts_with("the store is unreachable: routers learn of drains through it"),
+        "{}",
+        notice.text
+    );
+    key(&mut state, KeyCode::Char('p'));
+    assert!(state.modal.is_none(), "no pull prompt either");
+    key(&mut state, KeyCode::Char(':'));
+    typed(&mut state, "undrain mini-01");
+    key(&mut state, KeyCode::Enter);
+    assert!(state.modal.is_none());
+    assert!(state.notice.as_ref().is_some_and(|n| n.text.contains("undrains")));
+    key(&mut state, KeyCode::Char('4'));
+    key(&mut state, KeyCode::Enter);
+    assert!(state.modal.is_none(), "no policy change either");
+    assert!(state.outbox.is_empty());
+
+    apply(
+        &mut state,
+        Event::StoreStatus(crate::console::state::StoreStatus::Connected),
+    );
+    key(&mut state, KeyCode::Char('1'));
+    key(&mut state, KeyCode::Char('d'));
+    assert!(
+        matches!(state.modal, Some(Modal::Confirm(_))),
+        "back to normal once the store answers"
+    );
+    apply(&mut state, Event::StoreStatus(store_down()));
+    key(&mut state, KeyCode::Char('y'));
+    assert!(
+        state.outbox.is_empty(),
+        "a dialog opened before the loss is refused on y"
+    );
+    assert!(state.notice.as_ref().is_some_and(|n| n.text.contains("unreachable")));
+}

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, Widget, Wrap};
 
 use super::trace::attempt_trace;
 use super::view_block;
-use crate::console::format::usd;
+use crate::console::format::{elapsed, usd};
 use crate::console::state::{Mode, State};
 use crate::domain::StoredDecision;
 
@@ -16,11 +16,62 @@ const DETAIL_HEIGHT: u16 = 8;
 /// Widths from which the table shows cost, tokens and status too.
 const WIDE: u16 = 110;
 
-/// Draws the decision table and the selected decision's details.
+/// Draws the decision table and the selected decision's details, under a word on what the
+/// routers hold while the store is away or while they write it back.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
-    let [table, detail] = Layout::vertical([Constraint::Min(0), Constraint::Length(DETAIL_HEIGHT)]).areas(area);
+    let holding = holding_line(state);
+    // One line on wide screens; narrow ones wrap it onto two.
+    let banner_height = match &holding {
+        Some(_) if area.width < WIDE => 2,
+        Some(_) => 1,
+        None => 0,
+    };
+    let [banner, table, detail] = Layout::vertical([
+        Constraint::Length(banner_height),
+        Constraint::Min(0),
+        Constraint::Length(DETAIL_HEIGHT),
+    ])
+    .areas(area);
+    if let Some(line) = holding {
+        Paragraph::new(line).wrap(Wrap { trim: true }).render(banner, buf);
+    }
     decision_table(state, table, buf);
     decision_detail(state, detail, buf);
+}
+
+/// "store unreachable for 41s: routing continues; the routers hold 1234 decisions to write when it
+/// returns (…)", or, once it is back, how many they still have to write; nothing otherwise.
+fn holding_line(state: &State) -> Option<Line<'static>> {
+    let theme = &state.theme;
+    let (buffered, journaled, answered, known) = state.held_by_routers();
+    let held = buffered + journaled;
+    let routers = match (answered, known) {
+        (_, 0) => "no router known yet".to_string(),
+        (a, k) if a == k => format!("{k} router(s)"),
+        (a, k) => format!("{a} of {k} routers answered"),
+    };
+    match state.store.outage() {
+        Some(outage) => Some(Line::from(vec![
+            Span::styled(
+                format!(
+                    " store unreachable for {}: routing continues; ",
+                    elapsed(state.now, outage.since)
+                ),
+                theme.warning(),
+            ),
+            Span::styled(
+                format!(
+                    "the routers hold {held} decisions to write when it returns ({buffered} in memory, {journaled} journaled; {routers})"
+                ),
+                theme.stale(),
+            ),
+        ])),
+        None if held > 0 => Some(Line::styled(
+            format!(" the store is back: the routers are writing {held} held decisions ({routers})"),
+            theme.stale(),
+        )),
+        None => None,
+    }
 }
 
 fn route(d: &StoredDecision) -> String {
@@ -91,9 +142,16 @@ fn decision_table(state: &State, area: Rect, buf: &mut Buffer) {
         status.push_str(" · paused");
     }
     status.push(' ');
+    let mut title = vec![Span::styled(status, theme.dim())];
+    if let Some(lost) = state.store_lost_at() {
+        title.push(Span::styled(
+            format!("· stale {} ", elapsed(state.now, lost)),
+            theme.stale(),
+        ));
+    }
     Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim()))
-        .block(view_block(state, Line::styled(status, theme.dim()).right_aligned()))
+        .block(view_block(state, Line::from(title).right_aligned()))
         .render(area, buf);
 }
 

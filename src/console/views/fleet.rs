@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget, Wrap};
 
 use super::view_block;
-use crate::console::format::{ago, bar, bytes, sparkline, until};
+use crate::console::format::{ago, bar, bytes, elapsed, sparkline, until};
 use crate::console::state::State;
 use crate::domain::DrainState;
 use crate::fleet::NodeSnapshot;
@@ -35,15 +35,35 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     node_detail(state, detail, buf);
 }
 
+/// Where the rates (read from the store's decision stream) stand: the time they are taken at, their
+/// style and, while the store is away, their age. They freeze at the loss, never falling to 0.
+fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style, Option<String>) {
+    match state.store_lost_at() {
+        Some(lost) => (lost, state.theme.stale(), Some(elapsed(state.now, lost))),
+        None => (state.now, state.theme.gauge(), None),
+    }
+}
+
 fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let wide = area.width >= WIDE;
+    let (rates_at, rates_style, rates_age) = rates(state);
+    let (req_title, tok_title) = match &rates_age {
+        Some(age) => (format!("REQ/S stale {age}"), format!("TOK/S stale {age}")),
+        None => ("REQ/S (10 s)".to_string(), "TOK/S (10 s)".to_string()),
+    };
     let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "POLL"];
     if wide {
-        titles.extend(["REQ/S (10 s)", "TOK/S (10 s)"]);
+        titles.extend([req_title.as_str(), tok_title.as_str()]);
     }
     titles.push("LOADED");
     let header = Row::new(titles).style(theme.dim());
+    // Counts every router reports through the store stop with it: their last values, stale.
+    let in_flight_style = if state.in_flight_from_store && state.store.outage().is_some() {
+        theme.stale()
+    } else {
+        ratatui::style::Style::default()
+    };
     let rows = state.fleet.nodes.iter().enumerate().map(|(index, node)| {
         let drain = state.control.node_state(&node.name);
         let in_flight = match &state.in_flight {
@@ -64,14 +84,14 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             Cell::from(health).style(theme.health(node.health)),
             Cell::from(drain.as_str()).style(drain_style(state, drain)),
             Cell::from(memory(node)).style(theme.gauge()),
-            Cell::from(in_flight),
+            Cell::from(in_flight).style(in_flight_style),
             Cell::from(poll),
         ];
         if wide {
-            let (requests, tokens) = state.rates.series(&node.name, state.now, 10);
-            let (req_rate, tok_rate) = state.rates.mean(&node.name, state.now, 10);
-            cells.push(Cell::from(format!("{} {req_rate:>4.1}", sparkline(&requests, 1))).style(theme.gauge()));
-            cells.push(Cell::from(format!("{} {tok_rate:>5.0}", sparkline(&tokens, 1))).style(theme.gauge()));
+            let (requests, tokens) = state.rates.series(&node.name, rates_at, 10);
+            let (req_rate, tok_rate) = state.rates.mean(&node.name, rates_at, 10);
+            cells.push(Cell::from(format!("{} {req_rate:>4.1}", sparkline(&requests, 1))).style(rates_style));
+            cells.push(Cell::from(format!("{} {tok_rate:>5.0}", sparkline(&tokens, 1))).style(rates_style));
         }
         cells.push(Cell::from(loaded(state, node)));
         let row = Row::new(cells);
@@ -188,20 +208,28 @@ fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
         ]));
     }
     let seconds = usize::from(area.width.saturating_sub(60) / 2).clamp(8, 60);
-    let (requests, tokens) = state.rates.series(&node.name, state.now, seconds);
-    let (req_rate, tok_rate) = state.rates.mean(&node.name, state.now, seconds);
+    let (rates_at, rates_style, rates_age) = rates(state);
+    let (requests, tokens) = state.rates.series(&node.name, rates_at, seconds);
+    let (req_rate, tok_rate) = state.rates.mean(&node.name, rates_at, seconds);
+    let figure_style = if rates_age.is_some() { rates_style } else { theme.text() };
     lines.push(Line::from(vec![
         label("req/s "),
-        Span::styled(sparkline(&requests, 1), theme.gauge()),
-        Span::raw(format!(" {req_rate:.1}")),
+        Span::styled(sparkline(&requests, 1), rates_style),
+        Span::styled(format!(" {req_rate:.1}"), figure_style),
         label("   tok/s "),
-        Span::styled(sparkline(&tokens, 1), theme.gauge()),
-        Span::raw(format!(" {tok_rate:.0}")),
-        label(if seconds >= 30 {
-            "  (per second, all routers)"
-        } else {
-            ""
-        }),
+        Span::styled(sparkline(&tokens, 1), rates_style),
+        Span::styled(format!(" {tok_rate:.0}"), figure_style),
+        match &rates_age {
+            Some(age) => Span::styled(
+                format!("  stale {age}: the store is unreachable, routing goes on"),
+                rates_style,
+            ),
+            None => label(if seconds >= 30 {
+                "  (per second, all routers)"
+            } else {
+                ""
+            }),
+        },
     ]));
     lines.push(Line::from(vec![label("loaded "), Span::raw(loaded(state, node))]));
     let installed: Vec<String> = node
@@ -242,6 +270,9 @@ fn actions_hint(state: &State) -> Line<'static> {
     let theme = &state.theme;
     if state.read_only {
         return Line::styled(" read-only: no actions ", theme.dim()).right_aligned();
+    }
+    if state.store.outage().is_some() {
+        return Line::styled(" store unreachable: no actions ", theme.dim()).right_aligned();
     }
     let mut spans = Vec::new();
     for (key, word) in [("d", "drain"), ("u", "undrain"), ("p", "pull"), ("P", "pull all")] {

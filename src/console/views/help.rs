@@ -15,17 +15,24 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let [popup] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(76)])
+    let [popup] = Layout::horizontal([Constraint::Length(80)])
         .flex(Flex::Center)
         .areas(popup);
     let mut lines: Vec<Line> = rows
         .iter()
         .map(|b| {
-            if state.read_only && b.action.mutates() {
+            let unavailable = if state.read_only {
+                Some("unavailable: read-only")
+            } else if state.store.outage().is_some() {
+                Some("unavailable: no store")
+            } else {
+                None
+            };
+            if let Some(why) = unavailable.filter(|_| b.action.mutates()) {
                 return Line::from(vec![
                     Span::styled(format!(" {:<7}", b.label), theme.dim()),
                     Span::styled(format!("{:<48}", b.description), theme.dim()),
-                    Span::styled("unavailable: read-only", theme.dim()),
+                    Span::styled(why, theme.dim()),
                 ]);
             }
             Line::from(vec![

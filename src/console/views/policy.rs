@@ -1,5 +1,5 @@
-//! The Policy view: the policy version in force, live overrides, operator-set node states and
-//! the audit trail.
+//! The Policy view: the policy version in force, live overrides, operator-set node states, the
+//! live routers (the policy each enforces and how current it is) and the audit trail.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,19 +10,21 @@ use super::view_block;
 use crate::console::settings::SETTINGS;
 use crate::console::state::State;
 
-/// Draws the version line, the overrides, the node states and the audit trail.
+/// Draws the version line, the overrides, the node states, the routers and the audit trail.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let block = view_block(state, Line::default());
     let inner = block.inner(area);
     block.render(area, buf);
     let control = &state.control;
-    let [version, top, audit] = Layout::vertical([
+    let [version, top, routers, audit] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(SETTINGS.len() as u16 + 3),
+        Constraint::Length(state.routers.len().clamp(1, MAX_ROUTER_ROWS) as u16 + 3),
         Constraint::Fill(1),
     ])
     .areas(inner);
+    render_routers(state, routers, buf);
     let [overrides, nodes] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(top);
     let mut line = vec![
         Span::styled("policy version ", theme.dim()),
@@ -101,4 +103,67 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     .style(theme.text())
     .block(Block::bordered().border_style(theme.border()).title(" audit trail "))
     .render(audit, buf);
+}
+
+/// Routers listed at most; more are summed up in the title.
+const MAX_ROUTER_ROWS: usize = 6;
+
+/// One row per live router (from the presence rows): its policy version, requests in flight, how
+/// old its control snapshot is and what it holds for the store, as its status endpoint reports.
+fn render_routers(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let rows = state
+        .routers
+        .iter()
+        .take(MAX_ROUTER_ROWS)
+        .map(|router| match &router.report {
+            Ok(report) => {
+                let behind = report.policy_version < state.control.version;
+                let control = match (report.control_age_ms, report.control_store_reachable) {
+                    (None, _) => "never read".to_string(),
+                    (Some(ms), true) => format!("read {:.1} s ago", ms as f64 / 1000.0),
+                    (Some(ms), false) => format!("store unreachable: last read {:.0} s ago", ms as f64 / 1000.0),
+                };
+                let row = Row::new([
+                    router.router_id.clone(),
+                    format!("v{}", report.policy_version),
+                    report.in_flight.to_string(),
+                    control,
+                    report.held().to_string(),
+                ]);
+                if behind || !report.control_store_reachable {
+                    row.style(theme.warning())
+                } else {
+                    row.style(theme.text())
+                }
+            }
+            Err(why) => Row::new([
+                router.router_id.clone(),
+                "?".into(),
+                "?".into(),
+                format!("status unavailable: {why}"),
+                "?".into(),
+            ])
+            .style(theme.dim()),
+        });
+    let hidden = state.routers.len().saturating_sub(MAX_ROUTER_ROWS);
+    let title = match (state.routers.len(), hidden) {
+        (0, _) => " routers: none live ".to_string(),
+        (n, 0) => format!(" routers ({n} live) "),
+        (n, more) => format!(" routers ({n} live, {more} not shown) "),
+    };
+    Table::new(
+        rows,
+        [
+            Constraint::Length(22),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Fill(1),
+            Constraint::Length(6),
+        ],
+    )
+    .header(Row::new(["ROUTER", "POLICY", "IN FLIGHT", "CONTROL", "HELD"]).style(theme.dim()))
+    .style(theme.text())
+    .block(Block::bordered().border_style(theme.border()).title(title))
+    .render(area, buf);
 }

@@ -16,7 +16,16 @@ use crate::store::{AgentLimitLine, LimitUse, SpendGroup, SpendSummary};
 /// Draws the spend windows, the breakdowns and the budget gauge.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
-    let block = view_block(state, Line::default());
+    // Spend comes from the store: while it is away, its last figures stay, marked with their age.
+    let stale = state
+        .store_lost_at()
+        .map(|lost| crate::console::format::elapsed(state.now, lost));
+    let figures = if stale.is_some() { theme.stale() } else { theme.text() };
+    let marker = match &stale {
+        Some(age) => Line::styled(format!(" stale {age}: the store is unreachable "), theme.stale()).right_aligned(),
+        None => Line::default(),
+    };
+    let block = view_block(state, marker);
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(spend) = &state.spend else {
@@ -94,7 +103,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         ])
         .style(theme.dim()),
     )
-    .style(theme.text())
+    .style(figures)
     .block(
         Block::bordered()
             .border_style(theme.border())

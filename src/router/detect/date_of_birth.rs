@@ -33,9 +33,11 @@ pub(super) fn labelled(bytes: &[u8], start: usize, end: usize) -> bool {
     // name, three separators, the day), so a block after the label with no digit holds no date:
     // prose after a label seldom has one, and one vector pass says so.
     const _: () = assert!(WINDOW + 13 <= super::blocks::BLOCK);
-    if super::blocks::digits_at(bytes, end) == 0 {
-        return false;
-    }
+    super::blocks::digits_at(bytes, end) != 0 && date_in_window(bytes, end)
+}
+
+/// A date starts within [`WINDOW`] bytes of `end`, in the same sentence and line.
+fn date_in_window(bytes: &[u8], end: usize) -> bool {
     let limit = bytes.len().min(end + WINDOW);
     let mut i = end;
     while i < limit {
@@ -248,7 +250,34 @@ fn month_at(bytes: &[u8], i: usize) -> Option<(u32, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
     use crate::router::detect::Detector;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The digit check before the window walk never changes the answer: whatever follows a
+        /// label (month names, numbers, separators, words, line breaks), the walk alone agrees.
+        #[test]
+        fn the_digit_check_only_skips_windows_without_a_date(
+            words in proptest::collection::vec(
+                prop_oneof![
+                    Just("September".to_string()), Just("Sept".to_string()), Just("mai".to_string()),
+                    Just("March".to_string()), Just("of".to_string()), Just("the".to_string()),
+                    Just("unknown".to_string()), Just("\n".to_string()), Just(".".to_string()),
+                    "[0-9]{1,4}", "[ ,./-]{1,3}", "[a-z]{1,12}",
+                ],
+                0..24,
+            ),
+        ) {
+            let text = format!("DOB: {}", words.concat());
+            let bytes = text.as_bytes();
+            let with_check = labelled(bytes, 0, 3);
+            prop_assert_eq!(with_check, date_in_window(bytes, 3), "{}", text);
+        }
+    }
 
     #[test]
     fn fires_on_labelled_dates() {

@@ -43,17 +43,17 @@ impl ApiKey {
     }
 }
 
-/// Reads the provider's key now (`op` blocks, so off the async threads); `None` when it has none.
+/// The provider's key, from the process's secret cache (read within `secrets.timeout_secs`
+/// when not cached); `None` when it has none. A failure names the reference, never a value.
 async fn resolve_key(provider_name: &str, provider: &ProviderConfig) -> Result<Option<ApiKey>, UpstreamError> {
-    let Some(reference) = provider.api_key.clone() else {
+    let Some(reference) = provider.api_key.as_ref() else {
         return Ok(None);
     };
-    let unavailable =
-        |why: String| UpstreamError::unconfigured(format!("frontier key for {provider_name} unavailable: {why}"));
-    match tokio::task::spawn_blocking(move || reference.resolve()).await {
-        Ok(Ok(key)) => Ok(Some(ApiKey(key))),
-        Ok(Err(e)) => Err(unavailable(e.to_string())),
-        Err(_) => Err(unavailable("the lookup task failed".into())),
+    match crate::secrets::shared().get(reference).await {
+        Ok(key) => Ok(Some(ApiKey(key.to_string()))),
+        Err(err) => Err(UpstreamError::unconfigured(format!(
+            "frontier key for {provider_name} ({reference}) unavailable: {err}"
+        ))),
     }
 }
 

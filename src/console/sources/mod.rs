@@ -1,6 +1,12 @@
 //! The console's data sources: one task each, feeding the loop's channel. A task waits when the
 //! loop is busy, and the `watch` channels it reads keep only the latest value, so a slow screen
 //! skips updates instead of piling them up. Tasks end when the loop's receiver is gone.
+//!
+//! Every store read is bounded by [`QUERY_TIMEOUT`]; the [`probe`] alone decides whether the
+//! store is up, and readers that fail wait for it to say so, then carry on from their cursor.
+
+mod probe;
+mod routers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,21 +16,24 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::backoff::Backoff;
 use super::event::Event;
-use super::state::{SpendWindows, StoreStatus};
+use super::state::SpendWindows;
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::gateway::InFlight;
 use crate::store::{Store, StoreError, Wakeup};
 
+pub use probe::{PROBE_EVERY, PROBE_TIMEOUT, Reconnect, StoreLink};
+
 /// Decisions read when the console starts.
 pub const INITIAL_DECISIONS: u32 = 500;
 /// Decisions read per query while tailing.
 pub const TAIL_BATCH: u32 = 1000;
-/// Shortest wait after a failed store read.
+/// Longest any store read of the console may take: under the 2 s within which a loss must show.
+pub const QUERY_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Shortest wait after a failed store write at start-up (migrations).
 pub const RETRY_MIN: Duration = Duration::from_millis(500);
-/// Longest wait after failed store reads.
+/// Longest wait after failed store writes at start-up.
 pub const RETRY_MAX: Duration = Duration::from_secs(10);
 /// Least time between two fleet or control updates sent to the loop.
 const COALESCE: Duration = Duration::from_millis(250);
@@ -50,23 +59,51 @@ pub struct Sources {
     /// In-flight counters of an in-process router (the demo); without one, the counts every
     /// router reports to the store are shown.
     pub in_flight: Option<InFlight>,
+    /// `router.status_token`, presented to the routers when asking what they hold.
+    pub router_token: Option<String>,
 }
 
 /// Starts one task per source; abort them (or drop the receiver) to stop.
 pub fn spawn(sources: Sources, events: mpsc::Sender<Event>) -> Vec<JoinHandle<()>> {
     let landed = Arc::new(Notify::new());
+    let (up, link) = probe::link();
+    let store = sources.store;
     let mut tasks = vec![
+        tokio::spawn(probe::probe(store.clone(), events.clone(), up)),
         tokio::spawn(forward(sources.fleet, events.clone(), Event::Fleet)),
         tokio::spawn(forward(sources.control, events.clone(), Event::Control)),
-        tokio::spawn(tail_decisions(sources.store.clone(), events.clone(), landed.clone())),
-        tokio::spawn(spend(sources.store.clone(), events.clone(), landed)),
-        tokio::spawn(audit(sources.store.clone(), events.clone())),
+        tokio::spawn(tail_decisions(
+            store.clone(),
+            link.clone(),
+            events.clone(),
+            landed.clone(),
+        )),
+        tokio::spawn(spend(store.clone(), link.clone(), events.clone(), landed)),
+        tokio::spawn(audit(store.clone(), link.clone(), events.clone())),
+        tokio::spawn(routers::poll(
+            store.clone(),
+            link.clone(),
+            sources.router_token,
+            events.clone(),
+        )),
     ];
     match sources.in_flight {
         Some(in_flight) => tasks.push(tokio::spawn(sample_in_flight(in_flight, events))),
-        None => tasks.push(tokio::spawn(reported_in_flight(sources.store, events))),
+        None => tasks.push(tokio::spawn(reported_in_flight(store, link, events))),
     }
     tasks
+}
+
+/// A store read that gives up after `limit`, its error made one short line.
+pub async fn bounded<T>(
+    limit: Duration,
+    read: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, read).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("no answer within {:.1} s", limit.as_secs_f64())),
+    }
 }
 
 /// Sends the latest value of a watch channel, at most every [`COALESCE`].
@@ -83,26 +120,18 @@ async fn forward<T: Clone>(mut rx: watch::Receiver<T>, events: mpsc::Sender<Even
     }
 }
 
-/// Tails decisions by id cursor, woken by the store; failed reads retry with clamped back-off.
-async fn tail_decisions(store: Store, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
-    let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
+/// Tails decisions by id cursor, woken by the store; after a failed read it waits for the
+/// probe to see the store again and goes on from the same cursor, so no decision is skipped.
+async fn tail_decisions(store: Store, mut link: StoreLink, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
     let mut cursor: Option<i64> = None;
-    let mut connected = false;
     let mut wakeups = store.wakeups();
     loop {
         let read = match cursor {
-            None => store.recent_decisions(INITIAL_DECISIONS).await,
-            Some(after) => store.decisions_after(after, TAIL_BATCH).await,
+            None => bounded(QUERY_TIMEOUT, store.recent_decisions(INITIAL_DECISIONS)).await,
+            Some(after) => bounded(QUERY_TIMEOUT, store.decisions_after(after, TAIL_BATCH)).await,
         };
         match read {
             Ok(rows) => {
-                backoff.reset();
-                if !connected {
-                    connected = true;
-                    if events.send(Event::StoreStatus(StoreStatus::Connected)).await.is_err() {
-                        return;
-                    }
-                }
                 let full = cursor.is_some() && rows.len() == TAIL_BATCH as usize;
                 cursor = rows.last().map(|d| d.id).or(cursor).or(Some(0));
                 if !rows.is_empty() {
@@ -127,37 +156,41 @@ async fn tail_decisions(store: Store, events: mpsc::Sender<Event>, landed: Arc<N
                     _ = events.closed() => return,
                 }
             }
-            Err(err) => {
-                connected = false;
-                let delay = backoff.next_delay();
-                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "console: cannot read decisions");
-                let status = StoreStatus::Reconnecting {
-                    retry_at: Utc::now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::zero()),
-                    error: err.to_string(),
-                };
-                if events.send(Event::StoreStatus(status)).await.is_err() {
-                    return;
+            Err(error) => {
+                tracing::warn!(%error, "console: cannot read decisions; waiting for the store");
+                tokio::select! {
+                    () = wait_for_store(&mut link) => {}
+                    _ = events.closed() => return,
                 }
-                tokio::time::sleep(delay).await;
             }
         }
     }
 }
 
-/// Re-reads spend for today, 24 h and 7 d every few seconds.
-async fn spend(store: Store, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
+/// Waits until the probe sees the store again, and at least a moment (a read may fail while the
+/// probe still answers).
+async fn wait_for_store(link: &mut StoreLink) {
+    tokio::time::sleep(PROBE_EVERY).await;
+    link.until_up().await;
+}
+
+/// Re-reads spend for today, 24 h and 7 d every few seconds; the last figures stay (and show as
+/// stale) while the store is away.
+async fn spend(store: Store, mut link: StoreLink, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
     loop {
-        match read_spend(&store).await {
+        match bounded(QUERY_TIMEOUT, read_spend(&store)).await {
             Ok(windows) => {
                 if events.send(Event::Spend(Box::new(windows))).await.is_err() {
                     return;
                 }
             }
-            Err(err) => {
+            Err(error) => {
                 if events.is_closed() {
                     return;
                 }
-                tracing::warn!(error = %err, "console: cannot read spend");
+                tracing::warn!(%error, "console: cannot read spend");
+                wait_for_store(&mut link).await;
+                continue;
             }
         }
         // New decisions make spend move: read again soon after they land, else every few seconds.
@@ -167,22 +200,23 @@ async fn spend(store: Store, events: mpsc::Sender<Event>, landed: Arc<Notify>) {
 }
 
 /// Re-reads the newest audit rows every few seconds.
-async fn audit(store: Store, events: mpsc::Sender<Event>) {
+async fn audit(store: Store, mut link: StoreLink, events: mpsc::Sender<Event>) {
     let mut every = tokio::time::interval(SPEND_EVERY);
     every.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         every.tick().await;
-        match store.audit_log(AUDIT_ROWS).await {
+        match bounded(QUERY_TIMEOUT, store.audit_log(AUDIT_ROWS)).await {
             Ok(rows) => {
                 if events.send(Event::Audit(rows)).await.is_err() {
                     return;
                 }
             }
-            Err(err) => {
+            Err(error) => {
                 if events.is_closed() {
                     return;
                 }
-                tracing::warn!(error = %err, "console: cannot read the audit log");
+                tracing::warn!(%error, "console: cannot read the audit log");
+                wait_for_store(&mut link).await;
             }
         }
     }
@@ -216,18 +250,26 @@ async fn sample_in_flight(in_flight: InFlight, events: mpsc::Sender<Event>) {
 }
 
 /// Requests in flight per node as every live router reports them to the store.
-async fn reported_in_flight(store: Store, events: mpsc::Sender<Event>) {
+async fn reported_in_flight(store: Store, mut link: StoreLink, events: mpsc::Sender<Event>) {
     let mut every = tokio::time::interval(IN_FLIGHT_EVERY);
     every.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         every.tick().await;
-        match store.in_flight(Utc::now() - crate::presence::LIVE_WINDOW).await {
+        if !link.is_up() {
+            link.until_up().await;
+        }
+        match bounded(
+            QUERY_TIMEOUT,
+            store.in_flight(Utc::now() - crate::presence::LIVE_WINDOW),
+        )
+        .await
+        {
             Ok(counts) => {
                 if events.send(Event::InFlight(counts)).await.is_err() {
                     return;
                 }
             }
-            Err(err) => tracing::debug!(%err, "cannot read in-flight counts"),
+            Err(error) => tracing::debug!(%error, "cannot read in-flight counts"),
         }
     }
 }
