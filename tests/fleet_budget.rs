@@ -105,6 +105,10 @@ async fn three_routers_share_one_daily_budget() {
         .fetch_one(&pool)
         .await
         .expect("the routers' spend adds up");
+    pool.close().await;
+    // The routers' refresh tasks let go of the database before it is dropped.
+    drop(routers);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let served = served.load(Ordering::Relaxed);
     let refused = refused.load(Ordering::Relaxed);
     eprintln!(
@@ -129,4 +133,86 @@ async fn three_routers_share_one_daily_budget() {
         (ledger - total).abs() < 1e-9,
         "the routers' ledger matches the decisions: {ledger} vs {total}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_disconnects_mid_stream_is_charged_for_what_it_got() {
+    // A "frontier" provider that streams slowly: a simulated node's OpenAI-compatible endpoint,
+    // priced like a frontier model, so the agent can hang up halfway through.
+    let stack = Stack::start_sim(
+        1,
+        None,
+        support::stack::fast_cadence(),
+        |sim| sim.tokens_per_sec = 20.0,
+        |config| {
+            let node_url = config.resolved_nodes()[0].ollama_url.clone();
+            let model = config.models.routine.clone();
+            if let Some(openai) = config.frontier.providers.get_mut("openai") {
+                openai.base_url = node_url;
+                openai.api_key = None;
+            }
+            config.frontier.reasoning = farmhand::config::FrontierTarget {
+                provider: "openai".into(),
+                model: model.clone(),
+            };
+            let mut price = config.pricing[0].clone();
+            price.model = model;
+            price.effective = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("a date");
+            price.input = 1_000.0;
+            price.output = 1_000.0;
+            config.pricing.push(price);
+        },
+    )
+    .await;
+    let mut response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", stack.url))
+        .header("x-agent-id", "quitter")
+        .json(&json!({
+            "model": "reasoning",
+            "messages": [{"role": "user", "content": "Plan the migration of our billing system, step by step."}],
+            "max_tokens": 200,
+            "stream": true
+        }))
+        .send()
+        .await
+        .expect("router answers");
+    assert_eq!(response.status(), 200);
+    assert!(support::stack::route(&response).starts_with("frontier/"));
+    let mut received = 0;
+    while received < 3 {
+        response.chunk().await.expect("a chunk").expect("the stream goes on");
+        received += 1;
+    }
+    drop(response);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let decision = loop {
+        stack.gateway.flush().await;
+        let decisions = stack.store.recent_decisions(5).await.expect("decisions");
+        if let Some(d) = decisions.into_iter().find(|d| d.record.agent == "quitter") {
+            break d.record;
+        }
+        assert!(Instant::now() < deadline, "the abandoned stream was recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "disconnect: status {}, error {:?}, {} prompt + {} completion tokens (estimate {}), ${:.6}",
+        decision.status,
+        decision.error,
+        decision.prompt_tokens,
+        decision.completion_tokens,
+        decision.est_tokens,
+        decision.cost_usd
+    );
+    assert_eq!(decision.status, 499);
+    assert_eq!(decision.error.as_deref(), Some("client_disconnected"));
+    assert!(decision.completion_tokens > 0, "the tokens relayed so far are known");
+    assert_eq!(
+        decision.prompt_tokens,
+        decision.est_tokens - 200,
+        "the prompt, as estimated (the estimate less max_tokens), was read"
+    );
+    assert!(decision.cost_usd > 0.0, "and priced");
+    let counted = stack.gateway.spend().agent_today("quitter", chrono::Utc::now());
+    assert!((counted - decision.cost_usd).abs() < 1e-12, "and counted: {counted}");
 }

@@ -105,7 +105,9 @@ async fn handle(
         return Err(refuse(&decision, rejection, pending));
     }
     let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
-    if let Err(refusal) = admit(&gateway, &agent, &decision, max_tokens, &mut pending) {
+    let prompt_tokens = decision.est_tokens.saturating_sub(max_tokens.unwrap_or(0));
+    pending.prompt_estimate(prompt_tokens);
+    if let Err(refusal) = admit(&gateway, &agent, &decision, &mut pending) {
         let err = ApiError::too_many_requests(
             &refusal.kind.code(),
             limit_message(&agent, &refusal),
@@ -152,7 +154,7 @@ async fn handle(
             }
         }
         if let Target::Frontier { model, .. } = &step.target {
-            match gateway.reserve_frontier(model, decision.est_tokens, max_tokens).await {
+            match gateway.reserve_frontier(model, prompt_tokens, max_tokens).await {
                 Some(reservation) => pending.hold(reservation),
                 None => {
                     // Another request (here or on another router) spent the rest of the budget
@@ -252,13 +254,7 @@ async fn handle(
 /// Checks the agent's limits before its request is served: its daily frontier spend (fleet-wide,
 /// when the plan starts at the frontier), then its per-router counters, which then hold the
 /// request until its record is finished.
-fn admit(
-    gateway: &Gateway,
-    agent: &str,
-    decision: &Decision,
-    max_tokens: Option<u64>,
-    pending: &mut PendingRecord,
-) -> Result<(), Refusal> {
+fn admit(gateway: &Gateway, agent: &str, decision: &Decision, pending: &mut PendingRecord) -> Result<(), Refusal> {
     let limits = gateway.limits_of(agent);
     if limits.is_empty() {
         return Ok(());
@@ -278,8 +274,10 @@ fn admit(
             retry_after_secs: super::spend::resets_in_secs(now),
         });
     }
-    let estimate = decision.est_tokens.saturating_add(max_tokens.unwrap_or(0));
-    let admission = gateway.limiter().admit(agent, &limits, estimate, now_ms(now))?;
+    // The decision's estimate is the prompt's plus `max_tokens`.
+    let admission = gateway
+        .limiter()
+        .admit(agent, &limits, decision.est_tokens, now_ms(now))?;
     pending.admitted(admission);
     Ok(())
 }

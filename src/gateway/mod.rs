@@ -226,14 +226,19 @@ impl Gateway {
     }
 
     /// Holds the expected cost of a call to frontier `model` against the fleet's daily budget, or
-    /// `None` when the budget is spent. The estimate prices the request's estimated input tokens
+    /// `None` when the budget is spent. The estimate prices the request's estimated prompt tokens
     /// and its `max_tokens` (the dearest request seen today when that is more). When only this
     /// router's lease is spent and the fleet has budget left, it waits up to [`LEASE_WAIT`] for
     /// the refresh to grant more.
-    pub async fn reserve_frontier(&self, model: &str, est_tokens: u64, max_tokens: Option<u64>) -> Option<Reservation> {
+    pub async fn reserve_frontier(
+        &self,
+        model: &str,
+        prompt_tokens: u64,
+        max_tokens: Option<u64>,
+    ) -> Option<Reservation> {
         let budget = self.daily_budget_usd();
         let usage = crate::config::TokenUsage {
-            uncached_in: est_tokens,
+            uncached_in: prompt_tokens,
             out: max_tokens.unwrap_or(0),
             ..Default::default()
         };

@@ -26,6 +26,8 @@ pub struct PendingRecord {
     failed_cost_usd: f64,
     /// The request's hold on its agent's limit counters.
     admission: Option<Admission>,
+    /// Estimated prompt tokens: what a frontier stream cut before its usage is charged for input.
+    prompt_estimate: u64,
 }
 
 impl PendingRecord {
@@ -63,7 +65,13 @@ impl PendingRecord {
             reservation: None,
             failed_cost_usd: 0.0,
             admission: None,
+            prompt_estimate: 0,
         }
+    }
+
+    /// Notes the request's estimated prompt tokens (its estimate less `max_tokens`).
+    pub fn prompt_estimate(&mut self, tokens: u64) {
+        self.prompt_estimate = tokens;
     }
 
     /// Holds the agent's limit counters until the record is finished (then its tokens count).
@@ -176,7 +184,11 @@ impl PendingRecord {
         record.status = i32::from(status);
         record.error = error;
         record.latency_ms = self.started.elapsed().as_millis() as i64;
-        if let Some(usage) = usage {
+        if let Some(mut usage) = usage {
+            if record.endpoint == Endpoint::Frontier && usage.input_total() == 0 {
+                // A stream cut before its usage arrived: the provider read the whole prompt.
+                usage.uncached_in = self.prompt_estimate;
+            }
             record.prompt_tokens = i64::try_from(usage.input_total()).unwrap_or(i64::MAX);
             record.completion_tokens = i64::try_from(usage.out).unwrap_or(i64::MAX);
             if record.endpoint == Endpoint::Frontier {
