@@ -343,3 +343,51 @@ fn the_decision_detail_traces_every_attempt_in_order() {
     find(buf, "decision #58");
     find(buf, "attempts –");
 }
+
+#[test]
+fn the_spend_view_shows_each_limited_agent_used_of_limit() {
+    use farmhand::store::{AgentLimitLine, LimitUse};
+    let mut s = in_view(View::Spend);
+    let used = |used: f64, limit: Option<f64>| LimitUse { used, limit };
+    if let Some(spend) = s.spend.as_mut() {
+        spend.limits = vec![
+            AgentLimitLine {
+                agent: "planner".into(),
+                routers: 2,
+                rpm: used(7.0, Some(10.0)),
+                tpm: used(1200.0, Some(50_000.0)),
+                max_in_flight: used(1.0, None),
+                daily_usd: used(0.5, Some(2.0)),
+            },
+            AgentLimitLine {
+                agent: "ticket-classifier".into(),
+                routers: 2,
+                rpm: used(60.0, Some(60.0)),
+                tpm: used(0.0, None),
+                max_in_flight: used(0.0, Some(4.0)),
+                daily_usd: used(0.0, None),
+            },
+        ];
+    }
+    let terminal = draw(&s, 160, 48);
+    let buf = terminal.backend().buffer();
+    let (_, title) = find(buf, "agent limits");
+    let below = |text: &str| {
+        (title..buf.area.height)
+            .find_map(|y| find_in_row(buf, y, text).map(|x| (x, y)))
+            .unwrap_or_else(|| panic!("`{text}` is not in the limits table"))
+    };
+    let (_, planner) = below("planner");
+    assert!(find_in_row(buf, planner, "7 / 10").is_some());
+    assert!(find_in_row(buf, planner, "1200 / 50000").is_some());
+    assert!(find_in_row(buf, planner, "$0.50 / $2.00").is_some());
+    let (x, busy) = below("ticket-classifier");
+    assert!(find_in_row(buf, busy, "60 / 60").is_some());
+    let theme = Theme::load("dark", None).expect("dark");
+    assert_eq!(
+        buf[(x, busy)].fg,
+        theme.warning().fg.unwrap_or(Color::Reset),
+        "a reached limit stands out"
+    );
+    assert_ne!(buf[(x, planner)].fg, buf[(x, busy)].fg);
+}

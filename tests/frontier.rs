@@ -404,6 +404,20 @@ async fn bad_server() -> String {
         .route("/garbage/v1/messages", post(|| async { axum::Json(json!({"hello": "world"})) }))
         .route("/proxy/v1/chat/completions", post(|| async { (axum::http::StatusCode::BAD_GATEWAY, "<html>bad gateway</html>") }))
         .route("/hang/v1/messages", post(|| async { std::future::pending::<String>().await }))
+        .route(
+            "/hang/v1/chat/completions",
+            post(|| async {
+                HANG_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::pending::<String>().await
+            }),
+        )
+        .route(
+            "/no-choices/v1/chat/completions",
+            post(|| async {
+                axum::Json(json!({"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": [],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}))
+            }),
+        )
         .route("/stall/v1/chat/completions", post(stalls_after_one_chunk))
         .route("/error-first/v1/chat/completions", post(sse("data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n")))
         .route(
@@ -416,6 +430,9 @@ async fn bad_server() -> String {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// Requests the hanging OpenAI-shaped endpoint received.
+static HANG_CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 #[tokio::test]
 async fn misbehaving_servers_fail_quickly_and_clearly() {
@@ -455,7 +472,33 @@ async fn misbehaving_servers_fail_quickly_and_clearly() {
     );
     assert_eq!(hang.status, None);
     assert!(hang.message.contains("timed out"), "{}", hang.message);
-    assert_eq!(hang.outcome, farmhand::domain::AttemptOutcome::Timeout);
+    assert_eq!(
+        hang.outcome,
+        farmhand::domain::AttemptOutcome::TimeoutPossibleCharge,
+        "a whole completion that timed out may have been billed"
+    );
+
+    let config = at("hang", ProviderKind::Openai);
+    let started = Instant::now();
+    let possible = call_with_retry(&client, "p", &config, "m", &request(false), short)
+        .await
+        .err()
+        .expect("a failure");
+    assert_eq!(possible.code(), "upstream_timeout_possible_charge");
+    assert_eq!(
+        HANG_CALLS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a possible charge is not retried"
+    );
+    assert!(started.elapsed() < Duration::from_millis(900), "no back-off either");
+
+    let charged = fail("no-choices", ProviderKind::Openai, false).await;
+    assert_eq!(charged.outcome, farmhand::domain::AttemptOutcome::Malformed);
+    assert_eq!(
+        charged.usage.map(|u| (u.input_total(), u.out)),
+        Some((10, 5)),
+        "the usage of a failed answer is kept for charging"
+    );
 
     let openai_error = fail("error-first", ProviderKind::Openai, true).await;
     assert_eq!(openai_error, UpstreamError::transport("p stream error server_error"));

@@ -231,10 +231,10 @@ async fn agent_keys_are_required_when_configured() {
     // SAFETY of the test: this variable name is unique to this test.
     unsafe { std::env::set_var("FARMHAND_TEST_ROUTER_KEY", "k-ticket-classifier") };
     let stack = Stack::start(1, None, |c| {
-        c.agents.push(farmhand::config::AgentKey {
-            name: "ticket-classifier".into(),
-            key: farmhand::config::SecretRef::Env("FARMHAND_TEST_ROUTER_KEY".into()),
-        })
+        c.agents.push(farmhand::config::AgentKey::new(
+            "ticket-classifier",
+            farmhand::config::SecretRef::Env("FARMHAND_TEST_ROUTER_KEY".into()),
+        ))
     })
     .await;
     let client = reqwest::Client::new();

@@ -238,10 +238,10 @@ async fn the_key_and_the_length_are_checked_before_the_body_is_read() {
     unsafe { std::env::set_var("FARMHAND_TEST_EDGE_KEY", "k-edge") };
     let stack = Stack::start(1, None, |c| {
         c.router.body_read_timeout_secs = 30;
-        c.agents.push(farmhand::config::AgentKey {
-            name: "edge".into(),
-            key: farmhand::config::SecretRef::Env("FARMHAND_TEST_EDGE_KEY".into()),
-        })
+        c.agents.push(farmhand::config::AgentKey::new(
+            "edge",
+            farmhand::config::SecretRef::Env("FARMHAND_TEST_EDGE_KEY".into()),
+        ))
     })
     .await;
     let addr = addr(&stack);

@@ -48,10 +48,10 @@ async fn metrics_need_an_agent_key_when_keys_are_configured() {
     // SAFETY of the test: this variable name is unique to this test.
     unsafe { std::env::set_var("FARMHAND_TEST_TRUST_KEY", "k-scraper") };
     let stack = Stack::start(1, None, |c| {
-        c.agents.push(farmhand::config::AgentKey {
-            name: "scraper".into(),
-            key: farmhand::config::SecretRef::Env("FARMHAND_TEST_TRUST_KEY".into()),
-        })
+        c.agents.push(farmhand::config::AgentKey::new(
+            "scraper",
+            farmhand::config::SecretRef::Env("FARMHAND_TEST_TRUST_KEY".into()),
+        ))
     })
     .await;
     let client = reqwest::Client::new();

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use farmhand::domain::{
     Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, TaskClass,
 };
-use farmhand::store::{Backend, PresenceRow, Store, StoreError, Wakeup};
+use farmhand::store::{AgentReport, AgentUsageRow, Backend, PresenceRow, Store, StoreError, Wakeup};
 use sqlx::Connection;
 
 use support::pg::TestDatabase;
@@ -112,6 +112,7 @@ contract!(
     wakeups_follow_changes,
     one_pull_per_node_and_abandoned_jobs_give_way,
     drains_complete_only_when_every_live_router_is_quiet,
+    routers_exchange_spend_leases_and_limit_usage,
 );
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -310,6 +311,24 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
                 "quiet",
                 "reported_at",
                 "status_url",
+            ],
+        ),
+        (
+            "router_spend",
+            &[
+                "day",
+                "router_id",
+                "agent",
+                "cost_usd",
+                "leased_usd",
+                "requests_1m",
+                "tokens_1m",
+                "in_flight",
+                "rpm_limit",
+                "tpm_limit",
+                "max_in_flight_limit",
+                "daily_usd_limit",
+                "reported_at",
             ],
         ),
     ];
@@ -1163,4 +1182,69 @@ async fn drains_complete_only_when_every_live_router_is_quiet(f: &Fixture) {
         .map(|p| p.router_id)
         .collect();
     assert_eq!(left, ["r2"], "r1 forgotten, the stale router pruned");
+}
+
+async fn routers_exchange_spend_leases_and_limit_usage(f: &Fixture) {
+    let now = at("2026-05-01T12:00:00Z");
+    let day = now.date_naive();
+    let report = |agent: &str, cost_usd: f64, requests_1m: i64, rpm_limit: Option<i64>| AgentReport {
+        agent: agent.into(),
+        cost_usd,
+        usage: AgentUsageRow {
+            requests_1m,
+            rpm_limit,
+            ..AgentUsageRow::default()
+        },
+    };
+    let seen = f
+        .store
+        .exchange_spend("r1", day, &[report("planner", 1.5, 3, Some(10))], now, |rows| {
+            assert_eq!(rows.len(), 2, "the agent's row and the router's marker: {rows:?}");
+            4.0
+        })
+        .await
+        .expect("first exchange");
+    assert!(
+        seen.iter()
+            .any(|r| r.agent == "planner" && r.cost_usd == 1.5 && r.usage.rpm_limit == Some(10))
+    );
+    let later = now + TimeDelta::milliseconds(500);
+    let seen = f
+        .store
+        .exchange_spend("r2", day, &[report("planner", 0.5, 1, None)], later, |rows| {
+            let lease = rows
+                .iter()
+                .find(|r| r.router_id == "r1" && r.agent.is_empty())
+                .map(|r| r.leased_usd);
+            assert_eq!(lease, Some(4.0), "r1's lease is visible to r2");
+            2.0
+        })
+        .await
+        .expect("second exchange");
+    assert_eq!(seen.len(), 4);
+    // Spend never goes down (a late, smaller report cannot undo a charge); usage is replaced.
+    f.store
+        .exchange_spend("r1", day, &[report("planner", 1.0, 0, Some(12))], later, |_| 4.0)
+        .await
+        .expect("third exchange");
+    let rows = f.store.router_spend(day).await.expect("rows");
+    let r1 = rows
+        .iter()
+        .find(|r| r.router_id == "r1" && r.agent == "planner")
+        .expect("r1 planner");
+    assert_eq!(
+        (r1.cost_usd, r1.usage.requests_1m, r1.usage.rpm_limit),
+        (1.5, 0, Some(12))
+    );
+    assert!(
+        f.store
+            .router_spend(day.succ_opt().expect("tomorrow"))
+            .await
+            .expect("rows")
+            .is_empty()
+    );
+    let lines = farmhand::store::limit_lines(&rows, later - TimeDelta::seconds(3));
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].daily_usd.used, 2.0, "both routers' spend");
+    assert_eq!(lines[0].rpm.limit, Some(12.0));
 }

@@ -61,6 +61,8 @@ pub struct Operator {
     access: Access,
     client: reqwest::Client,
     pulls: Arc<Mutex<HashSet<String>>>,
+    /// The `[[agents]]` names, which `agent.<name>.…` overrides must use.
+    agents: Arc<Vec<String>>,
 }
 
 impl Operator {
@@ -85,6 +87,7 @@ impl Operator {
             access,
             client,
             pulls: Arc::default(),
+            agents: Arc::new(config.agents.iter().map(|a| a.name.clone()).collect()),
         }
     }
 

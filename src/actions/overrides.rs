@@ -2,13 +2,14 @@
 //! audited by the store, enforced by every router within a second.
 
 use super::{ActionError, Operator};
-use crate::router::validate_override;
+use crate::router::validate_override_for;
 
 impl Operator {
     /// Sets `key = value`; returns the new policy version.
     pub async fn set_override(&self, key: &str, value: &str, reason: Option<&str>) -> Result<i64, ActionError> {
         self.require_write("policy set")?;
-        validate_override(key, value).map_err(|e| ActionError::Refused(e.to_string()))?;
+        let agents: Vec<&str> = self.agents.iter().map(String::as_str).collect();
+        validate_override_for(key, value, &agents).map_err(|e| ActionError::Refused(e.to_string()))?;
         Ok(self.store.set_override(key, value, reason, &self.actor).await?)
     }
 

@@ -373,6 +373,32 @@ pub struct AgentKey {
     pub name: String,
     /// Its bearer key, as a secret reference.
     pub key: SecretRef,
+    /// Requests per minute it may send to one router.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// Tokens per minute it may use on one router (finished requests plus in-flight estimates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+    /// Requests it may have in flight at once on one router.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u64>,
+    /// Frontier USD it may spend per UTC day, across the fleet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_usd: Option<f64>,
+}
+
+impl AgentKey {
+    /// An agent with key `key` and no limits.
+    pub fn new(name: impl Into<String>, key: SecretRef) -> AgentKey {
+        AgentKey {
+            name: name.into(),
+            key,
+            rpm: None,
+            tpm: None,
+            max_in_flight: None,
+            daily_usd: None,
+        }
+    }
 }
 
 /// Console defaults.
@@ -756,6 +782,12 @@ impl FleetConfig {
                 return Err((
                     format!("agents[{i}].key"),
                     format!("`{}` is also the key of `{first}`: give each agent its own", agent.key),
+                ));
+            }
+            if agent.daily_usd.is_some_and(|usd| !(usd.is_finite() && usd >= 0.0)) {
+                return Err((
+                    format!("agents[{i}].daily_usd"),
+                    "must be a number of dollars, 0 or more".into(),
                 ));
             }
         }

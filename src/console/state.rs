@@ -14,7 +14,7 @@ use crate::actions::{DrainStatus, PullOutcome};
 use crate::control::ControlSnapshot;
 use crate::domain::StoredDecision;
 use crate::fleet::FleetSnapshot;
-use crate::store::{AuditRow, SpendSummary};
+use crate::store::{AgentLimitLine, AuditRow, SpendSummary};
 
 /// Decisions kept in memory by default.
 pub const DECISION_CAPACITY: usize = 10_000;
@@ -212,6 +212,8 @@ pub struct SpendWindows {
     pub day: SpendSummary,
     /// The last 7 days.
     pub week: SpendSummary,
+    /// Each limited agent's use of its limits now.
+    pub limits: Vec<AgentLimitLine>,
 }
 
 /// The newest decisions, oldest first, never more than its capacity.

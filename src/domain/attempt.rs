@@ -26,10 +26,13 @@ pub enum AttemptOutcome {
     Cancelled,
     /// Any other transport failure (a reset connection, a stream cut before its first chunk).
     Transport,
+    /// A non-streamed frontier call timed out: the provider may have done (and billed) the work,
+    /// so it is not retried.
+    TimeoutPossibleCharge,
 }
 
 /// The named outcomes and their wire spellings; a status is written as its number.
-const NAMED: [(AttemptOutcome, &str); 8] = [
+const NAMED: [(AttemptOutcome, &str); 9] = [
     (AttemptOutcome::Ok, "ok"),
     (AttemptOutcome::Timeout, "timeout"),
     (AttemptOutcome::Connect, "connect"),
@@ -38,6 +41,7 @@ const NAMED: [(AttemptOutcome, &str); 8] = [
     (AttemptOutcome::Unsupported, "unsupported"),
     (AttemptOutcome::Cancelled, "cancelled"),
     (AttemptOutcome::Transport, "transport"),
+    (AttemptOutcome::TimeoutPossibleCharge, "timeout_possible_charge"),
 ];
 
 impl std::fmt::Display for AttemptOutcome {
@@ -62,7 +66,7 @@ impl std::str::FromStr for AttemptOutcome {
             _ => Err(super::UnknownVariant {
                 kind: "attempt outcome",
                 value: s.chars().take(64).collect(),
-                expected: "ok timeout connect malformed unconfigured unsupported cancelled transport or an HTTP status",
+                expected: "ok timeout connect malformed unconfigured unsupported cancelled transport timeout_possible_charge or an HTTP status",
             }),
         }
     }

@@ -19,12 +19,14 @@ use super::body::read_body;
 use super::edge::ConnectionCloser;
 use super::errors::ApiError;
 use super::inflight::InFlightGuard;
-use super::record::PendingRecord;
+use super::limiter::Refusal;
+use super::record::{PendingRecord, now_ms};
 use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
 use crate::router::{
-    Decision, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target, parse_data_class,
+    Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target,
+    parse_data_class,
 };
 use crate::wire::openai::ChatCompletionRequest;
 
@@ -102,6 +104,18 @@ async fn handle(
     if let Some(rejection) = decision.rejection() {
         return Err(refuse(&decision, rejection, pending));
     }
+    let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
+    let prompt_tokens = decision.est_tokens.saturating_sub(max_tokens.unwrap_or(0));
+    pending.prompt_estimate(prompt_tokens);
+    if let Err(refusal) = admit(&gateway, &agent, &decision, &mut pending) {
+        let err = ApiError::too_many_requests(
+            &refusal.kind.code(),
+            limit_message(&agent, &refusal),
+            refusal.retry_after_secs,
+        );
+        pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
+        return Err(err);
+    }
 
     let mut plan: VecDeque<PlanStep> = decision.plan().iter().cloned().collect();
     let mut tried: Vec<Target> = Vec::with_capacity(plan.len());
@@ -139,6 +153,27 @@ async fn handle(
                 }
             }
         }
+        if let Target::Frontier { model, .. } = &step.target {
+            match gateway.reserve_frontier(model, prompt_tokens, max_tokens).await {
+                Some(reservation) => pending.hold(reservation),
+                None => {
+                    // Another request (here or on another router) spent the rest of the budget
+                    // since the decision: do what policy does past it.
+                    decision = gateway.decide_past_budget(&features);
+                    pending.redecided(&decision);
+                    if let Some(rejection) = decision.rejection() {
+                        return Err(refuse(&decision, rejection, pending));
+                    }
+                    plan = decision
+                        .plan()
+                        .iter()
+                        .filter(|s| !tried.contains(&s.target) && !matches!(s.target, Target::Frontier { .. }))
+                        .cloned()
+                        .collect();
+                    continue;
+                }
+            }
+        }
         tried.push(step.target.clone());
         let _slot = match &step.target {
             Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),
@@ -146,7 +181,14 @@ async fn handle(
         };
         // Noted before the call: if every target fails, the record names the last one tried.
         pending.serving(&step);
+        let frontier_model = match &step.target {
+            Target::Frontier { model, .. } => Some(model.clone()),
+            Target::Local { .. } => None,
+        };
         let call = gateway.call(&step.target, &request, |err, wait| {
+            if let Some(model) = &frontier_model {
+                pending.charge_failed(model, err.usage.as_deref().copied());
+            }
             pending.attempt_retried(err.outcome, wait)
         });
         match call.await {
@@ -174,6 +216,9 @@ async fn handle(
                 return Err(err);
             }
             Err(err) => {
+                if let Some(model) = &frontier_model {
+                    pending.charge_failed(model, err.usage.as_deref().copied());
+                }
                 pending.attempt_failed(err.outcome);
                 tracing::warn!(request_id = pending.request_id(), route = %step.target.route_label(), error = %err, "upstream failed before the first byte");
                 failures.push(format!("{}: {}", step.target.route_label(), err.message));
@@ -204,6 +249,51 @@ async fn handle(
     };
     pending.finish(err.status.as_u16(), Some(err.code.clone()), None);
     Err(err)
+}
+
+/// Checks the agent's limits before its request is served: its daily frontier spend (fleet-wide,
+/// when the plan starts at the frontier), then its per-router counters, which then hold the
+/// request until its record is finished.
+fn admit(gateway: &Gateway, agent: &str, decision: &Decision, pending: &mut PendingRecord) -> Result<(), Refusal> {
+    let limits = gateway.limits_of(agent);
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let to_frontier = decision
+        .plan()
+        .first()
+        .is_some_and(|s| matches!(s.target, Target::Frontier { .. }));
+    if let Some(daily) = limits.daily_usd
+        && to_frontier
+        && gateway.spend().agent_today(agent, now) >= daily
+    {
+        return Err(Refusal {
+            kind: LimitKind::DailyUsd,
+            limit: daily,
+            retry_after_secs: super::spend::resets_in_secs(now),
+        });
+    }
+    // The decision's estimate is the prompt's plus `max_tokens`.
+    let admission = gateway
+        .limiter()
+        .admit(agent, &limits, decision.est_tokens, now_ms(now))?;
+    pending.admitted(admission);
+    Ok(())
+}
+
+/// What an agent over a limit is told: which limit, its value, and when to retry.
+fn limit_message(agent: &str, refusal: &Refusal) -> String {
+    let what = match refusal.kind {
+        LimitKind::Rpm => format!("{:.0} requests per minute", refusal.limit),
+        LimitKind::Tpm => format!("{:.0} tokens per minute", refusal.limit),
+        LimitKind::MaxInFlight => format!("{:.0} requests in flight", refusal.limit),
+        LimitKind::DailyUsd => format!("${:.2} of frontier spend per UTC day", refusal.limit),
+    };
+    format!(
+        "agent `{agent}` is over its limit of {what} (agent.{agent}.{}); retry after {} s",
+        refusal.kind, refusal.retry_after_secs
+    )
 }
 
 /// The agent's error for a decision that refused the request; the refusal is recorded.

@@ -66,6 +66,14 @@ impl ApiError {
         )
     }
 
+    /// 429: the agent is over one of its limits; retry after `retry_after` seconds.
+    pub fn too_many_requests(code: &str, message: impl Into<String>, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", code, message)
+        }
+    }
+
     /// 503: no capacity; retry later.
     pub fn unavailable(code: &str, message: impl Into<String>, retry_after: u32) -> Self {
         ApiError {

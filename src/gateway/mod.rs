@@ -7,8 +7,10 @@ mod chat;
 mod control_health;
 mod edge;
 mod errors;
+pub mod fleet_spend;
 mod inflight;
 mod keys;
+mod limiter;
 mod metrics;
 mod record;
 mod relay;
@@ -33,19 +35,25 @@ pub use control_health::ControlHealth;
 pub use errors::ApiError;
 pub use inflight::InFlight;
 pub use keys::AgentKeys;
+pub use limiter::{Admission, AgentUsage, Limiter, Refusal};
 pub use server::{app, run, serve};
-pub use spend::SpendTracker;
+pub use spend::{FleetSpend, Reservation, SpendTracker};
 pub use status::StatusAccess;
 
 use crate::config::{FleetConfig, Node};
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::recorder::Recorder;
-use crate::router::{Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, Target, select};
+use crate::router::{
+    AgentLimits, Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, SpendState, Target, select,
+};
 use crate::wire::openai::ChatCompletionRequest;
 use metrics::GatewayMetrics;
 use upstream::Timeouts;
 use upstream::{UpstreamError, UpstreamReply};
+
+/// The longest a frontier request waits for a refresh to grow this router's lease of the budget.
+pub const LEASE_WAIT: Duration = Duration::from_millis(150);
 
 /// Everything a request handler needs, shared by all of them.
 pub struct Gateway {
@@ -60,6 +68,10 @@ pub struct Gateway {
     pub in_flight: InFlight,
     recorder: Recorder,
     spend: SpendTracker,
+    /// Per-agent request, token and concurrency counters.
+    limiter: Limiter,
+    /// Each `[[agents]]` entry's own limits.
+    agent_limits: HashMap<String, AgentLimits>,
     keys: AgentKeys,
     client: reqwest::Client,
     metrics: GatewayMetrics,
@@ -122,8 +134,15 @@ impl Gateway {
             sources.fleet.clone(),
             sources.control.clone(),
         );
+        let agent_limits = config
+            .agents
+            .iter()
+            .map(|a| (a.name.clone(), AgentLimits::of(a)))
+            .collect();
         Arc::new(Gateway {
             policy: Policy::from_config(&config),
+            limiter: Limiter::default(),
+            agent_limits,
             config: Arc::new(config),
             nodes,
             fleet: sources.fleet,
@@ -147,6 +166,29 @@ impl Gateway {
         &self.spend
     }
 
+    /// The limits of `agent` in force: its `[[agents]]` entry's, with live overrides applied.
+    pub fn limits_of(&self, agent: &str) -> AgentLimits {
+        let control = self.control.borrow().clone();
+        let base = self.agent_limits.get(agent).copied().unwrap_or_default();
+        self.overrides_of(&control).agent_limits(agent, base)
+    }
+
+    /// The agents that may have limits: `[[agents]]` entries and agents with a live override.
+    pub fn limited_agents(&self) -> Vec<String> {
+        let control = self.control.borrow().clone();
+        let overrides = self.overrides_of(&control);
+        let mut agents: Vec<String> = self.agent_limits.keys().cloned().collect();
+        agents.extend(overrides.agents_with_limits().map(str::to_string));
+        agents.sort();
+        agents.dedup();
+        agents
+    }
+
+    /// Per-agent counters on this router.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// The decision for a request with these features, from the live fleet, control and spend.
     pub fn decide(&self, features: &RequestFeatures) -> Decision {
         let control = self.control.borrow().clone();
@@ -159,6 +201,62 @@ impl Gateway {
             &fleet,
             &self.spend.state(Utc::now()),
         )
+    }
+
+    /// The decision for a request whose frontier step found the budget spent: what policy does
+    /// past the budget (degrade to local, or refuse).
+    pub fn decide_past_budget(&self, features: &RequestFeatures) -> Decision {
+        let control = self.control.borrow().clone();
+        let overrides = self.overrides_of(&control);
+        let fleet = self.fleet_view(&control);
+        let now = Utc::now();
+        let spent = SpendState {
+            frontier_usd_today: f64::INFINITY,
+            resets_in_secs: spend::resets_in_secs(now),
+        };
+        select(features, &self.policy, &overrides, &fleet, &spent)
+    }
+
+    /// The fleet's daily frontier budget in force (the override, else the config; 0 for none).
+    pub fn daily_budget_usd(&self) -> f64 {
+        let control = self.control.borrow().clone();
+        self.overrides_of(&control)
+            .daily_budget_usd
+            .unwrap_or(self.policy.daily_frontier_budget_usd)
+    }
+
+    /// Holds the expected cost of a call to frontier `model` against the fleet's daily budget, or
+    /// `None` when the budget is spent. The estimate prices the request's estimated prompt tokens
+    /// and its `max_tokens` (the dearest request seen today when that is more). When only this
+    /// router's lease is spent and the fleet has budget left, it waits up to [`LEASE_WAIT`] for
+    /// the refresh to grant more.
+    pub async fn reserve_frontier(
+        &self,
+        model: &str,
+        prompt_tokens: u64,
+        max_tokens: Option<u64>,
+    ) -> Option<Reservation> {
+        let budget = self.daily_budget_usd();
+        let usage = crate::config::TokenUsage {
+            uncached_in: prompt_tokens,
+            out: max_tokens.unwrap_or(0),
+            ..Default::default()
+        };
+        let estimate = |now: chrono::DateTime<Utc>| {
+            self.config
+                .price_for(model, now.date_naive())
+                .map_or(0.0, |price| price.cost(&usage))
+        };
+        let now = Utc::now();
+        if let Some(held) = self.spend.try_reserve(estimate(now), budget, now) {
+            return Some(held);
+        }
+        if !self.spend.lease_may_grow(budget, now) {
+            return None;
+        }
+        tokio::time::sleep(LEASE_WAIT).await;
+        let now = Utc::now();
+        self.spend.try_reserve(estimate(now), budget, now)
     }
 
     /// The overrides of `control`, parsed only when they differ from the last ones seen.

@@ -10,6 +10,8 @@ use crate::domain::{Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback}
 use crate::router::{Decision, PlanStep, Target};
 
 use super::Gateway;
+use super::limiter::Admission;
+use super::spend::Reservation;
 
 /// A decision on its way to the recorder; dropping it unfinished records the request as abandoned.
 pub struct PendingRecord {
@@ -18,6 +20,14 @@ pub struct PendingRecord {
     started: Instant,
     /// The attempt under way: its target and when it started.
     attempt: Option<(String, Instant)>,
+    /// The expected cost held against the budget while a frontier attempt runs.
+    reservation: Option<Reservation>,
+    /// What failed frontier attempts that reported usage cost.
+    failed_cost_usd: f64,
+    /// The request's hold on its agent's limit counters.
+    admission: Option<Admission>,
+    /// Estimated prompt tokens: what a frontier stream cut before its usage is charged for input.
+    prompt_estimate: u64,
 }
 
 impl PendingRecord {
@@ -52,6 +62,40 @@ impl PendingRecord {
             record: Some(record),
             started,
             attempt: None,
+            reservation: None,
+            failed_cost_usd: 0.0,
+            admission: None,
+            prompt_estimate: 0,
+        }
+    }
+
+    /// Notes the request's estimated prompt tokens (its estimate less `max_tokens`).
+    pub fn prompt_estimate(&mut self, tokens: u64) {
+        self.prompt_estimate = tokens;
+    }
+
+    /// Holds the agent's limit counters until the record is finished (then its tokens count).
+    pub fn admitted(&mut self, admission: Admission) {
+        self.admission = Some(admission);
+    }
+
+    /// Holds `reservation` against the budget until the record is finished.
+    pub fn hold(&mut self, reservation: Reservation) {
+        if let Some(previous) = self.reservation.replace(reservation) {
+            self.gateway.spend.release(previous);
+        }
+    }
+
+    /// Charges the usage a failed attempt on frontier `model` reported (the provider bills it).
+    pub fn charge_failed(&mut self, model: &str, usage: Option<TokenUsage>) {
+        let Some(usage) = usage else { return };
+        let now = Utc::now();
+        match self.gateway.config.price_for(model, now.date_naive()) {
+            Some(price) => self.failed_cost_usd += price.cost(&usage),
+            None => tracing::warn!(
+                model,
+                "no price for frontier model; a failed attempt's usage is not charged"
+            ),
         }
     }
 
@@ -140,7 +184,11 @@ impl PendingRecord {
         record.status = i32::from(status);
         record.error = error;
         record.latency_ms = self.started.elapsed().as_millis() as i64;
-        if let Some(usage) = usage {
+        if let Some(mut usage) = usage {
+            if record.endpoint == Endpoint::Frontier && usage.input_total() == 0 {
+                // A stream cut before its usage arrived: the provider read the whole prompt.
+                usage.uncached_in = self.prompt_estimate;
+            }
             record.prompt_tokens = i64::try_from(usage.input_total()).unwrap_or(i64::MAX);
             record.completion_tokens = i64::try_from(usage.out).unwrap_or(i64::MAX);
             if record.endpoint == Endpoint::Frontier {
@@ -152,8 +200,16 @@ impl PendingRecord {
                         "no price for frontier model; recording cost 0 (add a [[pricing]] row)"
                     ),
                 }
-                self.gateway.spend.add(record.cost_usd, now);
             }
+        }
+        record.cost_usd += self.failed_cost_usd;
+        self.gateway.spend.add(&record.agent, record.cost_usd, now);
+        if let Some(reservation) = self.reservation.take() {
+            self.gateway.spend.release(reservation);
+        }
+        if let Some(admission) = self.admission.take() {
+            let tokens = u64::try_from(record.prompt_tokens.saturating_add(record.completion_tokens)).unwrap_or(0);
+            self.gateway.limiter.finish(admission, tokens, now_ms(now));
         }
         tracing::debug!(
             request_id = %record.request_id, agent = %record.agent, class = %record.effective_class,
@@ -186,6 +242,11 @@ impl Drop for PendingRecord {
     fn drop(&mut self) {
         self.abandoned(None);
     }
+}
+
+/// `now` in milliseconds since the epoch, as the limiter counts time.
+pub fn now_ms(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp_millis()).unwrap_or(0)
 }
 
 /// How an attempt names its target: the node, or `provider/model` for a frontier API.

@@ -91,6 +91,11 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     let gateway = Gateway::new(config, sources);
     seed_spend(&gateway, &store).await;
     let router_id = crate::presence::router_id();
+    let fleet_spend = super::fleet_spend::spawn(
+        gateway.clone(),
+        store.clone(),
+        super::fleet_spend::ledger_id(&router_id),
+    );
     let listener = crate::net::bind(addr, "router").await?;
     let metrics = match gateway.config.router.metrics_listen {
         Some(metrics_addr) => Some(serve_metrics(gateway.clone(), metrics_addr).await?),
@@ -107,6 +112,7 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
     tracing::info!(listen = %addr, nodes = gateway.in_flight.all().len(), store = %store.redacted_url(), "router serving");
     let served = serve(gateway, listener, crate::net::stop_requested()).await;
     presence.abort();
+    fleet_spend.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -1,11 +1,23 @@
 //! `farmhand spend`: frontier spend against the volume kept on the farm.
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use clap::Args;
+use serde::Serialize;
 
 use super::format::{cell, parse_window, tokens, usd};
 use crate::domain::Endpoint;
-use crate::store::{SpendGroup, Store};
+use crate::store::{AgentLimitLine, LimitUse, SpendGroup, SpendSummary, Store};
+
+/// Routers that reported within this long count as live for limit usage.
+const LIVE_WINDOW: TimeDelta = TimeDelta::seconds(3);
+
+/// What `farmhand spend --json` prints: the summary, and each limited agent's use of its limits.
+#[derive(Serialize)]
+struct SpendReport<'a> {
+    #[serde(flatten)]
+    summary: &'a SpendSummary,
+    agent_limits: &'a [AgentLimitLine],
+}
 
 /// Options of `farmhand spend`.
 #[derive(Debug, Clone, Args)]
@@ -20,8 +32,13 @@ pub async fn spend(store: &Store, args: &SpendArgs, as_json: bool) -> anyhow::Re
     let now = Utc::now();
     let since = parse_window(&args.since, now).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
     let summary = store.spend_summary(since, now).await?;
+    let limits = store.agent_limits(now, now - LIVE_WINDOW).await?;
     if as_json {
-        println!("{}", serde_json::to_string(&summary)?);
+        let report = SpendReport {
+            summary: &summary,
+            agent_limits: &limits,
+        };
+        println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     let frontier = summary.endpoint(Endpoint::Frontier);
@@ -51,7 +68,33 @@ pub async fn spend(store: &Store, args: &SpendArgs, as_json: bool) -> anyhow::Re
     ] {
         print_groups(title, groups);
     }
+    print_limits(&limits);
     Ok(())
+}
+
+fn print_limits(lines: &[AgentLimitLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("\nagent limits (used / limit; rpm, tpm and in flight per router, spend today for the fleet)");
+    for line in lines {
+        println!(
+            "  {} rpm {:>13}  tpm {:>17}  in flight {:>9}  spend {}",
+            cell(&line.agent, 24),
+            used_of(line.rpm, |n| format!("{n:.0}")),
+            used_of(line.tpm, |n| format!("{n:.0}")),
+            used_of(line.max_in_flight, |n| format!("{n:.0}")),
+            used_of(line.daily_usd, usd)
+        );
+    }
+}
+
+/// `used / limit`, or `used` alone with no limit.
+fn used_of(limit: LimitUse, show: impl Fn(f64) -> String) -> String {
+    match limit.limit {
+        Some(max) => format!("{} / {}", show(limit.used), show(max)),
+        None => show(limit.used),
+    }
 }
 
 fn print_groups(title: &str, groups: &[SpendGroup]) {

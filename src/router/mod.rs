@@ -24,7 +24,8 @@ pub use features::{RequestFeatures, RequestInput};
 pub use local_fit::{LocalFit, OllamaGap, field_needing};
 pub(crate) use policy::rank;
 pub use policy::{
-    ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, LocalMiss, ModelCapabilities,
-    NodeView, OVERRIDE_KEYS, Outcome, OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection,
-    Sensitivity, SpendState, Target, same_model, select, validate_override,
+    AgentLimits, ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, LimitKind, LocalMiss,
+    ModelCapabilities, NodeView, OVERRIDE_KEYS, Outcome, OverrideError, Overrides, PlanStep, Policy, Reason,
+    RejectCode, Rejection, Sensitivity, SpendState, Target, same_model, select, validate_override,
+    validate_override_for,
 };

@@ -6,6 +6,7 @@
 //! public interface. Readers tail decisions by id cursor and re-read control tables on a
 //! [`Wakeup`], so a missed wake-up never loses a row.
 
+mod agent_limits;
 mod error;
 mod model;
 mod postgres;
@@ -14,14 +15,15 @@ mod sqlite;
 mod url;
 mod wakeup;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
+pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use model::{
-    AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow, PullJobRow,
-    RouterEndpoint, TERMINAL_PULL_STATES,
+    AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
+    PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
@@ -220,6 +222,35 @@ impl Store {
     /// Removes a router's reports (it is shutting down), when given, and any report older than `older_than`.
     pub async fn forget_presence(&self, router_id: Option<&str>, older_than: DateTime<Utc>) -> Result<(), StoreError> {
         dispatch!(self.forget_presence(router_id, older_than))
+    }
+
+    /// The shared budget's refresh, in one transaction that no other router's runs through:
+    /// writes router `router_id`'s own frontier spend on `day` per agent (each row the day's
+    /// total), reads every router's rows, and sets this router's lease to what `lease` makes of
+    /// them. Returns the rows read.
+    pub async fn exchange_spend(
+        &self,
+        router_id: &str,
+        day: NaiveDate,
+        own: &[AgentReport],
+        reported_at: DateTime<Utc>,
+        lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
+    ) -> Result<Vec<RouterSpendRow>, StoreError> {
+        dispatch!(self.exchange_spend(router_id, day, own, reported_at, lease))
+    }
+
+    /// Per-agent limit usage today, from the reports of routers live after `live_after`.
+    pub async fn agent_limits(
+        &self,
+        now: DateTime<Utc>,
+        live_after: DateTime<Utc>,
+    ) -> Result<Vec<AgentLimitLine>, StoreError> {
+        Ok(limit_lines(&self.router_spend(now.date_naive()).await?, live_after))
+    }
+
+    /// Every router's spend report rows for `day`.
+    pub async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        dispatch!(self.router_spend(day))
     }
 
     /// Every router's last report about `node`.

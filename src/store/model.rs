@@ -88,6 +88,53 @@ pub struct PullJobRow {
     pub error: Option<String>,
 }
 
+/// One router's frontier spend by one agent on one UTC day, as it last reported it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouterSpendRow {
+    /// The reporting router's id.
+    pub router_id: String,
+    /// The calling agent.
+    pub agent: String,
+    /// USD spent on frontier calls.
+    pub cost_usd: f64,
+    /// The router's lease of the day's budget (USD, on its row with the empty agent; else 0).
+    pub leased_usd: f64,
+    /// What the router counted for the agent and the limits it enforces.
+    pub usage: AgentUsageRow,
+    /// When the router last reported.
+    pub reported_at: DateTime<Utc>,
+}
+
+/// What one router counts for one agent now, and the limits it enforces (`None`: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct AgentUsageRow {
+    /// Requests in the last minute.
+    pub requests_1m: i64,
+    /// Tokens in the last minute, in-flight estimates included.
+    pub tokens_1m: i64,
+    /// Requests in flight.
+    pub in_flight: i64,
+    /// Requests per minute allowed.
+    pub rpm_limit: Option<i64>,
+    /// Tokens per minute allowed.
+    pub tpm_limit: Option<i64>,
+    /// Requests in flight allowed.
+    pub max_in_flight_limit: Option<i64>,
+    /// Frontier USD per day allowed.
+    pub daily_usd_limit: Option<f64>,
+}
+
+/// One agent's line in a router's spend report.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentReport {
+    /// The agent.
+    pub agent: String,
+    /// Its frontier spend today on this router.
+    pub cost_usd: f64,
+    /// Its limit counters and limits on this router.
+    pub usage: AgentUsageRow,
+}
+
 /// What one router last reported about one node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PresenceRow {

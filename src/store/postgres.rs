@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
@@ -10,9 +10,9 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 use super::model::{
-    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, RouterEndpoint, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count,
-    in_flight_counts, now, parse_drain_state, pull_conflict,
+    AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
+    UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -569,6 +569,71 @@ impl PgStore {
         Ok(())
     }
 
+    pub(crate) async fn exchange_spend(
+        &self,
+        router_id: &str,
+        day: NaiveDate,
+        own: &[AgentReport],
+        reported_at: DateTime<Utc>,
+        lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
+    ) -> Result<Vec<RouterSpendRow>, StoreError> {
+        let marker = [AgentReport::default()];
+        let all = || own.iter().chain(&marker);
+        let agents: Vec<&str> = all().map(|r| r.agent.as_str()).collect();
+        let costs: Vec<f64> = all().map(|r| r.cost_usd).collect();
+        let requests: Vec<i64> = all().map(|r| r.usage.requests_1m).collect();
+        let tokens: Vec<i64> = all().map(|r| r.usage.tokens_1m).collect();
+        let in_flight: Vec<i64> = all().map(|r| r.usage.in_flight).collect();
+        let rpm: Vec<Option<i64>> = all().map(|r| r.usage.rpm_limit).collect();
+        let tpm: Vec<Option<i64>> = all().map(|r| r.usage.tpm_limit).collect();
+        let max_in_flight: Vec<Option<i64>> = all().map(|r| r.usage.max_in_flight_limit).collect();
+        let daily: Vec<Option<f64>> = all().map(|r| r.usage.daily_usd_limit).collect();
+        let mut tx = self.pool.begin().await?;
+        // One refresh at a time across the fleet: leases are granted from what every router holds.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('farmhand.router_spend'))")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO router_spend (day, router_id, agent, cost_usd, requests_1m, tokens_1m, in_flight, \
+             rpm_limit, tpm_limit, max_in_flight_limit, daily_usd_limit, reported_at) \
+             SELECT $1, $2, a.*, $12 FROM UNNEST($3::text[], $4::float8[], $5::int8[], $6::int8[], $7::int8[], \
+             $8::int8[], $9::int8[], $10::int8[], $11::float8[]) AS a \
+             ON CONFLICT (day, router_id, agent) DO UPDATE SET \
+             cost_usd = GREATEST(router_spend.cost_usd, EXCLUDED.cost_usd), requests_1m = EXCLUDED.requests_1m, \
+             tokens_1m = EXCLUDED.tokens_1m, in_flight = EXCLUDED.in_flight, rpm_limit = EXCLUDED.rpm_limit, \
+             tpm_limit = EXCLUDED.tpm_limit, max_in_flight_limit = EXCLUDED.max_in_flight_limit, \
+             daily_usd_limit = EXCLUDED.daily_usd_limit, reported_at = EXCLUDED.reported_at",
+        )
+        .bind(day)
+        .bind(router_id)
+        .bind(&agents)
+        .bind(&costs)
+        .bind(&requests)
+        .bind(&tokens)
+        .bind(&in_flight)
+        .bind(&rpm)
+        .bind(&tpm)
+        .bind(&max_in_flight)
+        .bind(&daily)
+        .bind(reported_at)
+        .execute(&mut *tx)
+        .await?;
+        let rows = read_router_spend(&mut tx, day).await?;
+        sqlx::query("UPDATE router_spend SET leased_usd = $3 WHERE day = $1 AND router_id = $2 AND agent = ''")
+            .bind(day)
+            .bind(router_id)
+            .bind(lease(&rows))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_router_spend(&mut conn, day).await
+    }
+
     pub(crate) async fn forget_presence(
         &self,
         router_id: Option<&str>,
@@ -728,3 +793,31 @@ WITH ins AS (
         cost_usd = s.cost_usd + EXCLUDED.cost_usd
 )
 SELECT count(*)::int8, max(id) FROM ins";
+
+/// Every router's spend report rows for `day`.
+async fn read_router_spend(conn: &mut PgConnection, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+    let rows = sqlx::query("SELECT router_id, agent, cost_usd, leased_usd, requests_1m, tokens_1m, in_flight, rpm_limit, tpm_limit, max_in_flight_limit, daily_usd_limit, reported_at FROM router_spend WHERE day = $1")
+        .bind(day)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RouterSpendRow {
+                router_id: row.try_get("router_id")?,
+                agent: row.try_get("agent")?,
+                cost_usd: row.try_get("cost_usd")?,
+                leased_usd: row.try_get("leased_usd")?,
+                usage: AgentUsageRow {
+                    requests_1m: row.try_get("requests_1m")?,
+                    tokens_1m: row.try_get("tokens_1m")?,
+                    in_flight: row.try_get("in_flight")?,
+                    rpm_limit: row.try_get("rpm_limit")?,
+                    tpm_limit: row.try_get("tpm_limit")?,
+                    max_in_flight_limit: row.try_get("max_in_flight_limit")?,
+                    daily_usd_limit: row.try_get("daily_usd_limit")?,
+                },
+                reported_at: row.try_get("reported_at")?,
+            })
+        })
+        .collect()
+}

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
@@ -16,9 +16,9 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 use super::model::{
-    AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow, PresenceRow,
-    PullJobRow, RawDecision, RouterEndpoint, TERMINAL_PULL_STATES, UNSET, attempts_json, change_detail, count,
-    in_flight_counts, now, parse_drain_state, pull_conflict,
+    AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
+    UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -631,6 +631,60 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(crate) async fn exchange_spend(
+        &self,
+        router_id: &str,
+        day: NaiveDate,
+        own: &[AgentReport],
+        reported_at: DateTime<Utc>,
+        lease: impl FnOnce(&[RouterSpendRow]) -> f64 + Send,
+    ) -> Result<Vec<RouterSpendRow>, StoreError> {
+        // `BEGIN IMMEDIATE`: one refresh at a time, so leases are granted from what every router holds.
+        let mut tx = self.write_tx().await?;
+        let marker = [AgentReport::default()];
+        for report in own.iter().chain(&marker) {
+            let u = &report.usage;
+            sqlx::query(
+                "INSERT INTO router_spend (day, router_id, agent, cost_usd, requests_1m, tokens_1m, in_flight, \
+                 rpm_limit, tpm_limit, max_in_flight_limit, daily_usd_limit, reported_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (day, router_id, agent) DO UPDATE SET \
+                 cost_usd = max(router_spend.cost_usd, excluded.cost_usd), requests_1m = excluded.requests_1m, \
+                 tokens_1m = excluded.tokens_1m, in_flight = excluded.in_flight, rpm_limit = excluded.rpm_limit, \
+                 tpm_limit = excluded.tpm_limit, max_in_flight_limit = excluded.max_in_flight_limit, \
+                 daily_usd_limit = excluded.daily_usd_limit, reported_at = excluded.reported_at",
+            )
+            .bind(day.to_string())
+            .bind(router_id)
+            .bind(&report.agent)
+            .bind(report.cost_usd)
+            .bind(u.requests_1m)
+            .bind(u.tokens_1m)
+            .bind(u.in_flight)
+            .bind(u.rpm_limit)
+            .bind(u.tpm_limit)
+            .bind(u.max_in_flight_limit)
+            .bind(u.daily_usd_limit)
+            .bind(ts(reported_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let rows = read_router_spend(&mut tx, day).await?;
+        sqlx::query("UPDATE router_spend SET leased_usd = $3 WHERE day = $1 AND router_id = $2 AND agent = ''")
+            .bind(day.to_string())
+            .bind(router_id)
+            .bind(lease(&rows))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    pub(crate) async fn router_spend(&self, day: NaiveDate) -> Result<Vec<RouterSpendRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_router_spend(&mut conn, day).await
+    }
+
     pub(crate) async fn forget_presence(
         &self,
         router_id: Option<&str>,
@@ -737,6 +791,39 @@ async fn insert_audit(
     .fetch_one(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Every router's spend report rows for `day`.
+async fn read_router_spend(
+    conn: &mut sqlx::SqliteConnection,
+    day: NaiveDate,
+) -> Result<Vec<RouterSpendRow>, StoreError> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT router_id, agent, cost_usd, leased_usd, requests_1m, tokens_1m, in_flight, rpm_limit, tpm_limit, max_in_flight_limit, daily_usd_limit, reported_at FROM router_spend WHERE day = $1")
+        .bind(day.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let reported_at: String = row.try_get("reported_at")?;
+            Ok(RouterSpendRow {
+                router_id: row.try_get("router_id")?,
+                agent: row.try_get("agent")?,
+                cost_usd: row.try_get("cost_usd")?,
+                leased_usd: row.try_get("leased_usd")?,
+                usage: AgentUsageRow {
+                    requests_1m: row.try_get("requests_1m")?,
+                    tokens_1m: row.try_get("tokens_1m")?,
+                    in_flight: row.try_get("in_flight")?,
+                    rpm_limit: row.try_get("rpm_limit")?,
+                    tpm_limit: row.try_get("tpm_limit")?,
+                    max_in_flight_limit: row.try_get("max_in_flight_limit")?,
+                    daily_usd_limit: row.try_get("daily_usd_limit")?,
+                },
+                reported_at: parse_ts("router_spend.reported_at", &reported_at)?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

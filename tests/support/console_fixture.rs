@@ -221,6 +221,7 @@ pub fn state() -> State {
         today: summary(1),
         day: summary(2),
         week: summary(9),
+        limits: Vec::new(),
     });
     state.audit = vec![
         AuditRow {

@@ -204,7 +204,7 @@ fn set_up_round(stack: &Stack, control: &watch::Sender<Arc<ControlSnapshot>>, rn
         stack
             .gateway
             .spend()
-            .add(rng.random_range(0.0..80.0), chrono::Utc::now());
+            .add("property", rng.random_range(0.0..80.0), chrono::Utc::now());
     }
     unscannable_leaves
 }

@@ -30,6 +30,7 @@ pub struct Stack {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     presence: tokio::task::JoinHandle<()>,
+    spend_refresh: tokio::task::JoinHandle<()>,
 }
 
 /// Fast telemetry so tests see changes quickly.
@@ -117,6 +118,11 @@ impl Stack {
         let mut fleet = sources.fleet.clone();
         let control = sources.control.clone();
         let gateway = Gateway::new(config, sources);
+        let spend_refresh = farmhand::gateway::fleet_spend::spawn(
+            gateway.clone(),
+            store.clone(),
+            farmhand::gateway::fleet_spend::ledger_id("test-router"),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let presence = farmhand::presence::spawn(
@@ -150,6 +156,7 @@ impl Stack {
             stop: Some(stop),
             server: Some(server),
             presence,
+            spend_refresh,
         }
     }
 
@@ -206,6 +213,7 @@ impl Drop for Stack {
             let _ = stop.send(());
         }
         self.presence.abort();
+        self.spend_refresh.abort();
     }
 }
 

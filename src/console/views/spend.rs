@@ -1,5 +1,5 @@
 //! The Spend view: frontier spend against local volume for today, 24 h and 7 d, the 24 h
-//! breakdown by class and agent, and today's budget gauge.
+//! breakdown by class and agent, today's budget gauge, and each limited agent's used / limit.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,7 +11,7 @@ use crate::console::format::{percent, sparkline};
 use crate::console::format::{tokens, usd};
 use crate::console::state::State;
 use crate::domain::Endpoint;
-use crate::store::{SpendGroup, SpendSummary};
+use crate::store::{AgentLimitLine, LimitUse, SpendGroup, SpendSummary};
 
 /// Draws the spend windows, the breakdowns and the budget gauge.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
@@ -111,6 +111,14 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     )
     .render(windows, buf);
     hourly_chart(state, &spend.day, hourly, buf);
+    let breakdown = if spend.limits.is_empty() {
+        breakdown
+    } else {
+        let rows = u16::try_from(spend.limits.len()).unwrap_or(u16::MAX).saturating_add(3);
+        let [rest, limits] = Layout::vertical([Constraint::Min(0), Constraint::Length(rows)]).areas(breakdown);
+        agent_limits(state, &spend.limits, limits, buf);
+        rest
+    };
     let [by_class, by_agent] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(breakdown);
     groups(state, " 24 h by class ", &spend.day.by_class, by_class, buf);
     groups(state, " 24 h by agent ", &spend.day.by_agent, by_agent, buf);
@@ -183,4 +191,53 @@ fn groups(state: &State, title: &'static str, groups: &[SpendGroup], area: Rect,
     .style(theme.text())
     .block(Block::bordered().border_style(theme.border()).title(title))
     .render(area, buf);
+}
+
+/// Each limited agent's used / limit: rpm, tpm and in flight on its busiest router, frontier
+/// spend today across the fleet.
+fn agent_limits(state: &State, lines: &[AgentLimitLine], area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let count = |n: f64| format!("{n:.0}");
+    let rows = lines.iter().map(|l| {
+        Row::new([
+            l.agent.clone(),
+            used_of(l.rpm, count),
+            used_of(l.tpm, count),
+            used_of(l.max_in_flight, count),
+            used_of(l.daily_usd, usd),
+        ])
+        .style(if over(l) { theme.warning() } else { theme.text() })
+    });
+    Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Length(13),
+            Constraint::Length(17),
+            Constraint::Length(9),
+            Constraint::Length(19),
+        ],
+    )
+    .header(Row::new(["AGENT", "RPM", "TPM", "IN FLIGHT", "SPEND TODAY"]).style(theme.dim()))
+    .block(
+        Block::bordered()
+            .border_style(theme.border())
+            .title(" agent limits · used / limit (rpm, tpm, in flight per router) "),
+    )
+    .render(area, buf);
+}
+
+/// `used / limit`, or `used` alone with no limit.
+fn used_of(limit: LimitUse, show: impl Fn(f64) -> String) -> String {
+    match limit.limit {
+        Some(max) => format!("{} / {}", show(limit.used), show(max)),
+        None => show(limit.used),
+    }
+}
+
+/// Whether any of the agent's limits is reached.
+fn over(line: &AgentLimitLine) -> bool {
+    [line.rpm, line.tpm, line.max_in_flight, line.daily_usd]
+        .iter()
+        .any(|l| l.limit.is_some_and(|max| l.used >= max))
 }

@@ -68,6 +68,9 @@ pub struct UpstreamError {
     pub untranslatable: Option<TranslateError>,
     /// How the attempt ended, as the decision's attempts record it.
     pub outcome: AttemptOutcome,
+    /// Token usage the upstream reported with the failure: charged like a success (boxed: it is
+    /// rare, and keeps the error small).
+    pub usage: Option<Box<TokenUsage>>,
 }
 
 impl UpstreamError {
@@ -113,6 +116,7 @@ impl UpstreamError {
             message: message.into(),
             untranslatable: None,
             outcome: AttemptOutcome::Status(status),
+            usage: None,
         }
     }
 
@@ -123,6 +127,20 @@ impl UpstreamError {
             message: message.into(),
             untranslatable: None,
             outcome,
+            usage: None,
+        }
+    }
+
+    /// This timeout as a possible charge: a non-streamed frontier call that may have been done
+    /// and billed, so it is not retried; other errors are returned as they are.
+    pub fn possibly_charged(self) -> Self {
+        if self.outcome != AttemptOutcome::Timeout {
+            return self;
+        }
+        UpstreamError {
+            outcome: AttemptOutcome::TimeoutPossibleCharge,
+            message: format!("{} (the provider may have done and billed the work)", self.message),
+            ..self
         }
     }
 
@@ -137,7 +155,7 @@ impl UpstreamError {
 
     /// Whether the same upstream is worth retrying after a wait (429, 529, 5xx, transport).
     pub fn is_retryable(&self) -> bool {
-        if self.untranslatable.is_some() {
+        if self.untranslatable.is_some() || self.outcome == AttemptOutcome::TimeoutPossibleCharge {
             return false;
         }
         match self.status {
@@ -150,6 +168,9 @@ impl UpstreamError {
     pub fn code(&self) -> String {
         if self.untranslatable.is_some() {
             return "unsupported_field".into();
+        }
+        if self.outcome == AttemptOutcome::TimeoutPossibleCharge {
+            return "upstream_timeout_possible_charge".into();
         }
         match self.status {
             Some(status) => format!("upstream_{status}"),
@@ -205,6 +226,17 @@ mod tests {
         assert_eq!(err.code(), "unsupported_field");
         assert_eq!(err.message, "`n` cannot be sent to Anthropic: one choice only");
         assert_eq!(crate::gateway::upstream::frontier::retry::retry_delay(&err, 0), None);
+    }
+
+    #[test]
+    fn a_timed_out_whole_completion_is_a_possible_charge_and_never_retried() {
+        let err = UpstreamError::timeout("timed out after 10000 ms waiting for an answer").possibly_charged();
+        assert_eq!(err.outcome.to_string(), "timeout_possible_charge");
+        assert!(!err.is_retryable());
+        assert_eq!(err.code(), "upstream_timeout_possible_charge");
+        assert_eq!(crate::gateway::upstream::frontier::retry::retry_delay(&err, 0), None);
+        let refused = UpstreamError::status(503, None, "openai 503 overloaded").possibly_charged();
+        assert!(refused.is_retryable(), "only timeouts are possible charges");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The routing policy and the pure decision: base policy from `fleet.toml`, live overrides
 //! from the store, a view of the fleet, and [`select`] that turns them into a [`Decision`].
 
+mod agent_limits;
 mod capabilities;
 mod decision;
 mod fleet_view;
@@ -15,10 +16,11 @@ use crate::domain::TaskClass;
 
 use super::detect::DetectorSet;
 
+pub use agent_limits::{AgentLimits, LimitKind};
 pub use capabilities::ModelCapabilities;
 pub use decision::{Decision, LocalMiss, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
 pub use fleet_view::{FleetView, NodeView, same_model};
-pub use overrides::{ClassTarget, OVERRIDE_KEYS, OverrideError, Overrides, validate_override};
+pub use overrides::{ClassTarget, OVERRIDE_KEYS, OverrideError, Overrides, validate_override, validate_override_for};
 pub(crate) use placement::rank;
 pub use select::{SpendState, select};
 

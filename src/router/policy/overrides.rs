@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::agent_limits::{AgentLimits, LimitKind};
 use crate::config::{OverBudget, UnscannableRoute};
 use crate::domain::{TaskClass, valid_model_name, wire_enum};
 
@@ -16,6 +17,10 @@ pub const OVERRIDE_KEYS: &[&str] = &[
     "budget.over",
     "node.<name>.excluded",
     "policy.unscannable",
+    "agent.<name>.rpm",
+    "agent.<name>.tpm",
+    "agent.<name>.max_in_flight",
+    "agent.<name>.daily_usd",
 ];
 
 /// Longest key or value echoed back in an error message.
@@ -40,7 +45,7 @@ wire_enum!(ClassTarget, "class target", {
 pub enum OverrideError {
     /// The key is not one of [`OVERRIDE_KEYS`].
     #[error(
-        "unknown override key `{key}` (known: frontier.kill_switch, class.<class>.target, class.<class>.model, budget.daily_usd, budget.over, node.<name>.excluded, policy.unscannable)"
+        "unknown override key `{key}` (known: frontier.kill_switch, class.<class>.target, class.<class>.model, budget.daily_usd, budget.over, node.<name>.excluded, policy.unscannable, agent.<name>.<rpm|tpm|max_in_flight|daily_usd>)"
     )]
     UnknownKey {
         /// The offending key.
@@ -64,6 +69,24 @@ pub enum OverrideError {
         /// What the key accepts.
         expected: &'static str,
     },
+    /// `agent.<name>.…` names no per-agent limit.
+    #[error("`{key}`: unknown agent limit `{limit}` (expected rpm, tpm, max_in_flight or daily_usd)")]
+    UnknownLimit {
+        /// The full key.
+        key: String,
+        /// The limit part.
+        limit: String,
+    },
+    /// `agent.<name>.…` names an agent that is not in `[[agents]]`.
+    #[error("`{key}`: unknown agent `{agent}` (configured: {known})")]
+    UnknownAgent {
+        /// The full key.
+        key: String,
+        /// The agent part.
+        agent: String,
+        /// The configured agents, comma-separated.
+        known: String,
+    },
     /// The one override that would break the invariant.
     #[error("sensitive work never leaves the farm: class.sensitive.target cannot be frontier")]
     SensitiveToFrontier,
@@ -78,11 +101,32 @@ enum Setting {
     Over(OverBudget),
     Excluded(String, bool),
     Unscannable(UnscannableRoute),
+    AgentLimit(String, LimitKind, Option<f64>),
 }
 
 /// Checks an override before it is written; the error says why it is refused.
 pub fn validate_override(key: &str, value: &str) -> Result<(), OverrideError> {
     parse(key, value).map(|_| ())
+}
+
+/// [`validate_override`], and an `agent.<name>.…` key must name one of `agents` (the
+/// `[[agents]]` entries).
+pub fn validate_override_for(key: &str, value: &str, agents: &[&str]) -> Result<(), OverrideError> {
+    if let Setting::AgentLimit(agent, _, _) = parse(key, value)?
+        && !agents.contains(&agent.as_str())
+    {
+        let known = if agents.is_empty() {
+            "none; add [[agents]] entries to fleet.toml".to_string()
+        } else {
+            agents.join(", ")
+        };
+        return Err(OverrideError::UnknownAgent {
+            key: echo(key),
+            agent: echo(&agent),
+            known,
+        });
+    }
+    Ok(())
 }
 
 fn echo(s: &str) -> String {
@@ -122,6 +166,8 @@ fn parse(key: &str, value: &str) -> Result<Setting, OverrideError> {
                 parse_class(key, rest, value)
             } else if let Some(name) = key.strip_prefix("node.").and_then(|r| r.strip_suffix(".excluded")) {
                 parse_node(key, name, value)
+            } else if let Some(rest) = key.strip_prefix("agent.") {
+                parse_agent(key, rest, value)
             } else {
                 Err(OverrideError::UnknownKey { key: echo(key) })
             }
@@ -169,6 +215,24 @@ fn parse_node(key: &str, name: &str, value: &str) -> Result<Setting, OverrideErr
     }
 }
 
+fn parse_agent(key: &str, rest: &str, value: &str) -> Result<Setting, OverrideError> {
+    // Agent names may hold dots: the limit is what follows the last one.
+    let Some((agent, limit)) = rest.rsplit_once('.') else {
+        return Err(OverrideError::UnknownKey { key: echo(key) });
+    };
+    let kind = LimitKind::parse(limit).ok_or_else(|| OverrideError::UnknownLimit {
+        key: echo(key),
+        limit: echo(limit),
+    })?;
+    if agent.is_empty() || agent.len() > 64 || !agent.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(bad_value(key, agent, "an agent name of 1-64 printable characters"));
+    }
+    let limit = kind
+        .parse_value(value)
+        .map_err(|expected| bad_value(key, value, expected))?;
+    Ok(Setting::AgentLimit(agent.to_owned(), kind, limit))
+}
+
 /// The live overrides in force, at one policy version.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Overrides {
@@ -188,6 +252,8 @@ pub struct Overrides {
     excluded: Vec<Arc<str>>,
     /// Replaces the fleet's `policy.unscannable`.
     pub unscannable: Option<UnscannableRoute>,
+    /// Per-agent limits set live (`None`: no limit), replacing the agent's `[[agents]]` ones.
+    agent_limits: Vec<(Arc<str>, LimitKind, Option<f64>)>,
 }
 
 impl Overrides {
@@ -225,6 +291,10 @@ impl Overrides {
             Setting::DailyBudget(usd) => self.daily_budget_usd = Some(usd),
             Setting::Over(over) => self.over_budget = Some(over),
             Setting::Unscannable(route) => self.unscannable = Some(route),
+            Setting::AgentLimit(agent, kind, limit) => {
+                self.agent_limits.retain(|(a, k, _)| !(**a == *agent && *k == kind));
+                self.agent_limits.push((agent.into(), kind, limit));
+            }
             Setting::Excluded(name, excluded) => {
                 self.excluded.retain(|n| **n != *name);
                 if excluded {
@@ -250,6 +320,20 @@ impl Overrides {
     /// Whether placement must skip the node called `name`.
     pub fn is_excluded(&self, name: &str) -> bool {
         self.excluded.iter().any(|n| **n == *name)
+    }
+
+    /// The limits of `agent`: `base` (from `[[agents]]`) with any live override applied.
+    pub fn agent_limits(&self, agent: &str, base: AgentLimits) -> AgentLimits {
+        let mut limits = base;
+        for (_, kind, limit) in self.agent_limits.iter().filter(|(a, _, _)| **a == *agent) {
+            limits.set(*kind, *limit);
+        }
+        limits
+    }
+
+    /// The agents with a live limit override.
+    pub fn agents_with_limits(&self) -> impl Iterator<Item = &str> {
+        self.agent_limits.iter().map(|(a, _, _)| &**a)
     }
 
     /// The excluded nodes.
@@ -291,6 +375,10 @@ mod tests {
             ("node.mini-03.excluded", "true"),
             ("policy.unscannable", "frontier"),
             ("policy.unscannable", "local"),
+            ("agent.planner.rpm", "60"),
+            ("agent.planner.tpm", "off"),
+            ("agent.team.planner.max_in_flight", "0"),
+            ("agent.planner.daily_usd", "2.5"),
         ] {
             assert_eq!(validate_override(key, value), Ok(()), "{key}={value}");
         }
@@ -323,6 +411,11 @@ mod tests {
             ("node.mini-01.excluded", "1", "true or false"),
             ("policy.unscannable", "cloud", "local or frontier"),
             ("policy.anything", "x", "unknown override key"),
+            ("agent.planner.rph", "5", "unknown agent limit `rph`"),
+            ("agent.planner", "5", "unknown override key"),
+            ("agent..rpm", "5", "agent name"),
+            ("agent.planner.rpm", "fast", "a whole number"),
+            ("agent.planner.daily_usd", "-3", "number of dollars"),
             ("", "", "unknown override key"),
         ] {
             let err = validate_override(key, value).unwrap_err().to_string();
@@ -364,6 +457,47 @@ mod tests {
         assert!(o.is_excluded("mini-01") && !o.is_excluded("mini-02"));
         assert_eq!(o.unscannable, Some(UnscannableRoute::Frontier));
         assert_eq!(o.excluded().collect::<Vec<_>>(), ["mini-01"]);
+    }
+
+    #[test]
+    fn agent_limits_name_a_configured_agent_and_replace_its_own() {
+        let agents = ["planner", "ticket-classifier"];
+        assert_eq!(validate_override_for("agent.planner.rpm", "5", &agents), Ok(()));
+        let err = validate_override_for("agent.ghost.rpm", "5", &agents)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown agent `ghost`") && err.contains("planner, ticket-classifier"),
+            "{err}"
+        );
+        assert_eq!(validate_override_for("budget.over", "refuse", &[]), Ok(()));
+
+        let (o, warnings) = Overrides::from_rows(
+            &rows(&[
+                ("agent.planner.rpm", "5"),
+                ("agent.planner.rpm", "7"),
+                ("agent.planner.tpm", "off"),
+                ("agent.other.daily_usd", "1"),
+            ]),
+            3,
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let base = AgentLimits {
+            rpm: Some(60),
+            tpm: Some(1000),
+            max_in_flight: Some(2),
+            daily_usd: None,
+        };
+        let limits = o.agent_limits("planner", base);
+        assert_eq!(
+            limits,
+            AgentLimits {
+                rpm: Some(7),
+                tpm: None,
+                ..base
+            }
+        );
+        assert_eq!(o.agent_limits("nobody", base), base);
     }
 
     #[test]

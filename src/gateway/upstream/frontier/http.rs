@@ -89,9 +89,10 @@ pub(crate) async fn read_completion(
     let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
     let envelope: CompletionEnvelope = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
     if envelope.choices.is_empty() {
-        return Err(UpstreamError::malformed(format!(
-            "{upstream_name} sent a completion without choices"
-        )));
+        return Err(UpstreamError {
+            usage: envelope.usage.as_ref().map(|u| Box::new(token_usage(u))),
+            ..UpstreamError::malformed(format!("{upstream_name} sent a completion without choices"))
+        });
     }
     Ok(UpstreamReply::Complete {
         body: body.into(),

@@ -68,12 +68,15 @@ async fn attempt(
     timeouts: Timeouts,
 ) -> Result<UpstreamReply, UpstreamError> {
     let base_url = provider.base_url.as_str();
-    match provider.kind {
+    let reply = match provider.kind {
         ProviderKind::Openai => openai::call(client, provider_name, base_url, key, model, request, timeouts).await,
         ProviderKind::Anthropic => {
             anthropic::call(client, provider_name, base_url, key, model, request, timeouts).await
         }
-    }
+    };
+    // A whole completion's headers come only once it is done: a timeout may follow billed work.
+    let streamed = request.stream.unwrap_or(false);
+    reply.map_err(|err| if streamed { err } else { err.possibly_charged() })
 }
 
 /// Calls a frontier provider with an OpenAI-shaped request for `model`; the reply is OpenAI-shaped.
