@@ -241,11 +241,22 @@ async fn the_status_endpoint_counts_what_the_router_holds_while_postgres_is_away
         during = status().await;
     }
     assert!(!during.control_store_reachable, "{during:?}");
-    let health = client.get(format!("{}/healthz", stack.url)).send().await.expect("healthz answers");
+    let health = client
+        .get(format!("{}/healthz", stack.url))
+        .send()
+        .await
+        .expect("healthz answers");
     assert_eq!(health.status(), 200, "the router serves on");
     let health = health.text().await.expect("healthz text");
-    assert!(health.contains("the store is unreachable; routing on the last policy read"), "{health}");
-    let metrics = client.get(format!("{}/metrics", stack.url)).send().await.expect("metrics answer");
+    assert!(
+        health.contains("the store is unreachable; routing on the last policy read"),
+        "{health}"
+    );
+    let metrics = client
+        .get(format!("{}/metrics", stack.url))
+        .send()
+        .await
+        .expect("metrics answer");
     let metrics = metrics.text().await.expect("metrics text");
     assert!(metrics.contains("farmhand_control_store_reachable 0"), "{metrics}");
     assert!(metrics.contains("farmhand_control_age_seconds "), "{metrics}");

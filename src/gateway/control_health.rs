@@ -34,8 +34,13 @@ impl ControlHealth {
     /// One line for `/healthz`: the router serves either way, and says on what policy.
     pub fn summary(&self) -> String {
         match (self.age_secs, self.store_reachable) {
-            (None, _) => "ok: node states and overrides not read from the store yet; routing on the configured policy".into(),
-            (Some(age), true) => format!("ok: policy v{}, read from the store {age:.1} s ago", self.policy_version),
+            (None, _) => {
+                "ok: node states and overrides not read from the store yet; routing on the configured policy".into()
+            }
+            (Some(age), true) => format!(
+                "ok: policy v{}, read from the store {age:.1} s ago",
+                self.policy_version
+            ),
             (Some(age), false) => format!(
                 "ok: the store is unreachable; routing on the last policy read, v{}, {age:.1} s ago",
                 self.policy_version
