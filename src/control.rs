@@ -41,8 +41,8 @@ impl ControlSnapshot {
 }
 
 /// Longest one read of the control state may take: a silent network must not leave a router
-/// believing its snapshot is current.
-const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// believing its snapshot is current, and a store that is merely slow under load still answers.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads everything once.
 pub async fn read(store: &Store) -> Result<ControlSnapshot, StoreError> {

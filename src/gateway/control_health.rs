@@ -35,7 +35,7 @@ impl ControlHealth {
     pub fn summary(&self) -> String {
         match (self.age_secs, self.store_reachable) {
             (None, _) => {
-                "ok: node states and overrides not read from the store yet; routing on the configured policy".into()
+                "ok: no policy read from the store yet (the store is unreachable or has not answered); routing on the configured policy".into()
             }
             (Some(age), true) => format!(
                 "ok: policy v{}, read from the store {age:.1} s ago",
