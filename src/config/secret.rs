@@ -84,19 +84,11 @@ impl SecretRef {
                     .stdin(std::process::Stdio::null())
                     .output()
                     .map_err(SecretError::OpUnavailable)?;
-                if !out.status.success() {
-                    return Err(SecretError::OpFailed {
-                        reference: reference.clone(),
-                        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                    });
-                }
-                String::from_utf8(out.stdout).map_err(|_| SecretError::NotUtf8(reference.clone()))
+                op_value(reference, out)
             }
         }
     }
-}
 
-impl SecretRef {
     /// Reads the secret without blocking a thread: `op` runs as a child process that is killed
     /// if it takes longer than `timeout`.
     pub async fn resolve_within(&self, timeout: std::time::Duration) -> Result<String, SecretError> {
@@ -115,14 +107,19 @@ impl SecretRef {
                 secs: timeout.as_secs(),
             })?
             .map_err(SecretError::OpUnavailable)?;
-        if !out.status.success() {
-            return Err(SecretError::OpFailed {
-                reference: reference.clone(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-        String::from_utf8(out.stdout).map_err(|_| SecretError::NotUtf8(reference.clone()))
+        op_value(reference, out)
     }
+}
+
+/// The secret `op read` printed for `reference`, or why it gave none (its stderr never holds it).
+fn op_value(reference: &str, out: std::process::Output) -> Result<String, SecretError> {
+    if !out.status.success() {
+        return Err(SecretError::OpFailed {
+            reference: reference.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    String::from_utf8(out.stdout).map_err(|_| SecretError::NotUtf8(reference.to_string()))
 }
 
 impl fmt::Display for SecretRef {
