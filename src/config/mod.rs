@@ -51,6 +51,47 @@ pub struct FleetConfig {
     pub console: ConsoleConfig,
     /// How secret references are read.
     pub secrets: SecretsConfig,
+    /// Batch jobs: the Batch API, the queue and its workers.
+    pub jobs: JobsConfig,
+}
+
+/// Batch jobs (`[jobs]`): limits of the Batch API, the queue's retries and leases, scheduling on
+/// idle capacity, and how payloads are kept at rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Largest batch input file accepted, in bytes.
+    pub max_file_bytes: u64,
+    /// Attempts a job gets before a retryable failure becomes final.
+    pub max_attempts: u32,
+    /// Hours after a batch ends before its payloads (input, requests, results) are deleted.
+    pub retention_hours: u64,
+    /// Largest share of a node's slots batch work may hold while the farm is busy.
+    pub max_share: f64,
+    /// Seconds without live requests after which batch work may take every slot.
+    pub idle_after_secs: u64,
+    /// Seconds a claimed job's lease lasts; it is renewed while the job runs.
+    pub lease_secs: u64,
+    /// Completion windows a batch may ask for, e.g. `24h`.
+    pub completion_windows: Vec<String>,
+    /// Key sealing payloads at rest: 32 bytes, base64, from a secret reference. Without it the
+    /// Batch API is off.
+    pub encryption_key: Option<SecretRef>,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            max_file_bytes: 200 * 1024 * 1024,
+            max_attempts: 5,
+            retention_hours: 24,
+            max_share: 0.5,
+            idle_after_secs: 60,
+            lease_secs: 30,
+            completion_windows: vec!["24h".into()],
+            encryption_key: None,
+        }
+    }
 }
 
 /// How secret references (`op://…`) are read at run time.
@@ -609,6 +650,7 @@ impl Default for FleetConfig {
             agents: Vec::new(),
             console: ConsoleConfig::default(),
             secrets: SecretsConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -751,6 +793,18 @@ impl FleetConfig {
                 "policy.review_model".into(),
                 format!("`{model}` is not a valid Ollama model name"),
             ));
+        }
+        if !(self.jobs.max_share > 0.0 && self.jobs.max_share <= 1.0) {
+            return Err(("jobs.max_share".into(), "must be more than 0 and at most 1".into()));
+        }
+        if self.jobs.max_attempts == 0 {
+            return Err(("jobs.max_attempts".into(), "must be at least 1".into()));
+        }
+        if self.jobs.lease_secs < 2 {
+            return Err(("jobs.lease_secs".into(), "must be at least 2 seconds".into()));
+        }
+        if self.jobs.completion_windows.is_empty() {
+            return Err(("jobs.completion_windows".into(), "must list at least one window".into()));
         }
         if !(50..=60_000).contains(&self.policy.review_timeout_ms) {
             return Err((

@@ -8,6 +8,8 @@
 
 mod agent_limits;
 mod error;
+mod jobs;
+mod jobs_pending;
 mod model;
 mod postgres;
 mod spend;
@@ -21,6 +23,10 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 
 pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
+pub use jobs::{
+    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobResultRow, JobRunRow, NewBatch,
+    NewJob,
+};
 pub use model::{
     AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
     PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
@@ -272,6 +278,135 @@ impl Store {
     /// work there or has yet to see the drain; returns the nodes moved.
     pub async fn complete_drains(&self, live_after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         dispatch!(self.complete_drains(live_after))
+    }
+
+    /// Stores an uploaded batch input file (its content already sealed).
+    pub async fn create_batch_file(&self, file: &BatchFileRow) -> Result<(), StoreError> {
+        dispatch!(self.create_batch_file(file))
+    }
+
+    /// An uploaded file by id, whoever owns it (the caller checks the agent).
+    pub async fn batch_file(&self, id: &str) -> Result<Option<BatchFileRow>, StoreError> {
+        dispatch!(self.batch_file(id))
+    }
+
+    /// Creates a batch and queues its jobs in one transaction (fast enough for 100,000 lines).
+    pub async fn create_batch(&self, batch: &NewBatch, jobs: &[NewJob]) -> Result<(), StoreError> {
+        dispatch!(self.create_batch(batch, jobs))
+    }
+
+    /// A batch by id, with its job counts.
+    pub async fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError> {
+        dispatch!(self.batch(id))
+    }
+
+    /// Batches newest first, of one agent or of all; `after` is the id of the last batch of the
+    /// previous page.
+    pub async fn batches(&self, agent: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+        dispatch!(self.batches(agent, after, limit))
+    }
+
+    /// Claims up to `limit` runnable jobs for `router_id` until `lease_until`: queued jobs past
+    /// their back-off in running, unpaused batches, and running jobs whose lease ran out (their
+    /// router died: the lost attempt gets a run row with outcome `lost`). Oldest batch and line
+    /// first; counts the attempt.
+    pub async fn claim_jobs(
+        &self,
+        router_id: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        dispatch!(self.claim_jobs(router_id, limit, now, lease_until))
+    }
+
+    /// Extends the leases `router_id` still holds on `job_ids`; returns how many it still held.
+    pub async fn renew_job_leases(
+        &self,
+        router_id: &str,
+        job_ids: &[i64],
+        lease_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.renew_job_leases(router_id, job_ids, lease_until))
+    }
+
+    /// Ends an attempt, only while `router_id` still holds the job's lease; returns whether it did
+    /// (false: the lease was lost and another router owns the job now).
+    pub async fn finish_job(
+        &self,
+        job_id: i64,
+        router_id: &str,
+        outcome: &JobOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.finish_job(job_id, router_id, outcome, now))
+    }
+
+    /// Notes where a running job's attempt went (a node or a provider), while `router_id` holds it.
+    pub async fn set_job_target(&self, job_id: i64, router_id: &str, target: &str) -> Result<(), StoreError> {
+        dispatch!(self.set_job_target(job_id, router_id, target))
+    }
+
+    /// Running jobs per target (node or provider) over every router.
+    pub async fn running_jobs_by_target(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        dispatch!(self.running_jobs_by_target())
+    }
+
+    /// Records attempts (a run row per attempt).
+    pub async fn record_job_runs(&self, runs: &[JobRunRow]) -> Result<(), StoreError> {
+        dispatch!(self.record_job_runs(runs))
+    }
+
+    /// The attempts at a batch's jobs, oldest first.
+    pub async fn job_runs(&self, batch_id: &str) -> Result<Vec<JobRunRow>, StoreError> {
+        dispatch!(self.job_runs(batch_id))
+    }
+
+    /// The newest failed attempts over every batch, newest first.
+    pub async fn recent_job_failures(&self, limit: u32) -> Result<Vec<JobRunRow>, StoreError> {
+        dispatch!(self.recent_job_failures(limit))
+    }
+
+    /// Moves batches along at `now`: running batches past their window expire (queued jobs become
+    /// `expired`), cancelling batches with nothing running become cancelled, and running batches
+    /// with nothing left complete. Returns the ids of the batches that changed.
+    pub async fn advance_batches(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        dispatch!(self.advance_batches(now))
+    }
+
+    /// Asks a batch to stop: its queued jobs become `cancelled` and it is `cancelling` until its
+    /// running jobs end. `NotFound` if there is no such batch, `Conflict` if it already ended.
+    pub async fn cancel_batch(&self, id: &str, now: DateTime<Utc>) -> Result<BatchRow, StoreError> {
+        dispatch!(self.cancel_batch(id, now))
+    }
+
+    /// Pauses or resumes a batch. `NotFound` if there is no such batch, `Conflict` if it ended.
+    pub async fn set_batch_paused(&self, id: &str, paused: bool) -> Result<BatchRow, StoreError> {
+        dispatch!(self.set_batch_paused(id, paused))
+    }
+
+    /// Queues a batch's failed jobs again with fresh attempts, reopening a completed batch whose
+    /// window is still open; returns how many were queued. `Conflict` if the batch was cancelled
+    /// or expired.
+    pub async fn retry_failed_jobs(&self, id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        dispatch!(self.retry_failed_jobs(id, now))
+    }
+
+    /// The entries of a batch's output file (`errors == false`: succeeded jobs) or error file
+    /// (failed, expired and cancelled jobs), by line.
+    pub async fn job_results(&self, batch_id: &str, errors: bool) -> Result<Vec<JobResultRow>, StoreError> {
+        dispatch!(self.job_results(batch_id, errors))
+    }
+
+    /// Queue depth per task class over every batch that can still run.
+    pub async fn job_queue_depth(&self) -> Result<Vec<ClassDepth>, StoreError> {
+        dispatch!(self.job_queue_depth())
+    }
+
+    /// Removes the payloads (input files, request bodies, results) of batches that ended before
+    /// `ended_before`; returns how many batches were purged.
+    pub async fn purge_job_payloads(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        dispatch!(self.purge_job_payloads(ended_before))
     }
 
     /// Wake-ups telling a reader what to re-read; the background task ends when the receiver drops.
