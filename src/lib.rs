@@ -34,6 +34,7 @@ pub mod demo;
 pub mod domain;
 pub mod fleet;
 pub mod gateway;
+pub mod jobs;
 pub mod logging;
 pub mod net;
 pub mod ops;

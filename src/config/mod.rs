@@ -74,6 +74,8 @@ pub struct JobsConfig {
     pub lease_secs: u64,
     /// Completion windows a batch may ask for, e.g. `24h`.
     pub completion_windows: Vec<String>,
+    /// Batch attempts one router runs on the frontier at once (classes policy sends there first).
+    pub frontier_slots: u32,
     /// Key sealing payloads at rest: 32 bytes, base64, from a secret reference. Without it the
     /// Batch API is off.
     pub encryption_key: Option<SecretRef>,
@@ -89,6 +91,7 @@ impl Default for JobsConfig {
             idle_after_secs: 60,
             lease_secs: 30,
             completion_windows: vec!["24h".into()],
+            frontier_slots: 4,
             encryption_key: None,
         }
     }

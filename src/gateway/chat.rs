@@ -19,14 +19,15 @@ use super::body::read_body;
 use super::edge::ConnectionCloser;
 use super::errors::ApiError;
 use super::inflight::InFlightGuard;
+use super::job_ticket::JobTicket;
 use super::limiter::Refusal;
 use super::record::{PendingRecord, now_ms};
 use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
 use crate::router::{
-    Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target,
-    parse_data_class,
+    DataClass, Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput,
+    Target, parse_data_class,
 };
 use crate::wire::openai::ChatCompletionRequest;
 
@@ -79,8 +80,113 @@ async fn handle(
         .or(text(AGENT_HEADER))
         .or(request.user.as_deref())
         .unwrap_or("anonymous");
-    let agent = sanitize_agent(agent);
+    let parsed = ParsedRequest {
+        agent: sanitize_agent(agent),
+        body,
+        request,
+        declared,
+        data_class,
+        started,
+        ts,
+    };
+    gateway.live_request_arrived();
+    serve(gateway, parsed, Origin::Live { connection }).await
+}
 
+/// A chat completion request that passed the HTTP checks, ready to be decided and served.
+pub struct ParsedRequest {
+    /// The calling agent.
+    pub agent: String,
+    /// The body as JSON (every string of it is scanned).
+    pub body: Value,
+    /// The typed request.
+    pub request: ChatCompletionRequest,
+    /// The class the agent declared.
+    pub declared: DeclaredClass,
+    /// The data label the agent sent, if any.
+    pub data_class: Option<DataClass>,
+    /// When the request arrived.
+    pub started: Instant,
+    /// When the request arrived, on the wall clock.
+    pub ts: chrono::DateTime<Utc>,
+}
+
+impl ParsedRequest {
+    /// A request read from a batch job's body (`model` is its task class); never streamed.
+    pub fn from_job(agent: &str, body: &[u8]) -> Result<ParsedRequest, ApiError> {
+        let (mut body, mut request) = parse_request(body)?;
+        let declared = declared_class(&request.model, None)?;
+        request.stream = None;
+        request.stream_options = None;
+        if let Some(object) = body.as_object_mut() {
+            object.remove("stream");
+            object.remove("stream_options");
+        }
+        Ok(ParsedRequest {
+            agent: sanitize_agent(agent),
+            body,
+            request,
+            declared,
+            data_class: None,
+            started: Instant::now(),
+            ts: Utc::now(),
+        })
+    }
+}
+
+/// Where a request came from: an agent waiting on a connection, or a batch job on idle capacity.
+pub enum Origin {
+    /// An agent's request.
+    Live {
+        /// Closes the agent's connection when its stream must be cut.
+        connection: Option<ConnectionCloser>,
+    },
+    /// A batch job's attempt.
+    Job(JobTicket),
+}
+
+impl Origin {
+    fn job(&self) -> Option<&JobTicket> {
+        match self {
+            Origin::Job(ticket) => Some(ticket),
+            Origin::Live { .. } => None,
+        }
+    }
+
+    /// The decision as this origin may act on it: a job keeps only the steps its ticket allows,
+    /// and is told to wait when none is left.
+    fn restrict(&self, mut decision: Decision) -> Result<Decision, ApiError> {
+        let Some(ticket) = self.job() else {
+            return Ok(decision);
+        };
+        if let crate::router::Outcome::Plan(steps) = &mut decision.outcome {
+            steps.retain(|step| ticket.allows(step));
+            if steps.is_empty() {
+                return Err(ApiError::unavailable(
+                    NO_BATCH_CAPACITY,
+                    "no node has a slot batch work may take now".to_string(),
+                    1,
+                ));
+            }
+        }
+        Ok(decision)
+    }
+}
+
+/// The error code a job attempt gets when nothing it may use is free: it waits, uncounted.
+pub const NO_BATCH_CAPACITY: &str = "no_batch_capacity";
+
+/// Decides, walks the plan, relays the answer and records the decision.
+pub async fn serve(gateway: Arc<Gateway>, parsed: ParsedRequest, origin: Origin) -> Result<Response, ApiError> {
+    let ParsedRequest {
+        agent,
+        body,
+        request,
+        declared,
+        data_class,
+        started,
+        ts,
+    } = parsed;
     let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
     let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let tool_count = request
@@ -99,15 +205,19 @@ async fn handle(
     };
     let mut features = RequestFeatures::from_request(&input, gateway.policy.detectors);
     drop(texts);
-    let mut decision = decide_waiting_for_capacity(&gateway, &features).await;
+    // A job that finds nothing it may use waits for a slot: that is not an attempt, and not recorded.
+    let mut decision = origin.restrict(decide_for(&gateway, &features, &origin).await)?;
     let mut pending = PendingRecord::new(gateway.clone(), &agent, &decision, started, ts);
+    if let Some(ticket) = origin.job() {
+        pending.for_job(ticket);
+    }
     if let Some(rejection) = decision.rejection() {
         return Err(refuse(&decision, rejection, pending));
     }
     let max_tokens = request.max_completion_tokens.or(request.max_tokens).map(u64::from);
     let prompt_tokens = decision.est_tokens.saturating_sub(max_tokens.unwrap_or(0));
     pending.prompt_estimate(prompt_tokens);
-    if let Err(refusal) = admit(&gateway, &agent, &decision, &mut pending) {
+    if let Err(refusal) = admit(&gateway, &agent, &decision, &mut pending, origin.job().is_some()) {
         let err = ApiError::too_many_requests(
             &refusal.kind.code(),
             limit_message(&agent, &refusal),
@@ -138,7 +248,10 @@ async fn handle(
                 reviewed = true;
                 if gateway.review(model, &body, pending.request_id()).await.is_err() {
                     features.review_flagged = true;
-                    decision = decide_waiting_for_capacity(&gateway, &features).await;
+                    decision = match origin.restrict(decide_for(&gateway, &features, &origin).await) {
+                        Ok(decision) => decision,
+                        Err(err) => return Err(pending.refused(err)),
+                    };
                     pending.redecided(&decision);
                     if let Some(rejection) = decision.rejection() {
                         return Err(refuse(&decision, rejection, pending));
@@ -156,6 +269,16 @@ async fn handle(
         if let Target::Frontier { model, .. } = &step.target {
             match gateway.reserve_frontier(model, prompt_tokens, max_tokens).await {
                 Some(reservation) => pending.hold(reservation),
+                None if origin.job().is_some() => {
+                    // A job does not degrade past the budget: it waits for the next day.
+                    let resets_in = super::spend::resets_in_secs(Utc::now());
+                    let err = ApiError::unavailable(
+                        "budget_exhausted",
+                        "today's frontier budget is spent; the job waits for the next UTC day".to_string(),
+                        resets_in,
+                    );
+                    return Err(pending.refused(err));
+                }
                 None => {
                     // Another request (here or on another router) spent the rest of the budget
                     // since the decision: do what policy does past it.
@@ -176,6 +299,7 @@ async fn handle(
         }
         tried.push(step.target.clone());
         let _slot = match &step.target {
+            Target::Local { node, .. } if origin.job().is_some() => Some(gateway.in_flight.enter_batch(node)),
             Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),
             Target::Frontier { .. } => None,
         };
@@ -194,6 +318,10 @@ async fn handle(
         match call.await {
             Ok(reply) => {
                 pending.first_byte();
+                let connection = match &origin {
+                    Origin::Live { connection } => connection.clone(),
+                    Origin::Job(_) => None,
+                };
                 let stream = StreamOptions {
                     wants_usage: request.wants_usage_chunk(),
                     write_timeout: Duration::from_secs(gateway.config.router.client_write_timeout_secs.max(1)),
@@ -253,8 +381,15 @@ async fn handle(
 
 /// Checks the agent's limits before its request is served: its daily frontier spend (fleet-wide,
 /// when the plan starts at the frontier), then its per-router counters, which then hold the
-/// request until its record is finished.
-fn admit(gateway: &Gateway, agent: &str, decision: &Decision, pending: &mut PendingRecord) -> Result<(), Refusal> {
+/// request until its record is finished. A batch job counts against the daily spend only: its
+/// rate and concurrency are the scheduler's, so that it never takes a live request's turn.
+fn admit(
+    gateway: &Gateway,
+    agent: &str,
+    decision: &Decision,
+    pending: &mut PendingRecord,
+    job: bool,
+) -> Result<(), Refusal> {
     let limits = gateway.limits_of(agent);
     if limits.is_empty() {
         return Ok(());
@@ -273,6 +408,9 @@ fn admit(gateway: &Gateway, agent: &str, decision: &Decision, pending: &mut Pend
             limit: daily,
             retry_after_secs: super::spend::resets_in_secs(now),
         });
+    }
+    if job {
+        return Ok(());
     }
     // The decision's estimate is the prompt's plus `max_tokens`.
     let admission = gateway
@@ -336,8 +474,17 @@ fn unservable_message(decision: &Decision, miss: LocalMiss) -> String {
     format!("{why}; {stays}")
 }
 
+/// Decides for `origin`: a live request may wait for capacity, a job never does (its worker waits).
+async fn decide_for(gateway: &Gateway, features: &RequestFeatures, origin: &Origin) -> Decision {
+    match origin {
+        Origin::Live { .. } => decide_waiting_for_capacity(gateway, features).await,
+        Origin::Job(_) => gateway.decide(features),
+    }
+}
+
 /// Decides; a sensitive request with no local capacity may wait up to `router.sensitive_wait_secs`
-/// for a node to free up (it never goes to the frontier instead).
+/// for a node to free up (it never goes to the frontier instead). While it waits, batch work takes
+/// no new slot.
 async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatures) -> Decision {
     let deadline = Instant::now() + std::time::Duration::from_secs(gateway.config.router.sensitive_wait_secs);
     loop {
@@ -350,6 +497,7 @@ async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatur
         if !waiting {
             return decision;
         }
+        let _waiting = gateway.live_waiting();
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }

@@ -9,6 +9,7 @@ mod edge;
 mod errors;
 pub mod fleet_spend;
 mod inflight;
+mod job_ticket;
 mod keys;
 mod limiter;
 mod metrics;
@@ -22,7 +23,7 @@ pub mod upstream;
 pub mod warmth;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,10 +31,14 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request};
+pub use chat::{
+    AGENT_HEADER, DATA_CLASS_HEADER, NO_BATCH_CAPACITY, Origin, ParsedRequest, TASK_CLASS_HEADER,
+    parse_request, serve as serve_chat,
+};
 pub use control_health::ControlHealth;
 pub use errors::ApiError;
 pub use inflight::InFlight;
+pub use job_ticket::{JobEvent, JobTicket};
 pub use keys::AgentKeys;
 pub use limiter::{Admission, AgentUsage, Limiter, Refusal};
 pub use server::{app, run, serve};
@@ -82,6 +87,20 @@ pub struct Gateway {
     /// Streams being relayed, each in a task of its own.
     streams: TaskTracker,
     status_access: StatusAccess,
+    /// When the last live request arrived, in milliseconds since the gateway started (0: none yet).
+    last_live_ms: AtomicU64,
+    /// Live requests waiting for local capacity now.
+    live_waiting: Arc<AtomicUsize>,
+    started: std::time::Instant,
+}
+
+/// Counts a live request as waiting for capacity until dropped.
+pub struct LiveWaiting(Arc<AtomicUsize>);
+
+impl Drop for LiveWaiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
@@ -158,7 +177,38 @@ impl Gateway {
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
             status_access,
+            last_live_ms: AtomicU64::new(0),
+            live_waiting: Arc::default(),
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// The live control state (node states, overrides) as this router last read it.
+    pub fn control_snapshot(&self) -> Arc<ControlSnapshot> {
+        self.control.borrow().clone()
+    }
+
+    /// Notes that a live request arrived (batch work takes every slot only after a quiet spell).
+    pub fn live_request_arrived(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+        self.last_live_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since the last live request arrived (since the gateway started, when none has).
+    pub fn live_quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_live_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+
+    /// Counts a live request as waiting for local capacity while the guard lives.
+    pub fn live_waiting(&self) -> LiveWaiting {
+        self.live_waiting.fetch_add(1, Ordering::AcqRel);
+        LiveWaiting(self.live_waiting.clone())
+    }
+
+    /// Live requests waiting for local capacity now: while any does, batch work takes no slot.
+    pub fn live_waiters(&self) -> usize {
+        self.live_waiting.load(Ordering::Acquire)
     }
 
     /// Today's frontier spend, as the budget check sees it.

@@ -10,6 +10,8 @@ use crate::domain::{Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback}
 use crate::router::{Decision, PlanStep, Target};
 
 use super::Gateway;
+use super::errors::ApiError;
+use super::job_ticket::{JobEvent, JobTicket};
 use super::limiter::Admission;
 use super::spend::Reservation;
 
@@ -28,6 +30,8 @@ pub struct PendingRecord {
     admission: Option<Admission>,
     /// Estimated prompt tokens: what a frontier stream cut before its usage is charged for input.
     prompt_estimate: u64,
+    /// The batch job this request is an attempt at, if any.
+    job: Option<JobTicket>,
 }
 
 impl PendingRecord {
@@ -66,7 +70,20 @@ impl PendingRecord {
             failed_cost_usd: 0.0,
             admission: None,
             prompt_estimate: 0,
+            job: None,
         }
+    }
+
+    /// Marks the request as an attempt at a batch job (so spend and history join), which hears
+    /// where it is served and what was recorded.
+    pub fn for_job(&mut self, ticket: &JobTicket) {
+        self.job = Some(ticket.clone());
+    }
+
+    /// Records the request as refused with `err` and hands the error back.
+    pub fn refused(self, err: ApiError) -> ApiError {
+        self.finish(err.status.as_u16(), Some(err.code.clone()), None);
+        err
     }
 
     /// Notes the request's estimated prompt tokens (its estimate less `max_tokens`).
@@ -118,6 +135,9 @@ impl PendingRecord {
     pub fn serving(&mut self, step: &PlanStep) {
         self.end_attempt(AttemptOutcome::Cancelled);
         self.attempt = Some((attempt_target(&step.target), Instant::now()));
+        if let Some(ticket) = &self.job {
+            ticket.tell(JobEvent::Serving(attempt_target(&step.target)));
+        }
         if let Some(r) = self.record.as_mut() {
             r.endpoint = step.target.endpoint();
             r.fallback = step.fallback;
@@ -184,6 +204,7 @@ impl PendingRecord {
         record.status = i32::from(status);
         record.error = error;
         record.latency_ms = self.started.elapsed().as_millis() as i64;
+        record.job_id = self.job.as_ref().map(|ticket| ticket.job_id);
         if let Some(mut usage) = usage {
             if record.endpoint == Endpoint::Frontier && usage.input_total() == 0 {
                 // A stream cut before its usage arrived: the provider read the whole prompt.
@@ -218,6 +239,9 @@ impl PendingRecord {
             latency_ms = record.latency_ms, fallback = %record.fallback, "decision"
         );
         self.gateway.metrics.observe(&record);
+        if let Some(ticket) = &self.job {
+            ticket.tell(JobEvent::Recorded(Box::new(record.clone())));
+        }
         self.gateway.recorder.record(record);
     }
 }

@@ -232,8 +232,12 @@ pub enum JobOutcome {
         /// Why this attempt failed.
         error_code: String,
     },
-    /// The job goes back to the queue without counting this attempt (no slot after all).
-    Release,
+    /// The job goes back to the queue without counting this attempt: no slot was free after all,
+    /// or (with `not_before`) today's frontier budget is spent.
+    Release {
+        /// The earliest next claim, when it must wait.
+        not_before: Option<DateTime<Utc>>,
+    },
 }
 
 /// One attempt at a job, never with text.

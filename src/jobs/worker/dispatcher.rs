@@ -1,0 +1,374 @@
+//! The dispatcher: keeps a few jobs claimed ahead, starts one the moment a batch slot frees,
+//! ends attempts in the store (fenced by the lease), and pauses while the store is away.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::attempt::{self, AttemptContext, Ended};
+use super::capacity::{self, NodeSlots};
+use super::WorkerOptions;
+use crate::domain::DrainState;
+use crate::fleet::Health;
+use crate::gateway::Gateway;
+use crate::jobs::Sealer;
+use crate::store::{BatchStatus, ClaimedJob, JobOutcome, JobRunRow, Store};
+
+/// How often the dispatcher looks for new work when nothing wakes it.
+const POLL: Duration = Duration::from_millis(250);
+/// How long the dispatcher waits for a started attempt to be placed before starting the next.
+const PLACEMENT_WAIT: Duration = Duration::from_millis(50);
+/// How often the batches of claimed, unstarted jobs are checked for a pause or a cancel.
+const BATCH_CHECK: Duration = Duration::from_secs(1);
+
+/// Jobs this router holds a lease on, claimed and running: what the lease keeper renews.
+pub type Held = Arc<Mutex<HashSet<i64>>>;
+
+/// A claimed job waiting for a slot.
+struct Waiting {
+    job: ClaimedJob,
+    /// The free nodes an attempt last found none of its own among: it needs a node, and starts
+    /// again only when the free nodes differ.
+    tried_on: Option<Vec<String>>,
+}
+
+impl Waiting {
+    fn fresh(job: ClaimedJob) -> Self {
+        Waiting { job, tried_on: None }
+    }
+
+    fn needs_node(&self) -> bool {
+        self.tried_on.is_some()
+    }
+}
+
+/// An attempt's end as the dispatcher hears it.
+struct Finished {
+    job: ClaimedJob,
+    ended: Ended,
+    on_frontier: bool,
+    /// The free nodes it was offered.
+    offered: Vec<String>,
+}
+
+pub(super) struct Dispatcher {
+    gateway: Arc<Gateway>,
+    store: Store,
+    sealer: Arc<Sealer>,
+    router_id: String,
+    options: WorkerOptions,
+    held: Held,
+    waiting: VecDeque<Waiting>,
+    running: JoinSet<Finished>,
+    aborts: HashMap<i64, tokio::task::AbortHandle>,
+    /// Attempts placed on the frontier now.
+    frontier_running: Arc<AtomicUsize>,
+    /// Ends the store could not take yet (it is away): retried until it does.
+    unfinished: Vec<(i64, JobOutcome, Option<JobRunRow>)>,
+    store_away: bool,
+}
+
+impl Dispatcher {
+    pub(super) fn new(
+        gateway: Arc<Gateway>,
+        store: Store,
+        sealer: Arc<Sealer>,
+        router_id: String,
+        options: WorkerOptions,
+        held: Held,
+    ) -> Self {
+        Dispatcher {
+            gateway,
+            store,
+            sealer,
+            router_id,
+            options,
+            held,
+            waiting: VecDeque::new(),
+            running: JoinSet::new(),
+            aborts: HashMap::new(),
+            frontier_running: Arc::default(),
+            unfinished: Vec::new(),
+            store_away: false,
+        }
+    }
+
+    /// Runs until `stop` turns true; then gives every job it holds back to the queue.
+    pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut batch_check = tokio::time::interval(BATCH_CHECK);
+        batch_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !*stop.borrow() {
+            self.flush_unfinished().await;
+            self.start_ready().await;
+            if !self.store_away {
+                self.top_up().await;
+            }
+            let wait = if self.store_away { POLL * 4 } else { POLL };
+            tokio::select! {
+                _ = stop.changed() => {}
+                () = self.gateway.in_flight.slot_freed() => {}
+                Some(done) = self.running.join_next(), if !self.running.is_empty() => {
+                    if let Ok(finished) = done {
+                        self.end(finished).await;
+                    }
+                }
+                _ = batch_check.tick() => self.drop_stopped_batches().await,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        self.give_back().await;
+    }
+
+    /// The scheduler's view of every node: usable, slots, and what is in flight there.
+    fn node_slots(&self) -> Vec<NodeSlots> {
+        let control = self.gateway.control_snapshot();
+        let fleet = self.gateway.fleet_view(&control);
+        fleet
+            .nodes
+            .iter()
+            .map(|n| NodeSlots {
+                name: n.name.to_string(),
+                usable: n.health == Health::Up && n.drain == DrainState::Active,
+                parallel: n.parallel,
+                in_flight: n.in_flight,
+                batch: self.gateway.in_flight.batch(&n.name),
+            })
+            .collect()
+    }
+
+    /// Free batch slots per node now.
+    fn free_nodes(&self) -> Vec<String> {
+        let share = capacity::share(
+            self.options.max_share,
+            self.gateway.live_quiet_for(),
+            self.options.idle_after,
+        );
+        capacity::free_batch_slots(&self.node_slots(), share, self.gateway.live_waiters())
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    fn frontier_free(&self) -> bool {
+        self.frontier_running.load(Ordering::Acquire) < self.options.frontier_slots
+    }
+
+    /// Starts waiting jobs while there is room: a node slot, or frontier room for a job not
+    /// known to need a node.
+    async fn start_ready(&mut self) {
+        loop {
+            let nodes = self.free_nodes();
+            let pick = if !nodes.is_empty() {
+                self.waiting
+                    .iter()
+                    .position(|w| w.tried_on.as_ref() != Some(&nodes))
+            } else if self.frontier_free() {
+                self.waiting.iter().position(|w| !w.needs_node())
+            } else {
+                None
+            };
+            let Some(index) = pick else { return };
+            let Some(Waiting { job, .. }) = self.waiting.remove(index) else { return };
+            let placed = self.start(job, nodes);
+            // The next start sees this attempt's slot taken (or knows it went to the frontier).
+            let _ = tokio::time::timeout(PLACEMENT_WAIT, placed).await;
+        }
+    }
+
+    /// Starts one attempt in a task of its own; resolves the returned channel once it is placed.
+    fn start(&mut self, job: ClaimedJob, nodes: Vec<String>) -> oneshot::Receiver<()> {
+        let (placed_tx, placed) = oneshot::channel();
+        let gateway = self.gateway.clone();
+        let sealer = self.sealer.clone();
+        let router_id = self.router_id.clone();
+        let max_attempts = self.options.max_attempts;
+        let frontier_running = self.frontier_running.clone();
+        let store = self.store.clone();
+        let id = job.id;
+        let handle = self.running.spawn(async move {
+            let placed_tx = Mutex::new(Some(placed_tx));
+            let on_frontier = std::sync::atomic::AtomicBool::new(false);
+            let serving = |target: &str| {
+                // Node names hold no `/`; frontier targets are `provider/model`.
+                if target.contains('/') && !on_frontier.swap(true, Ordering::AcqRel) {
+                    frontier_running.fetch_add(1, Ordering::AcqRel);
+                }
+                if let Some(tx) = placed_tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = tx.send(());
+                }
+                let (store, router_id, target) = (store.clone(), router_id.clone(), target.to_string());
+                tokio::spawn(async move {
+                    if let Err(err) = store.set_job_target(id, &router_id, &target).await {
+                        tracing::debug!(job = id, %err, "cannot note where a job runs");
+                    }
+                });
+            };
+            let cx = AttemptContext {
+                gateway: &gateway,
+                sealer: &sealer,
+                router_id: &router_id,
+                max_attempts,
+            };
+            let ended = attempt::run(cx, &job, nodes.clone(), serving).await;
+            let on_frontier = on_frontier.load(Ordering::Acquire);
+            if on_frontier {
+                frontier_running.fetch_sub(1, Ordering::AcqRel);
+            }
+            Finished {
+                job,
+                ended,
+                on_frontier,
+                offered: nodes,
+            }
+        });
+        self.aborts.insert(id, handle);
+        placed
+    }
+
+    /// Claims jobs up to the look-ahead while some slot is free or soon will be.
+    async fn top_up(&mut self) {
+        let ready = self.waiting.iter().filter(|w| !w.needs_node()).count();
+        let want = self.options.prefetch.saturating_sub(ready);
+        if want == 0 || self.waiting.len() >= self.options.prefetch * 4 {
+            return;
+        }
+        if self.free_nodes().is_empty() && !self.frontier_free() {
+            return;
+        }
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(self.options.lease).unwrap_or_default();
+        match self
+            .store
+            .claim_jobs(&self.router_id, u32::try_from(want).unwrap_or(u32::MAX), now, lease_until)
+            .await
+        {
+            Ok(jobs) => {
+                self.store_is_back();
+                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                for job in jobs {
+                    held.insert(job.id);
+                    self.waiting.push_back(Waiting::fresh(job));
+                }
+            }
+            Err(err) => self.store_went_away(&err),
+        }
+    }
+
+    /// Ends an attempt: a job that found no node slot waits again in memory (its lease kept);
+    /// anything else is told to the store.
+    async fn end(&mut self, finished: Finished) {
+        let Finished {
+            job,
+            ended,
+            on_frontier,
+            offered,
+        } = finished;
+        self.aborts.remove(&job.id);
+        if ended.run.is_none() && matches!(ended.outcome, JobOutcome::Release { not_before: None }) && !on_frontier {
+            self.waiting.push_front(Waiting {
+                job,
+                tried_on: Some(offered),
+            });
+            return;
+        }
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+        self.unfinished.push((job.id, ended.outcome, ended.run));
+        // The slot it held is free now: fill it before the store round trip.
+        self.start_ready().await;
+        self.flush_unfinished().await;
+    }
+
+    /// Tells the store every ended attempt it has not taken yet, in order.
+    async fn flush_unfinished(&mut self) {
+        while let Some((job_id, outcome, run)) = self.unfinished.first().cloned() {
+            let now = Utc::now();
+            if let Some(run) = &run
+                && let Err(err) = self.store.record_job_runs(std::slice::from_ref(run)).await
+            {
+                self.store_went_away(&err);
+                return;
+            }
+            match self.store.finish_job(job_id, &self.router_id, &outcome, now).await {
+                Ok(true) => {}
+                Ok(false) => tracing::info!(
+                    job = job_id,
+                    "a job's lease passed to another router before its attempt ended; its answer is dropped there"
+                ),
+                Err(err) => {
+                    self.store_went_away(&err);
+                    return;
+                }
+            }
+            self.store_is_back();
+            self.unfinished.remove(0);
+        }
+    }
+
+    /// Gives back claimed, unstarted jobs of batches paused, cancelled or ended since.
+    async fn drop_stopped_batches(&mut self) {
+        let batches: HashSet<String> = self.waiting.iter().map(|w| w.job.batch_id.clone()).collect();
+        for batch in batches {
+            let runnable = match self.store.batch(&batch).await {
+                Ok(Some(row)) => row.status == BatchStatus::InProgress && !row.paused,
+                Ok(None) => false,
+                Err(err) => {
+                    self.store_went_away(&err);
+                    return;
+                }
+            };
+            if runnable {
+                continue;
+            }
+            let (stopped, kept): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|w| w.job.batch_id == batch);
+            self.waiting = kept.into();
+            for w in stopped {
+                self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&w.job.id);
+                self.unfinished.push((w.job.id, JobOutcome::Release { not_before: None }, None));
+            }
+        }
+        self.flush_unfinished().await;
+    }
+
+    /// At shutdown: attempts still running are stopped, and every job held goes back to the
+    /// queue at once (not after its lease), so another router takes it over.
+    async fn give_back(&mut self) {
+        self.running.abort_all();
+        while let Some(done) = self.running.join_next().await {
+            if let Ok(finished) = done {
+                self.unfinished.push((finished.job.id, finished.ended.outcome, finished.ended.run));
+            }
+        }
+        let held: Vec<i64> = self.held.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        let ending: HashSet<i64> = self.unfinished.iter().map(|(id, _, _)| *id).collect();
+        for id in held.into_iter().filter(|id| !ending.contains(id)) {
+            self.unfinished.push((id, JobOutcome::Release { not_before: None }, None));
+        }
+        self.waiting.clear();
+        let flushed = tokio::time::timeout(Duration::from_secs(5), self.flush_unfinished()).await;
+        if flushed.is_err() || !self.unfinished.is_empty() {
+            tracing::warn!(
+                jobs = self.unfinished.len(),
+                "could not give every held job back at shutdown; their leases expire and another router takes them"
+            );
+        }
+    }
+
+    fn store_went_away(&mut self, err: &crate::store::StoreError) {
+        if !self.store_away {
+            tracing::warn!(%err, "batch workers pause: the store is unreachable");
+        }
+        self.store_away = true;
+    }
+
+    fn store_is_back(&mut self) {
+        if self.store_away {
+            tracing::info!("batch workers resume: the store answers again");
+        }
+        self.store_away = false;
+    }
+}
