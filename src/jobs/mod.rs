@@ -1,0 +1,9 @@
+//! Batch jobs: the OpenAI Batch API's pure parts: payloads sealed at rest, input files read and
+//! checked, ids, OpenAI's File and Batch objects, output and error files. The HTTP side is
+//! `gateway::batch_api`; the queue is in the store.
+
+pub mod reply;
+pub mod seal;
+
+pub use reply::{JobReply, ReplyError};
+pub use seal::{Binding, SealError, Sealer};
