@@ -2,6 +2,7 @@
 //! APIs behind it. It gathers the inputs of [`crate::router::select`] (fleet view, live control,
 //! today's spend), walks the decision's plan, relays the answer and records the decision.
 
+mod batch_api;
 mod body;
 mod chat;
 mod control_health;
@@ -30,6 +31,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+pub use batch_api::BatchBackend;
 pub use chat::{AGENT_HEADER, DATA_CLASS_HEADER, TASK_CLASS_HEADER, parse_request};
 pub use control_health::ControlHealth;
 pub use errors::ApiError;
@@ -82,6 +84,8 @@ pub struct Gateway {
     /// Streams being relayed, each in a task of its own.
     streams: TaskTracker,
     status_access: StatusAccess,
+    /// The Batch API's store and sealer; `None` without `jobs.encryption_key` (the API is off).
+    batch: Option<BatchBackend>,
 }
 
 /// The overrides of the last control snapshot seen, parsed once per snapshot rather than once per
@@ -102,6 +106,8 @@ pub struct GatewaySources {
     pub recorder: Recorder,
     /// Resolved agent keys.
     pub keys: AgentKeys,
+    /// The Batch API's store and sealer; `None` turns the API off.
+    pub batch: Option<BatchBackend>,
 }
 
 impl Gateway {
@@ -158,6 +164,7 @@ impl Gateway {
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
             status_access,
+            batch: sources.batch,
         })
     }
 

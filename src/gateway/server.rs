@@ -13,10 +13,11 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 
 use super::edge::{self, EdgeLimits};
-use super::{AgentKeys, Gateway, GatewaySources, chat};
+use super::{AgentKeys, BatchBackend, Gateway, GatewaySources, chat};
 use crate::config::FleetConfig;
 use crate::domain::DeclaredClass;
 use crate::fleet::{Cadence, FleetPoller};
+use crate::jobs::Sealer;
 use crate::recorder::{Recorder, RecorderOptions};
 use crate::store::Store;
 use crate::wire::openai::{ModelEntry, ModelList};
@@ -29,6 +30,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route(crate::wire::ROUTER_STATUS_PATH, get(super::status::router_status))
+        .merge(super::batch_api::routes(gateway.config.jobs.max_file_bytes))
         .with_state(gateway)
 }
 
@@ -80,11 +82,22 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
             "no [[agents]] keys configured and router.trust_loopback = false: every request will be refused"
         );
     }
+    let batch = match Sealer::resolve(&config.jobs, crate::secrets::shared()).await? {
+        Some(sealer) => Some(BatchBackend {
+            store: store.clone(),
+            sealer,
+        }),
+        None => {
+            tracing::warn!("jobs.encryption_key is not set: the Batch API (/v1/files, /v1/batches) is off");
+            None
+        }
+    };
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), Cadence::default()),
         control: crate::control::watch(store.clone()),
         recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))?,
         keys,
+        batch,
     };
     let addr = listen.unwrap_or(config.router.listen);
     let control = sources.control.clone();

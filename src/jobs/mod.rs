@@ -2,8 +2,13 @@
 //! checked, ids, OpenAI's File and Batch objects, output and error files. The HTTP side is
 //! `gateway::batch_api`; the queue is in the store.
 
+pub mod ids;
+pub mod input;
+pub mod objects;
+pub mod output;
 pub mod reply;
 pub mod seal;
+pub mod window;
 
 pub use reply::{JobReply, ReplyError};
 pub use seal::{Binding, SealError, Sealer};
