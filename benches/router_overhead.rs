@@ -830,6 +830,7 @@ fn main() {
             }
             .expect("the journal opens"),
             keys: AgentKeys::loopback(),
+            batch: None,
         };
         let gateway = Gateway::new(config, sources);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind router");

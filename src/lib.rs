@@ -9,6 +9,7 @@
 //! - [`fleet`]: per-node telemetry pollers publishing the live fleet view.
 //! - [`router`]: the router's pure decision core (request features, detectors, overrides, placement, `select`).
 //! - [`gateway`]: the router's HTTP side: OpenAI-compatible API, upstream calls, decision records.
+//! - [`jobs`]: batch jobs: sealed payloads, input files, OpenAI's File and Batch objects, workers.
 //! - [`store`]: the one `Store` over PostgreSQL and SQLite (decisions, spend, nodes, policy, audit, pulls).
 //! - [`recorder`]: decisions to the store in batches off the request path; buffer, journal, replay.
 //! - [`sim`]: a faithful simulated farm (Ollama nodes, node agents, frontier APIs, faults).

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 use crate::console::{self, ConsoleOptions, Sources};
 use crate::fleet::{Cadence, FleetPoller, Health};
-use crate::gateway::{AgentKeys, Gateway, GatewaySources};
+use crate::gateway::{AgentKeys, BatchBackend, Gateway, GatewaySources};
+use crate::jobs::Sealer;
 use crate::recorder::{Recorder, RecorderOptions};
 use crate::sim::{SimFarm, SimOptions};
 use crate::store::Store;
@@ -88,6 +89,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         control: crate::control::watch(store.clone()),
         recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))?,
         keys,
+        // The demo's payload key lives in memory only: its batches die with it.
+        batch: Some(BatchBackend {
+            store: store.clone(),
+            sealer: Sealer::generate().0,
+        }),
     };
     let (fleet, control) = (sources.fleet.clone(), sources.control.clone());
     let gateway = Gateway::new(config.clone(), sources);

@@ -603,7 +603,7 @@ fn declared_class(model: &str, header: Option<&str>) -> Result<DeclaredClass, Ap
 }
 
 /// Agent names go into logs and the store: keep them short and printable.
-fn sanitize_agent(agent: &str) -> String {
+pub(super) fn sanitize_agent(agent: &str) -> String {
     let clean: String = agent
         .chars()
         .filter(|c| c.is_ascii_graphic() || *c == ' ')

@@ -46,6 +46,39 @@ impl ApiError {
         )
     }
 
+    /// 404: no such object, or one the caller may not see (never says which).
+    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", code, message)
+    }
+
+    /// 409: the object is not in a state that allows the change.
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_request_error", code, message)
+    }
+
+    /// 500: the router could not do its part (a payload does not open, a row is missing).
+    pub fn internal(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "api_error", code, message)
+    }
+
+    /// 503 without a retry hint: this router is not configured to offer the route.
+    pub fn not_offered(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "api_error", code, message)
+    }
+
+    /// 413 with its own code and message (a limit other than `router.max_body_bytes`).
+    pub fn payload_too_large(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", code, message)
+    }
+
+    /// The same error, naming the request field at fault.
+    pub fn with_param(self, param: &str) -> Self {
+        ApiError {
+            param: Some(param.to_string()),
+            ..self
+        }
+    }
+
     /// 413: body over the limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

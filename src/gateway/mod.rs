@@ -2,6 +2,7 @@
 //! APIs behind it. It gathers the inputs of [`crate::router::select`] (fleet view, live control,
 //! today's spend), walks the decision's plan, relays the answer and records the decision.
 
+mod batch_api;
 mod body;
 mod chat;
 mod control_health;
@@ -31,6 +32,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+pub use batch_api::BatchBackend;
 pub use chat::{
     AGENT_HEADER, DATA_CLASS_HEADER, NO_BATCH_CAPACITY, Origin, ParsedRequest, TASK_CLASS_HEADER,
     parse_request, serve as serve_chat,
@@ -87,6 +89,8 @@ pub struct Gateway {
     /// Streams being relayed, each in a task of its own.
     streams: TaskTracker,
     status_access: StatusAccess,
+    /// The Batch API's store and sealer; `None` without `jobs.encryption_key` (the API is off).
+    batch: Option<BatchBackend>,
     /// When the last live request arrived, in milliseconds since the gateway started (0: none yet).
     last_live_ms: AtomicU64,
     /// Live requests waiting for local capacity now.
@@ -121,6 +125,8 @@ pub struct GatewaySources {
     pub recorder: Recorder,
     /// Resolved agent keys.
     pub keys: AgentKeys,
+    /// The Batch API's store and sealer; `None` turns the API off.
+    pub batch: Option<BatchBackend>,
 }
 
 impl Gateway {
@@ -177,10 +183,16 @@ impl Gateway {
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
             status_access,
+            batch: sources.batch,
             last_live_ms: AtomicU64::new(0),
             live_waiting: Arc::default(),
             started: std::time::Instant::now(),
         })
+    }
+
+    /// The Batch API's store and sealer, when the API is on.
+    pub fn batch_backend(&self) -> Option<&BatchBackend> {
+        self.batch.as_ref()
     }
 
     /// The live control state (node states, overrides) as this router last read it.

@@ -13,10 +13,12 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 
 use super::edge::{self, EdgeLimits};
-use super::{AgentKeys, Gateway, GatewaySources, chat};
+use super::{AgentKeys, BatchBackend, Gateway, GatewaySources, chat};
 use crate::config::FleetConfig;
 use crate::domain::DeclaredClass;
 use crate::fleet::{Cadence, FleetPoller};
+use crate::jobs::Sealer;
+use crate::jobs::worker::{WorkerOptions, Workers};
 use crate::recorder::{Recorder, RecorderOptions};
 use crate::store::Store;
 use crate::wire::openai::{ModelEntry, ModelList};
@@ -29,22 +31,36 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route(crate::wire::ROUTER_STATUS_PATH, get(super::status::router_status))
+        .merge(super::batch_api::routes(gateway.config.jobs.max_file_bytes))
         .with_state(gateway)
 }
 
 /// Serves `gateway` on `listener` until `shutdown` completes; then lets in-flight work finish
 /// within `router.shutdown_grace_secs`, cuts the rest (recorded as cut) and flushes every decision.
+/// With the Batch API on, batch workers run alongside; at shutdown they give their jobs back.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let workers = gateway.batch_backend().map(|backend| {
+        Workers::start(
+            gateway.clone(),
+            backend.store.clone(),
+            Arc::new(backend.sealer.clone()),
+            crate::jobs::worker::worker_id(),
+            WorkerOptions::from_config(&gateway.config.jobs),
+        )
+    });
     let limits = EdgeLimits::from_config(&gateway.config.router);
     let cutting = gateway.clone();
     let report = edge::serve(listener, app(gateway.clone()), limits, shutdown, move || {
         cutting.cut_remaining()
     })
     .await;
+    if let Some(workers) = workers {
+        workers.stop().await;
+    }
     gateway.finish_streams(STREAM_WIND_DOWN).await;
     gateway.flush().await;
     if report.cut > 0 {
@@ -80,11 +96,22 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
             "no [[agents]] keys configured and router.trust_loopback = false: every request will be refused"
         );
     }
+    let batch = match Sealer::resolve(&config.jobs, crate::secrets::shared()).await? {
+        Some(sealer) => Some(BatchBackend {
+            store: store.clone(),
+            sealer,
+        }),
+        None => {
+            tracing::warn!("jobs.encryption_key is not set: the Batch API (/v1/files, /v1/batches) is off");
+            None
+        }
+    };
     let sources = GatewaySources {
         fleet: FleetPoller::start(&config.resolved_nodes(), Cadence::default()),
         control: crate::control::watch(store.clone()),
         recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))?,
         keys,
+        batch,
     };
     let addr = listen.unwrap_or(config.router.listen);
     let control = sources.control.clone();

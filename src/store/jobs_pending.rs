@@ -24,16 +24,38 @@ impl PgStore {
     pub(crate) async fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError> {
         pending()
     }
-    pub(crate) async fn batches(&self, agent: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+    pub(crate) async fn batches(
+        &self,
+        agent: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError> {
         pending()
     }
-    pub(crate) async fn claim_jobs(&self, router_id: &str, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>,) -> Result<Vec<ClaimedJob>, StoreError> {
+    pub(crate) async fn claim_jobs(
+        &self,
+        router_id: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
         pending()
     }
-    pub(crate) async fn renew_job_leases(&self, router_id: &str, job_ids: &[i64], lease_until: DateTime<Utc>,) -> Result<u64, StoreError> {
+    pub(crate) async fn renew_job_leases(
+        &self,
+        router_id: &str,
+        job_ids: &[i64],
+        lease_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         pending()
     }
-    pub(crate) async fn finish_job(&self, job_id: i64, router_id: &str, outcome: &JobOutcome, now: DateTime<Utc>,) -> Result<bool, StoreError> {
+    pub(crate) async fn finish_job(
+        &self,
+        job_id: i64,
+        router_id: &str,
+        outcome: &JobOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         pending()
     }
     pub(crate) async fn set_job_target(&self, job_id: i64, router_id: &str, target: &str) -> Result<(), StoreError> {
@@ -88,16 +110,38 @@ impl SqliteStore {
     pub(crate) async fn batch(&self, id: &str) -> Result<Option<BatchRow>, StoreError> {
         pending()
     }
-    pub(crate) async fn batches(&self, agent: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+    pub(crate) async fn batches(
+        &self,
+        agent: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError> {
         pending()
     }
-    pub(crate) async fn claim_jobs(&self, router_id: &str, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>,) -> Result<Vec<ClaimedJob>, StoreError> {
+    pub(crate) async fn claim_jobs(
+        &self,
+        router_id: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
         pending()
     }
-    pub(crate) async fn renew_job_leases(&self, router_id: &str, job_ids: &[i64], lease_until: DateTime<Utc>,) -> Result<u64, StoreError> {
+    pub(crate) async fn renew_job_leases(
+        &self,
+        router_id: &str,
+        job_ids: &[i64],
+        lease_until: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         pending()
     }
-    pub(crate) async fn finish_job(&self, job_id: i64, router_id: &str, outcome: &JobOutcome, now: DateTime<Utc>,) -> Result<bool, StoreError> {
+    pub(crate) async fn finish_job(
+        &self,
+        job_id: i64,
+        router_id: &str,
+        outcome: &JobOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         pending()
     }
     pub(crate) async fn set_job_target(&self, job_id: i64, router_id: &str, target: &str) -> Result<(), StoreError> {

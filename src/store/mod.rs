@@ -24,8 +24,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use jobs::{
-    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobResultRow, JobRunRow, NewBatch,
-    NewJob,
+    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobResultRow, JobRunRow,
+    NewBatch, NewJob,
 };
 pub use model::{
     AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
@@ -302,7 +302,12 @@ impl Store {
 
     /// Batches newest first, of one agent or of all; `after` is the id of the last batch of the
     /// previous page.
-    pub async fn batches(&self, agent: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+    pub async fn batches(
+        &self,
+        agent: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError> {
         dispatch!(self.batches(agent, after, limit))
     }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use farmhand::config::FleetConfig;
 use farmhand::control::ControlSnapshot;
 use farmhand::fleet::{Cadence, FleetPoller, FleetSnapshot, Health};
-use farmhand::gateway::{AgentKeys, Gateway, GatewaySources};
+use farmhand::gateway::{AgentKeys, BatchBackend, Gateway, GatewaySources};
+use farmhand::jobs::Sealer;
 use farmhand::recorder::{Recorder, RecorderOptions};
 use farmhand::sim::{SimFarm, SimOptions};
 use farmhand::store::Store;
@@ -114,6 +115,13 @@ impl Stack {
             recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))
                 .expect("the journal opens"),
             keys: AgentKeys::resolve(&config.agents, config.router.trust_loopback).expect("agent keys resolve"),
+            batch: Sealer::resolve(&config.jobs, farmhand::secrets::shared())
+                .await
+                .expect("jobs.encryption_key resolves")
+                .map(|sealer| BatchBackend {
+                    store: store.clone(),
+                    sealer,
+                }),
         };
         let mut fleet = sources.fleet.clone();
         let control = sources.control.clone();

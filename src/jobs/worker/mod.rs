@@ -20,6 +20,12 @@ use crate::gateway::Gateway;
 use crate::jobs::Sealer;
 use crate::store::Store;
 
+/// This router's id as a batch worker: the presence id and a random suffix, so that two gateways
+/// in one process never share a lease.
+pub fn worker_id() -> String {
+    format!("{}:{:08x}", crate::presence::router_id(), rand::random::<u32>())
+}
+
 /// How the workers run.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
