@@ -8,8 +8,8 @@
 
 mod agent_limits;
 mod error;
+mod job_model;
 mod jobs;
-mod jobs_pending;
 mod model;
 mod postgres;
 mod spend;
@@ -391,8 +391,9 @@ impl Store {
     }
 
     /// Queues a batch's failed jobs again with fresh attempts, reopening a completed batch whose
-    /// window is still open; returns how many were queued. `Conflict` if the batch was cancelled
-    /// or expired.
+    /// window is still open; returns how many were queued. `NotFound` if there is no such batch;
+    /// `Conflict` if it was refused, is being or was cancelled, expired, its window has ended, or
+    /// retention removed its requests.
     pub async fn retry_failed_jobs(&self, id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self.retry_failed_jobs(id, now))
     }
@@ -409,7 +410,8 @@ impl Store {
     }
 
     /// Removes the payloads (input files, request bodies, results) of batches that ended before
-    /// `ended_before`; returns how many batches were purged.
+    /// `ended_before`, and input files no batch uses that were uploaded before it; returns how many
+    /// batches were purged (each once: a purged batch is not counted again).
     pub async fn purge_job_payloads(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self.purge_job_payloads(ended_before))
     }
