@@ -16,173 +16,24 @@ use chrono::Utc;
 use farmhand::config::{AgentKey, FleetConfig, SecretRef};
 use farmhand::jobs::{Binding, Sealer};
 use serde_json::{Value, json};
+use support::batch::{self, Agent, CLASSIFIER, KEY, KEY_VAR, MARKER, SUMMARISER, form, tickets};
 use support::pg::TestDatabase;
 use support::stack::Stack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The payload key's variable, and a key (32 bytes, base64) every test in this file sets it to.
-const KEY_VAR: &str = "FARMHAND_TEST_BATCH_KEY";
-const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=";
-/// Two agents with keys of their own.
-const CLASSIFIER: (&str, &str, &str) = ("classifier", "FARMHAND_TEST_BATCH_AGENT_A", "k-batch-classifier");
-const SUMMARISER: (&str, &str, &str) = ("summariser", "FARMHAND_TEST_BATCH_AGENT_B", "k-batch-summariser");
 /// Where the client scripts and their pins live.
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
-/// Text that appears in every request of [`tickets`], and must never appear in the store.
-const MARKER: &str = "refund-me-now-4417";
 
-/// A router with the Batch API on (and two agent keys), over a fresh PostgreSQL database.
+/// A router with the Batch API on (and two agent keys), over one node and a fresh PostgreSQL database.
 async fn farm(db: &TestDatabase, adjust: impl FnOnce(&mut FleetConfig)) -> Stack {
-    // SAFETY of the test: these variables belong to this file, and every test sets the same values.
-    unsafe {
-        std::env::set_var(KEY_VAR, KEY);
-        std::env::set_var(CLASSIFIER.1, CLASSIFIER.2);
-        std::env::set_var(SUMMARISER.1, SUMMARISER.2);
-    }
-    Stack::start(1, Some(db.url()), |config| {
-        config.jobs.encryption_key = Some(SecretRef::Env(KEY_VAR.into()));
-        for (name, var, _) in [CLASSIFIER, SUMMARISER] {
-            config.agents.push(AgentKey::new(name, SecretRef::Env(var.into())));
-        }
-        adjust(config);
-    })
-    .await
-}
-
-/// `n` ticket classifications, one JSONL line each, custom ids `t-1`…
-fn tickets(n: usize) -> String {
-    (1..=n)
-        .map(|i| {
-            json!({
-                "custom_id": format!("t-{i}"),
-                "method": "POST",
-                "url": "/v1/chat/completions",
-                "body": {
-                    "model": "routine",
-                    "messages": [{"role": "user", "content": format!("Classify ticket {i}: {MARKER}")}],
-                    "max_tokens": 16
-                }
-            })
-            .to_string()
-                + "\n"
-        })
-        .collect()
-}
-
-/// A multipart/form-data body of `(name, filename, bytes)` parts, and its content type.
-fn form(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "farmhand-test-boundary-7d1f";
-    let mut body = Vec::new();
-    for (name, filename, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(file) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/jsonl\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-/// A small client for one agent.
-struct Agent<'a> {
-    stack: &'a Stack,
-    key: &'a str,
-    http: reqwest::Client,
-}
-
-impl<'a> Agent<'a> {
-    fn new(stack: &'a Stack, key: &'a str) -> Self {
-        Agent {
-            stack,
-            key,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn upload_form(&self, parts: &[(&str, Option<&str>, &[u8])]) -> (u16, Value) {
-        let (content_type, body) = form(parts);
-        let response = self
-            .http
-            .post(format!("{}/v1/files", self.stack.url))
-            .bearer_auth(self.key)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("the router answers");
-        (
-            response.status().as_u16(),
-            response.json().await.expect("a JSON answer"),
-        )
-    }
-
-    /// Uploads `content` as a batch input file; its `File` object.
-    async fn upload(&self, content: &str) -> Value {
-        let (status, file) = self
-            .upload_form(&[
-                ("purpose", None, b"batch"),
-                ("file", Some("tickets.jsonl"), content.as_bytes()),
-            ])
-            .await;
-        assert_eq!(status, 200, "{file}");
-        file
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.stack.url))
-            .bearer_auth(self.key)
-            .send()
-            .await
-            .expect("the router answers")
-    }
-
-    async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self.get(path).await;
-        (
-            response.status().as_u16(),
-            response.json().await.expect("a JSON answer"),
-        )
-    }
-
-    async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.stack.url))
-            .bearer_auth(self.key)
-            .json(&body)
-            .send()
-            .await
-            .expect("the router answers");
-        (
-            response.status().as_u16(),
-            response.json().await.expect("a JSON answer"),
-        )
-    }
-
-    /// Creates a batch on `file_id`; the status and the answer.
-    async fn create_batch(&self, file_id: &str) -> (u16, Value) {
-        self.post_json(
-            "/v1/batches",
-            json!({"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h"}),
-        )
-        .await
-    }
+    batch::farm(db, 1, adjust).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_file_reads_back_whole_and_is_sealed_at_rest() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |_| {}).await;
-    let agent = Agent::new(&stack, CLASSIFIER.2);
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let content = tickets(3);
     let file = agent.upload(&content).await;
     let id = file["id"].as_str().unwrap().to_string();
@@ -216,7 +67,7 @@ async fn an_uploaded_file_reads_back_whole_and_is_sealed_at_rest() {
 async fn a_batch_is_created_retrieved_listed_and_cancelled() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |_| {}).await;
-    let agent = Agent::new(&stack, CLASSIFIER.2);
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let first_file = agent.upload(&tickets(5)).await;
     let (status, first) = agent
         .post_json(
@@ -280,7 +131,7 @@ async fn a_batch_is_created_retrieved_listed_and_cancelled() {
 async fn queued_request_bodies_are_sealed_to_their_job() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |_| {}).await;
-    let agent = Agent::new(&stack, CLASSIFIER.2);
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let content = tickets(2);
     let file = agent.upload(&content).await;
     let (status, batch) = agent.create_batch(file["id"].as_str().unwrap()).await;
@@ -323,7 +174,7 @@ async fn queued_request_bodies_are_sealed_to_their_job() {
 async fn each_bad_line_fails_the_batch_with_its_line_number() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |_| {}).await;
-    let agent = Agent::new(&stack, CLASSIFIER.2);
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let good = tickets(1);
     let good = good.trim_end();
     let content = [
@@ -380,7 +231,7 @@ async fn each_bad_line_fails_the_batch_with_its_line_number() {
 async fn bad_uploads_and_bad_batch_requests_name_what_is_wrong() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |config| config.jobs.max_file_bytes = 1024).await;
-    let agent = Agent::new(&stack, CLASSIFIER.2);
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let content = tickets(1);
 
     let (status, err) = agent
@@ -414,10 +265,9 @@ async fn bad_uploads_and_bad_batch_requests_name_what_is_wrong() {
             .contains("jobs.max_file_bytes"),
         "{err}"
     );
-    let not_a_form = agent
-        .http
+    let not_a_form = reqwest::Client::new()
         .post(format!("{}/v1/files", stack.url))
-        .bearer_auth(agent.key)
+        .bearer_auth(CLASSIFIER.2)
         .json(&json!({"purpose": "batch"}))
         .send()
         .await
@@ -485,8 +335,8 @@ async fn bad_uploads_and_bad_batch_requests_name_what_is_wrong() {
 async fn another_agents_files_and_batches_do_not_exist_for_an_agent() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |_| {}).await;
-    let owner = Agent::new(&stack, CLASSIFIER.2);
-    let other = Agent::new(&stack, SUMMARISER.2);
+    let owner = Agent::new(&stack.url, CLASSIFIER.2);
+    let other = Agent::new(&stack.url, SUMMARISER.2);
     let file = owner.upload(&tickets(2)).await;
     let file_id = file["id"].as_str().unwrap();
     let (_, batch) = owner.create_batch(file_id).await;
@@ -575,7 +425,7 @@ async fn a_missing_or_wrong_key_is_refused_before_the_body_is_read() {
             assert!(answer.contains("invalid_api_key"), "{answer}");
         }
     }
-    let agent = Agent::new(&stack, "k-wrong");
+    let agent = Agent::new(&stack.url, "k-wrong");
     let (status, _) = agent.get_json("/v1/batches").await;
     assert_eq!(status, 401);
 }
@@ -584,7 +434,7 @@ async fn a_missing_or_wrong_key_is_refused_before_the_body_is_read() {
 async fn without_an_encryption_key_the_api_names_the_key_to_set() {
     let db = TestDatabase::create().await;
     let stack = farm(&db, |config| config.jobs.encryption_key = None).await;
-    let agent = Agent::new(&stack, CLASSIFIER.2);
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let (status, err) = agent
         .upload_form(&[("purpose", None, b"batch"), ("file", Some("t.jsonl"), b"{}")])
         .await;
@@ -598,7 +448,7 @@ async fn without_an_encryption_key_the_api_names_the_key_to_set() {
     );
     let (status, err) = agent.get_json("/v1/batches").await;
     assert_eq!((status, err["error"]["code"].as_str()), (503, Some("batch_api_off")));
-    let stranger = Agent::new(&stack, "k-wrong");
+    let stranger = Agent::new(&stack.url, "k-wrong");
     let (status, _) = stranger.get_json("/v1/batches").await;
     assert_eq!(status, 401, "the key is checked first");
 }

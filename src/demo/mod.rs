@@ -1,7 +1,9 @@
 //! `farmhand demo`: the whole farm in one process. A simulated farm of 12, its frontier API, a
 //! router on an ephemeral port recording into SQLite (or the store given), synthetic agents
-//! calling it over HTTP, and the console on top, or, headless, a summary at the end.
+//! calling it over HTTP, a bulk agent whose batch of tickets drains through the idle slots, and
+//! the console on top, or, headless, a summary at the end.
 
+pub mod batch;
 pub mod summary;
 pub mod traffic;
 
@@ -124,6 +126,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     let (stop_traffic, traffic_stopped) = watch::channel(false);
     let (stats, mut agents) = traffic::start(router_url.clone(), traffic_stopped, 7);
+    match batch::submit(&router_url, batch::TICKETS).await {
+        Ok(id) => tracing::info!(batch = %id, tickets = batch::TICKETS, "demo: ticket batch submitted through the Batch API"),
+        Err(err) => tracing::warn!("demo: the ticket batch could not be submitted: {err:#}"),
+    }
     let shown = if options.headless {
         tokio::time::sleep(Duration::from_secs(options.seconds)).await;
         Ok(())

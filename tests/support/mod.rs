@@ -1,6 +1,7 @@
 //! Test harness shared by the integration tests: `mod support;` at the top of a test file.
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod console_fixture;
 pub mod outage;
 pub mod pg;

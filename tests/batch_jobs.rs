@@ -1,0 +1,305 @@
+//! Batch jobs running on the farm, end to end over real HTTP, on PostgreSQL and the simulator:
+//! every line lands once, with its runs and its routing decisions joined by job; sensitive jobs
+//! never leave the farm (the same markers as live traffic); retries back off and a request's own
+//! fault goes straight to the error file; pause, resume, cancel, retry and expiry; a store outage
+//! mid-batch loses nothing.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use farmhand::sim::FaultKind;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use support::batch::{self, Agent, CLASSIFIER};
+use support::outage::CuttableProxy;
+use support::pg::TestDatabase;
+use support::privacy;
+
+const WITHIN: Duration = Duration::from_secs(90);
+
+fn id(value: &Value) -> &str {
+    value["id"].as_str().expect("an id")
+}
+
+/// The custom ids of result lines; panics on one seen twice.
+fn custom_ids(lines: &[Value]) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    for line in lines {
+        let custom_id = line["custom_id"].as_str().expect("a custom_id").to_string();
+        assert!(seen.insert(custom_id.clone()), "{custom_id} appears twice");
+    }
+    seen
+}
+
+fn expected_ids(n: usize) -> BTreeSet<String> {
+    (1..=n).map(|i| format!("t-{i}")).collect()
+}
+
+/// One SQL value from the test database.
+async fn scalar(db: &TestDatabase, sql: &str, batch_id: &str) -> i64 {
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect");
+    sqlx::query_scalar(sql).bind(batch_id).fetch_one(&mut conn).await.expect(sql)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_drains_through_idle_slots_and_every_line_lands_once() {
+    let db = TestDatabase::create().await;
+    let stack = batch::farm(&db, 2, |_| {}).await;
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
+    let submitted = agent.submit(&batch::tickets(40)).await;
+    let done = agent.wait_for(id(&submitted), &["completed"], WITHIN).await;
+    assert_eq!(done["request_counts"], json!({"total": 40, "completed": 40, "failed": 0}));
+    let (output, errors) = agent.results(&done).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(custom_ids(&output), expected_ids(40));
+    for line in &output {
+        assert_eq!(line["response"]["status_code"], 200, "{line}");
+        assert_eq!(line["response"]["body"]["object"], "chat.completion", "{line}");
+        assert!(line["error"].is_null(), "{line}");
+    }
+    stack.gateway.flush().await;
+    let joined = scalar(
+        &db,
+        "SELECT count(*) FROM routing_decisions d JOIN jobs j ON j.id = d.job_id WHERE j.batch_id = $1 AND d.status = 200",
+        id(&done),
+    )
+    .await;
+    assert_eq!(joined, 40, "every job's routing decision is recorded with its job id");
+    let runs = stack.store.job_runs(id(&done)).await.expect("runs");
+    assert_eq!(runs.len(), 40, "{runs:?}");
+    let nodes = stack.farm.node_names();
+    for run in &runs {
+        assert_eq!(run.outcome, "ok", "{run:?}");
+        assert!(nodes.contains(run.target.as_ref().expect("a target")), "{run:?}");
+        assert!(run.request_id.is_some(), "{run:?}");
+    }
+    let leaked = scalar(
+        &db,
+        "SELECT count(*) FROM routing_decisions WHERE position($1 in CAST(routing_decisions AS text)) > 0",
+        batch::MARKER,
+    )
+    .await;
+    assert_eq!(leaked, 0, "no prompt text in the decisions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensitive_jobs_never_leave_the_farm_and_the_rest_follow_policy() {
+    let db = TestDatabase::create().await;
+    let stack = batch::farm(&db, 2, |_| {}).await;
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
+    let mut rng = rand::rng();
+    let mut markers = Vec::new();
+    let mut content = String::new();
+    for i in 1..=24 {
+        let (class, text) = match i % 3 {
+            // Reasoning goes to the frontier first, unless a detector fires.
+            0 => {
+                let marker = privacy::sensitive_marker(&mut rng);
+                markers.push(marker.clone());
+                ("reasoning", format!("Weigh this case for {marker} carefully"))
+            }
+            1 => {
+                let marker = privacy::plain_marker(&mut rng);
+                markers.push(marker.clone());
+                ("sensitive", format!("Summarise the file of {marker}"))
+            }
+            _ => ("reasoning", format!("Plan step {i} of the migration")),
+        };
+        content.push_str(&batch::line(
+            &format!("t-{i}"),
+            json!({"model": class, "messages": [{"role": "user", "content": text}], "max_tokens": 16}),
+        ));
+    }
+    let submitted = agent.submit(&content).await;
+    let done = agent.wait_for(id(&submitted), &["completed"], WITHIN).await;
+    let (output, errors) = agent.results(&done).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(custom_ids(&output), expected_ids(24));
+    for marker in &markers {
+        assert!(!stack.farm.frontier_saw(marker), "the frontier saw {marker}");
+    }
+    stack.gateway.flush().await;
+    let frontier = scalar(
+        &db,
+        "SELECT count(*) FROM routing_decisions d JOIN jobs j ON j.id = d.job_id WHERE j.batch_id = $1 AND d.endpoint = 'frontier'",
+        id(&done),
+    )
+    .await;
+    assert_eq!(frontier, 8, "the plain reasoning jobs follow policy to the frontier");
+    let sensitive_local = scalar(
+        &db,
+        "SELECT count(*) FROM routing_decisions d JOIN jobs j ON j.id = d.job_id WHERE j.batch_id = $1 AND d.sensitive AND d.endpoint = 'local'",
+        id(&done),
+    )
+    .await;
+    assert_eq!(sensitive_local, 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempts_back_off_and_a_requests_own_fault_goes_straight_to_the_error_file() {
+    let db = TestDatabase::create().await;
+    let stack = batch::farm(&db, 1, |config| config.jobs.max_attempts = 3).await;
+    let node = stack.farm.node_names()[0].clone();
+    stack.farm.set_fault(&node, Some(FaultKind::Error500)).expect("fault set");
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
+    let mut content = batch::tickets(3);
+    // A line whose request the class's local model can never serve: a 400, not retried.
+    content.push_str(&batch::line(
+        "t-4",
+        json!({"model": "routine", "messages": [{"role": "user", "content": "look"}],
+               "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+               "tool_choice": "required", "max_tokens": 8}),
+    ));
+    let submitted = agent.submit(&content).await;
+    let batch_id = id(&submitted).to_string();
+    // Let every job fail at least once, then heal the node.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while stack.store.job_runs(&batch_id).await.expect("runs").iter().filter(|r| r.outcome == "retry").count() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "no retries seen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stack.farm.set_fault(&node, None).expect("fault cleared");
+    let done = agent.wait_for(&batch_id, &["completed"], WITHIN).await;
+    let (output, errors) = agent.results(&done).await;
+    let runs = stack.store.job_runs(&batch_id).await.expect("runs");
+    let retried: BTreeSet<i64> = runs.iter().filter(|r| r.outcome == "retry").map(|r| r.job_id).collect();
+    assert_eq!(retried.len(), 3, "{runs:?}");
+    for run in runs.iter().filter(|r| r.outcome == "retry") {
+        assert_eq!(run.status_code, Some(502), "{run:?}");
+    }
+    // Attempts are spaced by the back-off: at least half a second after the first failure.
+    for job in &retried {
+        let mut times: Vec<_> = runs.iter().filter(|r| r.job_id == *job).map(|r| r.started_at).collect();
+        times.sort();
+        assert!(times[1] - times[0] >= chrono::Duration::milliseconds(500), "{times:?}");
+    }
+    assert_eq!(custom_ids(&output), ["t-1", "t-2", "t-3"].map(String::from).into());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["custom_id"], "t-4");
+    assert_eq!(errors[0]["response"]["status_code"], 400, "{}", errors[0]);
+    let t4_runs = runs.iter().filter(|r| r.outcome == "failed").count();
+    assert_eq!(t4_runs, 1, "a request's own fault is not retried: {runs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_end_after_max_attempts_in_the_error_file() {
+    let db = TestDatabase::create().await;
+    let stack = batch::farm(&db, 1, |config| config.jobs.max_attempts = 2).await;
+    let node = stack.farm.node_names()[0].clone();
+    stack.farm.set_fault(&node, Some(FaultKind::Error500)).expect("fault set");
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
+    let submitted = agent.submit(&batch::tickets(2)).await;
+    let done = agent.wait_for(id(&submitted), &["completed"], WITHIN).await;
+    assert_eq!(done["request_counts"], json!({"total": 2, "completed": 0, "failed": 2}));
+    let (output, errors) = agent.results(&done).await;
+    assert!(output.is_empty());
+    assert_eq!(custom_ids(&errors), expected_ids(2));
+    let runs = stack.store.job_runs(id(&done)).await.expect("runs");
+    assert_eq!(runs.iter().filter(|r| r.outcome == "retry").count(), 2, "{runs:?}");
+    assert_eq!(runs.iter().filter(|r| r.outcome == "failed").count(), 2, "{runs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_cancel_retry_and_expiry() {
+    let db = TestDatabase::create().await;
+    let stack = batch::farm(&db, 1, |_| {}).await;
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
+
+    // Paused at once: nothing runs until resumed.
+    let file = agent.upload(&batch::tickets(6)).await;
+    let (_, paused) = agent.create_batch(id(&file)).await;
+    stack.store.set_batch_paused(id(&paused), true).await.expect("pause");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, still) = agent.get_json(&format!("/v1/batches/{}", id(&paused))).await;
+    assert!(
+        still["request_counts"]["completed"].as_i64().unwrap_or(0) < 6,
+        "a paused batch stops being claimed: {still}"
+    );
+    stack.store.set_batch_paused(id(&paused), false).await.expect("resume");
+    let done = agent.wait_for(id(&paused), &["completed"], WITHIN).await;
+    assert_eq!(done["request_counts"]["completed"], 6);
+
+    // Expiry: a paused batch whose window ends keeps what it has and fails the rest.
+    let file = agent.upload(&batch::tickets(5)).await;
+    let (_, expiring) = agent.create_batch(id(&file)).await;
+    stack.store.set_batch_paused(id(&expiring), true).await.expect("pause");
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect");
+    sqlx::query("UPDATE batches SET expires_at = now() - interval '1 second' WHERE id = $1")
+        .bind(id(&expiring))
+        .execute(&mut conn)
+        .await
+        .expect("window moved into the past");
+    let expired = agent.wait_for(id(&expiring), &["expired"], WITHIN).await;
+    let (output, errors) = agent.results(&expired).await;
+    let all: BTreeSet<String> = custom_ids(&output).union(&custom_ids(&errors)).cloned().collect();
+    assert_eq!(all, expected_ids(5));
+    for line in &errors {
+        assert_eq!(line["error"]["code"], "batch_expired", "{line}");
+    }
+
+    // Cancel: queued jobs end as cancelled lines.
+    let file = agent.upload(&batch::tickets(4)).await;
+    let (_, cancelling) = agent.create_batch(id(&file)).await;
+    stack.store.set_batch_paused(id(&cancelling), true).await.expect("pause");
+    let (status, _) = agent.post_json(&format!("/v1/batches/{}/cancel", id(&cancelling)), json!({})).await;
+    assert_eq!(status, 200);
+    let cancelled = agent.wait_for(id(&cancelling), &["cancelled"], WITHIN).await;
+    let (_, errors) = agent.results(&cancelled).await;
+    assert_eq!(custom_ids(&errors), expected_ids(4));
+    for line in &errors {
+        assert_eq!(line["error"]["code"], "batch_cancelled", "{line}");
+    }
+
+    // Retry: failed jobs of a completed batch run again once asked.
+    let node = stack.farm.node_names()[0].clone();
+    stack.farm.set_fault(&node, Some(FaultKind::Error500)).expect("fault set");
+    let file = agent.upload(&batch::tickets(3)).await;
+    let (_, failing) = agent.create_batch(id(&file)).await;
+    let failed = agent.wait_for(id(&failing), &["completed"], WITHIN).await;
+    assert_eq!(failed["request_counts"]["failed"], 3, "{failed}");
+    stack.farm.set_fault(&node, None).expect("fault cleared");
+    let queued = stack.store.retry_failed_jobs(id(&failing), chrono::Utc::now()).await.expect("retry");
+    assert_eq!(queued, 3);
+    let redone = agent.wait_for(id(&failing), &["completed"], WITHIN).await;
+    assert_eq!(redone["request_counts"], json!({"total": 3, "completed": 3, "failed": 0}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_mid_batch_pauses_the_workers_and_loses_nothing() {
+    let db = TestDatabase::create().await;
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("address");
+    let proxy = CuttableProxy::start(pg).await;
+    let url = db.url().replace("127.0.0.1:5432", &proxy.addr.to_string());
+    assert_ne!(url, db.url(), "the test database is reached through the proxy");
+    batch::set_keys();
+    let stack = support::stack::Stack::start_sim(
+        2,
+        Some(&url),
+        support::stack::fast_cadence(),
+        |sim| sim.tokens_per_sec = 400.0,
+        batch::enable,
+    )
+    .await;
+    let agent = Agent::new(&stack.url, CLASSIFIER.2);
+    let submitted = agent.submit(&batch::tickets(60)).await;
+    let batch_id = id(&submitted).to_string();
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let (_, b) = agent.get_json(&format!("/v1/batches/{batch_id}")).await;
+        if b["request_counts"]["completed"].as_i64().unwrap_or(0) >= 10 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the batch never got going: {b}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+    let done = agent.wait_for(&batch_id, &["completed"], WITHIN).await;
+    let (output, errors) = agent.results(&done).await;
+    let all: BTreeSet<String> = custom_ids(&output).union(&custom_ids(&errors)).cloned().collect();
+    assert_eq!(all, expected_ids(60));
+    assert!(output.len() + errors.len() == 60, "every line once: {} + {}", output.len(), errors.len());
+}
