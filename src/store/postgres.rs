@@ -1,5 +1,7 @@
 //! The PostgreSQL backend: production, shared by many routers and consoles.
 
+mod jobs;
+
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -5,6 +5,8 @@
 //! writer at a time, and taking the write lock up front makes concurrent writers wait
 //! (`busy_timeout`) instead of failing, and makes ids visible in commit order.
 
+mod jobs;
+
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
