@@ -809,6 +809,14 @@ impl FleetConfig {
         if self.jobs.completion_windows.is_empty() {
             return Err(("jobs.completion_windows".into(), "must list at least one window".into()));
         }
+        for (i, window) in self.jobs.completion_windows.iter().enumerate() {
+            if crate::jobs::window::parse(window).is_none() {
+                return Err((
+                    format!("jobs.completion_windows[{i}]"),
+                    format!("`{window}` is not a whole number of minutes, hours or days (e.g. 24h)"),
+                ));
+            }
+        }
         if !(50..=60_000).contains(&self.policy.review_timeout_ms) {
             return Err((
                 "policy.review_timeout_ms".into(),

@@ -285,3 +285,15 @@ fn router_door_settings_and_shared_agent_keys_name_their_key() {
         "literal tokens are refused"
     );
 }
+
+#[test]
+fn completion_windows_must_be_durations() {
+    let text = parse("[jobs]\ncompletion_windows = [\"24h\", \"tomorrow\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("jobs.completion_windows[1]") && text.contains("`tomorrow`"),
+        "{text}"
+    );
+    assert!(parse("[jobs]\ncompletion_windows = [\"90m\", \"7d\"]\n").is_ok());
+}
