@@ -104,6 +104,7 @@ fn decision(rng: &mut StdRng, i: usize) -> DecisionRecord {
         status: if served { 200 } else { 503 },
         error: (!served).then(|| "no_capacity".to_string()),
         attempts,
+        job_id: None,
     }
 }
 

@@ -92,6 +92,10 @@ pub struct DecisionRecord {
     /// written before attempts were recorded have none.
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// The batch job this request was an attempt at; `None` for live traffic. Journal lines
+    /// written before batch jobs have none.
+    #[serde(default)]
+    pub job_id: Option<i64>,
 }
 
 /// A decision as read back from the store, with its store-assigned cursor id.

@@ -56,6 +56,7 @@ impl PendingRecord {
             status: 0,
             error: None,
             attempts: Vec::new(),
+            job_id: None,
         };
         PendingRecord {
             gateway,

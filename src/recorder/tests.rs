@@ -61,6 +61,7 @@ pub(super) fn decision(i: usize) -> DecisionRecord {
             outcome: AttemptOutcome::Ok,
             ms: 12,
         }],
+        job_id: None,
     }
 }
 

@@ -8,8 +8,8 @@
 
 mod agent_limits;
 mod error;
+mod job_model;
 mod jobs;
-mod jobs_pending;
 mod model;
 mod postgres;
 mod spend;
@@ -404,7 +404,8 @@ impl Store {
     }
 
     /// Removes the payloads (input files, request bodies, results) of batches that ended before
-    /// `ended_before`; returns how many batches were purged.
+    /// `ended_before`, and input files no batch uses that were uploaded before it; returns how many
+    /// batches were purged (each once: a purged batch is not counted again).
     pub async fn purge_job_payloads(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self.purge_job_payloads(ended_before))
     }

@@ -194,6 +194,7 @@ pub(crate) struct RawDecision<T> {
     pub policy_version: i64,
     pub status: i32,
     pub error: Option<String>,
+    pub job_id: Option<i64>,
     /// The attempts as JSON text (PostgreSQL's `jsonb` is read as `attempts::text`).
     pub attempts: String,
 }
@@ -202,7 +203,7 @@ pub(crate) struct RawDecision<T> {
 /// way (JSON text in SQLite, `jsonb` cast to text in PostgreSQL).
 pub(crate) const DECISION_COLUMNS: &str = "id, request_id, ts, agent, declared_class, effective_class, sensitive, \
      sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, cost_usd, \
-     ttfb_ms, latency_ms, fallback, policy_version, status, error";
+     ttfb_ms, latency_ms, fallback, policy_version, status, error, job_id";
 
 /// The attempts of a decision as the store keeps them: a JSON array.
 pub(crate) fn attempts_json(attempts: &[Attempt]) -> String {
@@ -251,6 +252,7 @@ impl<T> RawDecision<T> {
                 error: self.error,
                 attempts: serde_json::from_str(&self.attempts)
                     .map_err(|e| StoreError::corrupt("routing_decisions.attempts", e.to_string()))?,
+                job_id: self.job_id,
             },
         })
     }

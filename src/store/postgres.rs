@@ -1,5 +1,7 @@
 //! The PostgreSQL backend: production, shared by many routers and consoles.
 
+mod jobs;
+
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -130,6 +132,7 @@ impl PgStore {
             .bind(batch.iter().map(|d| d.status).collect::<Vec<_>>())
             .bind(batch.iter().map(|d| d.error.as_deref()).collect::<Vec<_>>())
             .bind(batch.iter().map(|d| attempts_json(&d.attempts)).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.job_id).collect::<Vec<_>>())
             .fetch_one(&mut *tx)
             .await?;
         let inserted: i64 = row.try_get(0)?;
@@ -773,11 +776,11 @@ const INSERT_DECISIONS: &str = "\
 WITH ins AS (
     INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive,
         sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens,
-        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts)
+        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts, job_id)
     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bool[],
         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::int8[], $14::int8[],
         $15::float8[], $16::int8[], $17::int8[], $18::text[], $19::int8[], $20::int4[], $21::text[],
-        $22::text[]::jsonb[])
+        $22::text[]::jsonb[], $23::int8[])
     ON CONFLICT (request_id) DO NOTHING
     RETURNING id, ts, agent, effective_class, endpoint, provider, model, prompt_tokens, completion_tokens, cost_usd
 ), spend AS (

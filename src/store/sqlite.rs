@@ -5,6 +5,8 @@
 //! writer at a time, and taking the write lock up front makes concurrent writers wait
 //! (`busy_timeout`) instead of failing, and makes ids visible in commit order.
 
+mod jobs;
+
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -54,7 +56,7 @@ fn parse_ts_opt(column: &'static str, value: Option<String>) -> Result<Option<Da
     value.map(|v| parse_ts(column, &v)).transpose()
 }
 
-/// Decisions per multi-row insert: 22 parameters each, well under SQLite's 32,766.
+/// Decisions per multi-row insert: 23 parameters each, well under SQLite's 32,766.
 const INSERT_CHUNK: usize = 500;
 
 impl SqliteStore {
@@ -140,7 +142,7 @@ impl SqliteStore {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
                  sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, \
-                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts) ",
+                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts, job_id) ",
             );
             insert.push_values(chunk, |mut row, d| {
                 row.push_bind(d.request_id.as_str())
@@ -164,7 +166,8 @@ impl SqliteStore {
                     .push_bind(d.policy_version)
                     .push_bind(d.status)
                     .push_bind(d.error.as_deref())
-                    .push_bind(attempts_json(&d.attempts));
+                    .push_bind(attempts_json(&d.attempts))
+                    .push_bind(d.job_id);
             });
             insert.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
             // Not cached: each batch size is a different statement, and the cache would keep them all.

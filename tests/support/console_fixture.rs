@@ -145,6 +145,7 @@ pub fn decision(id: i64) -> StoredDecision {
             status: if endpoint == Endpoint::Rejected { 503 } else { 200 },
             error: (endpoint == Endpoint::Rejected).then(|| "no_capacity".to_string()),
             attempts,
+            job_id: None,
         },
     }
 }

@@ -41,6 +41,7 @@ fn decision(id: i64, agent: &str, endpoint: Endpoint) -> StoredDecision {
             status: 200,
             error: None,
             attempts: Vec::new(),
+            job_id: None,
         },
     }
 }
