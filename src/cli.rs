@@ -55,6 +55,9 @@ pub enum Command {
     Decisions(crate::ops::DecisionsArgs),
     /// Frontier spend against the volume kept on the farm.
     Spend(crate::ops::SpendArgs),
+    /// Batch jobs: list or show batches; pause, resume, cancel or retry one (audited).
+    #[command(subcommand)]
+    Jobs(crate::ops::JobsCommand),
     /// Create or update the store schema (also done at start-up); running it again changes nothing.
     Migrate,
     /// Watch the farm live: nodes, routing decisions, spend and policy (a terminal UI).
@@ -222,6 +225,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Fleet(command) => crate::ops::fleet(command, cli.json),
             Command::Decisions(args) => crate::ops::decisions(&open_store(&cli).await?, args, cli.json).await,
             Command::Spend(args) => crate::ops::spend(&open_store(&cli).await?, args, cli.json).await,
+            Command::Jobs(command) => {
+                crate::ops::jobs(&cli.fleet_config()?, open_store(&cli).await?, command, cli.json).await
+            }
             Command::Console(args) => {
                 let options = crate::console::ConsoleOptions {
                     theme: args.theme.clone(),

@@ -391,3 +391,108 @@ fn the_spend_view_shows_each_limited_agent_used_of_limit() {
     );
     assert_ne!(buf[(x, planner)].fg, buf[(x, busy)].fg);
 }
+
+snapshot!(jobs_80x24, in_view(View::Jobs), 80, 24);
+snapshot!(jobs_160x48, in_view(View::Jobs), 160, 48);
+snapshot!(jobs_60x20, in_view(View::Jobs), 60, 20);
+snapshot!(jobs_store_down_80x24, store_down(View::Jobs), 80, 24);
+
+/// The Jobs view once the store answered that there are no batches.
+fn jobs_empty() -> State {
+    use farmhand::console::event::Event;
+    use farmhand::console::jobs::JobsRead;
+    let mut s = State::new(now(), Theme::load("dark", None).expect("dark"));
+    s.view = View::Jobs;
+    s.store = farmhand::console::state::StoreStatus::Connected;
+    farmhand::console::update::apply(
+        &mut s,
+        Event::Jobs(Ok(Box::new(JobsRead {
+            at: now(),
+            batches: Vec::new(),
+            depth: Vec::new(),
+            running: Vec::new(),
+            failures: Vec::new(),
+        }))),
+    );
+    s
+}
+
+snapshot!(jobs_empty_80x24, jobs_empty(), 80, 24);
+
+/// The Jobs view before its first read, the store answering but batch jobs unreadable.
+fn jobs_unreadable() -> State {
+    let mut s = State::new(now(), Theme::load("dark", None).expect("dark"));
+    s.view = View::Jobs;
+    s.store = farmhand::console::state::StoreStatus::Connected;
+    s.jobs_error = Some("store query failed: no such table: batches".into());
+    s
+}
+
+snapshot!(jobs_unreadable_80x24, jobs_unreadable(), 80, 24);
+
+/// The cancel confirmation of the selected batch, the first one.
+fn jobs_cancel_dialog() -> State {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut s = in_view(View::Jobs);
+    farmhand::console::update::apply(
+        &mut s,
+        farmhand::console::event::Event::Key(KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT)),
+    );
+    s
+}
+
+snapshot!(jobs_cancel_dialog_80x24, jobs_cancel_dialog(), 80, 24);
+
+#[test]
+fn batch_states_are_coloured_by_what_they_mean() {
+    let theme = Theme::load("dark", None).expect("dark");
+    let terminal = draw(&in_view(View::Jobs), 160, 48);
+    let buf = terminal.backend().buffer();
+    let status_colour = |id: &str, status: &str| {
+        let (_, y) = find(buf, id);
+        let x = find_in_row(buf, y, status).unwrap_or_else(|| panic!("{id}: no `{status}`"));
+        buf[(x, y)].fg
+    };
+    let warning = theme.warning().fg.unwrap_or(Color::Reset);
+    assert_eq!(status_colour("batch_5b20d8e6a1c347f09e8b", "paused"), warning);
+    assert_eq!(status_colour("batch_3f9a1c2e7d6b48a5b0c9", "cancelling"), warning);
+    assert_eq!(status_colour("batch_2e8b7a6c5d4f43e2a1b0", "completed"), theme.up);
+    assert_eq!(status_colour("batch_1a2b3c4d5e6f47a8b9c0", "failed"), theme.down);
+    assert_ne!(status_colour("batch_7c1e9a52f04b4e8a9d31", "in_progress"), warning);
+
+    let (_, running) = find(buf, "batch_7c1e9a52f04b4e8a9d31");
+    assert!(
+        find_in_row(buf, running, "122/min").is_some(),
+        "throughput from two reads"
+    );
+    assert!(find_in_row(buf, running, "8m56s").is_some(), "1088 left at 122/min");
+    let (_, late) = find(buf, "batch_4d71c0b9e2a64f5c8b3e");
+    let x = find_in_row(buf, late, "8h10m").expect("an ETA of 490 min");
+    assert_eq!(buf[(x, late)].fg, warning, "an ETA past the window's end stands out");
+    assert!(find_in_row(buf, late, "10m00s").is_some(), "ten minutes of window left");
+}
+
+#[test]
+fn batch_figures_from_an_unreachable_store_are_stale() {
+    let theme = Theme::load("dark", None).expect("dark");
+    let terminal = draw(&store_down(View::Jobs), 160, 48);
+    let buf = terminal.backend().buffer();
+    find(buf, "stale 41s: the store is unreachable");
+    find(buf, "store unreachable: no actions");
+    let (_, y) = find(buf, "batch_7c1e9a52f04b4e8a9d31");
+    let x = find_in_row(buf, y, "in_progress").expect("status");
+    assert_eq!(buf[(x, y)].fg, theme.stale);
+    let x = find_in_row(buf, y, "900/12/2000").expect("done/failed/total");
+    assert_eq!(buf[(x, y)].fg, theme.stale, "the counts keep their last values, stale");
+}
+
+#[test]
+fn the_fleet_shows_each_nodes_batch_slots() {
+    let terminal = draw(&in_view(View::Fleet), 160, 48);
+    let buf = terminal.backend().buffer();
+    let (x, _) = find(buf, "BATCH");
+    for (node, slots) in [("mini-01", "2"), ("mini-04", "3"), ("mini-05", "0")] {
+        let (_, y) = find(buf, node);
+        assert_eq!(buf[(x, y)].symbol(), slots, "{node}");
+    }
+}

@@ -1,10 +1,11 @@
-//! The operator's actions — drain, undrain, unload, pull, overrides — shared by the console and
-//! the CLI.
+//! The operator's actions — drain, undrain, unload, pull, overrides, batch jobs — shared by the
+//! console and the CLI.
 //!
 //! Every action first checks the [`Access`] it was built with (a read-only operator can do none
 //! of them, whatever its caller asks), then does its work and leaves exactly one audit row saying
 //! who did what and how it ended. A refusal says why in one line.
 
+mod batches;
 mod drain;
 mod overrides;
 mod pull;
@@ -13,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use batches::{BatchAction, BatchChange, not_applicable, status_word};
 pub use drain::{DRAIN_TIMEOUT, DrainStatus, drain_status};
 pub use pull::{PullHandle, PullOutcome};
 
@@ -37,6 +39,9 @@ pub enum ActionError {
     /// The node is not in the fleet config.
     #[error("unknown node `{0}`: it is not in fleet.toml's [[nodes]]")]
     UnknownNode(String),
+    /// No batch has that id.
+    #[error("unknown batch `{0}` (`farmhand jobs list` shows the batches)")]
+    UnknownBatch(String),
     /// The action makes no sense now, or would break a rule; the text says why.
     #[error("refused: {0}")]
     Refused(String),

@@ -41,10 +41,17 @@ fn refused(err: &ActionError) -> Event {
     notice(err.to_string(), false)
 }
 
+/// What to do after a drain, pull or policy change the store may not have recorded.
+const CHECK_ROUTING: &str =
+    "routing continues on the last policy; check the Fleet and Policy views once the store is back";
+/// What to do after a batch action the store may not have recorded.
+const CHECK_JOBS: &str = "workers carry on as before; check the Jobs view once the store is back";
+
 /// Runs the store-touching start of an action within [`RECORD_TIMEOUT`]; past it, the action is
-/// reported as not known to be recorded, in words that say what to do.
+/// reported as not known to be recorded, followed by `check`: what to do.
 async fn recorded<T>(
     what: &str,
+    check: &str,
     action: impl std::future::Future<Output = Result<T, ActionError>>,
 ) -> Result<T, Event> {
     match tokio::time::timeout(RECORD_TIMEOUT, action).await {
@@ -52,8 +59,7 @@ async fn recorded<T>(
         Ok(Err(err)) => Err(refused(&err)),
         Err(_) => Err(notice(
             format!(
-                "{what}: the store did not answer within {:.1} s, so it may not have been recorded; \
-                 routing continues on the last policy; check the Fleet and Policy views once the store is back",
+                "{what}: the store did not answer within {:.1} s, so it may not have been recorded; {check}",
                 RECORD_TIMEOUT.as_secs_f64()
             ),
             false,
@@ -75,7 +81,13 @@ async fn run(
     };
     match command {
         Command::Drain { node, unload } => {
-            match recorded(&format!("drain {node}"), operator.drain(&node, Some("console"))).await {
+            match recorded(
+                &format!("drain {node}"),
+                CHECK_ROUTING,
+                operator.drain(&node, Some("console")),
+            )
+            .await
+            {
                 Ok(status) => send(Event::Action(ActionEvent::Drain(status))).await,
                 Err(event) => return send(event).await,
             }
@@ -110,17 +122,28 @@ async fn run(
             }
         }
         Command::Undrain { node } => {
-            match recorded(&format!("undrain {node}"), operator.undrain(&node, Some("console"))).await {
+            match recorded(
+                &format!("undrain {node}"),
+                CHECK_ROUTING,
+                operator.undrain(&node, Some("console")),
+            )
+            .await
+            {
                 Ok(()) => send(notice(format!("{node}: active again"), true)).await,
                 Err(event) => send(event).await,
             }
         }
         Command::Pull { node, model } => {
-            let mut pull =
-                match recorded(&format!("pull {model} onto {node}"), operator.start_pull(&node, &model)).await {
-                    Ok(pull) => pull,
-                    Err(event) => return send(event).await,
-                };
+            let mut pull = match recorded(
+                &format!("pull {model} onto {node}"),
+                CHECK_ROUTING,
+                operator.start_pull(&node, &model),
+            )
+            .await
+            {
+                Ok(pull) => pull,
+                Err(event) => return send(event).await,
+            };
             if let Ok(mut map) = cancels.lock() {
                 map.insert(node.clone(), pull.canceller());
             }
@@ -168,15 +191,22 @@ async fn run(
         }
         Command::SetOverride { key, value } => {
             let change = operator.set_override(&key, &value, Some("console"));
-            match recorded(&format!("set {key}"), change).await {
+            match recorded(&format!("set {key}"), CHECK_ROUTING, change).await {
                 Ok(version) => send(notice(format!("policy version {version}: {key} = {value}"), true)).await,
                 Err(event) => send(event).await,
             }
         }
         Command::ClearOverride { key } => {
             let change = operator.clear_override(&key, Some("console"));
-            match recorded(&format!("clear {key}"), change).await {
+            match recorded(&format!("clear {key}"), CHECK_ROUTING, change).await {
                 Ok(version) => send(notice(format!("policy version {version}: {key} cleared"), true)).await,
+                Err(event) => send(event).await,
+            }
+        }
+        Command::Batch { id, action } => {
+            let change = operator.batch_action(&id, action, Some("console"));
+            match recorded(&format!("{} {id}", action.verb()), CHECK_JOBS, change).await {
+                Ok(change) => send(notice(change.summary(), true)).await,
                 Err(event) => send(event).await,
             }
         }
@@ -191,7 +221,7 @@ mod tests {
     async fn an_action_the_store_does_not_answer_gives_up_in_under_two_seconds() {
         let started = tokio::time::Instant::now();
         let silent = std::future::pending::<Result<(), ActionError>>();
-        let Err(event) = recorded("drain mini-01", silent).await else {
+        let Err(event) = recorded("drain mini-01", CHECK_ROUTING, silent).await else {
             panic!("a store that never answers cannot record anything");
         };
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -205,7 +235,7 @@ mod tests {
             }
             other => panic!("expected a notice, got {other:?}"),
         }
-        let answered = recorded("undrain mini-01", async { Ok::<_, ActionError>(7) }).await;
+        let answered = recorded("undrain mini-01", CHECK_ROUTING, async { Ok::<_, ActionError>(7) }).await;
         assert!(matches!(answered, Ok(7)));
     }
 }

@@ -1,6 +1,6 @@
 //! What the console asks its action runner to do, and what the runner reports back.
 
-use crate::actions::{DrainStatus, PullOutcome};
+use crate::actions::{BatchAction, DrainStatus, PullOutcome};
 use crate::fleet::PullProgress;
 
 /// An operator action requested from the console (always after its confirmation).
@@ -41,6 +41,13 @@ pub enum Command {
     ClearOverride {
         /// Override key.
         key: String,
+    },
+    /// Pause, resume, cancel or retry a batch.
+    Batch {
+        /// The batch.
+        id: String,
+        /// What to do to it.
+        action: BatchAction,
     },
 }
 

@@ -33,6 +33,8 @@ pub enum Event {
     StoreStatus(StoreStatus),
     /// What every known router holds for the store, as each reported it.
     Routers(Vec<RouterHold>),
+    /// Batch jobs as read from the store, or why they could not be read while it answered.
+    Jobs(Result<Box<super::jobs::JobsRead>, String>),
     /// Requests in flight per node, from an in-process router (the demo).
     InFlight(Vec<(String, u32)>),
     /// Progress or the end of an operator action.

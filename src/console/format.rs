@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-pub use crate::ops::format::{tokens, usd};
+pub use crate::ops::format::{duration, tokens, usd};
 
 /// Bytes as `812M` or `18.2G` (binary units).
 pub fn bytes(value: u64) -> String {
@@ -39,14 +39,6 @@ pub fn elapsed(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
 pub fn seconds_until(now: DateTime<Utc>, then: DateTime<Utc>) -> i64 {
     let millis = (then - now).num_milliseconds().max(0);
     (millis + 999) / 1000
-}
-
-fn duration(secs: i64) -> String {
-    match secs {
-        s if s >= 3600 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{s}s"),
-    }
 }
 
 /// A bar of `width` cells, filled in proportion to `used / total`.

@@ -16,6 +16,8 @@ pub enum Action {
     ShowSpend,
     /// Show the Policy view.
     ShowPolicy,
+    /// Show the Jobs view.
+    ShowJobs,
     /// Cycle to the next view.
     NextView,
     /// Select the row above.
@@ -44,6 +46,12 @@ pub enum Action {
     ClearOverride,
     /// Open the `:` command line.
     Command,
+    /// Pause or resume the selected batch (after confirmation).
+    PauseBatch,
+    /// Cancel the selected batch (after confirmation).
+    CancelBatch,
+    /// Queue the selected batch's failed jobs again (after confirmation).
+    RetryBatch,
 }
 
 impl Action {
@@ -55,6 +63,7 @@ impl Action {
             Action::ShowDecisions => "view.decisions",
             Action::ShowSpend => "view.spend",
             Action::ShowPolicy => "view.policy",
+            Action::ShowJobs => "view.jobs",
             Action::NextView => "view.next",
             Action::Up => "select.up",
             Action::Down => "select.down",
@@ -69,6 +78,9 @@ impl Action {
             Action::Change => "policy.change",
             Action::ClearOverride => "policy.clear",
             Action::Command => "command",
+            Action::PauseBatch => "batch.pause",
+            Action::CancelBatch => "batch.cancel",
+            Action::RetryBatch => "batch.retry",
         }
     }
 
@@ -81,7 +93,15 @@ impl Action {
     pub fn mutates(self) -> bool {
         matches!(
             self,
-            Action::Drain | Action::Undrain | Action::Pull | Action::PullAll | Action::Change | Action::ClearOverride
+            Action::Drain
+                | Action::Undrain
+                | Action::Pull
+                | Action::PullAll
+                | Action::Change
+                | Action::ClearOverride
+                | Action::PauseBatch
+                | Action::CancelBatch
+                | Action::RetryBatch
         )
     }
 }
@@ -165,6 +185,13 @@ pub const BINDINGS: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[key('5')],
+        label: "5",
+        action: Action::ShowJobs,
+        description: "jobs: batches, queue depth, failures",
+        hint: None,
+    },
+    Binding {
         keys: &[special(KeyCode::Tab)],
         label: "Tab",
         action: Action::NextView,
@@ -189,7 +216,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[key('/')],
         label: "/",
         action: Action::Filter,
-        description: "filter decisions (class, agent, endpoint, node)",
+        description: "filter decisions, or batches in the Jobs view",
         hint: Some("filter"),
     },
     Binding {
@@ -253,6 +280,27 @@ pub const BINDINGS: &[Binding] = &[
         label: "x",
         action: Action::ClearOverride,
         description: "policy: clear the selected override",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('s')],
+        label: "s",
+        action: Action::PauseBatch,
+        description: "jobs: pause or resume the selected batch",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('C')],
+        label: "C",
+        action: Action::CancelBatch,
+        description: "jobs: cancel the selected batch",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('r')],
+        label: "r",
+        action: Action::RetryBatch,
+        description: "jobs: retry the selected batch's failed jobs",
         hint: None,
     },
     Binding {

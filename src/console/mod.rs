@@ -1,4 +1,5 @@
-//! The live console (`farmhand console`): fleet telemetry, the decision stream, spend and policy.
+//! The live console (`farmhand console`): fleet telemetry, the decision stream, spend, policy and
+//! batch jobs.
 //!
 //! Data flows one way: [`sources`] (one task per source) → [`event::Event`] → [`update::apply`]
 //! → [`state::State`] → [`views::render`]. Rendering reads the state and never changes it; keys
@@ -11,6 +12,7 @@ pub mod command;
 pub mod event;
 pub mod format;
 pub mod header;
+pub mod jobs;
 pub mod keys;
 pub mod outage;
 pub mod palette;

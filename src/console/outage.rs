@@ -1,7 +1,8 @@
 //! What the console may do while the store is away, said in an operator's words. Drains,
-//! undrains, pulls and policy changes all go through the store (routers learn of them there;
-//! pulls are recorded there before they start), so they are refused before any confirmation
-//! opens; routing goes on meanwhile, on the last policy the routers saw.
+//! undrains, pulls, policy changes and batch actions all go through the store (routers learn of
+//! them there; pulls are recorded there before they start; batches live there), so they are
+//! refused before any confirmation opens; routing goes on meanwhile, on the last policy the
+//! routers saw.
 
 use super::command::Command;
 use super::keys::Action;
@@ -28,6 +29,11 @@ pub fn refusal(state: &State, action: Action) -> Option<String> {
         Action::Change | Action::ClearOverride => format!(
             "routers take policy changes from it, so none can be made now; routing continues on the last policy (v{version})"
         ),
+        Action::PauseBatch | Action::CancelBatch | Action::RetryBatch => {
+            "batches are queued there, so none can be paused, resumed, cancelled or retried now; \
+             attempts already running carry on"
+                .into()
+        }
         _ => return None,
     };
     Some(format!("the store is unreachable: {why}"))
@@ -41,9 +47,20 @@ pub fn command_refusal(state: &State, command: &Command) -> Option<String> {
         Command::Pull { .. } => Action::Pull,
         Command::SetOverride { .. } => Action::Change,
         Command::ClearOverride { .. } => Action::ClearOverride,
+        Command::Batch { action, .. } => batch_key(*action),
         Command::CancelPull { .. } => return None,
     };
     refusal(state, action)
+}
+
+/// The key that asks for a batch action.
+pub fn batch_key(action: crate::actions::BatchAction) -> Action {
+    use crate::actions::BatchAction;
+    match action {
+        BatchAction::Pause | BatchAction::Resume => Action::PauseBatch,
+        BatchAction::Cancel => Action::CancelBatch,
+        BatchAction::Retry => Action::RetryBatch,
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +97,9 @@ mod tests {
             Action::PullAll,
             Action::Change,
             Action::ClearOverride,
+            Action::PauseBatch,
+            Action::CancelBatch,
+            Action::RetryBatch,
         ] {
             let why = refusal(&state, action).expect("refused");
             assert!(why.starts_with("the store is unreachable: "), "{why}");

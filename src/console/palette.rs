@@ -1,13 +1,15 @@
 //! The `:` command line: k9s-style commands with short aliases, parsed into what the keys do.
 //! Parsing is pure; [`super::update`] carries the result out.
 
+use crate::actions::BatchAction;
 use crate::domain::valid_model_name;
 
 use super::state::View;
 
 /// Every command, for the refusal of an unknown one.
-pub const COMMANDS: &str = "fleet|f, decisions|d, spend|s, policy|p, filter TEXT, drain NODE, undrain NODE, \
-                            pull NODE MODEL, pull-all MODEL, set KEY VALUE, clear KEY, help|?, quit|q";
+pub const COMMANDS: &str = "fleet|f, decisions|d, spend|s, policy|p, jobs|j, filter TEXT, drain NODE, \
+                            undrain NODE, pull NODE MODEL, pull-all MODEL, set KEY VALUE, clear KEY, \
+                            pause|resume|cancel|retry BATCH, help|?, quit|q";
 
 /// What a command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub enum Palette {
     Set(String, String),
     /// Confirm clearing an override.
     Clear(String),
+    /// Confirm an action on a batch (its id or the start of it).
+    Batch(BatchAction, String),
     /// Open the help.
     Help,
     /// Leave.
@@ -45,6 +49,7 @@ impl Palette {
                 | Palette::PullAll(_)
                 | Palette::Set(..)
                 | Palette::Clear(_)
+                | Palette::Batch(..)
         )
     }
 }
@@ -67,6 +72,7 @@ pub fn parse(line: &str) -> Result<Palette, String> {
         "decisions" | "d" | "dec" | "log" | "2" => Ok(Palette::Show(View::Decisions)),
         "spend" | "s" | "cost" | "3" => Ok(Palette::Show(View::Spend)),
         "policy" | "p" | "pol" | "4" => Ok(Palette::Show(View::Policy)),
+        "jobs" | "j" | "batches" | "5" => Ok(Palette::Show(View::Jobs)),
         "filter" | "/" => Ok(Palette::Filter(words[1..].join(" "))),
         "help" | "?" | "h" => Ok(Palette::Help),
         "quit" | "q" | "exit" => Ok(Palette::Quit),
@@ -82,6 +88,15 @@ pub fn parse(line: &str) -> Result<Palette, String> {
         }
         "set" => arity(2, "set KEY VALUE").map(|()| Palette::Set(words[1].into(), words[2].into())),
         "clear" => arity(1, "clear KEY").map(|()| Palette::Clear(words[1].into())),
+        verb @ ("pause" | "resume" | "cancel" | "retry") => {
+            let action = match verb {
+                "pause" => BatchAction::Pause,
+                "resume" => BatchAction::Resume,
+                "cancel" => BatchAction::Cancel,
+                _ => BatchAction::Retry,
+            };
+            arity(1, &format!("{verb} BATCH")).map(|()| Palette::Batch(action, words[1].into()))
+        }
         other => Err(format!(
             "unknown command `{}`: {COMMANDS}",
             other.chars().take(24).collect::<String>()
@@ -117,6 +132,13 @@ mod tests {
         assert_eq!(parse("filter hr extractor"), Ok(Palette::Filter("hr extractor".into())));
         assert!(parse("pull mini-03 $(id)").unwrap_err().contains("not a model name"));
         assert!(parse("drain").unwrap_err().starts_with("usage: drain NODE"));
+        assert_eq!(parse("jobs"), Ok(Palette::Show(View::Jobs)));
+        assert_eq!(
+            parse("Cancel batch_6a1f"),
+            Ok(Palette::Batch(BatchAction::Cancel, "batch_6a1f".into()))
+        );
+        assert_eq!(parse("retry"), Err("usage: retry BATCH".into()));
+        assert!(parse("pause batch_6a1f").is_ok_and(|p| p.mutates()));
         assert!(parse("explode").unwrap_err().starts_with("unknown command `explode`"));
         assert!(parse("drain mini-03").is_ok_and(|p| p.mutates()));
         assert!(!parse("q").is_ok_and(|p| p.mutates()));

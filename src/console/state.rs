@@ -31,11 +31,13 @@ pub enum View {
     Spend,
     /// Policy version and overrides.
     Policy,
+    /// Batch jobs: progress, queue depth, running attempts, failures.
+    Jobs,
 }
 
 impl View {
     /// Every view in tab order.
-    pub const ALL: [View; 4] = [View::Fleet, View::Decisions, View::Spend, View::Policy];
+    pub const ALL: [View; 5] = [View::Fleet, View::Decisions, View::Spend, View::Policy, View::Jobs];
 
     /// The tab title.
     pub fn title(self) -> &'static str {
@@ -44,6 +46,7 @@ impl View {
             View::Decisions => "Decisions",
             View::Spend => "Spend",
             View::Policy => "Policy",
+            View::Jobs => "Jobs",
         }
     }
 
@@ -341,6 +344,18 @@ pub struct State {
     pub keymap: super::keys::KeyMap,
     /// The `:` command line being typed.
     pub command: String,
+    /// Batch jobs as last read from the store, once read.
+    pub jobs: Option<super::jobs::JobsBoard>,
+    /// Why batch jobs could not be read although the store answers (an older schema), if so.
+    pub jobs_error: Option<String>,
+    /// Each running batch's throughput, from successive reads.
+    pub batch_rates: super::jobs::BatchRates,
+    /// Selected batch row, among those the Jobs view lists.
+    pub batch_row: usize,
+    /// Batch filter: a substring of id, agent or status.
+    pub batch_filter: String,
+    /// The help overlay's current binding: it scrolls to keep it shown when taller than the screen.
+    pub help_row: usize,
 }
 
 impl State {
@@ -378,6 +393,12 @@ impl State {
             rates: super::rates::NodeRates::default(),
             keymap: super::keys::KeyMap::default(),
             command: String::new(),
+            jobs: None,
+            jobs_error: None,
+            batch_rates: super::jobs::BatchRates::default(),
+            batch_row: 0,
+            batch_filter: String::new(),
+            help_row: 0,
         }
     }
 
@@ -420,6 +441,25 @@ impl State {
             answered += 1;
         }
         (buffered, journaled, answered, self.routers.len())
+    }
+
+    /// The batches the Jobs view lists, newest first: those matching the filter.
+    pub fn visible_batches(&self) -> impl Iterator<Item = &crate::store::BatchRow> {
+        let needle = self.batch_filter.to_lowercase();
+        self.jobs
+            .iter()
+            .flat_map(|board| board.batches.iter())
+            .filter(move |b| {
+                needle.is_empty()
+                    || [b.id.as_str(), b.agent.as_str(), crate::actions::status_word(b)]
+                        .iter()
+                        .any(|field| contains_ignoring_case(field, &needle))
+            })
+    }
+
+    /// The batch currently selected, if any.
+    pub fn selected_batch(&self) -> Option<&crate::store::BatchRow> {
+        self.visible_batches().nth(self.batch_row)
     }
 
     /// The node currently selected, if any.

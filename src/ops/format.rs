@@ -47,6 +47,15 @@ pub fn tokens(value: i64) -> String {
     }
 }
 
+/// Seconds as `41s`, `2m05s` or `1h05m`.
+pub fn duration(secs: i64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// Pads or cuts `text` to `width` characters.
 pub fn cell(text: &str, width: usize) -> String {
     let cut: String = text.chars().take(width).collect();

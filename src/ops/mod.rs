@@ -3,6 +3,7 @@
 mod decisions;
 mod discover;
 pub(crate) mod format;
+mod jobs;
 mod node;
 mod policy;
 mod spend;
@@ -10,6 +11,7 @@ mod spend;
 pub use decisions::{DecisionsArgs, decisions};
 pub use discover::{Discovery, FleetCommand, discover, fleet, to_toml};
 pub use format::parse_window;
+pub use jobs::{BatchTarget, JobsCommand, jobs};
 pub use node::{NodeCommand, node};
 pub use policy::{PolicyCommand, policy};
 pub use spend::{SpendArgs, spend};

@@ -1,4 +1,5 @@
-//! A fixed console state (12 nodes, decisions, spend, policy) for view snapshots and the frame benchmark.
+//! A fixed console state (12 nodes, decisions, spend, policy, batch jobs) for view snapshots and
+//! the frame benchmark.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -6,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use farmhand::console::State;
+use farmhand::console::jobs::JobsRead;
 use farmhand::console::state::{SpendWindows, StoreStatus};
 use farmhand::console::theme::Theme;
 use farmhand::control::ControlSnapshot;
@@ -13,7 +15,9 @@ use farmhand::domain::{
     Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, StoredDecision, TaskClass,
 };
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
-use farmhand::store::{AuditRow, HourlySpend, SpendGroup, SpendLine, SpendSummary};
+use farmhand::store::{
+    AuditRow, BatchRow, BatchStatus, ClassDepth, HourlySpend, JobCounts, JobRunRow, SpendGroup, SpendLine, SpendSummary,
+};
 use farmhand::wire::AgentMetrics;
 
 pub const GIB: u64 = 1 << 30;
@@ -253,5 +257,176 @@ pub fn state() -> State {
             .map(|i| (format!("mini-{:02}", i + 1), (i % 3) as u32))
             .collect(),
     );
+    for read in jobs_reads() {
+        farmhand::console::update::apply(&mut state, farmhand::console::event::Event::Jobs(Ok(Box::new(read))));
+    }
     state
+}
+
+/// A batch of `total` jobs created `age` before [`now`], with a 24 h window.
+pub fn batch(id: &str, agent: &str, status: BatchStatus, age: TimeDelta, counts: [i64; 4]) -> BatchRow {
+    let [completed, failed, running, total] = counts;
+    let created = now() - age;
+    BatchRow {
+        id: id.into(),
+        agent: agent.into(),
+        input_file_id: format!("file-{}", &id[6..14]),
+        endpoint: "/v1/chat/completions".into(),
+        completion_window: "24h".into(),
+        status,
+        paused: false,
+        created_at: created,
+        expires_at: created + TimeDelta::hours(24),
+        in_progress_at: Some(created),
+        finalizing_at: None,
+        completed_at: (status == BatchStatus::Completed).then_some(created + TimeDelta::minutes(40)),
+        failed_at: (status == BatchStatus::Failed).then_some(created),
+        expired_at: (status == BatchStatus::Expired).then_some(created + TimeDelta::hours(24)),
+        cancelling_at: (status == BatchStatus::Cancelling).then_some(now() - TimeDelta::seconds(20)),
+        cancelled_at: None,
+        metadata: None,
+        errors: None,
+        counts: JobCounts {
+            total,
+            completed,
+            failed,
+            queued: if status.is_terminal() || status == BatchStatus::Cancelling {
+                0
+            } else {
+                total - completed - failed - running
+            },
+            running,
+        },
+    }
+}
+
+/// Batches in every state worth showing, newest first, as read at `at`; `progress` is added to
+/// the finished jobs of the running ones (a minute's work between two reads).
+pub fn batches(progress: i64) -> Vec<BatchRow> {
+    use BatchStatus::*;
+    let minutes = TimeDelta::minutes;
+    let mut paused = batch(
+        "batch_5b20d8e6a1c347f09e8b2d11",
+        "summariser",
+        InProgress,
+        minutes(30),
+        [300, 0, 0, 1200],
+    );
+    paused.paused = true;
+    let late = batch(
+        "batch_4d71c0b9e2a64f5c8b3e1a07",
+        "code-reviewer",
+        InProgress,
+        TimeDelta::hours(23) + minutes(50),
+        [90 + progress / 12, 0, 1, 5000],
+    );
+    let mut refused = batch(
+        "batch_1a2b3c4d5e6f47a8b9c0d1e2",
+        "hr-extractor",
+        Failed,
+        TimeDelta::hours(3),
+        [0, 0, 0, 0],
+    );
+    refused.errors = Some(serde_json::json!([
+        {"code": "invalid_json_line", "line": 7, "message": "line 7 is not valid JSON"}
+    ]));
+    vec![
+        batch(
+            "batch_7c1e9a52f04b4e8a9d31c6f0",
+            "ticket-classifier",
+            InProgress,
+            minutes(12),
+            [780 + progress, 10 + progress / 60, 8, 2000],
+        ),
+        paused,
+        late,
+        batch(
+            "batch_3f9a1c2e7d6b48a5b0c9e4f2",
+            "hr-extractor",
+            Cancelling,
+            TimeDelta::hours(1),
+            [40, 1, 2, 500],
+        ),
+        batch(
+            "batch_2e8b7a6c5d4f43e2a1b0c9d8",
+            "ticket-classifier",
+            Completed,
+            TimeDelta::hours(2),
+            [1990, 10, 0, 2000],
+        ),
+        refused,
+        batch(
+            "batch_0f1e2d3c4b5a49687f6e5d4c",
+            "summariser",
+            Expired,
+            TimeDelta::hours(26),
+            [800, 200, 0, 1000],
+        ),
+    ]
+}
+
+/// A failed attempt at a job of the first batch that ended `ago` before [`now`].
+pub fn failure(code: Option<&str>, outcome: &str, status: Option<i32>, ago: TimeDelta) -> JobRunRow {
+    JobRunRow {
+        job_id: 4242,
+        batch_id: "batch_7c1e9a52f04b4e8a9d31c6f0".into(),
+        attempt: 2,
+        router_id: "router-a:4242".into(),
+        target: Some("mini-03".into()),
+        started_at: now() - ago - TimeDelta::seconds(2),
+        ended_at: Some(now() - ago),
+        outcome: outcome.into(),
+        status_code: status,
+        error_code: code.map(String::from),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cost_usd: 0.0,
+        request_id: None,
+    }
+}
+
+/// Two reads of batch jobs a minute apart, the second at [`now`].
+pub fn jobs_reads() -> [JobsRead; 2] {
+    let seconds = TimeDelta::seconds;
+    let read = |at: DateTime<Utc>, progress: i64| JobsRead {
+        at,
+        batches: batches(progress),
+        depth: vec![
+            ClassDepth {
+                class: "routine".into(),
+                queued: 2318,
+                running: 8,
+            },
+            ClassDepth {
+                class: "reasoning".into(),
+                queued: 12,
+                running: 0,
+            },
+            ClassDepth {
+                class: "sensitive".into(),
+                queued: 0,
+                running: 2,
+            },
+        ],
+        running: vec![
+            ("mini-01".into(), 2),
+            ("mini-02".into(), 2),
+            ("mini-03".into(), 1),
+            ("mini-04".into(), 3),
+            ("anthropic".into(), 2),
+        ],
+        failures: [
+            (Some("timeout"), "retry", Some(504), 20),
+            (Some("node_down"), "retry", None, 110),
+            (Some("timeout"), "retry", Some(504), 130),
+            (None, "lost", None, 200),
+            (Some("rate_limited"), "retry", Some(429), 240),
+            (Some("timeout"), "failed", Some(504), 300),
+            (Some("invalid_request"), "failed", Some(400), 400),
+        ]
+        .into_iter()
+        .map(|(code, outcome, status, ago)| failure(code, outcome, status, seconds(ago)))
+        .collect(),
+    };
+    [read(now() - seconds(60), 0), read(now(), 120)]
 }

@@ -5,6 +5,7 @@
 //! Every store read is bounded by [`QUERY_TIMEOUT`]; the [`probe`] alone decides whether the
 //! store is up, and readers that fail wait for it to say so, then carry on from their cursor.
 
+mod jobs;
 mod probe;
 mod routers;
 
@@ -23,6 +24,7 @@ use crate::fleet::FleetSnapshot;
 use crate::gateway::InFlight;
 use crate::store::{Store, StoreError, Wakeup};
 
+pub use jobs::{BATCH_ROWS, FAILURE_ROWS, read_jobs};
 pub use probe::{PROBE_EVERY, PROBE_TIMEOUT, Reconnect, StoreLink};
 
 /// Decisions read when the console starts.
@@ -80,6 +82,7 @@ pub fn spawn(sources: Sources, events: mpsc::Sender<Event>) -> Vec<JoinHandle<()
         )),
         tokio::spawn(spend(store.clone(), link.clone(), events.clone(), landed)),
         tokio::spawn(audit(store.clone(), link.clone(), events.clone())),
+        tokio::spawn(jobs::poll(store.clone(), link.clone(), events.clone())),
         tokio::spawn(routers::poll(
             store.clone(),
             link.clone(),

@@ -2,11 +2,12 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+use super::batches::{confirm_batch, select_batch};
 use super::dialogs::{confirm_clear, notice, on_node_action, pull_all_prompt, submit_prompt};
 use super::{MAX_LINE_CHARS, Outcome, edit_line, is_ctrl_c, quit};
 use crate::console::command::Command;
 use crate::console::keys::Action;
-use crate::console::outage::refusal;
+use crate::console::outage::{batch_key, refusal};
 use crate::console::state::{Modal, Mode, Prompt, PromptFor, State, View};
 
 /// Keys while the `:` command line is open.
@@ -50,6 +51,7 @@ pub(super) fn run_command(state: &mut State, line: &str) -> Outcome {
         Palette::PullAll(_) => Some(Action::PullAll),
         Palette::Set(..) => Some(Action::Change),
         Palette::Clear(_) => Some(Action::ClearOverride),
+        Palette::Batch(action, _) => Some(batch_key(*action)),
         _ => None,
     };
     if let Some(why) = needs.and_then(|action| refusal(state, action)) {
@@ -104,6 +106,12 @@ pub(super) fn run_command(state: &mut State, line: &str) -> Outcome {
             return outcome;
         }
         Palette::Clear(key) => return confirm_clear(state, &key),
+        Palette::Batch(action, wanted) => {
+            return match select_batch(state, &wanted) {
+                Ok(batch) => confirm_batch(state, &batch, action),
+                Err(why) => notice(state, why, false),
+            };
+        }
     }
     Outcome::CHANGED
 }

@@ -1,8 +1,9 @@
-//! The only place the console's state changes: one event in, what it changed out. Dialogs, the
-//! `:` command line and action progress have a file each below.
+//! The only place the console's state changes: one event in, what it changed out. Dialogs, batch
+//! actions, the `:` command line and action progress have a file each below.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+mod batches;
 mod command_line;
 mod dialogs;
 mod progress;
@@ -14,6 +15,7 @@ use super::event::Event;
 use super::keys::Action;
 use super::settings::SETTINGS;
 use super::state::{Mode, State, View};
+use batches::{on_batch_action, on_jobs};
 use command_line::on_command_key;
 use dialogs::{on_modal_key, on_node_action, on_policy_action};
 use progress::on_action_event;
@@ -94,6 +96,7 @@ pub fn apply(state: &mut State, event: Event) -> Outcome {
             state.routers = routers;
             Outcome { changed, quit: false }
         }
+        Event::Jobs(read) => on_jobs(state, read),
         Event::InFlight(counts) => {
             let counts = counts.into_iter().collect();
             let changed = state.in_flight.as_ref() != Some(&counts);
@@ -125,6 +128,16 @@ fn on_key(state: &mut State, key: &KeyEvent) -> Outcome {
             Some(Action::Quit) if key.code != KeyCode::Char('q') => quit(),
             Some(Action::Back | Action::Help | Action::Quit) => {
                 state.mode = Mode::Normal;
+                state.help_row = 0;
+                Outcome::CHANGED
+            }
+            // The row keys move through the bindings; the overlay scrolls to keep the row shown.
+            Some(Action::Up) if state.help_row > 0 => {
+                state.help_row -= 1;
+                Outcome::CHANGED
+            }
+            Some(Action::Down) if state.help_row + 1 < state.keymap.rows().len() => {
+                state.help_row += 1;
                 Outcome::CHANGED
             }
             _ => Outcome::UNCHANGED,
@@ -176,11 +189,13 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
         Action::ShowDecisions => state.view = View::Decisions,
         Action::ShowSpend => state.view = View::Spend,
         Action::ShowPolicy => state.view = View::Policy,
+        Action::ShowJobs => state.view = View::Jobs,
         Action::NextView => state.view = state.view.next(),
         Action::Up => match state.view {
             View::Fleet => state.fleet_row = state.fleet_row.saturating_sub(1),
             View::Decisions => state.decision_row = state.decision_row.saturating_sub(1),
             View::Policy => state.policy_row = state.policy_row.saturating_sub(1),
+            View::Jobs => state.batch_row = state.batch_row.saturating_sub(1),
             View::Spend => return Outcome::UNCHANGED,
         },
         Action::Down => match state.view {
@@ -192,10 +207,16 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
                 clamp_decision_row(state);
             }
             View::Policy => state.policy_row = (state.policy_row + 1).min(SETTINGS.len() - 1),
+            View::Jobs => {
+                state.batch_row += 1;
+                clamp_batch_row(state);
+            }
             View::Spend => return Outcome::UNCHANGED,
         },
         Action::Filter => {
-            state.view = View::Decisions;
+            if state.view != View::Jobs {
+                state.view = View::Decisions;
+            }
             state.mode = Mode::Filter;
         }
         Action::Back => {
@@ -204,6 +225,14 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
                 && state.pulls.get(&node).is_some_and(|p| p.outcome.is_none())
             {
                 state.outbox.push(Command::CancelPull { node });
+                return Outcome::CHANGED;
+            }
+            if state.view == View::Jobs {
+                if state.batch_filter.is_empty() && state.batch_row == 0 {
+                    return Outcome::UNCHANGED;
+                }
+                state.batch_filter.clear();
+                state.batch_row = 0;
                 return Outcome::CHANGED;
             }
             if state.filter.is_empty() && state.decision_row == 0 {
@@ -226,6 +255,7 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
         }
         Action::Drain | Action::Undrain | Action::Pull | Action::PullAll => return on_node_action(state, action),
         Action::Change | Action::ClearOverride => return on_policy_action(state, action),
+        Action::PauseBatch | Action::CancelBatch | Action::RetryBatch => return on_batch_action(state, action),
     }
     Outcome::CHANGED
 }
@@ -240,20 +270,36 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
     if is_ctrl_c(state, key) {
         return quit();
     }
+    let jobs = state.view == View::Jobs;
+    let filter = if jobs {
+        &mut state.batch_filter
+    } else {
+        &mut state.filter
+    };
     match key.code {
         KeyCode::Enter => state.mode = Mode::Normal,
         KeyCode::Esc => {
-            state.filter.clear();
+            filter.clear();
             state.mode = Mode::Normal;
         }
         code => {
-            if !edit_line(&mut state.filter, code, MAX_FILTER_CHARS) {
+            if !edit_line(filter, code, MAX_FILTER_CHARS) {
                 return Outcome::UNCHANGED;
             }
         }
     }
-    state.decision_row = 0;
+    if jobs {
+        state.batch_row = 0;
+    } else {
+        state.decision_row = 0;
+    }
     Outcome::CHANGED
+}
+
+/// Keeps the batch selection on a listed batch.
+pub(super) fn clamp_batch_row(state: &mut State) {
+    let shown = state.visible_batches().count();
+    state.batch_row = state.batch_row.min(shown.saturating_sub(1));
 }
 
 fn clamp_decision_row(state: &mut State) {

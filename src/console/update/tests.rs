@@ -105,7 +105,7 @@ fn a_session_of_keys_drives_views_filter_pause_and_quit() {
 
     key(&mut state, KeyCode::Char('?'));
     assert_eq!(state.mode, Mode::Help);
-    assert!(!key(&mut state, KeyCode::Char('j')).changed, "help swallows other keys");
+    assert!(!key(&mut state, KeyCode::Char('d')).changed, "help swallows other keys");
     key(&mut state, KeyCode::Esc);
     assert_eq!(state.mode, Mode::Normal);
 
@@ -328,4 +328,243 @@ fn with_the_store_away_changes_are_refused_before_any_confirmation() {
         "a dialog opened before the loss is refused on y"
     );
     assert!(state.notice.as_ref().is_some_and(|n| n.text.contains("unreachable")));
+}
+
+/// Batch jobs read at [`now`]: `batch_b` (newest, 2 failed) above `batch_a`.
+fn jobs_read(batches: Vec<crate::store::BatchRow>) -> Event {
+    Event::Jobs(Ok(Box::new(crate::console::jobs::JobsRead {
+        at: now(),
+        batches,
+        depth: Vec::new(),
+        running: vec![("mini-01".into(), 2)],
+        failures: Vec::new(),
+    })))
+}
+
+fn two_batches() -> Vec<crate::store::BatchRow> {
+    use crate::console::jobs::test_batch;
+    vec![test_batch("batch_b", 5, 2, 20), test_batch("batch_a", 1, 0, 10)]
+}
+
+fn confirm_title(state: &State) -> String {
+    match &state.modal {
+        Some(Modal::Confirm(c)) => c.title.clone(),
+        other => panic!("expected a confirmation, got {other:?}"),
+    }
+}
+
+#[test]
+fn batch_keys_ask_first_and_send_only_on_y() {
+    use crate::actions::BatchAction;
+    let mut state = State::new(now(), Theme::default());
+    apply(&mut state, jobs_read(two_batches()));
+    key(&mut state, KeyCode::Char('5'));
+    assert_eq!(state.view, View::Jobs);
+    key(&mut state, KeyCode::Char('j'));
+    assert_eq!(state.selected_batch().map(|b| b.id.as_str()), Some("batch_a"));
+
+    key(&mut state, KeyCode::Char('s'));
+    assert_eq!(confirm_title(&state), "Pause batch_a?");
+    key(&mut state, KeyCode::Char('n'));
+    assert!(state.modal.is_none() && state.outbox.is_empty(), "n cancels");
+
+    key(&mut state, KeyCode::Char('s'));
+    key(&mut state, KeyCode::Char('y'));
+    assert_eq!(
+        state.outbox.drain(..).collect::<Vec<_>>(),
+        [Command::Batch {
+            id: "batch_a".into(),
+            action: BatchAction::Pause
+        }]
+    );
+
+    key(&mut state, KeyCode::Char('r'));
+    assert!(state.modal.is_none(), "batch_a has nothing to retry");
+    assert_eq!(
+        state.notice.as_ref().map(|n| (n.text.as_str(), n.ok)),
+        Some(("batch_a has no failed jobs to retry", false))
+    );
+
+    key(&mut state, KeyCode::Char('k'));
+    key(&mut state, KeyCode::Char('r'));
+    assert_eq!(confirm_title(&state), "Retry the failed jobs of batch_b?");
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Char('C'));
+    assert_eq!(confirm_title(&state), "Cancel batch_b?");
+    match &state.modal {
+        Some(Modal::Confirm(c)) => assert!(
+            c.lines
+                .iter()
+                .any(|l| l.contains("13 queued job(s) go to its error file")),
+            "{:?}",
+            c.lines
+        ),
+        _ => unreachable!(),
+    }
+    key(&mut state, KeyCode::Char('y'));
+    assert_eq!(
+        state.outbox,
+        [Command::Batch {
+            id: "batch_b".into(),
+            action: BatchAction::Cancel
+        }]
+    );
+    state.outbox.clear();
+
+    let mut paused = two_batches();
+    paused[0].paused = true;
+    apply(&mut state, jobs_read(paused));
+    key(&mut state, KeyCode::Char('s'));
+    assert_eq!(confirm_title(&state), "Resume batch_b?", "s resumes a paused batch");
+    key(&mut state, KeyCode::Char('y'));
+    assert!(matches!(
+        state.outbox.as_slice(),
+        [Command::Batch {
+            action: BatchAction::Resume,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn batch_keys_do_nothing_outside_the_jobs_view_read_only_or_without_the_store() {
+    let mut state = State::new(now(), Theme::default());
+    apply(&mut state, jobs_read(two_batches()));
+    for c in ['s', 'C', 'r'] {
+        key(&mut state, KeyCode::Char(c));
+    }
+    assert!(state.modal.is_none(), "the Fleet view has no batch keys");
+
+    key(&mut state, KeyCode::Char('5'));
+    apply(&mut state, Event::StoreStatus(store_down()));
+    key(&mut state, KeyCode::Char('C'));
+    assert!(state.modal.is_none(), "no confirmation opens");
+    let notice = state.notice.clone().expect("a refusal");
+    assert!(
+        notice
+            .text
+            .starts_with("the store is unreachable: batches are queued there"),
+        "{}",
+        notice.text
+    );
+    apply(
+        &mut state,
+        Event::StoreStatus(crate::console::state::StoreStatus::Connected),
+    );
+    key(&mut state, KeyCode::Char('C'));
+    apply(&mut state, Event::StoreStatus(store_down()));
+    key(&mut state, KeyCode::Char('y'));
+    assert!(
+        state.outbox.is_empty(),
+        "a dialog opened before the loss is refused on y"
+    );
+
+    let mut state = State::new(now(), Theme::default());
+    state.read_only = true;
+    apply(&mut state, jobs_read(two_batches()));
+    key(&mut state, KeyCode::Char('5'));
+    for c in ['s', 'C', 'r'] {
+        key(&mut state, KeyCode::Char(c));
+    }
+    assert!(state.modal.is_none() && state.outbox.is_empty(), "read-only binds none");
+    key(&mut state, KeyCode::Char(':'));
+    typed(&mut state, "cancel batch_b");
+    key(&mut state, KeyCode::Enter);
+    assert!(state.modal.is_none() && state.outbox.is_empty());
+    assert_eq!(
+        state.notice.as_ref().map(|n| n.text.as_str()),
+        Some("read-only: this console changes nothing")
+    );
+}
+
+#[test]
+fn batch_commands_select_the_batch_by_id_or_unique_prefix() {
+    use crate::console::jobs::test_batch;
+    let mut state = State::new(now(), Theme::default());
+    let mut batches = two_batches();
+    batches.push(test_batch("batch_c1", 0, 0, 5));
+    batches.push(test_batch("batch_c2", 0, 0, 5));
+    apply(&mut state, jobs_read(batches));
+    state.batch_filter = "batch_b".into();
+    key(&mut state, KeyCode::Char(':'));
+    typed(&mut state, "pause batch_a");
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.view, View::Jobs);
+    assert!(state.batch_filter.is_empty(), "a filter hiding the batch is cleared");
+    assert_eq!(confirm_title(&state), "Pause batch_a?");
+    key(&mut state, KeyCode::Esc);
+
+    let run = |state: &mut State, line: &str| {
+        key(state, KeyCode::Char(':'));
+        typed(state, line);
+        key(state, KeyCode::Enter);
+        state.notice.as_ref().map(|n| n.text.clone()).unwrap_or_default()
+    };
+    assert_eq!(
+        run(&mut state, "retry batch_zz"),
+        "unknown batch `batch_zz`: not among the 4 newest (`farmhand jobs list` shows them all)"
+    );
+    assert_eq!(
+        run(&mut state, "cancel batch_c"),
+        "`batch_c` matches 2 batches: give more of the id"
+    );
+    assert_eq!(run(&mut state, "resume batch_c2"), "batch_c2 is not paused");
+    assert!(state.modal.is_none() && state.outbox.is_empty());
+    run(&mut state, "cancel batch_c2");
+    assert_eq!(confirm_title(&state), "Cancel batch_c2?");
+    assert_eq!(state.selected_batch().map(|b| b.id.as_str()), Some("batch_c2"));
+}
+
+#[test]
+fn the_jobs_filter_and_selection_follow_the_batches() {
+    use crate::console::jobs::test_batch;
+    let mut state = State::new(now(), Theme::default());
+    apply(&mut state, jobs_read(two_batches()));
+    key(&mut state, KeyCode::Char('5'));
+    key(&mut state, KeyCode::Char('j'));
+    let mut newer = vec![test_batch("batch_new", 0, 0, 3)];
+    newer.extend(two_batches());
+    apply(&mut state, jobs_read(newer));
+    assert_eq!(
+        state.selected_batch().map(|b| b.id.as_str()),
+        Some("batch_a"),
+        "a new batch above does not move the selection"
+    );
+
+    key(&mut state, KeyCode::Char('/'));
+    typed(&mut state, "_B");
+    assert_eq!(state.batch_filter, "_B");
+    assert!(state.filter.is_empty(), "the decision filter is untouched");
+    let shown: Vec<&str> = state.visible_batches().map(|b| b.id.as_str()).collect();
+    assert_eq!(shown, ["batch_b"]);
+    key(&mut state, KeyCode::Enter);
+    key(&mut state, KeyCode::Esc);
+    assert!(state.batch_filter.is_empty(), "Esc clears it");
+    assert_eq!(state.visible_batches().count(), 3);
+
+    apply(
+        &mut state,
+        Event::Jobs(Err("store query failed: no such table: batches".into())),
+    );
+    assert_eq!(
+        state.jobs_error.as_deref(),
+        Some("store query failed: no such table: batches")
+    );
+    assert_eq!(state.visible_batches().count(), 3, "the last figures stay");
+    apply(&mut state, jobs_read(two_batches()));
+    assert_eq!(state.jobs_error, None);
+}
+
+#[test]
+fn the_help_overlay_scrolls_with_the_row_keys() {
+    let mut state = State::new(now(), Theme::default());
+    key(&mut state, KeyCode::Char('?'));
+    key(&mut state, KeyCode::Char('k'));
+    assert_eq!(state.help_row, 0);
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Down);
+    assert_eq!(state.help_row, 2);
+    assert_eq!(state.mode, Mode::Help);
+    key(&mut state, KeyCode::Esc);
+    assert_eq!((state.mode, state.help_row), (Mode::Normal, 0));
 }

@@ -52,7 +52,7 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         Some(age) => (format!("REQ/S stale {age}"), format!("TOK/S stale {age}")),
         None => ("REQ/S (10 s)".to_string(), "TOK/S (10 s)".to_string()),
     };
-    let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "POLL"];
+    let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "BATCH", "POLL"];
     if wide {
         titles.extend([req_title.as_str(), tok_title.as_str()]);
     }
@@ -60,6 +60,12 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     let header = Row::new(titles).style(theme.dim());
     // Counts every router reports through the store stop with it: their last values, stale.
     let in_flight_style = if state.in_flight_from_store && state.store.outage().is_some() {
+        theme.stale()
+    } else {
+        ratatui::style::Style::default()
+    };
+    // Batch attempts are always read from the store: they stop with it.
+    let batch_style = if state.store.outage().is_some() {
         theme.stale()
     } else {
         ratatui::style::Style::default()
@@ -85,6 +91,7 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             Cell::from(drain.as_str()).style(drain_style(state, drain)),
             Cell::from(memory(node)).style(theme.gauge()),
             Cell::from(in_flight).style(in_flight_style),
+            Cell::from(batch_slots(state, &node.name)).style(batch_style),
             Cell::from(poll),
         ];
         if wide {
@@ -108,6 +115,7 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         Constraint::Length(18),
         Constraint::Length(5),
         Constraint::Length(5),
+        Constraint::Length(5),
     ];
     if wide {
         widths.extend([Constraint::Length(15), Constraint::Length(16)]);
@@ -124,6 +132,14 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         .header(header)
         .block(view_block(state, title))
         .render(area, buf);
+}
+
+/// Slots of `node` taken by batch job attempts (every router's), `–` before the first read.
+fn batch_slots(state: &State, node: &str) -> String {
+    state
+        .jobs
+        .as_ref()
+        .map_or_else(|| "–".into(), |jobs| jobs.running_on(node).to_string())
 }
 
 fn drain_style(state: &State, drain: DrainState) -> ratatui::style::Style {
@@ -179,6 +195,8 @@ fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
         Span::raw(state.control.node_state(&node.name).as_str()),
         label("  parallel "),
         Span::raw(node.parallel.to_string()),
+        label("  batch "),
+        Span::raw(format!("{} running", batch_slots(state, &node.name))),
         label("  last seen "),
         Span::raw(seen),
     ]));

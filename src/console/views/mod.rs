@@ -3,6 +3,7 @@
 pub mod decisions;
 pub mod fleet;
 pub mod help;
+pub mod jobs;
 pub mod modal;
 pub mod operations;
 pub mod policy;
@@ -26,6 +27,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         View::Decisions => decisions::render(state, body, buf),
         View::Spend => spend::render(state, body, buf),
         View::Policy => policy::render(state, body, buf),
+        View::Jobs => jobs::render(state, body, buf),
     }
     hint_bar(state, hints, buf);
     if state.mode == Mode::Help {
@@ -55,14 +57,29 @@ pub fn view_block<'a>(state: &State, extra: impl Into<Line<'a>>) -> Block<'a> {
         .title(extra.into())
 }
 
+/// Columns the view tabs of [`view_block`] take, its left border included.
+pub fn tabs_width() -> u16 {
+    let tabs: usize = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(index, view)| format!("{} {} ", index + 1, view.title()).chars().count())
+        .sum();
+    u16::try_from(tabs + 2).unwrap_or(u16::MAX)
+}
+
 /// The bottom line: what the keys do now, from the key table.
 fn hint_bar(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let mut spans = Vec::new();
     match state.mode {
         Mode::Filter => {
-            spans.push(Span::styled(" filter: ", theme.accent()));
-            spans.push(Span::styled(format!("{}▏", state.filter), theme.text()));
+            let (what, text) = if state.view == View::Jobs {
+                (" filter batches: ", &state.batch_filter)
+            } else {
+                (" filter: ", &state.filter)
+            };
+            spans.push(Span::styled(what, theme.accent()));
+            spans.push(Span::styled(format!("{text}▏"), theme.text()));
             spans.push(Span::styled("  Enter keep · Esc clear", theme.dim()));
         }
         Mode::Command => {
@@ -87,7 +104,7 @@ fn hint_bar(state: &State, area: Rect, buf: &mut Buffer) {
                     spans.push(Span::styled(format!(" {word}  "), theme.dim()));
                 }
             }
-            spans.push(Span::styled("1-4", theme.accent()));
+            spans.push(Span::styled(format!("1-{}", View::ALL.len()), theme.accent()));
             spans.push(Span::styled(" views", theme.dim()));
         }
     }
