@@ -38,7 +38,7 @@ fn expected_ids(n: usize) -> BTreeSet<String> {
 }
 
 /// One SQL value from the test database.
-async fn scalar(db: &TestDatabase, sql: &str, batch_id: &str) -> i64 {
+async fn scalar(db: &TestDatabase, sql: &'static str, batch_id: &str) -> i64 {
     let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect");
     sqlx::query_scalar(sql).bind(batch_id).fetch_one(&mut conn).await.expect(sql)
 }
