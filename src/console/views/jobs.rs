@@ -69,7 +69,7 @@ fn status_style(state: &State, batch: &BatchRow) -> Style {
         BatchStatus::Failed => theme.health(Health::Down),
         BatchStatus::Expired | BatchStatus::Cancelling => theme.warning(),
         BatchStatus::Cancelled => theme.dim(),
-        _ if batch.paused => theme.warning(),
+        _ if status_word(batch) == "paused" => theme.warning(),
         _ => theme.text(),
     }
 }
