@@ -163,10 +163,7 @@ async fn queue(store: &Store, id: &str, created_at: DateTime<Utc>, n: i64) {
 }
 
 async fn claim(store: &Store, router: &str, limit: u32, now: DateTime<Utc>) -> Vec<ClaimedJob> {
-    store
-        .claim_jobs(router, limit, now, lease(now))
-        .await
-        .expect("claim")
+    store.claim_jobs(router, limit, now, lease(now)).await.expect("claim")
 }
 
 async fn finish(store: &Store, job: &ClaimedJob, router: &str, outcome: JobOutcome, now: DateTime<Utc>) -> bool {
@@ -237,8 +234,15 @@ fn not_found(result: Result<impl std::fmt::Debug, StoreError>) {
 async fn batches_are_created_with_their_jobs_and_listed_newest_first(store: &Store) {
     upload(store, "file-1", "agent-a", t(0)).await;
     let file = store.batch_file("file-1").await.expect("read").expect("stored");
-    assert_eq!(file.content.as_deref(), Some(&[1, 2, 3, 0, 4][..]), "sealed bytes unchanged");
-    assert_eq!((file.agent.as_str(), file.bytes, file.lines, file.created_at), ("agent-a", 1234, 3, t(0)));
+    assert_eq!(
+        file.content.as_deref(),
+        Some(&[1, 2, 3, 0, 4][..]),
+        "sealed bytes unchanged"
+    );
+    assert_eq!(
+        (file.agent.as_str(), file.bytes, file.lines, file.created_at),
+        ("agent-a", 1234, 3, t(0))
+    );
     assert!(store.batch_file("file-none").await.expect("read").is_none());
     conflict(
         store
@@ -252,14 +256,20 @@ async fn batches_are_created_with_their_jobs_and_listed_newest_first(store: &Sto
 
     let mut first = new_batch("batch-1", "file-1", t(10));
     first.metadata = Some(serde_json::json!({"purpose": "tickets", "night": 3}));
-    store.create_batch(&first, &jobs(100, "routine")).await.expect("100 jobs queued");
+    store
+        .create_batch(&first, &jobs(100, "routine"))
+        .await
+        .expect("100 jobs queued");
     let row = batch(store, "batch-1").await;
     assert_eq!(row.status, BatchStatus::InProgress);
     assert_eq!(row.counts, counts(100, 0, 0, 100, 0));
     assert_eq!(row.in_progress_at, Some(t(10)), "running from the start");
     assert_eq!((row.created_at, row.expires_at), (t(10), t(10) + TimeDelta::hours(24)));
     assert_eq!(row.metadata, first.metadata);
-    assert_eq!((row.failed_at, row.completed_at, row.errors.as_ref()), (None, None, None));
+    assert_eq!(
+        (row.failed_at, row.completed_at, row.errors.as_ref()),
+        (None, None, None)
+    );
     assert!(!row.paused);
     assert_eq!(row.input_file_id, "file-1");
     assert_eq!(row.completion_window, "24h");
@@ -296,15 +306,30 @@ async fn batches_are_created_with_their_jobs_and_listed_newest_first(store: &Sto
     assert_eq!(ids(next), ["batch-2", "batch-1"]);
     let last = store.batches(Some("agent-a"), Some("batch-1"), 2).await.expect("list");
     assert!(last.is_empty());
-    assert_eq!(ids(store.batches(Some("agent-b"), None, 10).await.expect("list")), ["batch-5"]);
+    assert_eq!(
+        ids(store.batches(Some("agent-b"), None, 10).await.expect("list")),
+        ["batch-5"]
+    );
 
     // A reused batch id, a custom_id twice and a missing file are refused, leaving nothing behind.
-    conflict(store.create_batch(&new_batch("batch-1", "file-1", t(50)), &jobs(1, "routine")).await, "batch-1");
+    conflict(
+        store
+            .create_batch(&new_batch("batch-1", "file-1", t(50)), &jobs(1, "routine"))
+            .await,
+        "batch-1",
+    );
     let mut twice = jobs(2, "routine");
     twice[1].custom_id = "req-1".into();
-    conflict(store.create_batch(&new_batch("batch-6", "file-1", t(50)), &twice).await, "custom_id");
+    conflict(
+        store.create_batch(&new_batch("batch-6", "file-1", t(50)), &twice).await,
+        "custom_id",
+    );
     assert!(store.batch("batch-6").await.expect("read").is_none(), "rolled back");
-    not_found(store.create_batch(&new_batch("batch-7", "file-none", t(50)), &jobs(1, "routine")).await);
+    not_found(
+        store
+            .create_batch(&new_batch("batch-7", "file-none", t(50)), &jobs(1, "routine"))
+            .await,
+    );
 }
 
 async fn refused_batches_have_no_jobs_and_cannot_change(store: &Store) {
@@ -314,7 +339,10 @@ async fn refused_batches_have_no_jobs_and_cannot_change(store: &Store) {
     refused.errors = Some(serde_json::json!([
         {"code": "invalid_json_line", "message": "line 3 is not JSON", "line": 3}
     ]));
-    conflict(store.create_batch(&refused, &jobs(1, "routine")).await, "a failed batch has none");
+    conflict(
+        store.create_batch(&refused, &jobs(1, "routine")).await,
+        "a failed batch has none",
+    );
     store.create_batch(&refused, &[]).await.expect("stored as failed");
     let row = batch(store, "batch-bad").await;
     assert_eq!(row.status, BatchStatus::Failed);
@@ -334,7 +362,11 @@ async fn refused_batches_have_no_jobs_and_cannot_change(store: &Store) {
     conflict(store.create_batch(&validating, &[]).await, "in_progress or failed");
 
     // Its file is purged with it once retention has passed.
-    assert_eq!(store.purge_job_payloads(t(5)).await.expect("purge"), 0, "ended exactly at the cutoff");
+    assert_eq!(
+        store.purge_job_payloads(t(5)).await.expect("purge"),
+        0,
+        "ended exactly at the cutoff"
+    );
     assert_eq!(store.purge_job_payloads(t(6)).await.expect("purge"), 1);
     let file = store.batch_file("file-1").await.expect("read").expect("kept");
     assert_eq!(file.content, None);
@@ -400,12 +432,18 @@ async fn claims_take_the_oldest_batch_and_line_first(store: &Store) {
 async fn lapsed_leases_are_reclaimed_and_the_lost_attempt_recorded(store: &Store) {
     queue(store, "batch-1", t(0), 5).await;
     let held = claim(store, "router-a", 2, t(10)).await;
-    store.set_job_target(held[0].id, "router-a", "mini-03").await.expect("target");
+    store
+        .set_job_target(held[0].id, "router-a", "mini-03")
+        .await
+        .expect("target");
 
     // While the leases hold, another router gets only the other jobs.
     let others = claim(store, "router-b", 10, t(20)).await;
     assert_eq!(lines(&others), [3, 4, 5]);
-    assert!(claim(store, "router-b", 10, t(39)).await.is_empty(), "leases run to t(40)");
+    assert!(
+        claim(store, "router-b", 10, t(39)).await.is_empty(),
+        "leases run to t(40)"
+    );
 
     // Router A died: once its leases ran out, router B takes its jobs over.
     let taken = claim(store, "router-b", 10, t(41)).await;
@@ -429,7 +467,13 @@ async fn lapsed_leases_are_reclaimed_and_the_lost_attempt_recorded(store: &Store
 
     // Router A wakes up late: its leases are gone, so it can neither finish nor renew.
     assert!(!finish(store, &held[0], "router-a", succeeded(&held[0]), t(42)).await);
-    assert_eq!(store.renew_job_leases("router-a", &[held[0].id, held[1].id], lease(t(42))).await.expect("renew"), 0);
+    assert_eq!(
+        store
+            .renew_job_leases("router-a", &[held[0].id, held[1].id], lease(t(42)))
+            .await
+            .expect("renew"),
+        0
+    );
     assert!(finish(store, &taken[0], "router-b", succeeded(&taken[0]), t(43)).await);
     let output = store.job_results("batch-1", false).await.expect("output");
     assert_eq!(output.len(), 1, "one result for the job");
@@ -441,23 +485,47 @@ async fn only_the_lease_holder_finishes_renews_or_targets_a_job(store: &Store) {
     let claimed = claim(store, "router-a", 3, t(10)).await;
     let ids: Vec<i64> = claimed.iter().map(|j| j.id).collect();
 
-    assert_eq!(store.renew_job_leases("router-b", &ids, t(100)).await.expect("renew"), 0);
-    assert_eq!(store.renew_job_leases("router-a", &ids, t(100)).await.expect("renew"), 3);
+    assert_eq!(
+        store.renew_job_leases("router-b", &ids, t(100)).await.expect("renew"),
+        0
+    );
+    assert_eq!(
+        store.renew_job_leases("router-a", &ids, t(100)).await.expect("renew"),
+        3
+    );
     assert_eq!(store.renew_job_leases("router-a", &[], t(100)).await.expect("renew"), 0);
-    assert!(claim(store, "router-b", 10, t(90)).await.is_empty(), "renewed leases hold past t(40)");
+    assert!(
+        claim(store, "router-b", 10, t(90)).await.is_empty(),
+        "renewed leases hold past t(40)"
+    );
 
-    store.set_job_target(ids[0], "router-b", "mini-09").await.expect("ignored");
-    store.set_job_target(ids[0], "router-a", "mini-01").await.expect("noted");
-    assert_eq!(store.running_jobs_by_target().await.expect("targets"), [("mini-01".to_string(), 1)]);
+    store
+        .set_job_target(ids[0], "router-b", "mini-09")
+        .await
+        .expect("ignored");
+    store
+        .set_job_target(ids[0], "router-a", "mini-01")
+        .await
+        .expect("noted");
+    assert_eq!(
+        store.running_jobs_by_target().await.expect("targets"),
+        [("mini-01".to_string(), 1)]
+    );
 
     assert!(!finish(store, &claimed[0], "router-b", succeeded(&claimed[0]), t(20)).await);
     assert!(finish(store, &claimed[0], "router-a", succeeded(&claimed[0]), t(20)).await);
-    assert!(!finish(store, &claimed[0], "router-a", succeeded(&claimed[0]), t(21)).await, "finished once");
+    assert!(
+        !finish(store, &claimed[0], "router-a", succeeded(&claimed[0]), t(21)).await,
+        "finished once"
+    );
     assert!(finish(store, &claimed[1], "router-a", failed(&claimed[1]), t(22)).await);
     assert!(store.running_jobs_by_target().await.expect("targets").is_empty());
     assert_eq!(batch(store, "batch-1").await.counts, counts(3, 1, 1, 0, 1));
     // A lease that ran out is still held, and renewed, until another router takes the job.
-    assert_eq!(store.renew_job_leases("router-a", &ids, t(300)).await.expect("renew"), 1);
+    assert_eq!(
+        store.renew_job_leases("router-a", &ids, t(300)).await.expect("renew"),
+        1
+    );
 }
 
 async fn retries_wait_for_their_back_off_and_releases_do_not_count(store: &Store) {
@@ -469,14 +537,21 @@ async fn retries_wait_for_their_back_off_and_releases_do_not_count(store: &Store
     };
     assert!(finish(store, &claimed[0], "router-a", retry, t(11)).await);
     assert!(finish(store, &claimed[1], "router-a", JobOutcome::Release, t(11)).await);
-    assert_eq!(batch(store, "batch-1").await.counts, counts(2, 0, 0, 2, 0), "both queued again");
+    assert_eq!(
+        batch(store, "batch-1").await.counts,
+        counts(2, 0, 0, 2, 0),
+        "both queued again"
+    );
 
     // The released job is claimable at once, and its attempt did not count.
     let now = claim(store, "router-b", 10, t(12)).await;
     assert_eq!(lines(&now), [2]);
     assert_eq!(now[0].attempt, 1);
     assert!(finish(store, &now[0], "router-b", succeeded(&now[0]), t(13)).await);
-    assert!(claim(store, "router-b", 10, t(69)).await.is_empty(), "backing off until t(70)");
+    assert!(
+        claim(store, "router-b", 10, t(69)).await.is_empty(),
+        "backing off until t(70)"
+    );
     let later = claim(store, "router-b", 10, t(70)).await;
     assert_eq!(lines(&later), [1]);
     assert_eq!(later[0].attempt, 2);
@@ -513,7 +588,10 @@ async fn cancel_ends_queued_jobs_and_waits_for_running_ones(store: &Store) {
     assert_eq!(row.cancelling_at, Some(t(20)));
     assert_eq!(row.counts, counts(10, 0, 8, 0, 2), "queued jobs cancelled at once");
     assert!(claim(store, "router-b", 10, t(21)).await.is_empty());
-    assert!(store.advance_batches(t(21)).await.expect("advance").is_empty(), "two still run");
+    assert!(
+        store.advance_batches(t(21)).await.expect("advance").is_empty(),
+        "two still run"
+    );
     conflict(store.cancel_batch("batch-1", t(22)).await, "it is cancelling");
     conflict(store.retry_failed_jobs("batch-1", t(22)).await, "it is cancelling");
 
@@ -531,14 +609,21 @@ async fn cancel_ends_queued_jobs_and_waits_for_running_ones(store: &Store) {
 
     let errors = store.job_results("batch-1", true).await.expect("errors");
     assert_eq!(errors.len(), 9);
-    assert!(errors.iter().all(|e| e.state == "cancelled" && e.error_code.as_deref() == Some("batch_cancelled")));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.state == "cancelled" && e.error_code.as_deref() == Some("batch_cancelled"))
+    );
     assert!(errors.iter().all(|e| e.result.is_none()));
     assert_eq!(store.job_results("batch-1", false).await.expect("output").len(), 1);
 
     conflict(store.cancel_batch("batch-1", t(50)).await, "it is cancelled");
     conflict(store.set_batch_paused("batch-1", true).await, "it is cancelled");
     not_found(store.cancel_batch("batch-none", t(50)).await);
-    assert!(store.advance_batches(t(60)).await.expect("advance").is_empty(), "nothing changes again");
+    assert!(
+        store.advance_batches(t(60)).await.expect("advance").is_empty(),
+        "nothing changes again"
+    );
 }
 
 async fn expiry_keeps_results_and_sends_the_rest_to_the_error_file(store: &Store) {
@@ -556,28 +641,67 @@ async fn expiry_keeps_results_and_sends_the_rest_to_the_error_file(store: &Store
     // Just before the window ends, line 4 (retried) runs under a lease past it, lines 5 and 6
     // under leases that lapse (their router died); lines 7 and 8 stay queued.
     let held = store
-        .claim_jobs("router-b", 1, expires - TimeDelta::seconds(5), expires + TimeDelta::seconds(60))
+        .claim_jobs(
+            "router-b",
+            1,
+            expires - TimeDelta::seconds(5),
+            expires + TimeDelta::seconds(60),
+        )
         .await
         .expect("claim");
     let lapsing = store
-        .claim_jobs("router-c", 2, expires - TimeDelta::seconds(5), expires - TimeDelta::seconds(1))
+        .claim_jobs(
+            "router-c",
+            2,
+            expires - TimeDelta::seconds(5),
+            expires - TimeDelta::seconds(1),
+        )
         .await
         .expect("claim");
     assert_eq!(lines(&held), [4]);
     assert_eq!(lines(&lapsing), [5, 6]);
-    assert!(store.advance_batches(expires - TimeDelta::seconds(1)).await.expect("advance").is_empty());
+    assert!(
+        store
+            .advance_batches(expires - TimeDelta::seconds(1))
+            .await
+            .expect("advance")
+            .is_empty()
+    );
 
     // The window ends: queued and lapsed jobs expire; the batch waits for the live attempt.
     assert!(store.advance_batches(expires).await.expect("advance").is_empty());
     let row = batch(store, "batch-1").await;
     assert_eq!(row.status, BatchStatus::InProgress);
     assert_eq!(row.counts, counts(8, 2, 5, 0, 1));
-    assert!(claim(store, "router-d", 10, expires).await.is_empty(), "nothing runs past the window");
+    assert!(
+        claim(store, "router-d", 10, expires).await.is_empty(),
+        "nothing runs past the window"
+    );
     let lost: Vec<JobRunRow> = store.job_runs("batch-1").await.expect("runs");
-    assert_eq!(lost.iter().filter(|r| r.outcome == "lost" && r.router_id == "router-c").count(), 2);
+    assert_eq!(
+        lost.iter()
+            .filter(|r| r.outcome == "lost" && r.router_id == "router-c")
+            .count(),
+        2
+    );
 
-    assert!(finish(store, &held[0], "router-b", succeeded(&held[0]), expires + TimeDelta::seconds(3)).await);
-    assert_eq!(store.advance_batches(expires + TimeDelta::seconds(4)).await.expect("advance"), ["batch-1"]);
+    assert!(
+        finish(
+            store,
+            &held[0],
+            "router-b",
+            succeeded(&held[0]),
+            expires + TimeDelta::seconds(3)
+        )
+        .await
+    );
+    assert_eq!(
+        store
+            .advance_batches(expires + TimeDelta::seconds(4))
+            .await
+            .expect("advance"),
+        ["batch-1"]
+    );
     let row = batch(store, "batch-1").await;
     assert_eq!(row.status, BatchStatus::Expired);
     assert_eq!(row.expired_at, Some(expires + TimeDelta::seconds(4)));
@@ -585,7 +709,11 @@ async fn expiry_keeps_results_and_sends_the_rest_to_the_error_file(store: &Store
     assert_eq!(row.counts, counts(8, 3, 5, 0, 0));
 
     let output = store.job_results("batch-1", false).await.expect("output");
-    assert_eq!(output.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2, 4], "partial results kept");
+    assert_eq!(
+        output.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [1, 2, 4],
+        "partial results kept"
+    );
     let errors = store.job_results("batch-1", true).await.expect("errors");
     let summary: Vec<(i64, &str, Option<&str>)> = errors
         .iter()
@@ -620,7 +748,10 @@ async fn batches_complete_when_every_job_ended(store: &Store) {
     for job in &claimed[..4] {
         assert!(finish(store, job, "router-a", succeeded(job), t(11)).await);
     }
-    assert!(store.advance_batches(t(12)).await.expect("advance").is_empty(), "one still runs");
+    assert!(
+        store.advance_batches(t(12)).await.expect("advance").is_empty(),
+        "one still runs"
+    );
     assert!(finish(store, &claimed[4], "router-a", failed(&claimed[4]), t(13)).await);
     assert_eq!(store.advance_batches(t(14)).await.expect("advance"), ["batch-1"]);
     let row = batch(store, "batch-1").await;
@@ -628,13 +759,20 @@ async fn batches_complete_when_every_job_ended(store: &Store) {
     assert_eq!((row.finalizing_at, row.completed_at), (Some(t(14)), Some(t(14))));
     assert_eq!(row.counts, counts(5, 4, 1, 0, 0));
     assert!(store.advance_batches(t(15)).await.expect("advance").is_empty());
-    assert_eq!(status(store, "batch-2").await, BatchStatus::InProgress, "a paused batch with work waits");
+    assert_eq!(
+        status(store, "batch-2").await,
+        BatchStatus::InProgress,
+        "a paused batch with work waits"
+    );
     conflict(store.cancel_batch("batch-1", t(16)).await, "it is completed");
 }
 
 async fn retrying_failed_jobs_reopens_a_completed_batch(store: &Store) {
     queue(store, "batch-1", t(0), 4).await;
-    run_all(store, t(10), |job| if job.line % 2 == 0 { failed(job) } else { succeeded(job) }).await;
+    run_all(store, t(10), |job| {
+        if job.line % 2 == 0 { failed(job) } else { succeeded(job) }
+    })
+    .await;
     assert_eq!(store.advance_batches(t(11)).await.expect("advance"), ["batch-1"]);
     assert_eq!(status(store, "batch-1").await, BatchStatus::Completed);
 
@@ -643,15 +781,24 @@ async fn retrying_failed_jobs_reopens_a_completed_batch(store: &Store) {
     assert_eq!(row.status, BatchStatus::InProgress);
     assert_eq!((row.completed_at, row.finalizing_at), (None, None));
     assert_eq!(row.counts, counts(4, 2, 0, 2, 0));
-    assert!(store.job_results("batch-1", true).await.expect("errors").is_empty(), "error file emptied");
-    assert!(claim(store, "router-a", 10, t(19)).await.is_empty(), "queued again from t(20)");
+    assert!(
+        store.job_results("batch-1", true).await.expect("errors").is_empty(),
+        "error file emptied"
+    );
+    assert!(
+        claim(store, "router-a", 10, t(19)).await.is_empty(),
+        "queued again from t(20)"
+    );
     let again = claim(store, "router-a", 10, t(20)).await;
     assert_eq!(lines(&again), [2, 4]);
     assert!(again.iter().all(|j| j.attempt == 1), "fresh attempts");
     for job in &again {
         assert!(finish(store, job, "router-a", succeeded(job), t(21)).await);
     }
-    assert_eq!(store.retry_failed_jobs("batch-1", t(22)).await.expect("nothing failed"), 0);
+    assert_eq!(
+        store.retry_failed_jobs("batch-1", t(22)).await.expect("nothing failed"),
+        0
+    );
     assert_eq!(store.advance_batches(t(23)).await.expect("advance"), ["batch-1"]);
     assert_eq!(batch(store, "batch-1").await.counts, counts(4, 4, 0, 0, 0));
 
@@ -679,7 +826,11 @@ async fn payloads_are_purged_once_after_retention(store: &Store) {
     run_all(store, t(10), succeeded).await;
     assert_eq!(store.advance_batches(t(100)).await.expect("advance"), ["batch-1"]);
 
-    assert_eq!(store.purge_job_payloads(t(100)).await.expect("purge"), 0, "ended at the cutoff");
+    assert_eq!(
+        store.purge_job_payloads(t(100)).await.expect("purge"),
+        0,
+        "ended at the cutoff"
+    );
     assert_eq!(store.purge_job_payloads(t(101)).await.expect("purge"), 1);
     let output = store.job_results("batch-1", false).await.expect("output");
     assert_eq!(output.len(), 3, "results stay listed");
@@ -688,7 +839,11 @@ async fn payloads_are_purged_once_after_retention(store: &Store) {
     assert!(content("file-batch-1").await.is_some(), "batch-2 still uses the file");
     assert_eq!(content("file-unused").await, None, "a file no batch used goes too");
     assert!(content("file-late").await.is_some(), "uploaded after the cutoff");
-    assert_eq!(store.purge_job_payloads(t(101)).await.expect("purge"), 0, "counted once");
+    assert_eq!(
+        store.purge_job_payloads(t(101)).await.expect("purge"),
+        0,
+        "counted once"
+    );
 
     store.set_batch_paused("batch-2", false).await.expect("resumed");
     let last = claim(store, "router-a", 10, t(200)).await;
@@ -707,16 +862,28 @@ async fn queue_depth_and_running_targets_are_counted(store: &Store) {
     for job in &mut mixed[3..] {
         job.class = "reasoning".into();
     }
-    store.create_batch(&new_batch("batch-1", "file-1", t(0)), &mixed).await.expect("queued");
+    store
+        .create_batch(&new_batch("batch-1", "file-1", t(0)), &mixed)
+        .await
+        .expect("queued");
     store
         .create_batch(&new_batch("batch-2", "file-1", t(1)), &jobs(2, "sensitive"))
         .await
         .expect("queued");
     assert!(store.running_jobs_by_target().await.expect("targets").is_empty());
     let claimed = claim(store, "router-a", 4, t(10)).await;
-    store.set_job_target(claimed[0].id, "router-a", "mini-01").await.expect("target");
-    store.set_job_target(claimed[1].id, "router-a", "mini-01").await.expect("target");
-    store.set_job_target(claimed[3].id, "router-a", "anthropic").await.expect("target");
+    store
+        .set_job_target(claimed[0].id, "router-a", "mini-01")
+        .await
+        .expect("target");
+    store
+        .set_job_target(claimed[1].id, "router-a", "mini-01")
+        .await
+        .expect("target");
+    store
+        .set_job_target(claimed[3].id, "router-a", "anthropic")
+        .await
+        .expect("target");
     assert_eq!(
         store.running_jobs_by_target().await.expect("targets"),
         [("anthropic".to_string(), 1), ("mini-01".to_string(), 2)]
@@ -728,7 +895,11 @@ async fn queue_depth_and_running_targets_are_counted(store: &Store) {
     };
     assert_eq!(
         store.job_queue_depth().await.expect("depth"),
-        [depth("reasoning", 2, 1), depth("routine", 0, 3), depth("sensitive", 2, 0)]
+        [
+            depth("reasoning", 2, 1),
+            depth("routine", 0, 3),
+            depth("sensitive", 2, 0)
+        ]
     );
     store.cancel_batch("batch-2", t(11)).await.expect("cancel");
     assert_eq!(
@@ -772,9 +943,17 @@ async fn runs_round_trip_and_failures_come_newest_first(store: &Store) {
     ];
     store.record_job_runs(&runs).await.expect("recorded");
     let read = store.job_runs("batch-1").await.expect("runs");
-    assert_eq!(read, [runs[0].clone(), runs[3].clone(), runs[1].clone(), runs[2].clone()], "oldest first");
+    assert_eq!(
+        read,
+        [runs[0].clone(), runs[3].clone(), runs[1].clone(), runs[2].clone()],
+        "oldest first"
+    );
     let failures = store.recent_job_failures(10).await.expect("failures");
-    assert_eq!(failures, [runs[1].clone(), runs[0].clone()], "newest first, failures only");
+    assert_eq!(
+        failures,
+        [runs[1].clone(), runs[0].clone()],
+        "newest first, failures only"
+    );
     assert_eq!(store.recent_job_failures(1).await.expect("failures"), [runs[1].clone()]);
     assert!(store.job_runs("batch-none").await.expect("runs").is_empty());
 }
@@ -849,7 +1028,10 @@ async fn a_hundred_thousand_jobs_queue_in_one_call_on_postgres() {
         took.as_secs_f64() * 1000.0,
         100_000.0 / took.as_secs_f64()
     );
-    assert_eq!(batch(store, "batch-big").await.counts, counts(100_000, 0, 0, 100_000, 0));
+    assert_eq!(
+        batch(store, "batch-big").await.counts,
+        counts(100_000, 0, 0, 100_000, 0)
+    );
     let first = claim(store, "router-a", 5, t(1)).await;
     assert_eq!(lines(&first), [1, 2, 3, 4, 5]);
     assert_eq!(first[4].request, vec![5u8; 400]);

@@ -32,9 +32,8 @@ macro_rules! fenced {
 }
 
 /// Ends a job with its result: `$3` status, `$4` sealed body, `$5` now.
-pub(crate) const FINISH_SUCCEEDED: &str = fenced!(
-    "state = 'succeeded', status_code = $3, result = $4, error_code = NULL, finished_at = $5"
-);
+pub(crate) const FINISH_SUCCEEDED: &str =
+    fenced!("state = 'succeeded', status_code = $3, result = $4, error_code = NULL, finished_at = $5");
 /// Ends a job in the error file: `$3` status, `$4` error code, `$5` sealed body, `$6` now.
 pub(crate) const FINISH_FAILED: &str =
     fenced!("state = 'failed', status_code = $3, error_code = $4, result = $5, finished_at = $6");
@@ -294,10 +293,16 @@ pub(crate) fn refusal(change: BatchChange, id: &str, status: BatchStatus) -> Opt
         BatchChange::Pause => !status.is_terminal(),
         BatchChange::Retry => matches!(status, BatchStatus::InProgress | BatchStatus::Completed),
     };
-    (!allowed).then(|| StoreError::Conflict(format!("cannot {} batch {id}: it is {}", change.verb(), status.as_str())))
+    (!allowed).then(|| {
+        StoreError::Conflict(format!(
+            "cannot {} batch {id}: it is {}",
+            change.verb(),
+            status.as_str()
+        ))
+    })
 }
 
-/// The refusal to retry a completed batch whose window ended, or whose payloads retention removed.
+/// The refusal to retry a batch whose window ended, or whose payloads retention removed.
 pub(crate) fn retry_too_late(id: &str, window_ended: bool, purged: bool) -> Option<StoreError> {
     if purged {
         Some(StoreError::Conflict(format!(
@@ -315,8 +320,11 @@ pub(crate) fn retry_too_late(id: &str, window_ended: bool, purged: bool) -> Opti
 /// A change an operator or client asks of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BatchChange {
+    /// Stop it: queued jobs are cancelled, running ones finish.
     Cancel,
+    /// Pause or resume it.
     Pause,
+    /// Queue its failed jobs again.
     Retry,
 }
 
@@ -380,7 +388,13 @@ mod tests {
         );
         assert_eq!(counts["b2"].total, 1);
         let unknown = counts_by_batch(vec![("b".into(), "lost".into(), 1)]);
-        assert!(matches!(unknown, Err(StoreError::Corrupt { column: "jobs.state", .. })));
+        assert!(matches!(
+            unknown,
+            Err(StoreError::Corrupt {
+                column: "jobs.state",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -390,7 +404,10 @@ mod tests {
         assert!(refusal(BatchChange::Cancel, "b", Validating).is_none());
         for status in [Cancelling, Cancelled, Completed, Expired, Failed] {
             let err = refusal(BatchChange::Cancel, "b", status).expect("refused");
-            assert_eq!(err.to_string(), format!("cannot cancel batch b: it is {}", status.as_str()));
+            assert_eq!(
+                err.to_string(),
+                format!("cannot cancel batch b: it is {}", status.as_str())
+            );
         }
         assert!(refusal(BatchChange::Pause, "b", Cancelling).is_none());
         assert!(refusal(BatchChange::Pause, "b", Completed).is_some());

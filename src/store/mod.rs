@@ -24,8 +24,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use jobs::{
-    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobResultRow, JobRunRow, NewBatch,
-    NewJob,
+    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobResultRow, JobRunRow,
+    NewBatch, NewJob,
 };
 pub use model::{
     AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
@@ -302,7 +302,12 @@ impl Store {
 
     /// Batches newest first, of one agent or of all; `after` is the id of the last batch of the
     /// previous page.
-    pub async fn batches(&self, agent: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<BatchRow>, StoreError> {
+    pub async fn batches(
+        &self,
+        agent: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BatchRow>, StoreError> {
         dispatch!(self.batches(agent, after, limit))
     }
 
@@ -386,8 +391,9 @@ impl Store {
     }
 
     /// Queues a batch's failed jobs again with fresh attempts, reopening a completed batch whose
-    /// window is still open; returns how many were queued. `Conflict` if the batch was cancelled
-    /// or expired.
+    /// window is still open; returns how many were queued. `NotFound` if there is no such batch;
+    /// `Conflict` if it was refused, is being or was cancelled, expired, its window has ended, or
+    /// retention removed its requests.
     pub async fn retry_failed_jobs(&self, id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self.retry_failed_jobs(id, now))
     }

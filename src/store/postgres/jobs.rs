@@ -6,11 +6,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
 use crate::store::job_model::{
-    BATCH_COLUMNS, BatchChange, CANCEL_BATCHES, CANCEL_QUEUED, COMPLETE_BATCHES, ERROR_RESULTS,
-    EXPIRE_BATCHES, FINISH_FAILED, FINISH_RELEASE, FINISH_RETRY, FINISH_SUCCEEDED, OUTPUT_RESULTS, PURGE_FILES,
-    QUEUE_DEPTH, REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun, SET_TARGET,
-    counts_by_batch, duplicate, insert_error, json_text, parse_status, recent_failures, refusal, retry_too_late,
-    runs_of_batch, start_times,
+    BATCH_COLUMNS, BatchChange, CANCEL_BATCHES, CANCEL_QUEUED, COMPLETE_BATCHES, ERROR_RESULTS, EXPIRE_BATCHES,
+    FINISH_FAILED, FINISH_RELEASE, FINISH_RETRY, FINISH_SUCCEEDED, OUTPUT_RESULTS, PURGE_FILES, QUEUE_DEPTH,
+    REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun, SET_TARGET, counts_by_batch, duplicate,
+    insert_error, json_text, parse_status, recent_failures, refusal, retry_too_late, runs_of_batch, start_times,
 };
 use crate::store::model::now;
 use crate::store::{
@@ -120,15 +119,17 @@ impl PgStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, agent, filename, bytes, lines, created_at, content)| BatchFileRow {
-            id,
-            agent,
-            filename,
-            bytes,
-            lines,
-            created_at,
-            content,
-        }))
+        Ok(row.map(
+            |(id, agent, filename, bytes, lines, created_at, content)| BatchFileRow {
+                id,
+                agent,
+                filename,
+                bytes,
+                lines,
+                created_at,
+                content,
+            },
+        ))
     }
 
     /// One statement per chunk of jobs, each column bound as one array.
@@ -218,9 +219,7 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         let counts = counts_by_batch(rows)?;
-        raw.into_iter()
-            .map(|b| b.into_row(&|_, t| Ok(t), &counts))
-            .collect()
+        raw.into_iter().map(|b| b.into_row(&|_, t| Ok(t), &counts)).collect()
     }
 
     pub(crate) async fn claim_jobs(
@@ -243,7 +242,8 @@ impl PgStore {
         rows.into_iter()
             .map(|(id, batch_id, agent, line, custom_id, class, attempt, request)| {
                 Ok(ClaimedJob {
-                    request: request.ok_or_else(|| StoreError::corrupt("jobs.request", format!("job {id} has none")))?,
+                    request: request
+                        .ok_or_else(|| StoreError::corrupt("jobs.request", format!("job {id} has none")))?,
                     id,
                     batch_id,
                     agent,
@@ -424,7 +424,7 @@ impl PgStore {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-        let window_ended = status == BatchStatus::Completed && expires_at <= now;
+        let window_ended = expires_at <= now;
         if let Some(refused) = retry_too_late(id, window_ended, purged) {
             return Err(refused);
         }

@@ -6,11 +6,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, Transaction};
 
 use crate::store::job_model::{
-    BATCH_COLUMNS, BatchChange, CANCEL_BATCHES, CANCEL_QUEUED, COMPLETE_BATCHES, ERROR_RESULTS,
-    EXPIRE_BATCHES, FINISH_FAILED, FINISH_RELEASE, FINISH_RETRY, FINISH_SUCCEEDED, OUTPUT_RESULTS, PURGE_FILES,
-    QUEUE_DEPTH, REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun, SET_TARGET,
-    counts_by_batch, duplicate, insert_error, json_text, parse_status, recent_failures, refusal, retry_too_late,
-    runs_of_batch, start_times,
+    BATCH_COLUMNS, BatchChange, CANCEL_BATCHES, CANCEL_QUEUED, COMPLETE_BATCHES, ERROR_RESULTS, EXPIRE_BATCHES,
+    FINISH_FAILED, FINISH_RELEASE, FINISH_RETRY, FINISH_SUCCEEDED, OUTPUT_RESULTS, PURGE_FILES, QUEUE_DEPTH,
+    REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun, SET_TARGET, counts_by_batch, duplicate,
+    insert_error, json_text, parse_status, recent_failures, refusal, retry_too_late, runs_of_batch, start_times,
 };
 use crate::store::model::now;
 use crate::store::{
@@ -282,7 +281,8 @@ impl SqliteStore {
         rows.into_iter()
             .map(|(id, batch_id, agent, line, custom_id, class, attempt, request)| {
                 Ok(ClaimedJob {
-                    request: request.ok_or_else(|| StoreError::corrupt("jobs.request", format!("job {id} has none")))?,
+                    request: request
+                        .ok_or_else(|| StoreError::corrupt("jobs.request", format!("job {id} has none")))?,
                     id,
                     batch_id,
                     agent,
@@ -440,7 +440,11 @@ impl SqliteStore {
             .bind(ts(now))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(CANCEL_QUEUED).bind(id).bind(ts(now)).execute(&mut *tx).await?;
+        sqlx::query(CANCEL_QUEUED)
+            .bind(id)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.existing_batch(id).await
     }
@@ -471,7 +475,7 @@ impl SqliteStore {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-        let window_ended = status == BatchStatus::Completed && parse_ts("batches.expires_at", &expires_at)? <= now;
+        let window_ended = parse_ts("batches.expires_at", &expires_at)? <= now;
         if let Some(refused) = retry_too_late(id, window_ended, purged) {
             return Err(refused);
         }
