@@ -1,7 +1,7 @@
 //! Pause, resume, cancel and retry a batch of jobs: each checked against the batch first (a
 //! refusal says why), done in the store, and left as one audit row (`batch.pause`, …).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{ActionError, Operator};
@@ -53,9 +53,9 @@ impl BatchAction {
     }
 }
 
-/// Why `action` does not apply to `batch` as read, if it does not (the store refuses the same
-/// cases; saying so first names the batch's state in an operator's words).
-pub fn not_applicable(batch: &BatchRow, action: BatchAction) -> Option<String> {
+/// Why `action` does not apply to `batch` as read at `now`, if it does not (the store refuses the
+/// same cases; saying so first names the batch's state in an operator's words).
+pub fn not_applicable(batch: &BatchRow, action: BatchAction, now: DateTime<Utc>) -> Option<String> {
     let id = &batch.id;
     let status = batch.status;
     match action {
@@ -79,13 +79,17 @@ pub fn not_applicable(batch: &BatchRow, action: BatchAction) -> Option<String> {
             Some(format!("{id} is {}: its failed jobs cannot run again", status.as_str()))
         }
         BatchAction::Retry if batch.counts.failed == 0 => Some(format!("{id} has no failed jobs to retry")),
+        BatchAction::Retry if status == BatchStatus::Completed && batch.expires_at <= now => Some(format!(
+            "{id}'s completion window has ended: its failed jobs cannot run again"
+        )),
         _ => None,
     }
 }
 
-/// A batch's status as an operator reads it: `in_progress`, or `paused` while paused.
+/// A batch's status as an operator reads it: `paused` for a paused batch that would otherwise
+/// run (one cancelling or ending shows that instead), else its status.
 pub fn status_word(batch: &BatchRow) -> &'static str {
-    if batch.paused && !batch.status.is_terminal() {
+    if batch.paused && matches!(batch.status, BatchStatus::Validating | BatchStatus::InProgress) {
         "paused"
     } else {
         batch.status.as_str()
@@ -144,13 +148,14 @@ impl Operator {
             .batch(id)
             .await?
             .ok_or_else(|| ActionError::UnknownBatch(id.chars().take(64).collect()))?;
-        if let Some(why) = not_applicable(&before, action) {
+        let now = Utc::now();
+        if let Some(why) = not_applicable(&before, action, now) {
             return Err(ActionError::Refused(why));
         }
-        let now = Utc::now();
+        // The batch may have moved on since it was read: the store's refusal names it and why.
         let refused = |err: StoreError| match err {
             StoreError::NotFound(_) => ActionError::UnknownBatch(id.chars().take(64).collect()),
-            StoreError::Conflict(why) => ActionError::Refused(format!("{id}: {why}")),
+            StoreError::Conflict(why) => ActionError::Refused(why),
             other => ActionError::Store(other),
         };
         let (after, jobs) = match action {
@@ -207,51 +212,59 @@ mod tests {
 
     #[test]
     fn actions_that_do_not_apply_say_why() {
+        let now: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().expect("time");
         let running = test_batch("batch_a", 10, 0, 20);
-        assert_eq!(not_applicable(&running, BatchAction::Pause), None);
-        assert_eq!(not_applicable(&running, BatchAction::Cancel), None);
+        assert_eq!(not_applicable(&running, BatchAction::Pause, now), None);
+        assert_eq!(not_applicable(&running, BatchAction::Cancel, now), None);
         assert_eq!(
-            not_applicable(&running, BatchAction::Resume).as_deref(),
+            not_applicable(&running, BatchAction::Resume, now).as_deref(),
             Some("batch_a is not paused")
         );
         assert_eq!(
-            not_applicable(&running, BatchAction::Retry).as_deref(),
+            not_applicable(&running, BatchAction::Retry, now).as_deref(),
             Some("batch_a has no failed jobs to retry")
         );
         let mut paused = running.clone();
         paused.paused = true;
         assert_eq!(status_word(&paused), "paused");
-        assert_eq!(not_applicable(&paused, BatchAction::Resume), None);
+        assert_eq!(not_applicable(&paused, BatchAction::Resume, now), None);
         assert_eq!(
-            not_applicable(&paused, BatchAction::Pause).as_deref(),
+            not_applicable(&paused, BatchAction::Pause, now).as_deref(),
             Some("batch_a is already paused")
         );
         let mut done = test_batch("batch_a", 15, 5, 20);
         done.status = BatchStatus::Completed;
         done.paused = true;
         assert_eq!(status_word(&done), "completed", "an ended batch is not shown paused");
+        let mut cancelling = paused.clone();
+        cancelling.status = BatchStatus::Cancelling;
         assert_eq!(
-            not_applicable(&done, BatchAction::Retry),
+            status_word(&cancelling),
+            "cancelling",
+            "a paused batch being cancelled shows so"
+        );
+        assert_eq!(
+            not_applicable(&done, BatchAction::Retry, now),
             None,
             "a completed batch reopens"
         );
         assert_eq!(
-            not_applicable(&done, BatchAction::Cancel).as_deref(),
+            not_applicable(&done, BatchAction::Cancel, now).as_deref(),
             Some("batch_a has ended (completed): nothing to cancel")
         );
         done.status = BatchStatus::Cancelled;
         assert_eq!(
-            not_applicable(&done, BatchAction::Retry).as_deref(),
+            not_applicable(&done, BatchAction::Retry, now).as_deref(),
             Some("batch_a is cancelled: its failed jobs cannot run again")
         );
         let mut cancelling = test_batch("batch_a", 1, 1, 20);
         cancelling.status = BatchStatus::Cancelling;
         assert_eq!(
-            not_applicable(&cancelling, BatchAction::Cancel).as_deref(),
+            not_applicable(&cancelling, BatchAction::Cancel, now).as_deref(),
             Some("batch_a is already cancelling")
         );
         assert_eq!(
-            not_applicable(&cancelling, BatchAction::Pause).as_deref(),
+            not_applicable(&cancelling, BatchAction::Pause, now).as_deref(),
             Some("batch_a is cancelling: nothing to pause")
         );
     }

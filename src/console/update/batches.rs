@@ -60,7 +60,7 @@ pub(super) fn confirm_batch(state: &mut State, batch: &BatchRow, op: BatchAction
     if let Some(why) = refusal(state, batch_key(op)) {
         return notice(state, why, false);
     }
-    if let Some(why) = not_applicable(batch, op) {
+    if let Some(why) = not_applicable(batch, op, state.now) {
         return notice(state, why, false);
     }
     let id = &batch.id;

@@ -69,7 +69,7 @@ fn status_style(state: &State, batch: &BatchRow) -> Style {
         BatchStatus::Failed => theme.health(Health::Down),
         BatchStatus::Expired | BatchStatus::Cancelling => theme.warning(),
         BatchStatus::Cancelled => theme.dim(),
-        _ if batch.paused => theme.warning(),
+        _ if status_word(batch) == "paused" => theme.warning(),
         _ => theme.text(),
     }
 }
@@ -87,7 +87,7 @@ fn eta_text(state: &State, batch: &BatchRow) -> (String, bool) {
     if batch.status.is_terminal() {
         return ("–".into(), false);
     }
-    if batch.paused {
+    if status_word(batch) == "paused" {
         return ("paused".into(), false);
     }
     match eta(remaining(batch), state.batch_rates.per_minute(&batch.id)) {
@@ -284,7 +284,10 @@ fn title(state: &State, room: u16) -> Line<'static> {
         let mut spans = Vec::new();
         let counts = match (&state.jobs, brevity) {
             (None, _) => String::new(),
-            (Some(_), 0) => format!(" {batches} batches · {queued} queued · {running} running"),
+            (Some(_), 0) => format!(
+                " {batches} {} · {queued} queued · {running} running",
+                if batches == 1 { "batch" } else { "batches" }
+            ),
             (Some(_), 1) => format!(" {queued} queued · {running} running"),
             (Some(_), _) => format!(" {queued} queued"),
         };
