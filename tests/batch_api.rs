@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
-use farmhand::config::{AgentKey, FleetConfig, SecretRef};
+use farmhand::config::FleetConfig;
 use farmhand::jobs::{Binding, Sealer};
 use serde_json::{Value, json};
-use support::batch::{self, Agent, CLASSIFIER, KEY, KEY_VAR, MARKER, SUMMARISER, form, tickets};
+use support::batch::{self, Agent, CLASSIFIER, KEY, MARKER, SUMMARISER, tickets};
 use support::pg::TestDatabase;
 use support::stack::Stack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -484,20 +484,17 @@ fn require_python_client() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_python_client_uploads_creates_finds_and_cancels_a_batch() {
-    require_python_client();
-    let db = TestDatabase::create().await;
-    let stack = farm(&db, |_| {}).await;
+/// Runs tests/clients/openai_batch.py against `stack` with `--then then` on `lines` tickets; its summary.
+async fn python_client(stack: &Stack, lines: usize, then: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("tickets.jsonl");
-    std::fs::write(&input, tickets(25)).unwrap();
+    std::fs::write(&input, tickets(lines)).unwrap();
     let output = tokio::process::Command::new("python3")
         .arg(Path::new(CLIENTS).join("openai_batch.py"))
         .args(["--base-url", &format!("{}/v1", stack.url), "--api-key", CLASSIFIER.2])
         .arg("--input")
         .arg(&input)
-        .args(["--then", "cancel"])
+        .args(["--then", then])
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .kill_on_drop(true)
@@ -510,7 +507,24 @@ async fn the_official_python_client_uploads_creates_finds_and_cancels_a_batch() 
         "the client failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON summary");
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON summary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_python_client_uploads_creates_finds_and_cancels_a_batch() {
+    require_python_client();
+    let db = TestDatabase::create().await;
+    batch::set_keys();
+    // Slow generation, so that the batch is still running when the client cancels it.
+    let stack = Stack::start_sim(
+        1,
+        Some(db.url()),
+        support::stack::fast_cadence(),
+        |sim| sim.tokens_per_sec = 10.0,
+        batch::enable,
+    )
+    .await;
+    let summary = python_client(&stack, 25, "cancel").await;
     let batch_id = summary["batch_id"].as_str().unwrap();
     let stored = stack.store.batch(batch_id).await.unwrap().expect("the batch is stored");
     assert_eq!(stored.agent, "classifier", "the batch belongs to the key's agent");
@@ -523,4 +537,14 @@ async fn the_official_python_client_uploads_creates_finds_and_cancels_a_batch() 
         .unwrap()
         .unwrap();
     assert_eq!((file.agent.as_str(), file.lines), ("classifier", 25));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_python_client_waits_for_a_batch_and_reads_its_output() {
+    require_python_client();
+    let db = TestDatabase::create().await;
+    let stack = farm(&db, |_| {}).await;
+    let summary = python_client(&stack, 20, "wait").await;
+    assert_eq!(summary["status"], "completed", "{summary}");
+    assert_eq!(summary["output_lines"], 20, "{summary}");
 }

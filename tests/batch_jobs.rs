@@ -1,8 +1,7 @@
 //! Batch jobs running on the farm, end to end over real HTTP, on PostgreSQL and the simulator:
 //! every line lands once, with its runs and its routing decisions joined by job; sensitive jobs
-//! never leave the farm (the same markers as live traffic); retries back off and a request's own
-//! fault goes straight to the error file; pause, resume, cancel, retry and expiry; a store outage
-//! mid-batch loses nothing.
+//! never leave the farm (the same markers as live traffic); jobs wait while their node is down;
+//! pause, resume, cancel and expiry; a store outage mid-batch loses nothing.
 
 mod support;
 
@@ -138,71 +137,37 @@ async fn sensitive_jobs_never_leave_the_farm_and_the_rest_follow_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_attempts_back_off_and_a_requests_own_fault_goes_straight_to_the_error_file() {
+async fn jobs_wait_while_their_node_is_down_and_run_once_it_is_back() {
     let db = TestDatabase::create().await;
-    let stack = batch::farm(&db, 1, |config| config.jobs.max_attempts = 3).await;
+    let stack = batch::farm(&db, 1, |_| {}).await;
     let node = stack.farm.node_names()[0].clone();
-    stack.farm.set_fault(&node, Some(FaultKind::Error500)).expect("fault set");
+    stack.farm.set_fault(&node, Some(FaultKind::Down)).expect("fault set");
+    let mut fleet = stack.fleet.clone();
+    tokio::time::timeout(
+        WITHIN,
+        fleet.wait_for(|f| f.nodes.iter().all(|n| n.health == farmhand::fleet::Health::Down)),
+    )
+    .await
+    .expect("the poller sees the node down")
+    .expect("the poller runs");
     let agent = Agent::new(&stack.url, CLASSIFIER.2);
-    let mut content = batch::tickets(3);
-    // A line whose request the class's local model can never serve: a 400, not retried.
-    content.push_str(&batch::line(
-        "t-4",
-        json!({"model": "routine", "messages": [{"role": "user", "content": "look"}],
-               "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
-               "tool_choice": "required", "max_tokens": 8}),
-    ));
-    let submitted = agent.submit(&content).await;
+    let submitted = agent.submit(&batch::tickets(3)).await;
     let batch_id = id(&submitted).to_string();
-    // Let every job fail at least once, then heal the node.
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    while stack.store.job_runs(&batch_id).await.expect("runs").iter().filter(|r| r.outcome == "retry").count() < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "no retries seen");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, waiting) = agent.get_json(&format!("/v1/batches/{batch_id}")).await;
+    assert_eq!(waiting["request_counts"]["completed"], 0, "{waiting}");
+    assert_eq!(waiting["request_counts"]["failed"], 0, "a down node is no attempt: {waiting}");
     stack.farm.set_fault(&node, None).expect("fault cleared");
     let done = agent.wait_for(&batch_id, &["completed"], WITHIN).await;
     let (output, errors) = agent.results(&done).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(custom_ids(&output), expected_ids(3));
     let runs = stack.store.job_runs(&batch_id).await.expect("runs");
-    let retried: BTreeSet<i64> = runs.iter().filter(|r| r.outcome == "retry").map(|r| r.job_id).collect();
-    assert_eq!(retried.len(), 3, "{runs:?}");
-    for run in runs.iter().filter(|r| r.outcome == "retry") {
-        assert_eq!(run.status_code, Some(502), "{run:?}");
-    }
-    // Attempts are spaced by the back-off: at least half a second after the first failure.
-    for job in &retried {
-        let mut times: Vec<_> = runs.iter().filter(|r| r.job_id == *job).map(|r| r.started_at).collect();
-        times.sort();
-        assert!(times[1] - times[0] >= chrono::Duration::milliseconds(500), "{times:?}");
-    }
-    assert_eq!(custom_ids(&output), ["t-1", "t-2", "t-3"].map(String::from).into());
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0]["custom_id"], "t-4");
-    assert_eq!(errors[0]["response"]["status_code"], 400, "{}", errors[0]);
-    let t4_runs = runs.iter().filter(|r| r.outcome == "failed").count();
-    assert_eq!(t4_runs, 1, "a request's own fault is not retried: {runs:?}");
+    assert!(runs.iter().all(|r| r.outcome == "ok"), "{runs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_end_after_max_attempts_in_the_error_file() {
-    let db = TestDatabase::create().await;
-    let stack = batch::farm(&db, 1, |config| config.jobs.max_attempts = 2).await;
-    let node = stack.farm.node_names()[0].clone();
-    stack.farm.set_fault(&node, Some(FaultKind::Error500)).expect("fault set");
-    let agent = Agent::new(&stack.url, CLASSIFIER.2);
-    let submitted = agent.submit(&batch::tickets(2)).await;
-    let done = agent.wait_for(id(&submitted), &["completed"], WITHIN).await;
-    assert_eq!(done["request_counts"], json!({"total": 2, "completed": 0, "failed": 2}));
-    let (output, errors) = agent.results(&done).await;
-    assert!(output.is_empty());
-    assert_eq!(custom_ids(&errors), expected_ids(2));
-    let runs = stack.store.job_runs(id(&done)).await.expect("runs");
-    assert_eq!(runs.iter().filter(|r| r.outcome == "retry").count(), 2, "{runs:?}");
-    assert_eq!(runs.iter().filter(|r| r.outcome == "failed").count(), 2, "{runs:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pause_resume_cancel_retry_and_expiry() {
+async fn pause_resume_cancel_and_expiry() {
     let db = TestDatabase::create().await;
     let stack = batch::farm(&db, 1, |_| {}).await;
     let agent = Agent::new(&stack.url, CLASSIFIER.2);
@@ -251,28 +216,12 @@ async fn pause_resume_cancel_retry_and_expiry() {
     for line in &errors {
         assert_eq!(line["error"]["code"], "batch_cancelled", "{line}");
     }
-
-    // Retry: failed jobs of a completed batch run again once asked.
-    let node = stack.farm.node_names()[0].clone();
-    stack.farm.set_fault(&node, Some(FaultKind::Error500)).expect("fault set");
-    let file = agent.upload(&batch::tickets(3)).await;
-    let (_, failing) = agent.create_batch(id(&file)).await;
-    let failed = agent.wait_for(id(&failing), &["completed"], WITHIN).await;
-    assert_eq!(failed["request_counts"]["failed"], 3, "{failed}");
-    stack.farm.set_fault(&node, None).expect("fault cleared");
-    let queued = stack.store.retry_failed_jobs(id(&failing), chrono::Utc::now()).await.expect("retry");
-    assert_eq!(queued, 3);
-    let redone = agent.wait_for(id(&failing), &["completed"], WITHIN).await;
-    assert_eq!(redone["request_counts"], json!({"total": 3, "completed": 3, "failed": 0}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_mid_batch_pauses_the_workers_and_loses_nothing() {
     let db = TestDatabase::create().await;
-    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("address");
-    let proxy = CuttableProxy::start(pg).await;
-    let url = db.url().replace("127.0.0.1:5432", &proxy.addr.to_string());
-    assert_ne!(url, db.url(), "the test database is reached through the proxy");
+    let (proxy, url) = CuttableProxy::in_front_of(db.url()).await;
     batch::set_keys();
     let stack = support::stack::Stack::start_sim(
         2,

@@ -232,9 +232,9 @@ impl Dispatcher {
 
     /// Claims jobs up to the look-ahead while some slot is free or soon will be.
     async fn top_up(&mut self) {
-        let ready = self.waiting.iter().filter(|w| !w.needs_node()).count();
-        let want = self.options.prefetch.saturating_sub(ready);
-        if want == 0 || self.waiting.len() >= self.options.prefetch * 4 {
+        // Jobs waiting for a node count too: a router never hoards work others could run.
+        let want = self.options.prefetch.saturating_sub(self.waiting.len());
+        if want == 0 {
             return;
         }
         if self.free_nodes().is_empty() && !self.frontier_free() {
