@@ -12,7 +12,6 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
 use farmhand::config::FleetConfig;
 use farmhand::jobs::{Binding, Sealer};
 use serde_json::{Value, json};
@@ -127,6 +126,14 @@ async fn a_batch_is_created_retrieved_listed_and_cancelled() {
     assert_eq!(stored.counts.queued, 0, "the queued jobs were cancelled");
 }
 
+/// A queued job as the table holds it.
+struct Queued {
+    batch_id: String,
+    custom_id: String,
+    class: String,
+    request: Vec<u8>,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_request_bodies_are_sealed_to_their_job() {
     let db = TestDatabase::create().await;
@@ -137,13 +144,24 @@ async fn queued_request_bodies_are_sealed_to_their_job() {
     let (status, batch) = agent.create_batch(file["id"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{batch}");
     let batch_id = batch["id"].as_str().unwrap();
-    // This stack runs no worker: claiming here is the only way to see what the queue holds.
-    let now = Utc::now();
-    let claimed = stack
-        .store
-        .claim_jobs("test-inspector", 10, now, now + chrono::Duration::seconds(30))
-        .await
-        .unwrap();
+    // What the queue holds, read straight from the table (the workers may be running the jobs).
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let rows: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT custom_id, class, request FROM jobs WHERE batch_id = $1 ORDER BY line")
+            .bind(batch_id)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let claimed: Vec<Queued> = rows
+        .into_iter()
+        .map(|(custom_id, class, request)| Queued {
+            batch_id: batch_id.to_string(),
+            custom_id,
+            class,
+            request,
+        })
+        .collect();
     assert_eq!(claimed.len(), 2);
     let key = Sealer::from_base64(KEY).unwrap();
     for (job, line) in claimed.iter().zip(content.lines()) {

@@ -40,7 +40,12 @@ fn free_port() -> u16 {
 async fn healthy(url: &str) {
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if client.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -99,11 +104,15 @@ async fn a_router_killed_mid_batch_loses_and_doubles_nothing() {
     let _ = routers[0].wait();
 
     let second = Agent::new(&urls[1], CLASSIFIER.2);
-    let done = second.wait_for(&batch_id, &["completed"], Duration::from_secs(180)).await;
+    let done = second
+        .wait_for(&batch_id, &["completed"], Duration::from_secs(180))
+        .await;
     let (output, errors) = second.results(&done).await;
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for line in output.iter().chain(&errors) {
-        *seen.entry(line["custom_id"].as_str().expect("custom_id").to_string()).or_default() += 1;
+        *seen
+            .entry(line["custom_id"].as_str().expect("custom_id").to_string())
+            .or_default() += 1;
     }
     let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "lines doubled: {doubled:?}");
@@ -119,7 +128,10 @@ async fn a_router_killed_mid_batch_loses_and_doubles_nothing() {
         runs.len(),
         routers_seen.len()
     );
-    assert!(lost > 0, "the killed router held jobs whose attempts were lost: {runs:?}");
+    assert!(
+        lost > 0,
+        "the killed router held jobs whose attempts were lost: {runs:?}"
+    );
     assert!(routers_seen.len() >= 2, "both routers ran jobs");
     let _ = routers[1].kill();
     let _ = routers[1].wait();

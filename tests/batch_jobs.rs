@@ -39,7 +39,11 @@ fn expected_ids(n: usize) -> BTreeSet<String> {
 /// One SQL value from the test database.
 async fn scalar(db: &TestDatabase, sql: &'static str, batch_id: &str) -> i64 {
     let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect");
-    sqlx::query_scalar(sql).bind(batch_id).fetch_one(&mut conn).await.expect(sql)
+    sqlx::query_scalar(sql)
+        .bind(batch_id)
+        .fetch_one(&mut conn)
+        .await
+        .expect(sql)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +53,10 @@ async fn a_batch_drains_through_idle_slots_and_every_line_lands_once() {
     let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let submitted = agent.submit(&batch::tickets(40)).await;
     let done = agent.wait_for(id(&submitted), &["completed"], WITHIN).await;
-    assert_eq!(done["request_counts"], json!({"total": 40, "completed": 40, "failed": 0}));
+    assert_eq!(
+        done["request_counts"],
+        json!({"total": 40, "completed": 40, "failed": 0})
+    );
     let (output, errors) = agent.results(&done).await;
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(custom_ids(&output), expected_ids(40));
@@ -156,7 +163,10 @@ async fn jobs_wait_while_their_node_is_down_and_run_once_it_is_back() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, waiting) = agent.get_json(&format!("/v1/batches/{batch_id}")).await;
     assert_eq!(waiting["request_counts"]["completed"], 0, "{waiting}");
-    assert_eq!(waiting["request_counts"]["failed"], 0, "a down node is no attempt: {waiting}");
+    assert_eq!(
+        waiting["request_counts"]["failed"], 0,
+        "a down node is no attempt: {waiting}"
+    );
     stack.farm.set_fault(&node, None).expect("fault cleared");
     let done = agent.wait_for(&batch_id, &["completed"], WITHIN).await;
     let (output, errors) = agent.results(&done).await;
@@ -207,8 +217,14 @@ async fn pause_resume_cancel_and_expiry() {
     // Cancel: queued jobs end as cancelled lines.
     let file = agent.upload(&batch::tickets(4)).await;
     let (_, cancelling) = agent.create_batch(id(&file)).await;
-    stack.store.set_batch_paused(id(&cancelling), true).await.expect("pause");
-    let (status, _) = agent.post_json(&format!("/v1/batches/{}/cancel", id(&cancelling)), json!({})).await;
+    stack
+        .store
+        .set_batch_paused(id(&cancelling), true)
+        .await
+        .expect("pause");
+    let (status, _) = agent
+        .post_json(&format!("/v1/batches/{}/cancel", id(&cancelling)), json!({}))
+        .await;
     assert_eq!(status, 200);
     let cancelled = agent.wait_for(id(&cancelling), &["cancelled"], WITHIN).await;
     let (_, errors) = agent.results(&cancelled).await;
@@ -250,5 +266,10 @@ async fn a_store_outage_mid_batch_pauses_the_workers_and_loses_nothing() {
     let (output, errors) = agent.results(&done).await;
     let all: BTreeSet<String> = custom_ids(&output).union(&custom_ids(&errors)).cloned().collect();
     assert_eq!(all, expected_ids(60));
-    assert!(output.len() + errors.len() == 60, "every line once: {} + {}", output.len(), errors.len());
+    assert!(
+        output.len() + errors.len() == 60,
+        "every line once: {} + {}",
+        output.len(),
+        errors.len()
+    );
 }

@@ -536,7 +536,16 @@ async fn retries_wait_for_their_back_off_and_releases_do_not_count(store: &Store
         error_code: "node_down".into(),
     };
     assert!(finish(store, &claimed[0], "router-a", retry, t(11)).await);
-    assert!(finish(store, &claimed[1], "router-a", JobOutcome::Release { not_before: None }, t(11)).await);
+    assert!(
+        finish(
+            store,
+            &claimed[1],
+            "router-a",
+            JobOutcome::Release { not_before: None },
+            t(11)
+        )
+        .await
+    );
     assert_eq!(
         batch(store, "batch-1").await.counts,
         counts(2, 0, 0, 2, 0),

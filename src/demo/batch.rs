@@ -60,7 +60,9 @@ pub async fn submit(router_url: &str, tickets: usize) -> anyhow::Result<String> 
         .file_name("tickets.jsonl")
         .mime_str("application/jsonl")
         .context("the upload's content type")?;
-    let form = reqwest::multipart::Form::new().text("purpose", "batch").part("file", part);
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "batch")
+        .part("file", part);
     let file: Value = client
         .post(format!("{router_url}/v1/files"))
         .multipart(form)

@@ -127,7 +127,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let (stop_traffic, traffic_stopped) = watch::channel(false);
     let (stats, mut agents) = traffic::start(router_url.clone(), traffic_stopped, 7);
     match batch::submit(&router_url, batch::TICKETS).await {
-        Ok(id) => tracing::info!(batch = %id, tickets = batch::TICKETS, "demo: ticket batch submitted through the Batch API"),
+        Ok(id) => {
+            tracing::info!(batch = %id, tickets = batch::TICKETS, "demo: ticket batch submitted through the Batch API")
+        }
         Err(err) => tracing::warn!("demo: the ticket batch could not be submitted: {err:#}"),
     }
     let shown = if options.headless {

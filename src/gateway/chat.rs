@@ -26,8 +26,8 @@ use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
 use crate::router::{
-    DataClass, Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput,
-    Target, parse_data_class,
+    DataClass, Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target,
+    parse_data_class,
 };
 use crate::wire::openai::ChatCompletionRequest;
 

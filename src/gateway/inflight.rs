@@ -40,12 +40,18 @@ impl InFlight {
 
     /// Requests in flight on `node`.
     pub fn get(&self, node: &str) -> u32 {
-        self.counters.get(node).map(|c| c.all.load(Ordering::Relaxed)).unwrap_or(0)
+        self.counters
+            .get(node)
+            .map(|c| c.all.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 
     /// Batch job attempts in flight on `node`.
     pub fn batch(&self, node: &str) -> u32 {
-        self.counters.get(node).map(|c| c.batch.load(Ordering::Relaxed)).unwrap_or(0)
+        self.counters
+            .get(node)
+            .map(|c| c.batch.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 
     /// Takes a slot on `node` until the guard drops.
@@ -132,7 +138,9 @@ mod tests {
         };
         tokio::task::yield_now().await;
         drop(job);
-        waiter.await.expect("the waiter wakes when the batch slot is given back");
+        waiter
+            .await
+            .expect("the waiter wakes when the batch slot is given back");
         assert_eq!((inflight.get("mini-01"), inflight.batch("mini-01")), (1, 0));
         drop(live);
         assert_eq!(inflight.get("mini-01"), 0);

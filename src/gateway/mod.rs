@@ -34,8 +34,8 @@ use tokio_util::task::TaskTracker;
 
 pub use batch_api::BatchBackend;
 pub use chat::{
-    AGENT_HEADER, DATA_CLASS_HEADER, NO_BATCH_CAPACITY, Origin, ParsedRequest, TASK_CLASS_HEADER,
-    parse_request, serve as serve_chat,
+    AGENT_HEADER, DATA_CLASS_HEADER, NO_BATCH_CAPACITY, Origin, ParsedRequest, TASK_CLASS_HEADER, parse_request,
+    serve as serve_chat,
 };
 pub use control_health::ControlHealth;
 pub use errors::ApiError;
@@ -202,7 +202,9 @@ impl Gateway {
 
     /// Notes that a live request arrived (batch work takes every slot only after a quiet spell).
     pub fn live_request_arrived(&self) {
-        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+        let ms = u64::try_from(self.started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.last_live_ms.store(ms, Ordering::Relaxed);
     }
 

@@ -122,13 +122,19 @@ impl Agent {
             .send()
             .await
             .expect("the router answers");
-        (response.status().as_u16(), response.json().await.expect("a JSON answer"))
+        (
+            response.status().as_u16(),
+            response.json().await.expect("a JSON answer"),
+        )
     }
 
     /// Uploads `content` as a batch input file; its `File` object.
     pub async fn upload(&self, content: &str) -> Value {
         let (status, file) = self
-            .upload_form(&[("purpose", None, b"batch"), ("file", Some("tickets.jsonl"), content.as_bytes())])
+            .upload_form(&[
+                ("purpose", None, b"batch"),
+                ("file", Some("tickets.jsonl"), content.as_bytes()),
+            ])
             .await;
         assert_eq!(status, 200, "{file}");
         file
@@ -147,7 +153,10 @@ impl Agent {
     /// A GET answered with JSON; the status and the answer.
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self.get(path).await;
-        (response.status().as_u16(), response.json().await.expect("a JSON answer"))
+        (
+            response.status().as_u16(),
+            response.json().await.expect("a JSON answer"),
+        )
     }
 
     /// A POST of JSON answered with JSON; the status and the answer.
@@ -160,7 +169,10 @@ impl Agent {
             .send()
             .await
             .expect("the router answers");
-        (response.status().as_u16(), response.json().await.expect("a JSON answer"))
+        (
+            response.status().as_u16(),
+            response.json().await.expect("a JSON answer"),
+        )
     }
 
     /// Creates a batch on `file_id` with window `24h`; the status and the answer.
@@ -224,6 +236,9 @@ impl Agent {
                 }
             }
         };
-        (read(&batch["output_file_id"]).await, read(&batch["error_file_id"]).await)
+        (
+            read(&batch["output_file_id"]).await,
+            read(&batch["error_file_id"]).await,
+        )
     }
 }

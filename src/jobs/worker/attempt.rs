@@ -42,12 +42,7 @@ pub struct AttemptContext<'a> {
 
 /// Runs one attempt at `job` on the nodes in `nodes` (or the frontier, where policy sends its
 /// class first); `serving` hears the target as soon as the gateway picks it.
-pub async fn run(
-    cx: AttemptContext<'_>,
-    job: &ClaimedJob,
-    nodes: Vec<String>,
-    serving: impl Fn(&str),
-) -> Ended {
+pub async fn run(cx: AttemptContext<'_>, job: &ClaimedJob, nodes: Vec<String>, serving: impl Fn(&str)) -> Ended {
     let started_at = Utc::now();
     let request = match cx.sealer.open_for(
         Binding::Job {
@@ -59,7 +54,10 @@ pub async fn run(
         Ok(plain) => plain,
         Err(err) => {
             tracing::error!(job = job.id, batch = %job.batch_id, %err, "a queued request does not open; failing the job");
-            let body = error_body("payload_unreadable", "the queued request could not be opened with jobs.encryption_key");
+            let body = error_body(
+                "payload_unreadable",
+                "the queued request could not be opened with jobs.encryption_key",
+            );
             return fail(&cx, job, started_at, 500, "payload_unreadable", &body, None, None);
         }
     };
@@ -107,7 +105,18 @@ pub async fn run(
         }
     };
     let code = error_code(&body);
-    let run = |outcome: &str| run_row(&cx, job, started_at, outcome, status, code.clone(), target.clone(), record.as_deref());
+    let run = |outcome: &str| {
+        run_row(
+            &cx,
+            job,
+            started_at,
+            outcome,
+            status,
+            code.clone(),
+            target.clone(),
+            record.as_deref(),
+        )
+    };
     match disposition::classify(status, code.as_deref()) {
         Disposition::Done => {
             let request_id = record.as_ref().map(|r| r.request_id.clone()).unwrap_or_default();

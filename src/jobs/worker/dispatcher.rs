@@ -10,9 +10,9 @@ use chrono::Utc;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
+use super::WorkerOptions;
 use super::attempt::{self, AttemptContext, Ended};
 use super::capacity::{self, NodeSlots};
-use super::WorkerOptions;
 use crate::domain::DrainState;
 use crate::fleet::Health;
 use crate::gateway::Gateway;
@@ -164,16 +164,16 @@ impl Dispatcher {
         loop {
             let nodes = self.free_nodes();
             let pick = if !nodes.is_empty() {
-                self.waiting
-                    .iter()
-                    .position(|w| w.tried_on.as_ref() != Some(&nodes))
+                self.waiting.iter().position(|w| w.tried_on.as_ref() != Some(&nodes))
             } else if self.frontier_free() {
                 self.waiting.iter().position(|w| !w.needs_node())
             } else {
                 None
             };
             let Some(index) = pick else { return };
-            let Some(Waiting { job, .. }) = self.waiting.remove(index) else { return };
+            let Some(Waiting { job, .. }) = self.waiting.remove(index) else {
+                return;
+            };
             let placed = self.start(job, nodes);
             // The next start sees this attempt's slot taken (or knows it went to the frontier).
             let _ = tokio::time::timeout(PLACEMENT_WAIT, placed).await;
@@ -244,7 +244,12 @@ impl Dispatcher {
         let lease_until = now + chrono::Duration::from_std(self.options.lease).unwrap_or_default();
         match self
             .store
-            .claim_jobs(&self.router_id, u32::try_from(want).unwrap_or(u32::MAX), now, lease_until)
+            .claim_jobs(
+                &self.router_id,
+                u32::try_from(want).unwrap_or(u32::MAX),
+                now,
+                lease_until,
+            )
             .await
         {
             Ok(jobs) => {
@@ -328,7 +333,8 @@ impl Dispatcher {
             self.waiting = kept.into();
             for w in stopped {
                 self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&w.job.id);
-                self.unfinished.push((w.job.id, JobOutcome::Release { not_before: None }, None));
+                self.unfinished
+                    .push((w.job.id, JobOutcome::Release { not_before: None }, None));
             }
         }
         self.flush_unfinished().await;
@@ -340,13 +346,15 @@ impl Dispatcher {
         self.running.abort_all();
         while let Some(done) = self.running.join_next().await {
             if let Ok(finished) = done {
-                self.unfinished.push((finished.job.id, finished.ended.outcome, finished.ended.run));
+                self.unfinished
+                    .push((finished.job.id, finished.ended.outcome, finished.ended.run));
             }
         }
         let held: Vec<i64> = self.held.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
         let ending: HashSet<i64> = self.unfinished.iter().map(|(id, _, _)| *id).collect();
         for id in held.into_iter().filter(|id| !ending.contains(id)) {
-            self.unfinished.push((id, JobOutcome::Release { not_before: None }, None));
+            self.unfinished
+                .push((id, JobOutcome::Release { not_before: None }, None));
         }
         self.waiting.clear();
         let flushed = tokio::time::timeout(Duration::from_secs(5), self.flush_unfinished()).await;

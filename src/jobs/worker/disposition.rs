@@ -74,7 +74,9 @@ mod tests {
     fn backoff_doubles_with_jitter_and_is_capped() {
         let mut rng = rand::rng();
         for attempt in 1..=30 {
-            let ceiling = BACKOFF_FIRST.saturating_mul(1 << (attempt - 1).min(16)).min(BACKOFF_MAX);
+            let ceiling = BACKOFF_FIRST
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(BACKOFF_MAX);
             for _ in 0..50 {
                 let wait = backoff(attempt, &mut rng);
                 assert!(wait >= ceiling / 2 && wait <= ceiling, "attempt {attempt}: {wait:?}");

@@ -68,7 +68,13 @@ pub struct Workers {
 
 impl Workers {
     /// Starts the dispatcher, the lease keeper and the housekeeping of router `router_id`.
-    pub fn start(gateway: Arc<Gateway>, store: Store, sealer: Arc<Sealer>, router_id: String, options: WorkerOptions) -> Workers {
+    pub fn start(
+        gateway: Arc<Gateway>,
+        store: Store,
+        sealer: Arc<Sealer>,
+        router_id: String,
+        options: WorkerOptions,
+    ) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let held = dispatcher::Held::default();
         let mut tasks = JoinSet::new();

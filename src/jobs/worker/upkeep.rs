@@ -16,7 +16,13 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Renews every lease in `held` three times per lease, so that a slow store round trip never
 /// lets one lapse while its job is alive here.
-pub async fn keep_leases(store: Store, router_id: String, held: Held, lease: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn keep_leases(
+    store: Store,
+    router_id: String,
+    held: Held,
+    lease: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(lease / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !*stop.borrow() {

@@ -304,9 +304,10 @@ impl PgStore {
                 .bind(router_id)
                 .bind(not_before)
                 .bind(error_code.as_str()),
-            JobOutcome::Release { not_before } => {
-                sqlx::query(FINISH_RELEASE).bind(job_id).bind(router_id).bind(*not_before)
-            }
+            JobOutcome::Release { not_before } => sqlx::query(FINISH_RELEASE)
+                .bind(job_id)
+                .bind(router_id)
+                .bind(*not_before),
         };
         Ok(update.execute(&self.pool).await?.rows_affected() == 1)
     }

@@ -347,9 +347,10 @@ impl SqliteStore {
                 .bind(router_id)
                 .bind(ts(*not_before))
                 .bind(error_code.as_str()),
-            JobOutcome::Release { not_before } => {
-                sqlx::query(FINISH_RELEASE).bind(job_id).bind(router_id).bind(not_before.map(ts))
-            }
+            JobOutcome::Release { not_before } => sqlx::query(FINISH_RELEASE)
+                .bind(job_id)
+                .bind(router_id)
+                .bind(not_before.map(ts)),
         };
         Ok(update.execute(&self.pool).await?.rows_affected() == 1)
     }
