@@ -23,9 +23,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Where the client scripts and their pins live.
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
 
-/// A router with the Batch API on (and two agent keys), over one node and a fresh PostgreSQL database.
+/// A router with the Batch API on (and two agent keys), over one slow node and a fresh PostgreSQL
+/// database: its workers run, but no batch here ends before the test has looked at it.
 async fn farm(db: &TestDatabase, adjust: impl FnOnce(&mut FleetConfig)) -> Stack {
-    batch::farm(db, 1, adjust).await
+    batch::set_keys();
+    Stack::start_sim(
+        1,
+        Some(db.url()),
+        support::stack::fast_cadence(),
+        |sim| sim.tokens_per_sec = 10.0,
+        |config| {
+            batch::enable(config);
+            adjust(config);
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,16 +544,8 @@ async fn python_client(stack: &Stack, lines: usize, then: &str) -> Value {
 async fn the_official_python_client_uploads_creates_finds_and_cancels_a_batch() {
     require_python_client();
     let db = TestDatabase::create().await;
-    batch::set_keys();
     // Slow generation, so that the batch is still running when the client cancels it.
-    let stack = Stack::start_sim(
-        1,
-        Some(db.url()),
-        support::stack::fast_cadence(),
-        |sim| sim.tokens_per_sec = 10.0,
-        batch::enable,
-    )
-    .await;
+    let stack = farm(&db, |_| {}).await;
     let summary = python_client(&stack, 25, "cancel").await;
     let batch_id = summary["batch_id"].as_str().unwrap();
     let stored = stack.store.batch(batch_id).await.unwrap().expect("the batch is stored");
@@ -561,7 +565,7 @@ async fn the_official_python_client_uploads_creates_finds_and_cancels_a_batch() 
 async fn the_official_python_client_waits_for_a_batch_and_reads_its_output() {
     require_python_client();
     let db = TestDatabase::create().await;
-    let stack = farm(&db, |_| {}).await;
+    let stack = batch::farm(&db, 1, |_| {}).await;
     let summary = python_client(&stack, 20, "wait").await;
     assert_eq!(summary["status"], "completed", "{summary}");
     assert_eq!(summary["output_lines"], 20, "{summary}");

@@ -179,7 +179,16 @@ async fn jobs_wait_while_their_node_is_down_and_run_once_it_is_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_cancel_and_expiry() {
     let db = TestDatabase::create().await;
-    let stack = batch::farm(&db, 1, |_| {}).await;
+    batch::set_keys();
+    // Slow generation: a pause, a cancel or a window's end comes while most jobs still wait.
+    let stack = support::stack::Stack::start_sim(
+        1,
+        Some(db.url()),
+        support::stack::fast_cadence(),
+        |sim| sim.tokens_per_sec = 10.0,
+        batch::enable,
+    )
+    .await;
     let agent = Agent::new(&stack.url, CLASSIFIER.2);
 
     // Paused at once: nothing runs until resumed.
