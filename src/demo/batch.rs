@@ -1,4 +1,4 @@
-//! The demo's bulk agent: at start it submits a batch of ticket classifications through the real
+//! The demo's bulk agent: a minute in, it submits a batch of ticket classifications through the real
 //! Batch API (an upload, then a batch), as an agent with the OpenAI SDK would, and leaves it to
 //! drain through the farm's idle slots while the live agents keep calling.
 
@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 /// Tickets in the demo's batch.
 pub const TICKETS: usize = 2_000;
+/// How long after the live agents start the batch is submitted.
+pub const SUBMIT_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the synthetic tickets are about.
 const SUBJECTS: &[&str] = &[

@@ -126,12 +126,19 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
 
     let (stop_traffic, traffic_stopped) = watch::channel(false);
     let (stats, mut agents) = traffic::start(router_url.clone(), traffic_stopped, 7);
-    match batch::submit(&router_url, batch::TICKETS).await {
-        Ok(id) => {
-            tracing::info!(batch = %id, tickets = batch::TICKETS, "demo: ticket batch submitted through the Batch API")
-        }
-        Err(err) => tracing::warn!("demo: the ticket batch could not be submitted: {err:#}"),
-    }
+    let bulk = {
+        let router_url = router_url.clone();
+        tokio::spawn(async move {
+            // The bulk agent's nightly run starts once the live agents have been going a while.
+            tokio::time::sleep(batch::SUBMIT_AFTER).await;
+            match batch::submit(&router_url, batch::TICKETS).await {
+                Ok(id) => {
+                    tracing::info!(batch = %id, tickets = batch::TICKETS, "demo: ticket batch submitted through the Batch API")
+                }
+                Err(err) => tracing::warn!("demo: the ticket batch could not be submitted: {err:#}"),
+            }
+        })
+    };
     let shown = if options.headless {
         tokio::time::sleep(Duration::from_secs(options.seconds)).await;
         Ok(())
@@ -161,6 +168,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         agents.abort_all();
     }
     let _ = stop_router.send(());
+    bulk.abort();
     presence.abort();
     match tokio::time::timeout(WIND_DOWN, server).await {
         Ok(Ok(Ok(()))) => {}
