@@ -11,8 +11,8 @@ use std::time::Instant;
 use chrono::{DateTime, TimeDelta, Utc};
 use farmhand::domain::{DecisionRecord, DeclaredClass, Endpoint, Fallback, TaskClass};
 use farmhand::store::{
-    Backend, BatchFileRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobRunRow, NewBatch, NewJob,
-    Store, StoreError,
+    Backend, BatchFileRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobEnd, JobOutcome, JobRunRow, NewBatch,
+    NewJob, Store, StoreError,
 };
 
 use pg::TestDatabase;
@@ -79,6 +79,7 @@ contract!(
     claims_take_the_oldest_batch_and_line_first,
     lapsed_leases_are_reclaimed_and_the_lost_attempt_recorded,
     only_the_lease_holder_finishes_renews_or_targets_a_job,
+    several_ends_go_in_one_call_each_fenced_with_their_runs,
     retries_wait_for_their_back_off_and_releases_do_not_count,
     paused_batches_are_not_claimed_until_resumed,
     cancel_ends_queued_jobs_and_waits_for_running_ones,
@@ -526,6 +527,64 @@ async fn only_the_lease_holder_finishes_renews_or_targets_a_job(store: &Store) {
         store.renew_job_leases("router-a", &ids, t(300)).await.expect("renew"),
         1
     );
+}
+
+async fn several_ends_go_in_one_call_each_fenced_with_their_runs(store: &Store) {
+    queue(store, "batch-1", t(0), 4).await;
+    let mine = claim(store, "router-a", 3, t(10)).await;
+    let theirs = claim(store, "router-b", 1, t(10)).await;
+    let run = |job: &ClaimedJob, outcome: &str| JobRunRow {
+        job_id: job.id,
+        batch_id: "batch-1".into(),
+        attempt: job.attempt,
+        router_id: "router-a".into(),
+        target: Some("mini-04".into()),
+        started_at: t(11),
+        ended_at: Some(t(12)),
+        outcome: outcome.into(),
+        status_code: Some(200),
+        error_code: None,
+        prompt_tokens: 10,
+        completion_tokens: 2,
+        cost_usd: 0.0,
+        request_id: None,
+    };
+    let ends = [
+        JobEnd {
+            job_id: mine[0].id,
+            outcome: succeeded(&mine[0]),
+            run: Some(run(&mine[0], "ok")),
+        },
+        JobEnd {
+            job_id: mine[1].id,
+            outcome: failed(&mine[1]),
+            run: Some(run(&mine[1], "failed")),
+        },
+        JobEnd {
+            job_id: mine[2].id,
+            outcome: JobOutcome::Release { not_before: None },
+            run: None,
+        },
+        JobEnd {
+            job_id: theirs[0].id,
+            outcome: succeeded(&theirs[0]),
+            run: None,
+        },
+    ];
+    assert!(
+        store
+            .finish_jobs("router-a", &[], t(12))
+            .await
+            .expect("nothing")
+            .is_empty()
+    );
+    let held = store.finish_jobs("router-a", &ends, t(12)).await.expect("ended");
+    assert_eq!(held, [true, true, true, false], "the other router's job is fenced off");
+    assert_eq!(batch(store, "batch-1").await.counts, counts(4, 1, 1, 1, 1));
+    let runs = store.job_runs("batch-1").await.expect("runs");
+    assert_eq!(runs, [run(&mine[0], "ok"), run(&mine[1], "failed")]);
+    let again = store.finish_jobs("router-a", &ends[..1], t(13)).await.expect("ended");
+    assert_eq!(again, [false], "a job ends once");
 }
 
 async fn retries_wait_for_their_back_off_and_releases_do_not_count(store: &Store) {

@@ -326,6 +326,16 @@ impl SimFarm {
             .unwrap_or_default()
     }
 
+    /// When node `name` handed its recent whole (non-streamed) chat answers to its server, oldest
+    /// first; empty for an unknown node.
+    pub fn node_answers(&self, name: &str) -> Vec<std::time::Instant> {
+        self.nodes
+            .iter()
+            .find(|n| n.spec.name == name)
+            .map(|n| n.answers())
+            .unwrap_or_default()
+    }
+
     /// The state of every node now.
     pub fn node_summaries(&self) -> Vec<NodeSummary> {
         self.nodes.iter().map(|n| summarize(n)).collect()

@@ -240,6 +240,18 @@ pub enum JobOutcome {
     },
 }
 
+/// One ended attempt as a worker hands it to the store: the job's next state, and the attempt's
+/// run row when something was tried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEnd {
+    /// The job.
+    pub job_id: i64,
+    /// What becomes of it.
+    pub outcome: JobOutcome,
+    /// The attempt's run row, when something was tried.
+    pub run: Option<JobRunRow>,
+}
+
 /// One attempt at a job, never with text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRunRow {

@@ -24,8 +24,8 @@ use crate::domain::{DecisionRecord, DrainState, StoredDecision};
 pub use agent_limits::{AgentLimitLine, LimitUse, limit_lines};
 pub use error::StoreError;
 pub use jobs::{
-    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobOutcome, JobResultRow, JobRunRow,
-    NewBatch, NewJob,
+    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobCounts, JobEnd, JobOutcome, JobResultRow,
+    JobRunRow, NewBatch, NewJob,
 };
 pub use model::{
     AgentReport, AgentUsageRow, AuditRow, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER, PolicyVersionRow,
@@ -344,7 +344,24 @@ impl Store {
         outcome: &JobOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.finish_job(job_id, router_id, outcome, now))
+        let end = JobEnd {
+            job_id,
+            outcome: outcome.clone(),
+            run: None,
+        };
+        let held = self.finish_jobs(router_id, std::slice::from_ref(&end), now).await?;
+        Ok(held.first().copied().unwrap_or(false))
+    }
+
+    /// Ends several attempts in one transaction: their run rows are recorded, and each job's end
+    /// is fenced by `router_id`'s lease. Returns, per end, whether the lease was still held.
+    pub async fn finish_jobs(
+        &self,
+        router_id: &str,
+        ends: &[JobEnd],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        dispatch!(self.finish_jobs(router_id, ends, now))
     }
 
     /// Notes where a running job's attempt went (a node or a provider), while `router_id` holds it.

@@ -17,7 +17,7 @@ use crate::domain::DrainState;
 use crate::fleet::Health;
 use crate::gateway::Gateway;
 use crate::jobs::Sealer;
-use crate::store::{BatchStatus, ClaimedJob, JobOutcome, JobRunRow, Store};
+use crate::store::{BatchStatus, ClaimedJob, JobEnd, JobOutcome, Store};
 
 /// How often the dispatcher looks for new work when nothing wakes it.
 const POLL: Duration = Duration::from_millis(250);
@@ -69,7 +69,7 @@ pub(super) struct Dispatcher {
     /// Attempts placed on the frontier now.
     frontier_running: Arc<AtomicUsize>,
     /// Ends the store could not take yet (it is away): retried until it does.
-    unfinished: Vec<(i64, JobOutcome, Option<JobRunRow>)>,
+    unfinished: Vec<JobEnd>,
     store_away: bool,
 }
 
@@ -282,35 +282,39 @@ impl Dispatcher {
             return;
         }
         self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
-        self.unfinished.push((job.id, ended.outcome, ended.run));
+        self.unfinished.push(JobEnd {
+            job_id: job.id,
+            outcome: ended.outcome,
+            run: ended.run,
+        });
         // The slot it held is free now: fill it before the store round trip.
         self.start_ready().await;
         self.flush_unfinished().await;
     }
 
-    /// Tells the store every ended attempt it has not taken yet, in order.
+    /// Tells the store every ended attempt it has not taken yet, in one transaction.
     async fn flush_unfinished(&mut self) {
-        while let Some((job_id, outcome, run)) = self.unfinished.first().cloned() {
-            let now = Utc::now();
-            if let Some(run) = &run
-                && let Err(err) = self.store.record_job_runs(std::slice::from_ref(run)).await
-            {
-                self.store_went_away(&err);
-                return;
-            }
-            match self.store.finish_job(job_id, &self.router_id, &outcome, now).await {
-                Ok(true) => {}
-                Ok(false) => tracing::info!(
-                    job = job_id,
-                    "a job's lease passed to another router before its attempt ended; its answer is dropped there"
-                ),
-                Err(err) => {
-                    self.store_went_away(&err);
-                    return;
+        if self.unfinished.is_empty() {
+            return;
+        }
+        match self
+            .store
+            .finish_jobs(&self.router_id, &self.unfinished, Utc::now())
+            .await
+        {
+            Ok(held) => {
+                for (end, held) in self.unfinished.iter().zip(held) {
+                    if !held {
+                        tracing::info!(
+                            job = end.job_id,
+                            "a job's lease passed to another router before its attempt ended; its answer is dropped there"
+                        );
+                    }
                 }
+                self.unfinished.clear();
+                self.store_is_back();
             }
-            self.store_is_back();
-            self.unfinished.remove(0);
+            Err(err) => self.store_went_away(&err),
         }
     }
 
@@ -333,8 +337,7 @@ impl Dispatcher {
             self.waiting = kept.into();
             for w in stopped {
                 self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&w.job.id);
-                self.unfinished
-                    .push((w.job.id, JobOutcome::Release { not_before: None }, None));
+                self.unfinished.push(release(w.job.id));
             }
         }
         self.flush_unfinished().await;
@@ -346,15 +349,17 @@ impl Dispatcher {
         self.running.abort_all();
         while let Some(done) = self.running.join_next().await {
             if let Ok(finished) = done {
-                self.unfinished
-                    .push((finished.job.id, finished.ended.outcome, finished.ended.run));
+                self.unfinished.push(JobEnd {
+                    job_id: finished.job.id,
+                    outcome: finished.ended.outcome,
+                    run: finished.ended.run,
+                });
             }
         }
         let held: Vec<i64> = self.held.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-        let ending: HashSet<i64> = self.unfinished.iter().map(|(id, _, _)| *id).collect();
+        let ending: HashSet<i64> = self.unfinished.iter().map(|end| end.job_id).collect();
         for id in held.into_iter().filter(|id| !ending.contains(id)) {
-            self.unfinished
-                .push((id, JobOutcome::Release { not_before: None }, None));
+            self.unfinished.push(release(id));
         }
         self.waiting.clear();
         let flushed = tokio::time::timeout(Duration::from_secs(5), self.flush_unfinished()).await;
@@ -378,5 +383,14 @@ impl Dispatcher {
             tracing::info!("batch workers resume: the store answers again");
         }
         self.store_away = false;
+    }
+}
+
+/// Gives a job back to the queue without counting the attempt.
+fn release(job_id: i64) -> JobEnd {
+    JobEnd {
+        job_id,
+        outcome: JobOutcome::Release { not_before: None },
+        run: None,
     }
 }

@@ -85,6 +85,7 @@ pub(crate) async fn chat_completions(State(node): State<Arc<NodeRuntime>>, body:
             Format::Json => "json_object",
             Format::Schema(_) => "json_schema",
         }),
+        received,
     });
     let name = normalize_model_name(&request.model);
     let installed = node.with_model(|m, _| m.installed().get(&name).map(|i| i.model));
@@ -155,7 +156,9 @@ pub(crate) async fn chat_completions(State(node): State<Arc<NodeRuntime>>, body:
         usage: Some(usage),
         service_tier: None,
     };
-    respond::json(StatusCode::OK, &completion)
+    let response = respond::json(StatusCode::OK, &completion);
+    node.answered();
+    response
 }
 
 /// The checks Ollama makes before it schedules the model (`ChatHandler`, `CheckCapabilities`).

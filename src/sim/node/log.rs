@@ -1,8 +1,10 @@
 //! What a simulated node's compatibility endpoint was asked: the shape of each request it could
 //! read (model, tools, images, audio, format), never its text. Tests read it to see what a route
-//! carried to the node.
+//! carried to the node, and when the node read each request and finished each whole answer, so
+//! a bench can see how long a freed slot stays idle.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// Entries kept per node; older ones are dropped first.
 pub const NODE_LOG_CAPACITY: usize = 1_000;
@@ -22,12 +24,15 @@ pub struct NodeRequest {
     pub audio: usize,
     /// `json_object` or `json_schema` when a response format was asked for.
     pub format: Option<&'static str>,
+    /// When the node had read the request.
+    pub received: Instant,
 }
 
 /// The bounded log of one node.
 #[derive(Debug, Default)]
 pub(crate) struct NodeLog {
     entries: VecDeque<NodeRequest>,
+    answers: VecDeque<Instant>,
 }
 
 impl NodeLog {
@@ -37,6 +42,19 @@ impl NodeLog {
             self.entries.pop_front();
         }
         self.entries.push_back(request);
+    }
+
+    /// Records that a whole (non-streamed) answer was generated and handed to the server now.
+    pub(crate) fn answered(&mut self, at: Instant) {
+        if self.answers.len() == NODE_LOG_CAPACITY {
+            self.answers.pop_front();
+        }
+        self.answers.push_back(at);
+    }
+
+    /// When each recent whole answer was handed to the server, oldest first.
+    pub(crate) fn answers(&self) -> Vec<Instant> {
+        self.answers.iter().copied().collect()
     }
 
     /// Every entry, oldest first.
@@ -60,6 +78,7 @@ mod tests {
                 images: 0,
                 audio: 0,
                 format: None,
+                received: Instant::now(),
             });
         }
         let entries = log.entries();

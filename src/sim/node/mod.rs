@@ -84,6 +84,19 @@ impl NodeRuntime {
         self.log.lock().unwrap_or_else(PoisonError::into_inner).push(request);
     }
 
+    /// Notes that a whole answer was handed to the server now.
+    pub(crate) fn answered(&self) {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .answered(std::time::Instant::now());
+    }
+
+    /// When recent whole answers were handed to the server, oldest first.
+    pub(crate) fn answers(&self) -> Vec<std::time::Instant> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).answers()
+    }
+
     /// The chat requests read so far, oldest first.
     pub(crate) fn requests(&self) -> Vec<log::NodeRequest> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner).entries()

@@ -7,14 +7,14 @@ use sqlx::{Postgres, Transaction};
 
 use crate::store::job_model::{
     BATCH_COLUMNS, BatchChange, CANCEL_BATCHES, CANCEL_QUEUED, COMPLETE_BATCHES, ERROR_RESULTS, EXPIRE_BATCHES,
-    FINISH_FAILED, FINISH_RELEASE, FINISH_RETRY, FINISH_SUCCEEDED, OUTPUT_RESULTS, PURGE_FILES, QUEUE_DEPTH,
-    REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun, SET_TARGET, counts_by_batch, duplicate,
-    insert_error, json_text, parse_status, recent_failures, refusal, retry_too_late, runs_of_batch, start_times,
+    OUTPUT_RESULTS, PURGE_FILES, QUEUE_DEPTH, REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun,
+    SET_TARGET, counts_by_batch, duplicate, insert_error, json_text, parse_status, recent_failures, refusal,
+    retry_too_late, runs_of_batch, start_times,
 };
 use crate::store::model::now;
 use crate::store::{
-    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobOutcome, JobResultRow, JobRunRow, NewBatch, NewJob,
-    StoreError,
+    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobEnd, JobOutcome, JobResultRow, JobRunRow, NewBatch,
+    NewJob, StoreError,
 };
 
 use super::PgStore;
@@ -274,42 +274,25 @@ impl PgStore {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn finish_job(
+    pub(crate) async fn finish_jobs(
         &self,
-        job_id: i64,
         router_id: &str,
-        outcome: &JobOutcome,
+        ends: &[JobEnd],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let update = match outcome {
-            JobOutcome::Succeeded { status_code, result } => sqlx::query(FINISH_SUCCEEDED)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(status_code)
-                .bind(result.as_slice())
-                .bind(now),
-            JobOutcome::Failed {
-                status_code,
-                error_code,
-                result,
-            } => sqlx::query(FINISH_FAILED)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(status_code)
-                .bind(error_code.as_str())
-                .bind(result.as_slice())
-                .bind(now),
-            JobOutcome::Retry { not_before, error_code } => sqlx::query(FINISH_RETRY)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(not_before)
-                .bind(error_code.as_str()),
-            JobOutcome::Release { not_before } => sqlx::query(FINISH_RELEASE)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(*not_before),
-        };
-        Ok(update.execute(&self.pool).await?.rows_affected() == 1)
+    ) -> Result<Vec<bool>, StoreError> {
+        if ends.is_empty() {
+            return Ok(Vec::new());
+        }
+        let runs: Vec<&JobRunRow> = ends.iter().filter_map(|e| e.run.as_ref()).collect();
+        let kinds = EndArrays::of(ends);
+        let held: Vec<i64> = kinds
+            .bind(bind_runs(
+                sqlx::query_scalar(END_ATTEMPTS).bind(router_id).bind(now),
+                &runs,
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ends.iter().map(|e| held.contains(&e.job_id)).collect())
     }
 
     pub(crate) async fn set_job_target(&self, job_id: i64, router_id: &str, target: &str) -> Result<(), StoreError> {
@@ -330,29 +313,12 @@ impl PgStore {
         if runs.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO job_runs (job_id, batch_id, attempt, router_id, target, started_at, ended_at, outcome, \
-             status_code, error_code, prompt_tokens, completion_tokens, cost_usd, request_id) \
-             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::timestamptz[], \
-             $7::timestamptz[], $8::text[], $9::int4[], $10::text[], $11::int8[], $12::int8[], $13::float8[], \
-             $14::text[])",
-        )
-        .bind(runs.iter().map(|r| r.job_id).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.batch_id.as_str()).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.attempt).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.router_id.as_str()).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.target.as_deref()).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.started_at).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.ended_at).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.status_code).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.error_code.as_deref()).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.prompt_tokens).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.completion_tokens).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.cost_usd).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.request_id.as_deref()).collect::<Vec<_>>())
-        .execute(&self.pool)
-        .await?;
+        let runs: Vec<&JobRunRow> = runs.iter().collect();
+        let query = sqlx::query_scalar::<_, i64>(END_ATTEMPTS).bind("").bind(Utc::now());
+        EndArrays::default()
+            .bind(bind_runs(query, &runs))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -522,5 +488,127 @@ async fn locked_status(tx: &mut Transaction<'static, Postgres>, id: &str) -> Res
     match status {
         Some(status) => parse_status(&status),
         None => Err(StoreError::NotFound(format!("batch {id}"))),
+    }
+}
+
+/// Ends attempts and records runs in one statement: `$1` the router whose leases fence the ends,
+/// `$2` now; `$3`–`$16` the run rows, a column per array; then one set of arrays per kind of end
+/// (succeeded, failed, retried, released). Returns the ids of the jobs whose lease was still held.
+/// The ends set the same columns as the single-job statements SQLite runs.
+const END_ATTEMPTS: &str = "\
+WITH runs AS (
+    INSERT INTO job_runs (job_id, batch_id, attempt, router_id, target, started_at, ended_at, outcome,
+        status_code, error_code, prompt_tokens, completion_tokens, cost_usd, request_id)
+    SELECT * FROM UNNEST($3::int8[], $4::text[], $5::int4[], $6::text[], $7::text[], $8::timestamptz[],
+        $9::timestamptz[], $10::text[], $11::int4[], $12::text[], $13::int8[], $14::int8[], $15::float8[], $16::text[])
+), succeeded AS (
+    UPDATE jobs j SET state = 'succeeded', status_code = e.status_code, result = e.result, error_code = NULL,
+        finished_at = $2, lease_owner = NULL, lease_until = NULL
+    FROM UNNEST($17::int8[], $18::int4[], $19::bytea[]) AS e(id, status_code, result)
+    WHERE j.id = e.id AND j.state = 'running' AND j.lease_owner = $1
+    RETURNING j.id
+), failed AS (
+    UPDATE jobs j SET state = 'failed', status_code = e.status_code, error_code = e.error_code, result = e.result,
+        finished_at = $2, lease_owner = NULL, lease_until = NULL
+    FROM UNNEST($20::int8[], $21::int4[], $22::text[], $23::bytea[]) AS e(id, status_code, error_code, result)
+    WHERE j.id = e.id AND j.state = 'running' AND j.lease_owner = $1
+    RETURNING j.id
+), retried AS (
+    UPDATE jobs j SET state = 'queued', not_before = e.not_before, error_code = e.error_code,
+        lease_owner = NULL, lease_until = NULL
+    FROM UNNEST($24::int8[], $25::timestamptz[], $26::text[]) AS e(id, not_before, error_code)
+    WHERE j.id = e.id AND j.state = 'running' AND j.lease_owner = $1
+    RETURNING j.id
+), released AS (
+    UPDATE jobs j SET state = 'queued', attempts = j.attempts - 1, not_before = COALESCE(e.not_before, j.not_before),
+        lease_owner = NULL, lease_until = NULL
+    FROM UNNEST($27::int8[], $28::timestamptz[]) AS e(id, not_before)
+    WHERE j.id = e.id AND j.state = 'running' AND j.lease_owner = $1
+    RETURNING j.id
+)
+SELECT id FROM succeeded UNION ALL SELECT id FROM failed UNION ALL SELECT id FROM retried
+UNION ALL SELECT id FROM released";
+
+type EndQuery<'q> = sqlx::query::QueryScalar<'q, Postgres, i64, <Postgres as sqlx::Database>::Arguments>;
+
+/// Binds run rows as the fourteen arrays of [`END_ATTEMPTS`].
+fn bind_runs<'q>(query: EndQuery<'q>, runs: &[&'q JobRunRow]) -> EndQuery<'q> {
+    query
+        .bind(runs.iter().map(|r| r.job_id).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.batch_id.as_str()).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.attempt).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.router_id.as_str()).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.target.as_deref()).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.started_at).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.ended_at).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.status_code).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.error_code.as_deref()).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.prompt_tokens).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.completion_tokens).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.cost_usd).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.request_id.as_deref()).collect::<Vec<_>>())
+}
+
+/// The ends of [`END_ATTEMPTS`], a column per array, by kind.
+#[derive(Default)]
+struct EndArrays<'q> {
+    succeeded: (Vec<i64>, Vec<i32>, Vec<&'q [u8]>),
+    failed: (Vec<i64>, Vec<i32>, Vec<&'q str>, Vec<&'q [u8]>),
+    retried: (Vec<i64>, Vec<DateTime<Utc>>, Vec<&'q str>),
+    released: (Vec<i64>, Vec<Option<DateTime<Utc>>>),
+}
+
+impl<'q> EndArrays<'q> {
+    fn of(ends: &'q [JobEnd]) -> Self {
+        let mut arrays = EndArrays::default();
+        for end in ends {
+            let id = end.job_id;
+            match &end.outcome {
+                JobOutcome::Succeeded { status_code, result } => {
+                    let s = &mut arrays.succeeded;
+                    (s.0.push(id), s.1.push(*status_code), s.2.push(result));
+                }
+                JobOutcome::Failed {
+                    status_code,
+                    error_code,
+                    result,
+                } => {
+                    let f = &mut arrays.failed;
+                    (
+                        f.0.push(id),
+                        f.1.push(*status_code),
+                        f.2.push(error_code),
+                        f.3.push(result),
+                    );
+                }
+                JobOutcome::Retry { not_before, error_code } => {
+                    let r = &mut arrays.retried;
+                    (r.0.push(id), r.1.push(*not_before), r.2.push(error_code));
+                }
+                JobOutcome::Release { not_before } => {
+                    let r = &mut arrays.released;
+                    (r.0.push(id), r.1.push(*not_before));
+                }
+            }
+        }
+        arrays
+    }
+
+    fn bind(self, query: EndQuery<'q>) -> EndQuery<'q> {
+        let (s, f, r, l) = (self.succeeded, self.failed, self.retried, self.released);
+        query
+            .bind(s.0)
+            .bind(s.1)
+            .bind(s.2)
+            .bind(f.0)
+            .bind(f.1)
+            .bind(f.2)
+            .bind(f.3)
+            .bind(r.0)
+            .bind(r.1)
+            .bind(r.2)
+            .bind(l.0)
+            .bind(l.1)
     }
 }

@@ -13,8 +13,8 @@ use crate::store::job_model::{
 };
 use crate::store::model::now;
 use crate::store::{
-    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobOutcome, JobResultRow, JobRunRow, NewBatch, NewJob,
-    StoreError,
+    BatchFileRow, BatchRow, BatchStatus, ClaimedJob, ClassDepth, JobEnd, JobOutcome, JobResultRow, JobRunRow, NewBatch,
+    NewJob, StoreError,
 };
 
 use super::{SqliteStore, parse_ts, ts};
@@ -317,42 +317,25 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn finish_job(
+    pub(crate) async fn finish_jobs(
         &self,
-        job_id: i64,
         router_id: &str,
-        outcome: &JobOutcome,
+        ends: &[JobEnd],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let update = match outcome {
-            JobOutcome::Succeeded { status_code, result } => sqlx::query(FINISH_SUCCEEDED)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(status_code)
-                .bind(result.as_slice())
-                .bind(ts(now)),
-            JobOutcome::Failed {
-                status_code,
-                error_code,
-                result,
-            } => sqlx::query(FINISH_FAILED)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(status_code)
-                .bind(error_code.as_str())
-                .bind(result.as_slice())
-                .bind(ts(now)),
-            JobOutcome::Retry { not_before, error_code } => sqlx::query(FINISH_RETRY)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(ts(*not_before))
-                .bind(error_code.as_str()),
-            JobOutcome::Release { not_before } => sqlx::query(FINISH_RELEASE)
-                .bind(job_id)
-                .bind(router_id)
-                .bind(not_before.map(ts)),
-        };
-        Ok(update.execute(&self.pool).await?.rows_affected() == 1)
+    ) -> Result<Vec<bool>, StoreError> {
+        if ends.is_empty() {
+            return Ok(Vec::new());
+        }
+        let runs: Vec<JobRunRow> = ends.iter().filter_map(|e| e.run.clone()).collect();
+        let mut tx = self.write_tx().await?;
+        insert_runs(&mut *tx, &runs).await?;
+        let mut held = Vec::with_capacity(ends.len());
+        for end in ends {
+            let update = fenced_end(end.job_id, router_id, &end.outcome, now);
+            held.push(update.execute(&mut *tx).await?.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(held)
     }
 
     pub(crate) async fn set_job_target(&self, job_id: i64, router_id: &str, target: &str) -> Result<(), StoreError> {
@@ -374,29 +357,7 @@ impl SqliteStore {
             return Ok(());
         }
         let mut tx = self.write_tx().await?;
-        for chunk in runs.chunks(RUN_CHUNK) {
-            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO job_runs (job_id, batch_id, attempt, router_id, target, started_at, ended_at, outcome, \
-                 status_code, error_code, prompt_tokens, completion_tokens, cost_usd, request_id) ",
-            );
-            insert.push_values(chunk, |mut row, run| {
-                row.push_bind(run.job_id)
-                    .push_bind(run.batch_id.as_str())
-                    .push_bind(run.attempt)
-                    .push_bind(run.router_id.as_str())
-                    .push_bind(run.target.as_deref())
-                    .push_bind(ts(run.started_at))
-                    .push_bind(run.ended_at.map(ts))
-                    .push_bind(run.outcome.as_str())
-                    .push_bind(run.status_code)
-                    .push_bind(run.error_code.as_deref())
-                    .push_bind(run.prompt_tokens)
-                    .push_bind(run.completion_tokens)
-                    .push_bind(run.cost_usd)
-                    .push_bind(run.request_id.as_deref());
-            });
-            insert.build().persistent(false).execute(&mut *tx).await?;
-        }
+        insert_runs(&mut tx, runs).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -566,4 +527,72 @@ async fn stored_status(tx: &mut Transaction<'static, Sqlite>, id: &str) -> Resul
         Some(status) => parse_status(&status),
         None => Err(StoreError::NotFound(format!("batch {id}"))),
     }
+}
+
+/// The fenced update ending `job_id`'s attempt with `outcome`, while `router_id` holds its lease.
+fn fenced_end<'q>(
+    job_id: i64,
+    router_id: &'q str,
+    outcome: &'q JobOutcome,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, Sqlite, <Sqlite as sqlx::Database>::Arguments> {
+    match outcome {
+        JobOutcome::Succeeded { status_code, result } => sqlx::query(FINISH_SUCCEEDED)
+            .bind(job_id)
+            .bind(router_id)
+            .bind(status_code)
+            .bind(result.as_slice())
+            .bind(ts(now)),
+        JobOutcome::Failed {
+            status_code,
+            error_code,
+            result,
+        } => sqlx::query(FINISH_FAILED)
+            .bind(job_id)
+            .bind(router_id)
+            .bind(status_code)
+            .bind(error_code.as_str())
+            .bind(result.as_slice())
+            .bind(ts(now)),
+        JobOutcome::Retry { not_before, error_code } => sqlx::query(FINISH_RETRY)
+            .bind(job_id)
+            .bind(router_id)
+            .bind(ts(*not_before))
+            .bind(error_code.as_str()),
+        JobOutcome::Release { not_before } => sqlx::query(FINISH_RELEASE)
+            .bind(job_id)
+            .bind(router_id)
+            .bind(not_before.map(ts)),
+    }
+}
+
+/// Inserts run rows, many per statement.
+async fn insert_runs(conn: &mut sqlx::SqliteConnection, runs: &[JobRunRow]) -> Result<(), StoreError> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    for chunk in runs.chunks(RUN_CHUNK) {
+        let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO job_runs (job_id, batch_id, attempt, router_id, target, started_at, ended_at, outcome, \
+             status_code, error_code, prompt_tokens, completion_tokens, cost_usd, request_id) ",
+        );
+        insert.push_values(chunk, |mut row, run| {
+            row.push_bind(run.job_id)
+                .push_bind(run.batch_id.as_str())
+                .push_bind(run.attempt)
+                .push_bind(run.router_id.as_str())
+                .push_bind(run.target.as_deref())
+                .push_bind(ts(run.started_at))
+                .push_bind(run.ended_at.map(ts))
+                .push_bind(run.outcome.as_str())
+                .push_bind(run.status_code)
+                .push_bind(run.error_code.as_deref())
+                .push_bind(run.prompt_tokens)
+                .push_bind(run.completion_tokens)
+                .push_bind(run.cost_usd)
+                .push_bind(run.request_id.as_deref());
+        });
+        insert.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
