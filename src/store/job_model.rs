@@ -344,6 +344,19 @@ pub(crate) fn duplicate(what: &str) -> StoreError {
     StoreError::Conflict(format!("{what} already exists"))
 }
 
+/// Refuses a batch whose jobs share a `custom_id` (PostgreSQL keeps no unique index on it: see
+/// migration 0007).
+pub(crate) fn distinct_custom_ids(batch: &NewBatch, jobs: &[NewJob]) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(jobs.len());
+    match jobs.iter().find(|job| !seen.insert(job.custom_id.as_str())) {
+        Some(twice) => Err(StoreError::Conflict(format!(
+            "batch {} has the same custom_id twice ({:?})",
+            batch.id, twice.custom_id
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Errors a database reports for a batch insert, in the farm's words.
 pub(crate) fn insert_error(err: sqlx::Error, batch: &NewBatch) -> StoreError {
     match &err {

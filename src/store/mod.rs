@@ -291,7 +291,9 @@ impl Store {
     }
 
     /// Creates a batch and queues its jobs in one transaction (fast enough for 100,000 lines).
+    /// `Conflict` if the batch id is taken or two jobs share a `custom_id`.
     pub async fn create_batch(&self, batch: &NewBatch, jobs: &[NewJob]) -> Result<(), StoreError> {
+        job_model::distinct_custom_ids(batch, jobs)?;
         dispatch!(self.create_batch(batch, jobs))
     }
 

@@ -1,4 +1,4 @@
-//! The dispatcher: keeps a few jobs claimed ahead, starts one the moment a batch slot frees,
+//! The dispatcher: keeps jobs claimed ahead, starts one the moment a batch slot frees,
 //! ends attempts in the store (fenced by the lease), and pauses while the store is away.
 
 use std::collections::{HashMap, HashSet, VecDeque};

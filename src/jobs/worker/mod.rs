@@ -39,7 +39,8 @@ pub struct WorkerOptions {
     pub idle_after: Duration,
     /// Attempts this router runs on the frontier at once.
     pub frontier_slots: usize,
-    /// Jobs claimed ahead, so a freed slot starts one without a store round trip.
+    /// Jobs claimed ahead, so a freed slot starts one without a store round trip; also the largest
+    /// claim, so a fast farm claims in few round trips.
     pub prefetch: usize,
     /// How long payloads are kept after their batch ends.
     pub retention: Duration,
@@ -54,7 +55,7 @@ impl WorkerOptions {
             max_share: jobs.max_share,
             idle_after: Duration::from_secs(jobs.idle_after_secs),
             frontier_slots: jobs.frontier_slots as usize,
-            prefetch: 8,
+            prefetch: 32,
             retention: Duration::from_secs(jobs.retention_hours.saturating_mul(3600)),
         }
     }
