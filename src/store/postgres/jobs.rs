@@ -553,62 +553,67 @@ fn bind_runs<'q>(query: EndQuery<'q>, runs: &[&'q JobRunRow]) -> EndQuery<'q> {
 /// The ends of [`END_ATTEMPTS`], a column per array, by kind.
 #[derive(Default)]
 struct EndArrays<'q> {
-    succeeded: (Vec<i64>, Vec<i32>, Vec<&'q [u8]>),
-    failed: (Vec<i64>, Vec<i32>, Vec<&'q str>, Vec<&'q [u8]>),
-    retried: (Vec<i64>, Vec<DateTime<Utc>>, Vec<&'q str>),
-    released: (Vec<i64>, Vec<Option<DateTime<Utc>>>),
+    succeeded_ids: Vec<i64>,
+    succeeded_status: Vec<i32>,
+    succeeded_result: Vec<&'q [u8]>,
+    failed_ids: Vec<i64>,
+    failed_status: Vec<i32>,
+    failed_code: Vec<&'q str>,
+    failed_result: Vec<&'q [u8]>,
+    retried_ids: Vec<i64>,
+    retried_not_before: Vec<DateTime<Utc>>,
+    retried_code: Vec<&'q str>,
+    released_ids: Vec<i64>,
+    released_not_before: Vec<Option<DateTime<Utc>>>,
 }
 
 impl<'q> EndArrays<'q> {
     fn of(ends: &'q [JobEnd]) -> Self {
-        let mut arrays = EndArrays::default();
+        let mut a = EndArrays::default();
         for end in ends {
-            let id = end.job_id;
             match &end.outcome {
                 JobOutcome::Succeeded { status_code, result } => {
-                    let s = &mut arrays.succeeded;
-                    (s.0.push(id), s.1.push(*status_code), s.2.push(result));
+                    a.succeeded_ids.push(end.job_id);
+                    a.succeeded_status.push(*status_code);
+                    a.succeeded_result.push(result);
                 }
                 JobOutcome::Failed {
                     status_code,
                     error_code,
                     result,
                 } => {
-                    let f = &mut arrays.failed;
-                    (
-                        f.0.push(id),
-                        f.1.push(*status_code),
-                        f.2.push(error_code),
-                        f.3.push(result),
-                    );
+                    a.failed_ids.push(end.job_id);
+                    a.failed_status.push(*status_code);
+                    a.failed_code.push(error_code);
+                    a.failed_result.push(result);
                 }
                 JobOutcome::Retry { not_before, error_code } => {
-                    let r = &mut arrays.retried;
-                    (r.0.push(id), r.1.push(*not_before), r.2.push(error_code));
+                    a.retried_ids.push(end.job_id);
+                    a.retried_not_before.push(*not_before);
+                    a.retried_code.push(error_code);
                 }
                 JobOutcome::Release { not_before } => {
-                    let r = &mut arrays.released;
-                    (r.0.push(id), r.1.push(*not_before));
+                    a.released_ids.push(end.job_id);
+                    a.released_not_before.push(*not_before);
                 }
             }
         }
-        arrays
+        a
     }
 
     fn bind(self, query: EndQuery<'q>) -> EndQuery<'q> {
-        let (s, f, r, l) = (self.succeeded, self.failed, self.retried, self.released);
         query
-            .bind(s.0)
-            .bind(s.1)
-            .bind(s.2)
-            .bind(f.0)
-            .bind(f.1)
-            .bind(f.2)
-            .bind(f.3)
-            .bind(r.0)
-            .bind(r.1)
-            .bind(r.2)
-            .bind(l.0)
-            .bind(l.1)
+            .bind(self.succeeded_ids)
+            .bind(self.succeeded_status)
+            .bind(self.succeeded_result)
+            .bind(self.failed_ids)
+            .bind(self.failed_status)
+            .bind(self.failed_code)
+            .bind(self.failed_result)
+            .bind(self.retried_ids)
+            .bind(self.retried_not_before)
+            .bind(self.retried_code)
+            .bind(self.released_ids)
+            .bind(self.released_not_before)
     }
 }

@@ -328,7 +328,7 @@ impl SqliteStore {
         }
         let runs: Vec<JobRunRow> = ends.iter().filter_map(|e| e.run.clone()).collect();
         let mut tx = self.write_tx().await?;
-        insert_runs(&mut *tx, &runs).await?;
+        insert_runs(&mut tx, &runs).await?;
         let mut held = Vec::with_capacity(ends.len());
         for end in ends {
             let update = fenced_end(end.job_id, router_id, &end.outcome, now);
