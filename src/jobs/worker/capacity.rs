@@ -44,6 +44,19 @@ pub fn free_batch_slots(nodes: &[NodeSlots], share: f64, live_waiting: usize) ->
         .collect()
 }
 
+/// Jobs claimed per free slot at most: enough to refill each slot a few times without a store
+/// round trip.
+pub const CLAIMS_PER_FREE_SLOT: usize = 4;
+
+/// How many jobs to claim now: the look-ahead less the jobs already waiting, and at most
+/// [`CLAIMS_PER_FREE_SLOT`] per slot free now, so that a router never holds work that other
+/// routers' free slots could run.
+pub fn claim_size(look_ahead: usize, waiting: usize, free_slots: usize) -> usize {
+    look_ahead
+        .saturating_sub(waiting)
+        .min(free_slots.saturating_mul(CLAIMS_PER_FREE_SLOT))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +106,15 @@ mod tests {
         drained.usable = false;
         assert!(free_batch_slots(&[node("a", 4, 0, 0)], 1.0, 1).is_empty());
         assert!(free_batch_slots(&[drained], 1.0, 0).is_empty());
+    }
+
+    #[test]
+    fn claims_follow_the_free_slots_up_to_the_look_ahead() {
+        assert_eq!(claim_size(32, 0, 27), 32);
+        assert_eq!(claim_size(32, 0, 1), 4);
+        assert_eq!(claim_size(32, 30, 27), 2);
+        assert_eq!(claim_size(32, 40, 27), 0);
+        assert_eq!(claim_size(32, 0, 0), 0);
     }
 
     proptest! {

@@ -142,20 +142,29 @@ impl Dispatcher {
     }
 
     /// Free batch slots per node now.
-    fn free_nodes(&self) -> Vec<String> {
+    fn free_slots(&self) -> Vec<(String, u32)> {
         let share = capacity::share(
             self.options.max_share,
             self.gateway.live_quiet_for(),
             self.options.idle_after,
         );
         capacity::free_batch_slots(&self.node_slots(), share, self.gateway.live_waiters())
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
+    }
+
+    /// The nodes with a free batch slot now.
+    fn free_nodes(&self) -> Vec<String> {
+        self.free_slots().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Attempts this router may still start on the frontier.
+    fn frontier_room(&self) -> usize {
+        self.options
+            .frontier_slots
+            .saturating_sub(self.frontier_running.load(Ordering::Acquire))
     }
 
     fn frontier_free(&self) -> bool {
-        self.frontier_running.load(Ordering::Acquire) < self.options.frontier_slots
+        self.frontier_room() > 0
     }
 
     /// Starts waiting jobs while there is room: a node slot, or frontier room for a job not
@@ -230,14 +239,12 @@ impl Dispatcher {
         placed
     }
 
-    /// Claims jobs up to the look-ahead while some slot is free or soon will be.
+    /// Claims jobs up to the look-ahead, a few per slot free now (node slots and frontier room).
     async fn top_up(&mut self) {
         // Jobs waiting for a node count too: a router never hoards work others could run.
-        let want = self.options.prefetch.saturating_sub(self.waiting.len());
+        let free: usize = self.free_slots().iter().map(|(_, n)| *n as usize).sum();
+        let want = capacity::claim_size(self.options.prefetch, self.waiting.len(), free + self.frontier_room());
         if want == 0 {
-            return;
-        }
-        if self.free_nodes().is_empty() && !self.frontier_free() {
             return;
         }
         let now = Utc::now();
