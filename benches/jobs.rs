@@ -36,7 +36,7 @@ use chrono::{TimeDelta, Utc};
 use farmhand::config::{FleetConfig, JobsConfig};
 use farmhand::jobs::worker::WorkerOptions;
 use farmhand::sim::SimOptions;
-use farmhand::store::{BatchFileRow, BatchStatus, JobEnd, JobOutcome, JobRunRow, NewBatch, NewJob, Store};
+use farmhand::store::{BatchFileRow, BatchRow, BatchStatus, JobEnd, JobOutcome, JobRunRow, NewBatch, NewJob, Store};
 use serde_json::{Value, json};
 
 use pg::TestDatabase;
@@ -148,12 +148,7 @@ async fn enqueue() -> Verdict {
     let elapsed = started.elapsed();
     assert_eq!(status, 200, "{created}");
     let id = batch_id(&created);
-    let row = stack
-        .store
-        .batch(&id)
-        .await
-        .expect("the store answers")
-        .expect("the batch is stored");
+    let row = stored_batch(&stack.store, &id).await;
     let queued = row.counts.total;
     let _ = agent.post_json(&format!("/v1/batches/{id}/cancel"), json!({})).await;
     let rate = queued as f64 / elapsed.as_secs_f64();
@@ -220,11 +215,7 @@ async fn queue_overhead() -> Verdict {
         per_router.push(router.await.expect("a router task does not panic"));
     }
     let elapsed = started.elapsed();
-    let row = first
-        .batch(&batch.id)
-        .await
-        .expect("the store answers")
-        .expect("the batch");
+    let row = stored_batch(&first, &batch.id).await;
     let runs = first.job_runs(&batch.id).await.expect("the runs");
     let done: u64 = per_router.iter().map(|d| d.jobs).sum();
     let claims: u32 = per_router.iter().map(|d| d.claims).sum();
@@ -388,12 +379,7 @@ async fn live_traffic() -> Verdict {
     let id = batch_id(&created);
     let running_from = wait_until_running(&stack.store, &id).await;
     let with_batch = live_window(&stack, &client, LIVE_WINDOW).await;
-    let row = stack
-        .store
-        .batch(&id)
-        .await
-        .expect("the store answers")
-        .expect("the batch");
+    let row = stored_batch(&stack.store, &id).await;
     let still_running = row.status == BatchStatus::InProgress && row.counts.completed < row.counts.total;
     let batch_done = row.counts.completed - running_from;
     let (p99_alone, p99_batch) = (alone.p99(), with_batch.p99());
@@ -449,11 +435,20 @@ async fn warm_every_node(stack: &Stack, client: &reqwest::Client) {
     );
 }
 
+/// Batch `id` as the store has it now.
+async fn stored_batch(store: &Store, id: &str) -> BatchRow {
+    store
+        .batch(id)
+        .await
+        .expect("the store answers")
+        .expect("the batch is stored")
+}
+
 /// Waits until the batch has jobs running or done; the jobs done by then.
 async fn wait_until_running(store: &Store, id: &str) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let row = store.batch(id).await.expect("the store answers").expect("the batch");
+        let row = stored_batch(store, id).await;
         if row.counts.running > 0 || row.counts.completed > 0 {
             return row.counts.completed;
         }

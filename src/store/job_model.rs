@@ -20,29 +20,6 @@ pub(crate) const BATCH_COLUMNS: &str = "id, agent, input_file_id, endpoint, comp
 pub(crate) const RUN_COLUMNS: &str = "job_id, batch_id, attempt, router_id, target, started_at, ended_at, outcome, \
      status_code, error_code, prompt_tokens, completion_tokens, cost_usd, request_id";
 
-/// The fence of every change a worker makes to its job: it still holds the lease.
-macro_rules! fenced {
-    ($set:literal) => {
-        concat!(
-            "UPDATE jobs SET ",
-            $set,
-            ", lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'running' AND lease_owner = $2"
-        )
-    };
-}
-
-/// Ends a job with its result: `$3` status, `$4` sealed body, `$5` now.
-pub(crate) const FINISH_SUCCEEDED: &str =
-    fenced!("state = 'succeeded', status_code = $3, result = $4, error_code = NULL, finished_at = $5");
-/// Ends a job in the error file: `$3` status, `$4` error code, `$5` sealed body, `$6` now.
-pub(crate) const FINISH_FAILED: &str =
-    fenced!("state = 'failed', status_code = $3, error_code = $4, result = $5, finished_at = $6");
-/// Queues a job again after a failed attempt: `$3` earliest next claim, `$4` why it failed.
-pub(crate) const FINISH_RETRY: &str = fenced!("state = 'queued', not_before = $3, error_code = $4");
-/// Queues a job again without counting the attempt, not to be claimed before `$3` when given.
-pub(crate) const FINISH_RELEASE: &str =
-    fenced!("state = 'queued', attempts = attempts - 1, not_before = COALESCE($3, not_before)");
-
 /// Notes a running job's target: `$3`.
 pub(crate) const SET_TARGET: &str =
     "UPDATE jobs SET target = $3 WHERE id = $1 AND state = 'running' AND lease_owner = $2";

@@ -13,7 +13,7 @@ use super::disposition::{self, Disposition};
 use crate::domain::Endpoint;
 use crate::gateway::{Gateway, JobEvent, JobTicket, Origin, ParsedRequest, serve_chat};
 use crate::jobs::{Binding, JobReply, Sealer};
-use crate::store::{ClaimedJob, JobOutcome, JobRunRow};
+use crate::store::{ClaimedJob, JobEnd, JobOutcome, JobRunRow};
 
 /// Largest answer a job keeps (a completion is far smaller; a bigger one is refused, not cut).
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -26,6 +26,17 @@ pub struct Ended {
     pub outcome: JobOutcome,
     /// The attempt, for `job_runs`.
     pub run: Option<JobRunRow>,
+}
+
+impl Ended {
+    /// The end of `job_id`'s attempt, as the store takes it.
+    pub fn into_end(self, job_id: i64) -> JobEnd {
+        JobEnd {
+            job_id,
+            outcome: self.outcome,
+            run: self.run,
+        }
+    }
 }
 
 /// What an attempt needs besides its job.

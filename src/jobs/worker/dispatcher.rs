@@ -289,11 +289,7 @@ impl Dispatcher {
             return;
         }
         self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
-        self.unfinished.push(JobEnd {
-            job_id: job.id,
-            outcome: ended.outcome,
-            run: ended.run,
-        });
+        self.unfinished.push(ended.into_end(job.id));
         // The slot it held is free now: fill it before the store round trip.
         self.start_ready().await;
         self.flush_unfinished().await;
@@ -356,11 +352,7 @@ impl Dispatcher {
         self.running.abort_all();
         while let Some(done) = self.running.join_next().await {
             if let Ok(finished) = done {
-                self.unfinished.push(JobEnd {
-                    job_id: finished.job.id,
-                    outcome: finished.ended.outcome,
-                    run: finished.ended.run,
-                });
+                self.unfinished.push(finished.ended.into_end(finished.job.id));
             }
         }
         let held: Vec<i64> = self.held.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();

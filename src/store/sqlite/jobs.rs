@@ -7,9 +7,9 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::store::job_model::{
     BATCH_COLUMNS, BatchChange, CANCEL_BATCHES, CANCEL_QUEUED, COMPLETE_BATCHES, ERROR_RESULTS, EXPIRE_BATCHES,
-    FINISH_FAILED, FINISH_RELEASE, FINISH_RETRY, FINISH_SUCCEEDED, OUTPUT_RESULTS, PURGE_FILES, QUEUE_DEPTH,
-    REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun, SET_TARGET, counts_by_batch, duplicate,
-    insert_error, json_text, parse_status, recent_failures, refusal, retry_too_late, runs_of_batch, start_times,
+    OUTPUT_RESULTS, PURGE_FILES, QUEUE_DEPTH, REOPEN_BATCH, REQUEUE_FAILED, RUNNING_BY_TARGET, RawBatch, RawRun,
+    SET_TARGET, counts_by_batch, duplicate, insert_error, json_text, parse_status, recent_failures, refusal,
+    retry_too_late, runs_of_batch, start_times,
 };
 use crate::store::model::now;
 use crate::store::{
@@ -23,6 +23,30 @@ use super::{SqliteStore, parse_ts, ts};
 const INSERT_CHUNK: usize = 2_000;
 /// Runs per multi-row insert: 14 parameters each.
 const RUN_CHUNK: usize = 1_000;
+
+/// The fence of every end of an attempt: the worker still holds the lease. (PostgreSQL ends many
+/// attempts in one statement, `END_ATTEMPTS`, which sets the same columns.)
+macro_rules! fenced {
+    ($set:literal) => {
+        concat!(
+            "UPDATE jobs SET ",
+            $set,
+            ", lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'running' AND lease_owner = $2"
+        )
+    };
+}
+
+/// Ends a job with its result: `$3` status, `$4` sealed body, `$5` now.
+const FINISH_SUCCEEDED: &str =
+    fenced!("state = 'succeeded', status_code = $3, result = $4, error_code = NULL, finished_at = $5");
+/// Ends a job in the error file: `$3` status, `$4` error code, `$5` sealed body, `$6` now.
+const FINISH_FAILED: &str =
+    fenced!("state = 'failed', status_code = $3, error_code = $4, result = $5, finished_at = $6");
+/// Queues a job again after a failed attempt: `$3` earliest next claim, `$4` why it failed.
+const FINISH_RETRY: &str = fenced!("state = 'queued', not_before = $3, error_code = $4");
+/// Queues a job again without counting the attempt, not to be claimed before `$3` when given.
+const FINISH_RELEASE: &str =
+    fenced!("state = 'queued', attempts = attempts - 1, not_before = COALESCE($3, not_before)");
 
 /// Running jobs whose lease ran out at `$1`, in batches running, unpaused and inside their window;
 /// at most `$2`, the longest lapsed first.
