@@ -442,9 +442,10 @@ async fn tcp_relay(node: String) -> String {
 /// request, calls the next node as the gateway would, relays the parsed reply as JSON.
 async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
     use axum::extract::State;
+    use farmhand::gateway::upstream::node_client::NodeClient;
     use farmhand::gateway::upstream::{Timeouts, UpstreamReply, local};
     use std::sync::atomic::AtomicUsize;
-    type UpstreamState = Arc<(reqwest::Client, Vec<String>, String, AtomicUsize)>;
+    type UpstreamState = Arc<(NodeClient, Vec<String>, String, AtomicUsize)>;
     async fn forward(State(state): State<UpstreamState>, body: Bytes) -> axum::response::Response {
         use axum::response::IntoResponse;
         let (client, nodes, model, next) = &*state;
@@ -464,12 +465,7 @@ async fn upstream_proxy(nodes: Vec<String>, model: String) -> String {
             _ => axum::http::StatusCode::BAD_GATEWAY.into_response(),
         }
     }
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_nodelay(true)
-        .build()
-        .expect("upstream client");
+    let client = NodeClient::new();
     let state: UpstreamState = Arc::new((client, nodes, model, AtomicUsize::new(0)));
     serve_chat_completions(axum::routing::post(forward).with_state(state)).await
 }

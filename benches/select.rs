@@ -26,7 +26,7 @@ fn fleet() -> FleetView {
                 DrainState::Active
             },
             installed: MODELS.iter().map(|m| m.to_string()).collect(),
-            loaded: vec![MODELS[i % 3].to_string()],
+            loaded: [MODELS[i % 3].to_string()].into(),
             in_flight: (i % 4) as u32,
             parallel: 2,
             free_memory_bytes: (i as u64) << 30,

@@ -9,6 +9,7 @@ mod control_health;
 mod edge;
 mod errors;
 pub mod fleet_spend;
+mod fleet_view_cache;
 mod inflight;
 mod job_ticket;
 mod keys;
@@ -51,12 +52,12 @@ use crate::config::{FleetConfig, Node};
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::recorder::Recorder;
-use crate::router::{
-    AgentLimits, Decision, FleetView, NodeView, Overrides, Policy, RequestFeatures, SpendState, Target, select,
-};
+use crate::router::{AgentLimits, Decision, FleetView, Overrides, Policy, RequestFeatures, SpendState, Target, select};
 use crate::wire::openai::ChatCompletionRequest;
+use fleet_view_cache::FleetViewCache;
 use metrics::GatewayMetrics;
 use upstream::Timeouts;
+use upstream::node_client::NodeClient;
 use upstream::{UpstreamError, UpstreamReply};
 
 /// The longest a frontier request waits for a refresh to grow this router's lease of the budget.
@@ -73,6 +74,8 @@ pub struct Gateway {
     control: watch::Receiver<Arc<ControlSnapshot>>,
     /// Requests in flight per node.
     pub in_flight: InFlight,
+    /// Model lists shared between decisions until telemetry changes them.
+    fleet_views: FleetViewCache,
     recorder: Recorder,
     spend: SpendTracker,
     /// Per-agent request, token and concurrency counters.
@@ -81,6 +84,8 @@ pub struct Gateway {
     agent_limits: HashMap<String, AgentLimits>,
     keys: AgentKeys,
     client: reqwest::Client,
+    /// The lean HTTP/1.1 client for calls to the nodes.
+    node_client: NodeClient,
     metrics: GatewayMetrics,
     timeouts: Timeouts,
     overrides: Mutex<ParsedOverrides>,
@@ -173,10 +178,12 @@ impl Gateway {
             fleet: sources.fleet,
             control: sources.control,
             in_flight,
+            fleet_views: FleetViewCache::default(),
             recorder: sources.recorder,
             spend: SpendTracker::default(),
             keys: sources.keys,
             client,
+            node_client: NodeClient::new(),
             metrics: GatewayMetrics::default(),
             timeouts,
             overrides: Mutex::default(),
@@ -344,23 +351,7 @@ impl Gateway {
 
     /// What placement sees now: telemetry, drain states and the router's in-flight counts.
     pub fn fleet_view(&self, control: &ControlSnapshot) -> FleetView {
-        let snapshot = self.fleet.borrow();
-        FleetView {
-            nodes: snapshot
-                .nodes
-                .iter()
-                .map(|n| NodeView {
-                    name: n.name.as_str().into(),
-                    health: n.health,
-                    drain: control.node_state(&n.name),
-                    installed: n.installed.iter().map(|m| m.name.clone()).collect(),
-                    loaded: n.loaded.iter().map(|m| m.name.clone()).collect(),
-                    in_flight: self.in_flight.get(&n.name),
-                    parallel: n.parallel,
-                    free_memory_bytes: n.free_memory_bytes(),
-                })
-                .collect(),
-        }
+        self.fleet_views.view(&self.fleet.borrow(), control, &self.in_flight)
     }
 
     /// Calls one plan target; `retrying` hears of each failed frontier attempt that is retried.
@@ -377,7 +368,7 @@ impl Gateway {
                         "node {node} is not in the fleet config"
                     )));
                 };
-                upstream::local::call(&self.client, &node.ollama_url, model, request, self.timeouts).await
+                upstream::local::call(&self.node_client, &node.ollama_url, model, request, self.timeouts).await
             }
             Target::Frontier { provider, model } => {
                 let Some(config) = self.config.frontier.providers.get(&**provider) else {

@@ -68,7 +68,7 @@ impl Gateway {
         };
         let timeout = Duration::from_millis(self.config.policy.review_timeout_ms);
         let _slot = self.in_flight.enter(&name);
-        let call = upstream::local::call(&self.client, &url, model, &request, self.timeouts);
+        let call = upstream::local::call(&self.node_client, &url, model, &request, self.timeouts);
         let reply = match tokio::time::timeout(timeout, call).await {
             Err(_) => return Err(NotCleared::Late),
             Ok(Err(_)) => return Err(NotCleared::Failed),

@@ -4,56 +4,44 @@
 //! the agent sent them. [`select`](crate::router::select) never places a request on a node whose
 //! model lacks what it needs, or that Ollama could not carry ([`crate::router::OllamaGap`]).
 
+use super::frontier::http;
+use super::node_client::NodeClient;
 use super::{Timeouts, UpstreamError, UpstreamReply};
 use crate::wire::openai::{ChatCompletionRequest, ErrorEnvelope, StreamOptions};
 
 /// Sends `request` to the node at `base_url` as `model`. Streams ask for usage so it is always known.
 pub async fn call(
-    client: &reqwest::Client,
+    client: &NodeClient,
     base_url: &str,
     model: &str,
     request: &ChatCompletionRequest,
     timeouts: Timeouts,
 ) -> Result<UpstreamReply, UpstreamError> {
     let body = node_body(request, model);
-    let send = client
-        .post(format!("{base_url}/v1/chat/completions"))
-        .json(&body)
-        .send();
-    let response = match tokio::time::timeout(timeouts.first_byte, send).await {
-        Err(_) => {
-            return Err(UpstreamError::timeout(format!(
-                "no answer within {}s",
-                timeouts.first_byte.as_secs()
-            )));
-        }
-        Ok(Err(err)) => return Err(UpstreamError::from_reqwest(&err)),
-        Ok(Ok(response)) => response,
-    };
-    let status = response.status();
-    if !status.is_success() {
-        let retry_after = super::frontier::http::retry_after(response.headers(), std::time::SystemTime::now());
-        let text = tokio::time::timeout(timeouts.idle, response.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let detail = serde_json::from_str::<ErrorEnvelope>(&text)
+    let json = serde_json::to_vec(&body)
+        .map_err(|e| UpstreamError::malformed(format!("the request cannot be written for the node: {e}")))?;
+    let url = format!("{base_url}/v1/chat/completions");
+    let response = client.post_json(&url, json, timeouts.first_byte).await?;
+    if !response.status.is_success() {
+        let retry_after = http::retry_after(&response.headers, std::time::SystemTime::now());
+        let text = http::read_error_body(response.body, timeouts.idle).await;
+        let detail = serde_json::from_slice::<ErrorEnvelope>(&text)
             .map(|e| e.error.message)
             .unwrap_or_default();
+        let status = response.status.as_u16();
         return Err(UpstreamError::status(
-            status.as_u16(),
+            status,
             retry_after,
-            format!("node answered {} ({})", status.as_u16(), node_error_kind(&detail)),
+            format!("node answered {status} ({})", node_error_kind(&detail)),
         ));
     }
     if body.is_stream() {
         let decoder = super::frontier::openai::OpenAiStream::default();
-        return super::frontier::stream::relay("node", response, decoder, timeouts)
+        return super::frontier::stream::relay("node", response.body, decoder, timeouts)
             .await
             .map(UpstreamReply::Stream);
     }
-    super::frontier::http::read_completion("node", response, timeouts.idle).await
+    http::read_completion("node", response.body, timeouts.idle).await
 }
 
 /// The body a node gets: the agent's request for `model`, with what Ollama reads differently

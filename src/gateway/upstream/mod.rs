@@ -4,8 +4,10 @@
 //! code path for relaying, usage accounting and recording. A failure *before the first byte*
 //! reaches the agent is retryable on the next plan step; a failure mid-stream is not.
 
+pub mod body_stream;
 pub mod frontier;
 pub mod local;
+pub mod node_client;
 pub mod openai_sse;
 
 use std::pin::Pin;
@@ -77,6 +79,11 @@ impl UpstreamError {
     /// A failure with no HTTP answer that fits no narrower kind (a reset, a cut stream).
     pub fn transport(message: impl Into<String>) -> Self {
         Self::without_status(AttemptOutcome::Transport, message)
+    }
+
+    /// No connection to the upstream (refused, unreachable, or not within the connect timeout).
+    pub fn connect(message: impl Into<String>) -> Self {
+        Self::without_status(AttemptOutcome::Connect, message)
     }
 
     /// No answer within one of the router's timeouts.

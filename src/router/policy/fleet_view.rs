@@ -6,6 +6,9 @@ use std::sync::Arc;
 use crate::domain::DrainState;
 use crate::fleet::Health;
 
+/// A node's model names, shared between decisions until telemetry changes them.
+pub type ModelNames = Arc<[String]>;
+
 /// One node at the moment of the decision.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeView {
@@ -16,9 +19,9 @@ pub struct NodeView {
     /// Operator drain state.
     pub drain: DrainState,
     /// Models present on disk (`/api/tags`).
-    pub installed: Vec<String>,
+    pub installed: ModelNames,
     /// Models loaded in memory (`/api/ps`).
-    pub loaded: Vec<String>,
+    pub loaded: ModelNames,
     /// Requests the router has in flight on the node.
     pub in_flight: u32,
     /// Requests the node serves at once (`OLLAMA_NUM_PARALLEL`); 0 is read as 1.
@@ -66,8 +69,8 @@ mod tests {
     #[test]
     fn nodes_answer_for_installed_and_loaded_models() {
         let node = NodeView {
-            installed: vec!["llama3.1:8b".into(), "mistral:latest".into()],
-            loaded: vec!["mistral:latest".into()],
+            installed: ["llama3.1:8b".to_string(), "mistral:latest".to_string()].into(),
+            loaded: ["mistral:latest".to_string()].into(),
             ..NodeView::default()
         };
         assert!(node.has_installed("mistral") && node.has_loaded("mistral") && node.has_installed("llama3.1:8b"));

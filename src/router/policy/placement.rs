@@ -70,7 +70,7 @@ mod tests {
         NodeView {
             name: name.into(),
             health: Health::Up,
-            installed: vec![MODEL.into()],
+            installed: [MODEL.to_string()].into(),
             parallel: 1,
             free_memory_bytes: 8 << 30,
             ..NodeView::default()
@@ -98,7 +98,7 @@ mod tests {
                     ..node("mini-02")
                 },
                 NodeView {
-                    installed: vec!["llama3.1:8b".into()],
+                    installed: ["llama3.1:8b".to_string()].into(),
                     ..node("mini-03")
                 },
                 node("mini-04"),
@@ -155,7 +155,7 @@ mod tests {
                 node("mini-02"),
                 node("mini-01"),
                 NodeView {
-                    loaded: vec![MODEL.into()],
+                    loaded: [MODEL.to_string()].into(),
                     in_flight: 3,
                     ..node("mini-06")
                 },

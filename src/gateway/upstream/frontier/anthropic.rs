@@ -3,7 +3,7 @@
 
 use super::translate::{self, AnthropicStream};
 use super::{ApiKey, http, stream};
-use crate::gateway::upstream::{Timeouts, UpstreamError, UpstreamReply};
+use crate::gateway::upstream::{Timeouts, UpstreamError, UpstreamReply, body_stream};
 use crate::wire::anthropic::{API_VERSION, MessageResponse};
 use crate::wire::openai::ChatCompletionRequest;
 
@@ -34,7 +34,7 @@ pub(super) async fn call(
     if request.is_stream() {
         let chunks = stream::relay(
             provider_name,
-            response,
+            body_stream::from_reqwest(response),
             AnthropicStream::new(created, translation.json_tool),
             timeouts,
         )

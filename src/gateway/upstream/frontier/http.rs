@@ -7,6 +7,7 @@ use futures::StreamExt;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
+use crate::gateway::upstream::body_stream::{self, ByteStream};
 use crate::gateway::upstream::error_token;
 use crate::gateway::upstream::openai_sse::token_usage;
 use crate::gateway::upstream::{UpstreamError, UpstreamReply};
@@ -32,41 +33,45 @@ pub(crate) async fn send(
     }
 }
 
-/// Reads a body of at most `limit` bytes (`truncate`: keep the start; else fail), with at most
+/// Reads a body of at most `limit` bytes (`keep_start`: keep the start; else fail), with at most
 /// `idle` between two reads.
-async fn read_body(
-    response: reqwest::Response,
+pub(crate) async fn read_body(
+    mut body: ByteStream,
     idle: Duration,
     limit: usize,
     keep_start: bool,
 ) -> Result<Vec<u8>, UpstreamError> {
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
+    let mut read = Vec::new();
     loop {
-        match tokio::time::timeout(idle, stream.next()).await {
+        match tokio::time::timeout(idle, body.next()).await {
             Err(_) => {
                 return Err(UpstreamError::timeout(format!(
                     "answer stalled for {} ms",
                     idle.as_millis()
                 )));
             }
-            Ok(None) => return Ok(body),
-            Ok(Some(Err(e))) => return Err(UpstreamError::from_reqwest(&e)),
+            Ok(None) => return Ok(read),
+            Ok(Some(Err(e))) => return Err(e),
             Ok(Some(Ok(bytes))) => {
-                if body.len() + bytes.len() > limit {
+                if read.len() + bytes.len() > limit {
                     if keep_start {
-                        body.extend_from_slice(&bytes[..limit - body.len()]);
-                        return Ok(body);
+                        read.extend_from_slice(&bytes[..limit - read.len()]);
+                        return Ok(read);
                     }
                     return Err(UpstreamError::malformed(format!(
                         "answer larger than {} MiB",
                         limit >> 20
                     )));
                 }
-                body.extend_from_slice(&bytes);
+                read.extend_from_slice(&bytes);
             }
         }
     }
+}
+
+/// Reads the start of an error body: enough to name the error, never more.
+pub(crate) async fn read_error_body(body: ByteStream, idle: Duration) -> Vec<u8> {
+    read_body(body, idle, MAX_ERROR_BYTES, true).await.unwrap_or_default()
 }
 
 /// Reads and parses a whole JSON reply; anything unreadable is a "malformed answer".
@@ -75,7 +80,7 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     response: reqwest::Response,
     idle: Duration,
 ) -> Result<T, UpstreamError> {
-    let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
+    let body = read_body(body_stream::from_reqwest(response), idle, MAX_REPLY_BYTES, false).await?;
     serde_json::from_slice(&body).map_err(|_| malformed(provider_name))
 }
 
@@ -83,10 +88,10 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
 /// they came, so every field the upstream sent reaches the agent.
 pub(crate) async fn read_completion(
     upstream_name: &str,
-    response: reqwest::Response,
+    body: ByteStream,
     idle: Duration,
 ) -> Result<UpstreamReply, UpstreamError> {
-    let body = read_body(response, idle, MAX_REPLY_BYTES, false).await?;
+    let body = read_body(body, idle, MAX_REPLY_BYTES, false).await?;
     let envelope: CompletionEnvelope = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
     if envelope.choices.is_empty() {
         return Err(UpstreamError {
@@ -108,9 +113,7 @@ fn malformed(upstream_name: &str) -> UpstreamError {
 pub(crate) async fn status_error(provider_name: &str, response: reqwest::Response, idle: Duration) -> UpstreamError {
     let status = response.status();
     let retry_after = retry_after(response.headers(), SystemTime::now());
-    let body = read_body(response, idle, MAX_ERROR_BYTES, true)
-        .await
-        .unwrap_or_default();
+    let body = read_error_body(body_stream::from_reqwest(response), idle).await;
     UpstreamError::status(
         status.as_u16(),
         retry_after,

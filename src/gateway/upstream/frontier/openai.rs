@@ -7,7 +7,7 @@ use super::stream::{Decoder, StreamFailure};
 use super::{ApiKey, http, stream};
 use crate::gateway::upstream::error_token;
 use crate::gateway::upstream::openai_sse::token_usage;
-use crate::gateway::upstream::{StreamItem, Timeouts, UpstreamError, UpstreamReply};
+use crate::gateway::upstream::{StreamItem, Timeouts, UpstreamError, UpstreamReply, body_stream};
 use crate::wire::openai::{ChatCompletionChunk, ChatCompletionRequest, StreamOptions};
 use crate::wire::sse::SseEvent;
 
@@ -34,10 +34,16 @@ pub(super) async fn call(
         return Err(http::status_error(provider_name, response, timeouts.idle).await);
     }
     if request.is_stream() {
-        let chunks = stream::relay(provider_name, response, OpenAiStream::default(), timeouts).await?;
+        let chunks = stream::relay(
+            provider_name,
+            body_stream::from_reqwest(response),
+            OpenAiStream::default(),
+            timeouts,
+        )
+        .await?;
         return Ok(UpstreamReply::Stream(chunks));
     }
-    http::read_completion(provider_name, response, timeouts.idle).await
+    http::read_completion(provider_name, body_stream::from_reqwest(response), timeouts.idle).await
 }
 
 /// The body sent: the agent's request for `model`, with usage always streamed and the output cap

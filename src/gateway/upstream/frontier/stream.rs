@@ -2,13 +2,12 @@
 //! and hands each event to a provider's pure [`Decoder`].
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 
-use crate::gateway::upstream::{ChunkStream, MidStreamError, StreamItem, Timeouts, UpstreamError, describe};
+use crate::gateway::upstream::body_stream::ByteStream;
+use crate::gateway::upstream::{ChunkStream, MidStreamError, StreamItem, Timeouts, UpstreamError};
 use crate::wire::sse::{SseEvent, SseParser};
 
 /// Why a stream failed, with the HTTP status the failure stands for when the provider says.
@@ -39,8 +38,6 @@ pub trait Decoder: Send + 'static {
     /// The failure of a body that ended before the end marker.
     fn truncated(&self) -> StreamFailure;
 }
-
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 struct Reader<D> {
     body: ByteStream,
@@ -75,7 +72,7 @@ impl<D: Decoder> Reader<D> {
                         self.idle.as_millis()
                     )));
                 }
-                Ok(Some(Err(e))) => return self.fail(StreamFailure::new(format!("stream cut off ({})", describe(&e)))),
+                Ok(Some(Err(e))) => return self.fail(StreamFailure::new(format!("stream cut off ({})", e.message))),
                 Ok(None) => {
                     let failure = self.decoder.truncated();
                     return self.fail(failure);
@@ -113,19 +110,19 @@ impl<D: Decoder> Reader<D> {
     }
 }
 
-/// Reads `response` as SSE through `decoder`. Waits for the first chunk (up to
+/// Reads `body` as SSE through `decoder`. Waits for the first chunk (up to
 /// `timeouts.first_byte`: providers may send headers before the model starts), so that a
 /// provider failing before it (an `error` event right after the 200, a cut connection) is still
 /// an [`UpstreamError`] the gateway can fall back from; later failures end the stream with a
 /// [`MidStreamError`].
 pub(crate) async fn relay<D: Decoder>(
     provider_name: &str,
-    response: reqwest::Response,
+    body: ByteStream,
     decoder: D,
     timeouts: Timeouts,
 ) -> Result<ChunkStream, UpstreamError> {
     let mut reader = Reader {
-        body: Box::pin(response.bytes_stream()),
+        body,
         parser: SseParser::new(),
         decoder,
         idle: timeouts.first_byte,

@@ -27,6 +27,11 @@ fn node(name: &str, models: &[&str]) -> NodeView {
     }
 }
 
+/// Puts `model` on `node`'s disk as well.
+fn install(node: &mut NodeView, model: &str) {
+    node.installed = node.installed.iter().cloned().chain([model.to_string()]).collect();
+}
+
 /// mini-01 and mini-02 carry every default model; mini-03 only the routine one.
 fn fleet() -> FleetView {
     let all = ["llama3.1:8b", "qwen3:14b", "qwen3:32b"];
@@ -356,7 +361,7 @@ fn requests_go_only_to_local_models_that_can_serve_them() {
     assert_eq!(&*d.local_model, "llama3.1:8b");
 
     let mut fleet = fleet();
-    fleet.nodes[0].installed.push("phi4:14b".into());
+    install(&mut fleet.nodes[0], "phi4:14b");
     let pinned = overrides(&[("class.routine.model", "phi4:14b")]);
     let d = run(
         &needing(DeclaredClass::Routine, Capability::Tools),
@@ -388,7 +393,7 @@ fn a_model_on_the_farm_that_can_serve_stands_in_for_one_that_cannot() {
     let mut image = needing(DeclaredClass::Routine, Capability::Vision);
     image.unscannable = Some(Unscannable::ImageUrl);
     let mut farm = fleet();
-    farm.nodes[1].installed.push("qwen3-vl:8b".into());
+    install(&mut farm.nodes[1], "qwen3-vl:8b");
     let d = run(&image, &Overrides::none(3), &farm, 0.0);
     assert_eq!(d.class, TaskClass::Sensitive, "an image stays on the farm");
     assert_eq!(&*d.local_model, "qwen3-vl:8b");
