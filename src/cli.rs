@@ -1,13 +1,17 @@
 //! The command line: one subcommand per role, each handed to its module.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use crate::agent::AgentArgs;
 use crate::config::FleetConfig;
+use crate::console::ConsoleArgs;
+use crate::demo::DemoArgs;
+use crate::gateway::RouterArgs;
 use crate::logging::LogTarget;
+use crate::sim::SimArgs;
 
 /// farmhand: route LLM work across a farm of Ollama nodes and frontier APIs, and watch it live.
 #[derive(Debug, Parser)]
@@ -66,41 +70,6 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
-/// Options of `farmhand console`.
-#[derive(Debug, Clone, Args)]
-pub struct ConsoleArgs {
-    /// Change nothing: the console's actions are not available.
-    #[arg(long)]
-    pub read_only: bool,
-    /// Colour theme: dark, light, high-contrast, or a file NAME.toml in the user theme folder.
-    #[arg(long, value_name = "NAME")]
-    pub theme: Option<String>,
-    /// Folder for log files while the console owns the terminal.
-    #[arg(long, value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
-}
-
-/// Options of `farmhand demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// Run without the console and print a summary at the end.
-    #[arg(long)]
-    pub headless: bool,
-    /// How long a headless run lasts.
-    #[arg(long, default_value_t = 30, requires = "headless", value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub seconds: u64,
-    /// Colour theme of the console: dark, light, high-contrast, or a user theme.
-    #[arg(long, value_name = "NAME")]
-    pub theme: Option<String>,
-    /// Folder for log files.
-    #[arg(long, value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
-    /// Write the demo farm's fleet.toml here (its nodes and store), so `farmhand node …`,
-    /// `policy …` and a second console can act on the running demo with `--config FILE`.
-    #[arg(long, value_name = "FILE")]
-    pub write_config: Option<PathBuf>,
-}
-
 /// Where logs go while a terminal UI owns the screen: `$XDG_STATE_HOME/farmhand`, else
 /// `~/.local/state/farmhand`, else a `farmhand` folder in the temporary directory.
 pub fn default_log_dir() -> PathBuf {
@@ -109,61 +78,6 @@ pub fn default_log_dir() -> PathBuf {
         .or_else(|| non_empty("HOME").map(|home| home.join(".local").join("state")))
         .unwrap_or_else(std::env::temp_dir)
         .join("farmhand")
-}
-
-/// Options of `farmhand sim`.
-#[derive(Debug, Clone, Args)]
-pub struct SimArgs {
-    /// Number of nodes (`mini-01`, `mini-02`, …).
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub nodes: u16,
-    /// Port of the first node; node i listens on base-port + i - 1.
-    #[arg(long, default_value_t = 21434)]
-    pub base_port: u16,
-    /// Port of the frontier simulator and the sim's admin API.
-    #[arg(long, default_value_t = 21400)]
-    pub frontier_port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: IpAddr,
-    /// Write a fleet.toml for this simulated farm and keep serving.
-    #[arg(long, value_name = "FILE")]
-    pub write_config: Option<PathBuf>,
-    /// Tokens per second each node generates per request.
-    #[arg(long, default_value_t = 40.0)]
-    pub tokens_per_sec: f64,
-    /// Multiplies every simulated delay (cold loads, pulls, generation); 0.1 is ten times faster.
-    #[arg(long, default_value_t = 1.0)]
-    pub time_scale: f64,
-    /// Requests a node queues beyond its parallel slots before answering 503.
-    #[arg(long, default_value_t = 8)]
-    pub max_queue: u32,
-    /// Fault to start with: `NODE=KIND` or `frontier=KIND`; KIND is down, slow, error500, 429, 529, drop, garbage or hang.
-    #[arg(long = "fault", value_name = "TARGET=KIND")]
-    pub faults: Vec<String>,
-    /// Seed for generated text and timings.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-}
-
-/// Options of `farmhand router`.
-#[derive(Debug, Clone, Args)]
-pub struct RouterArgs {
-    /// Address to listen on (overrides `router.listen`).
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
-}
-
-/// Options of `farmhand agent`.
-#[derive(Debug, Clone, Args)]
-pub struct AgentArgs {
-    /// Address to serve `/v1/metrics` and `/metrics` on: loopback unless told otherwise; on a
-    /// node, its tailnet address (`--listen "$(tailscale ip -4):9464"`).
-    #[arg(long, default_value = "127.0.0.1:9464")]
-    pub listen: SocketAddr,
-    /// Bearer token callers must present (prefer the environment variable: arguments show in `ps`).
-    #[arg(long, env = "FARMHAND_AGENT_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
 }
 
 impl Cli {

@@ -3,6 +3,7 @@
 //! `GET /v1/metrics` (JSON, [`AgentMetrics`]) and `GET /metrics` (Prometheus text), sampled once
 //! a second on a blocking thread so a request never waits on syscalls.
 
+mod args;
 mod sampler;
 mod server;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
+pub use args::AgentArgs;
 pub use sampler::Sampler;
 pub use server::router;
 
@@ -20,7 +22,7 @@ use crate::wire::AgentMetrics;
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Serves the agent until Ctrl-C.
-pub async fn run(args: crate::cli::AgentArgs) -> anyhow::Result<()> {
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let token = args.token.filter(|t| !t.is_empty());
     if token.is_none() {
         tracing::warn!(

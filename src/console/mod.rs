@@ -7,6 +7,7 @@
 
 pub mod actions;
 mod app;
+mod args;
 pub mod backoff;
 pub mod command;
 pub mod event;
@@ -27,6 +28,7 @@ pub mod views;
 use chrono::Utc;
 
 pub use app::run;
+pub use args::ConsoleArgs;
 pub use sources::Sources;
 pub use state::State;
 pub use theme::Theme;

@@ -3,9 +3,12 @@
 //! calling it over HTTP, a bulk agent whose batch of tickets drains through the idle slots, and
 //! the console on top, or, headless, a summary at the end.
 
+mod args;
 pub mod batch;
 pub mod summary;
 pub mod traffic;
+
+pub use args::DemoArgs;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! APIs behind it. It gathers the inputs of [`crate::router::select`] (fleet view, live control,
 //! today's spend), walks the decision's plan, relays the answer and records the decision.
 
+mod args;
 mod batch_api;
 mod body;
 mod chat;
@@ -33,6 +34,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+pub use args::RouterArgs;
 pub use batch_api::BatchBackend;
 pub use chat::{
     AGENT_HEADER, DATA_CLASS_HEADER, NO_BATCH_CAPACITY, Origin, ParsedRequest, TASK_CLASS_HEADER, parse_request,

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +15,15 @@ use crate::sim::faults::{FaultError, FaultKind};
 use crate::sim::frontier::FrontierState;
 use crate::sim::node::NodeRuntime;
 use crate::sim::respond;
+
+/// The admin API's routes, served beside the simulated frontier.
+pub(crate) fn routes() -> Router<Arc<FrontierState>> {
+    Router::new()
+        .route("/_sim/faults", get(faults).post(set_fault))
+        .route("/_sim/nodes", get(nodes))
+        .route("/_sim/frontier/log", get(log))
+        .route("/_sim/frontier/seen", post(seen))
+}
 
 /// One active fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,11 +123,11 @@ fn active(state: &FrontierState) -> serde_json::Value {
     serde_json::json!({ "faults": faults })
 }
 
-pub(crate) async fn faults(State(state): State<Arc<FrontierState>>) -> Response {
+async fn faults(State(state): State<Arc<FrontierState>>) -> Response {
     respond::json(StatusCode::OK, &active(&state))
 }
 
-pub(crate) async fn set_fault(State(state): State<Arc<FrontierState>>, body: Bytes) -> Response {
+async fn set_fault(State(state): State<Arc<FrontierState>>, body: Bytes) -> Response {
     let change: FaultChange = match respond::parse_body(&body) {
         Ok(change) => change,
         Err(message) => return respond::ollama_error(StatusCode::BAD_REQUEST, message),
@@ -138,12 +149,12 @@ pub(crate) async fn set_fault(State(state): State<Arc<FrontierState>>, body: Byt
     }
 }
 
-pub(crate) async fn nodes(State(state): State<Arc<FrontierState>>) -> Response {
+async fn nodes(State(state): State<Arc<FrontierState>>) -> Response {
     let nodes: Vec<NodeSummary> = state.nodes.iter().map(|n| summarize(n)).collect();
     respond::json(StatusCode::OK, &serde_json::json!({ "nodes": nodes }))
 }
 
-pub(crate) async fn log(State(state): State<Arc<FrontierState>>) -> Response {
+async fn log(State(state): State<Arc<FrontierState>>) -> Response {
     let requests = state.with_log(|log| log.entries());
     respond::json(StatusCode::OK, &serde_json::json!({ "requests": requests }))
 }
@@ -151,7 +162,7 @@ pub(crate) async fn log(State(state): State<Arc<FrontierState>>) -> Response {
 /// `POST /_sim/frontier/seen`: body `{"text": "..."}` (or the raw text) → `{"seen": bool}`: whether
 /// a message with exactly this text arrived; with `"within": true`, whether any string of any
 /// request body contained it.
-pub(crate) async fn seen(State(state): State<Arc<FrontierState>>, body: Bytes) -> Response {
+async fn seen(State(state): State<Arc<FrontierState>>, body: Bytes) -> Response {
     #[derive(Deserialize)]
     struct Probe {
         text: String,

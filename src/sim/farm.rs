@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{FleetConfig, NodeConfig, PullTransport};
 use crate::sim::Pace;
-use crate::sim::admin::{NodeSummary, summarize};
+use crate::sim::admin::{self, NodeSummary, summarize};
 use crate::sim::catalogue::{node_spec, splitmix};
 use crate::sim::faults::{FRONTIER, FaultBoard, FaultError, FaultKind, parse_fault_flag};
 use crate::sim::frontier::log::{FrontierLog, FrontierRequest};
@@ -69,7 +69,7 @@ impl SimOptions {
     }
 
     /// The options of `farmhand sim`.
-    pub fn from_args(args: &crate::cli::SimArgs) -> Result<Self, SimError> {
+    pub fn from_args(args: &super::SimArgs) -> Result<Self, SimError> {
         let faults = args
             .faults
             .iter()
@@ -224,7 +224,7 @@ impl SimFarm {
         };
         tasks.push(tokio::spawn(listener::serve(
             frontier_listener,
-            frontier::router(frontier.clone()),
+            frontier::routes().merge(admin::routes()).with_state(frontier.clone()),
             controls,
         )));
         Ok(SimFarm {

@@ -7,6 +7,7 @@
 //! runs it all in-process (tests, benches, `farmhand demo`); [`run`] is `farmhand sim`.
 
 pub(crate) mod admin;
+mod args;
 pub mod catalogue;
 mod farm;
 pub mod faults;
@@ -21,6 +22,7 @@ pub mod text;
 use std::time::Duration;
 
 pub use admin::{ActiveFault, LoadedSummary, NodeSummary};
+pub use args::SimArgs;
 pub use farm::{SimError, SimFarm, SimOptions};
 pub use faults::{FRONTIER, FaultKind};
 pub use frontier::log::{FrontierRequest, LOG_CAPACITY};
@@ -58,7 +60,7 @@ pub(crate) async fn sleep_until(deadline: std::time::Instant) {
 }
 
 /// `farmhand sim`: serves the farm until Ctrl-C.
-pub async fn run(args: crate::cli::SimArgs) -> anyhow::Result<()> {
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let options = SimOptions::from_args(&args)?;
     let farm = SimFarm::start(options).await?;
     for line in farm.describe() {

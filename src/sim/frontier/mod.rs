@@ -1,4 +1,5 @@
-//! The simulated frontier: Anthropic Messages and OpenAI Chat Completions on one port, plus the sim's admin API.
+//! The simulated frontier: Anthropic Messages and OpenAI Chat Completions, served on one port
+//! beside the sim's admin API (the farm puts the two together).
 
 mod anthropic;
 pub mod log;
@@ -13,14 +14,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::post;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::sim::Pace;
-use crate::sim::admin;
 use crate::sim::catalogue::splitmix;
 use crate::sim::faults::{FRONTIER, FaultBoard, FaultKind};
 use crate::sim::listener::Refuse;
@@ -176,16 +176,11 @@ pub(crate) fn random_id(len: usize) -> String {
         .collect()
 }
 
-/// The frontier's routes and the admin API.
-pub(crate) fn router(state: Arc<FrontierState>) -> Router {
+/// The providers' routes: Anthropic Messages and OpenAI Chat Completions.
+pub(crate) fn routes() -> Router<Arc<FrontierState>> {
     Router::new()
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/_sim/faults", get(admin::faults).post(admin::set_fault))
-        .route("/_sim/nodes", get(admin::nodes))
-        .route("/_sim/frontier/log", get(admin::log))
-        .route("/_sim/frontier/seen", post(admin::seen))
-        .with_state(state)
 }
 
 /// With the frontier `down`, provider requests get their connection closed; the admin API stays up.
