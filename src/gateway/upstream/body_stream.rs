@@ -26,13 +26,15 @@ pub fn from_hyper(body: hyper::body::Incoming) -> ByteStream {
 }
 
 /// A hyper error, short and without addresses.
-fn hyper_reason(err: &hyper::Error) -> &'static str {
+pub(super) fn hyper_reason(err: &hyper::Error) -> &'static str {
     if err.is_incomplete_message() {
         "connection closed before the answer was complete"
     } else if err.is_timeout() {
         "timed out"
     } else if err.is_parse() {
         "malformed answer"
+    } else if err.is_canceled() {
+        "request canceled"
     } else {
         "connection error"
     }

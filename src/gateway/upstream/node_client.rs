@@ -93,10 +93,7 @@ impl NodeClient {
 /// Why a request failed after connecting, short and without addresses.
 fn request_failure(err: &hyper_util::client::legacy::Error) -> &'static str {
     use std::error::Error as _;
-    match err.source().and_then(|s| s.downcast_ref::<hyper::Error>()) {
-        Some(e) if e.is_incomplete_message() => "closed before answering",
-        Some(e) if e.is_parse() => "malformed answer",
-        Some(e) if e.is_canceled() => "request canceled",
-        _ => "connection error",
-    }
+    err.source()
+        .and_then(|s| s.downcast_ref::<hyper::Error>())
+        .map_or("connection error", body_stream::hyper_reason)
 }

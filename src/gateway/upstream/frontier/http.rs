@@ -35,7 +35,7 @@ pub(crate) async fn send(
 
 /// Reads a body of at most `limit` bytes (`keep_start`: keep the start; else fail), with at most
 /// `idle` between two reads.
-pub(crate) async fn read_body(
+async fn read_body(
     mut body: ByteStream,
     idle: Duration,
     limit: usize,
