@@ -158,18 +158,25 @@ fn node_name(i: usize) -> String {
     format!("mini-{i:02}")
 }
 
-/// Random faults, overrides, drains and spend for a round; returns whether unscannable content may leave.
 /// Rounds at the start of a run in which no spend is added (the budget can still run out).
 const FRESH_BUDGET_ROUNDS: i64 = 5;
+/// Every this many rounds, one runs with the frontier open: no frontier fault, kill switch off and
+/// a budget above today's spend. Random faults alone can keep it closed for a whole run, and then
+/// the property says nothing about what happens when leaving is possible.
+const OPEN_FRONTIER_EVERY: i64 = 3;
+
+/// Random faults, overrides, drains and spend for a round; returns whether unscannable content may leave.
 
 fn set_up_round(stack: &Stack, control: &watch::Sender<Arc<ControlSnapshot>>, rng: &mut StdRng, version: i64) -> bool {
     for i in 1..=NODES {
         let fault = rng.random_bool(0.3).then(|| *NODE_FAULTS.choose(rng).expect("faults"));
         stack.farm.set_fault(&node_name(i), fault).expect("node fault set");
     }
+    let open_frontier = version % OPEN_FRONTIER_EVERY == 0;
     let fault = rng
         .random_bool(0.3)
-        .then(|| *FRONTIER_FAULTS.choose(rng).expect("faults"));
+        .then(|| *FRONTIER_FAULTS.choose(rng).expect("faults"))
+        .filter(|_| !open_frontier);
     stack.farm.set_fault("frontier", fault).expect("frontier fault set");
 
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -180,6 +187,12 @@ fn set_up_round(stack: &Stack, control: &watch::Sender<Arc<ControlSnapshot>>, rn
             unscannable_leaves = value == "frontier";
         }
         rows.push((key, value));
+    }
+    if open_frontier {
+        rows.retain(|(key, _)| key != "frontier.kill_switch" && key != "budget.daily_usd");
+        let spent = stack.gateway.spend().state(chrono::Utc::now()).frontier_usd_today;
+        rows.push(("frontier.kill_switch".into(), "off".into()));
+        rows.push(("budget.daily_usd".into(), format!("{:.2}", spent + 1000.0)));
     }
     let mut node_states: HashMap<String, DrainState> = HashMap::new();
     for i in 1..=NODES {
