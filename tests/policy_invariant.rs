@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use farmhand::config::CapabilityTable;
 use farmhand::config::{OverBudget, UnscannableRoute};
 use farmhand::domain::Capability;
-use farmhand::domain::{DeclaredClass, DrainState, Endpoint, Fallback, TaskClass};
+use farmhand::domain::{DeclaredClass, DrainState, Endpoint, Fallback, MemoryPressure, TaskClass};
 use farmhand::fleet::Health;
 use farmhand::router::{
     ClassModels, ClassTarget, DataClass, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes,
@@ -159,9 +159,10 @@ fn node() -> impl Strategy<Value = NodeView> {
         0u32..6,
         0u32..4,
         0u64..(64 << 30),
+        one_of(MemoryPressure::ALL),
     )
         .prop_map(
-            |(health, drain, installed, loaded, in_flight, parallel, free_memory_bytes)| {
+            |(health, drain, installed, loaded, in_flight, parallel, free_memory_bytes, pressure)| {
                 let pick = |mask: Vec<bool>| {
                     MODELS
                         .iter()
@@ -179,6 +180,7 @@ fn node() -> impl Strategy<Value = NodeView> {
                     in_flight,
                     parallel,
                     free_memory_bytes,
+                    pressure,
                 }
             },
         )
@@ -314,6 +316,7 @@ fn eligible(node: &NodeView, model: &str, overrides: &Overrides) -> bool {
         && node.drain == DrainState::Active
         && !overrides.is_excluded(&node.name)
         && node.has_installed(model)
+        && (node.pressure < MemoryPressure::Critical || node.has_loaded(model))
 }
 
 fn has_frontier(decision: &Decision) -> bool {
@@ -450,6 +453,16 @@ proptest! {
                 }
             }
         }
+        // Calmer nodes come first: a node under memory pressure only after its calmer peers.
+        let pressures: Vec<MemoryPressure> = decision
+            .plan()
+            .iter()
+            .filter_map(|s| match &s.target {
+                Target::Local { node, .. } => fleet.nodes.iter().find(|n| n.name == *node).map(|n| n.pressure),
+                Target::Frontier { .. } => None,
+            })
+            .collect();
+        prop_assert!(pressures.is_sorted(), "pressure order {:?}", pressures);
         let tier = eligible_nodes.iter().filter(|n| !any_up || n.health == Health::Up).count();
         prop_assert!(locals == 0 || locals == tier, "{locals} local steps for {tier} eligible nodes");
 

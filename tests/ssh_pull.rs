@@ -23,6 +23,8 @@ fn target(sshd: &Sshd, known_hosts: &Path, key: &Path, accept_new: bool) -> SshT
         parallel: 1,
         pull: PullTransport::Ssh,
         agent_token: None,
+        metrics: farmhand::config::MetricsSource::Agent,
+        macmon_url: "http://127.0.0.1:9090".into(),
     };
     let ssh = SshConfig {
         user: sshd.user().into(),

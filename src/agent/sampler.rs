@@ -60,6 +60,8 @@ impl Sampler {
             load_average: load,
             uptime_secs: System::uptime().unwrap_or(0),
             ollama,
+            pressure: super::pressure::read(),
+            power: None,
         }
     }
 }

@@ -194,6 +194,23 @@ pub struct NodeDefaults {
     /// The bearer token the farmhand agents require (their `FARMHAND_AGENT_TOKEN`), as a secret reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_token: Option<SecretRef>,
+    /// Where machine metrics come from: `agent` (the farmhand agent) or `macmon` (`macmon serve`).
+    pub metrics: MetricsSource,
+    /// `macmon serve`'s port, for nodes polled through macmon.
+    pub macmon_port: u16,
+}
+
+/// Where the poller reads a node's machine metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsSource {
+    /// The farmhand agent's `/v1/metrics`: memory, swap, CPU, load, Ollama's RSS, memory pressure,
+    /// and power where macmon runs beside it.
+    #[default]
+    Agent,
+    /// `macmon serve`'s `/json` directly, for nodes without the farmhand agent: memory, swap, CPU
+    /// use, power and temperatures, but no memory-pressure level.
+    Macmon,
 }
 
 /// How `pull` reaches a node.
@@ -233,6 +250,12 @@ pub struct NodeConfig {
     /// Overrides `node_defaults.agent_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_token: Option<SecretRef>,
+    /// Overrides `node_defaults.metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSource>,
+    /// Overrides `node_defaults.macmon_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macmon_port: Option<u16>,
 }
 
 /// A node with every default applied: what the rest of farmhand works with.
@@ -254,6 +277,10 @@ pub struct Node {
     pub pull: PullTransport,
     /// The bearer token its agent requires, as a secret reference.
     pub agent_token: Option<SecretRef>,
+    /// Where its machine metrics are read.
+    pub metrics: MetricsSource,
+    /// Base URL of `macmon serve` on it.
+    pub macmon_url: String,
 }
 
 /// SSH settings for pulls.
@@ -553,6 +580,8 @@ impl Default for NodeDefaults {
             parallel: 1,
             pull: PullTransport::Ssh,
             agent_token: None,
+            metrics: MetricsSource::Agent,
+            macmon_port: 9090,
         }
     }
 }
@@ -705,6 +734,8 @@ impl FleetConfig {
             parallel: n.parallel.unwrap_or(d.parallel).max(1),
             pull: n.pull.unwrap_or(d.pull),
             agent_token: n.agent_token.clone().or_else(|| d.agent_token.clone()),
+            metrics: n.metrics.unwrap_or(d.metrics),
+            macmon_url: format!("http://{host}:{}", n.macmon_port.unwrap_or(d.macmon_port)),
         }
     }
 

@@ -176,6 +176,8 @@ fn written_config_reads_back_identically() {
         parallel: Some(2),
         pull: Some(PullTransport::Http),
         agent_token: None,
+        metrics: None,
+        macmon_port: None,
     });
     config.frontier.providers.get_mut("openai").unwrap().api_key = None;
     assert_eq!(parse(&config.to_toml()).unwrap(), config);

@@ -15,7 +15,7 @@ pub use capability::{Capabilities, Capability};
 pub use class::{DeclaredClass, TaskClass};
 pub use decision::{DecisionRecord, Endpoint, Fallback, StoredDecision};
 pub use model_name::{MAX_MODEL_NAME, valid_model_name};
-pub use node::DrainState;
+pub use node::{DrainState, MemoryPressure};
 
 /// Error for a string that does not name a known variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
-use crate::config::Node;
+use crate::config::{MetricsSource, Node};
 use crate::wire::AgentMetrics;
+use crate::wire::macmon::MacmonSample;
 use crate::wire::ollama::{PsResponse, TagsResponse};
 
 /// How often each source is polled, and how long one poll may take.
@@ -175,6 +176,28 @@ impl NodeTask {
     }
 
     async fn poll_metrics(&mut self) {
+        match self.node.metrics {
+            MetricsSource::Agent => self.poll_agent().await,
+            MetricsSource::Macmon => self.poll_macmon().await,
+        }
+    }
+
+    /// `macmon serve`'s `/json`, for a node without the farmhand agent.
+    async fn poll_macmon(&mut self) {
+        match self.get::<MacmonSample>(format!("{}/json", self.node.macmon_url)).await {
+            Ok(sample) => {
+                self.agent_ok = true;
+                self.agent_complaint = None;
+                self.snapshot.metrics = Some(sample.into_agent_metrics(&self.node.name, Utc::now()));
+            }
+            Err(err) => {
+                self.agent_ok = false;
+                self.complain(format!("macmon at {} does not answer ({err})", self.node.macmon_url));
+            }
+        }
+    }
+
+    async fn poll_agent(&mut self) {
         let mut request = self.client.get(format!("{}/v1/metrics", self.node.agent_url));
         if let Some(reference) = &self.node.agent_token {
             match crate::secrets::shared().get(reference).await {

@@ -89,6 +89,11 @@ impl NodeSnapshot {
     pub fn free_memory_bytes(&self) -> u64 {
         self.metrics.as_ref().map(|m| m.memory_available_bytes).unwrap_or(0)
     }
+
+    /// Memory pressure as the node's agent last reported it, if it reports one.
+    pub fn pressure(&self) -> Option<crate::domain::MemoryPressure> {
+        self.metrics.as_ref()?.pressure.as_ref().map(|p| p.level)
+    }
 }
 
 /// Every node, in config order.

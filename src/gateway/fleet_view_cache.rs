@@ -65,6 +65,7 @@ impl FleetViewCache {
                     in_flight: in_flight.get(&node.name),
                     parallel: node.parallel,
                     free_memory_bytes: node.free_memory_bytes(),
+                    pressure: node.pressure().unwrap_or_default(),
                 }
             })
             .collect();

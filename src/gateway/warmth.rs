@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::control::ControlSnapshot;
-use crate::domain::DrainState;
-use crate::fleet::{FleetSnapshot, Health};
+use crate::domain::{DrainState, MemoryPressure};
+use crate::fleet::{FleetSnapshot, Health, NodeSnapshot};
 use crate::wire::ollama::normalize_model_name;
 
 /// How often warmth is checked.
@@ -17,7 +17,8 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(15);
 pub const KEEP_WARM_FOR: &str = "30m";
 
 /// Which `(node, model)` pairs to preload so each model is warm on at least `k` eligible nodes.
-/// Eligible: up, active, has the model installed. Most free memory first, then by name.
+/// Eligible: up, active, has the model installed. A preload is a cold load, so never on a node at
+/// `critical` memory pressure; calmer nodes first, then most free memory, then by name.
 pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str], k: usize) -> Vec<(String, String)> {
     let mut plan = Vec::new();
     for model in models {
@@ -29,10 +30,15 @@ pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str
             .filter(|n| n.has_installed(&wanted))
             .collect();
         let warm = eligible.iter().filter(|n| n.has_loaded(&wanted)).count();
-        let mut cold: Vec<_> = eligible.into_iter().filter(|n| !n.has_loaded(&wanted)).collect();
+        let pressure = |n: &NodeSnapshot| n.pressure().unwrap_or_default();
+        let mut cold: Vec<_> = eligible
+            .into_iter()
+            .filter(|n| !n.has_loaded(&wanted) && pressure(n) < MemoryPressure::Critical)
+            .collect();
         cold.sort_by(|a, b| {
-            b.free_memory_bytes()
-                .cmp(&a.free_memory_bytes())
+            pressure(a)
+                .cmp(&pressure(b))
+                .then(b.free_memory_bytes().cmp(&a.free_memory_bytes()))
                 .then(a.name.cmp(&b.name))
         });
         plan.extend(
@@ -95,8 +101,8 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fleet::{InstalledModel, LoadedModel, NodeSnapshot};
-    use crate::wire::AgentMetrics;
+    use crate::fleet::{InstalledModel, LoadedModel};
+    use crate::wire::{AgentMetrics, PressureReading};
 
     fn node(name: &str, installed: &[&str], loaded: &[&str], free_gb: u64) -> NodeSnapshot {
         let mut n = NodeSnapshot::unseen(name, 1);
@@ -129,6 +135,8 @@ mod tests {
             load_average: [0.0; 3],
             uptime_secs: 1,
             ollama: None,
+            pressure: None,
+            power: None,
         });
         n
     }
@@ -149,6 +157,35 @@ mod tests {
             vec![("mini-03".to_string(), "llama3.1:8b".to_string())]
         );
         assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 1), vec![]);
+    }
+
+    #[test]
+    fn preloads_on_calm_nodes_first_and_never_on_critical_ones() {
+        let under = |level: MemoryPressure, name: &str, free_gb: u64| {
+            let mut n = node(name, &["llama3.1:8b"], &[], free_gb);
+            if let Some(metrics) = n.metrics.as_mut() {
+                metrics.pressure = Some(PressureReading {
+                    level,
+                    source: "sim".into(),
+                    compressor_bytes: None,
+                    psi_some_avg10: None,
+                    psi_full_avg10: None,
+                });
+            }
+            n
+        };
+        let fleet = FleetSnapshot {
+            nodes: vec![
+                under(MemoryPressure::Critical, "mini-01", 60),
+                under(MemoryPressure::Warn, "mini-02", 50),
+                under(MemoryPressure::Normal, "mini-03", 5),
+            ],
+        };
+        let picked: Vec<String> = preloads(&fleet, &ControlSnapshot::default(), &["llama3.1:8b"], 3)
+            .into_iter()
+            .map(|(node, _)| node)
+            .collect();
+        assert_eq!(picked, ["mini-03", "mini-02"]);
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub fn discover(status_json: &str, tag: Option<&str>) -> anyhow::Result<Discover
             parallel: None,
             pull: None,
             agent_token: None,
+            metrics: None,
+            macmon_port: None,
         });
     }
     found.nodes.sort_by(|a, b| a.name.cmp(&b.name));

@@ -281,6 +281,8 @@ impl SimFarm {
                     parallel: Some(n.spec.parallel),
                     pull: Some(PullTransport::Http),
                     agent_token: None,
+                    metrics: None,
+                    macmon_port: None,
                 }
             })
             .collect();

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::MemoryPressure;
+
 /// A node's machine metrics, as served by `farmhand agent` at `/v1/metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentMetrics {
@@ -30,6 +32,57 @@ pub struct AgentMetrics {
     pub uptime_secs: u64,
     /// The Ollama server process, when it runs.
     pub ollama: Option<OllamaProcess>,
+    /// Memory pressure as the OS reports it; absent where it cannot be read (and from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<PressureReading>,
+    /// Power draw and SoC temperatures, where macmon runs on the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerReading>,
+}
+
+/// Power draw and SoC temperatures of an Apple Silicon node, as macmon reports them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PowerReading {
+    /// CPU power, watts.
+    pub cpu_watts: Option<f64>,
+    /// GPU power, watts.
+    pub gpu_watts: Option<f64>,
+    /// Neural Engine power, watts.
+    pub ane_watts: Option<f64>,
+    /// CPU + GPU + ANE power, watts.
+    pub all_watts: Option<f64>,
+    /// Whole-system power, watts.
+    pub sys_watts: Option<f64>,
+    /// Average CPU temperature, °C.
+    pub cpu_temp_c: Option<f64>,
+    /// Average GPU temperature, °C.
+    pub gpu_temp_c: Option<f64>,
+}
+
+impl PowerReading {
+    /// The node's draw: whole-system power where known, else CPU + GPU + ANE.
+    pub fn watts(&self) -> Option<f64> {
+        self.sys_watts.or(self.all_watts)
+    }
+}
+
+/// A memory-pressure reading: the level, and the figure it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PressureReading {
+    /// `normal`, `warn` or `critical`.
+    pub level: MemoryPressure,
+    /// Where the level came from: `macos` (`kern.memorystatus_vm_pressure_level`), `psi`
+    /// (Linux `/proc/pressure/memory`) or `sim`.
+    pub source: String,
+    /// Bytes held by the macOS memory compressor (`vm.compressor_bytes_used`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressor_bytes: Option<u64>,
+    /// Linux PSI: share of the last 10 s in which some task waited for memory, 0-100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi_some_avg10: Option<f64>,
+    /// Linux PSI: share of the last 10 s in which every task waited for memory, 0-100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi_full_avg10: Option<f64>,
 }
 
 /// The Ollama server process as the agent sees it.
@@ -83,6 +136,45 @@ impl AgentMetrics {
             "Seconds since boot.",
             self.uptime_secs as f64,
         );
+        if let Some(pressure) = &self.pressure {
+            gauge(
+                "farmhand_node_memory_pressure",
+                "Memory pressure: 0 normal, 1 warn, 2 critical.",
+                pressure.level as u8 as f64,
+            );
+            if let Some(bytes) = pressure.compressor_bytes {
+                gauge(
+                    "farmhand_node_compressor_bytes",
+                    "Bytes held by the macOS memory compressor.",
+                    bytes as f64,
+                );
+            }
+        }
+        if let Some(power) = &self.power {
+            for (name, help, value) in [
+                ("farmhand_node_gpu_watts", "GPU power (macmon).", power.gpu_watts),
+                (
+                    "farmhand_node_ane_watts",
+                    "Neural Engine power (macmon).",
+                    power.ane_watts,
+                ),
+                ("farmhand_node_cpu_watts", "CPU power (macmon).", power.cpu_watts),
+                (
+                    "farmhand_node_system_watts",
+                    "Whole-system power (macmon).",
+                    power.watts(),
+                ),
+                (
+                    "farmhand_node_gpu_temp_celsius",
+                    "Average GPU temperature (macmon).",
+                    power.gpu_temp_c,
+                ),
+            ] {
+                if let Some(value) = value {
+                    gauge(name, help, value);
+                }
+            }
+        }
         if let Some(ollama) = &self.ollama {
             gauge(
                 "farmhand_node_ollama_rss_bytes",

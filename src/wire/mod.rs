@@ -6,13 +6,14 @@
 
 mod agent_metrics;
 pub mod anthropic;
+pub mod macmon;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
 mod router_status;
 pub mod sse;
 
-pub use agent_metrics::{AgentMetrics, OllamaProcess};
+pub use agent_metrics::{AgentMetrics, OllamaProcess, PowerReading, PressureReading};
 pub use ndjson::NdjsonSplitter;
 pub use router_status::{ROUTER_STATUS_PATH, RouterStatus};
 pub use sse::{SseEvent, SseParser};

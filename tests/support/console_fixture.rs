@@ -73,6 +73,8 @@ pub fn node(index: usize) -> NodeSnapshot {
             load_average: [1.25, 0.75, 0.5],
             uptime_secs: 86_400,
             ollama: None,
+            pressure: None,
+            power: None,
         });
     }
     node

@@ -166,7 +166,6 @@ const FRESH_BUDGET_ROUNDS: i64 = 5;
 const OPEN_FRONTIER_EVERY: i64 = 3;
 
 /// Random faults, overrides, drains and spend for a round; returns whether unscannable content may leave.
-
 fn set_up_round(stack: &Stack, control: &watch::Sender<Arc<ControlSnapshot>>, rng: &mut StdRng, version: i64) -> bool {
     for i in 1..=NODES {
         let fault = rng.random_bool(0.3).then(|| *NODE_FAULTS.choose(rng).expect("faults"));

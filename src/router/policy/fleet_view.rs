@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::DrainState;
+use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::Health;
 
 /// A node's model names, shared between decisions until telemetry changes them.
@@ -28,6 +28,8 @@ pub struct NodeView {
     pub parallel: u32,
     /// Free unified memory, in bytes.
     pub free_memory_bytes: u64,
+    /// Memory pressure as the node reports it (`normal` when it reports none).
+    pub pressure: MemoryPressure,
 }
 
 impl NodeView {

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use super::fleet_view::{FleetView, NodeView};
 use super::overrides::Overrides;
-use crate::domain::DrainState;
+use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::Health;
 
 /// A node that may take the request, with what ranking needs precomputed.
@@ -14,8 +14,10 @@ struct Candidate<'f> {
 }
 
 /// Nodes eligible for `model`, best first: up (degraded only when none is up), active, not
-/// excluded, model installed; ranked by model already loaded, then fewest in-flight requests
-/// per parallel slot, then most free memory, then name. Each node name appears once.
+/// excluded, model installed, and not at `critical` memory pressure unless the model is already
+/// loaded there (a cold load would swap models out). Ranked by memory pressure (a node at `warn`
+/// after its calmer peers), then model already loaded, then fewest in-flight requests per
+/// parallel slot, then most free memory, then name. Each node name appears once.
 pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<&'f NodeView> {
     let mut candidates: Vec<Candidate<'f>> = fleet
         .nodes
@@ -25,6 +27,7 @@ pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides)
                 && n.drain == DrainState::Active
                 && !overrides.is_excluded(&n.name)
                 && n.has_installed(model)
+                && (n.pressure < MemoryPressure::Critical || n.has_loaded(model))
         })
         .map(|node| Candidate {
             node,
@@ -53,8 +56,10 @@ fn better_first(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
     // in_flight / parallel compared without division: a.f * b.p vs b.f * a.p.
     let load =
         |c: &Candidate<'_>, other: &Candidate<'_>| u64::from(c.node.in_flight) * u64::from(other.node.parallel.max(1));
-    b.loaded
-        .cmp(&a.loaded)
+    a.node
+        .pressure
+        .cmp(&b.node.pressure)
+        .then_with(|| b.loaded.cmp(&a.loaded))
         .then_with(|| load(a, b).cmp(&load(b, a)))
         .then_with(|| b.node.free_memory_bytes.cmp(&a.node.free_memory_bytes))
         .then_with(|| a.node.name.cmp(&b.node.name))
@@ -165,6 +170,33 @@ mod tests {
             names(&fleet, &Overrides::none(1)),
             ["mini-06", "mini-03", "mini-01", "mini-02", "mini-05", "mini-04"]
         );
+    }
+
+    #[test]
+    fn pressure_sends_work_to_calmer_nodes_and_keeps_cold_loads_off_critical_ones() {
+        let loaded = |view: NodeView| NodeView {
+            loaded: [MODEL.to_string()].into(),
+            ..view
+        };
+        let fleet = FleetView {
+            nodes: vec![
+                NodeView {
+                    pressure: MemoryPressure::Critical,
+                    ..node("mini-01")
+                },
+                loaded(NodeView {
+                    pressure: MemoryPressure::Critical,
+                    ..node("mini-02")
+                }),
+                loaded(NodeView {
+                    pressure: MemoryPressure::Warn,
+                    ..node("mini-03")
+                }),
+                node("mini-04"),
+            ],
+        };
+        let none = Overrides::none(1);
+        assert_eq!(names(&fleet, &none), ["mini-04", "mini-03", "mini-02"]);
     }
 
     #[test]

@@ -154,6 +154,7 @@ pub(crate) fn router(node: Arc<NodeRuntime>) -> Router {
         .route_layer(middleware::from_fn_with_state(node.clone(), inject_fault));
     Router::new()
         .route("/v1/metrics", get(telemetry::metrics_json))
+        .route("/json", get(telemetry::macmon_json))
         .route("/metrics", get(telemetry::metrics_prometheus))
         .merge(ollama)
         .fallback(not_found)
