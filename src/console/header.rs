@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::format::{elapsed, percent, seconds_until, usd};
 use super::state::{State, StoreOutage, StoreStatus};
-use crate::domain::Endpoint;
+use crate::domain::{Endpoint, MemoryPressure};
 
 /// Widths below which the header drops its labels.
 const COMPACT: u16 = 120;
@@ -67,6 +67,24 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         Span::styled(if compact { " " } else { " farmhand " }, theme.accent()),
         store,
         sep.clone(),
+    ];
+    let critical = state
+        .fleet
+        .nodes
+        .iter()
+        .filter(|n| n.pressure() == Some(MemoryPressure::Critical))
+        .count();
+    if critical > 0 {
+        let text = if compact {
+            format!("⚠ {critical} crit")
+        } else {
+            let nodes = if critical == 1 { "node" } else { "nodes" };
+            format!("⚠ memory pressure critical on {critical} {nodes}")
+        };
+        spans.push(Span::styled(text, theme.pressure(MemoryPressure::Critical)));
+        spans.push(sep.clone());
+    }
+    spans.extend([
         Span::styled(
             format!("{}v{}", if compact { "" } else { "policy " }, state.control.version),
             theme.text(),
@@ -84,7 +102,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         ),
         sep.clone(),
         Span::styled(if state.read_only { "[RO]" } else { "[RW]" }, theme.accent()),
-    ];
+    ]);
     if state.paused_at.is_some() {
         spans.push(sep.clone());
         spans.push(Span::styled("PAUSED", theme.warning()));

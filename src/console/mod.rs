@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod keys;
 pub mod outage;
 pub mod palette;
+pub mod pressure_history;
 pub mod rates;
 pub mod settings;
 pub mod sources;

@@ -340,6 +340,8 @@ pub struct State {
     pub frontier_prices: BTreeMap<String, (f64, f64)>,
     /// Per-node request and token rates from the decision stream.
     pub rates: super::rates::NodeRates,
+    /// Per-node memory-pressure history, from telemetry.
+    pub pressure_history: super::pressure_history::PressureHistory,
     /// Keys in force (defaults plus `[console.keys]`).
     pub keymap: super::keys::KeyMap,
     /// The `:` command line being typed.
@@ -391,6 +393,7 @@ impl State {
             policy_base: BTreeMap::new(),
             frontier_prices: BTreeMap::new(),
             rates: super::rates::NodeRates::default(),
+            pressure_history: super::pressure_history::PressureHistory::default(),
             keymap: super::keys::KeyMap::default(),
             command: String::new(),
             jobs: None,

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use crate::domain::Endpoint;
+use crate::domain::{Endpoint, MemoryPressure};
 use crate::fleet::Health;
 
 /// The built-in themes, by name.
@@ -267,6 +267,15 @@ impl Theme {
         } else {
             style
         }
+    }
+
+    /// A node's memory pressure, in the health roles: normal as up, warn as degraded, critical as down.
+    pub fn pressure(&self, pressure: MemoryPressure) -> Style {
+        self.health(match pressure {
+            MemoryPressure::Normal => Health::Up,
+            MemoryPressure::Warn => Health::Degraded,
+            MemoryPressure::Critical => Health::Down,
+        })
     }
 
     /// A decision's endpoint.

@@ -12,13 +12,14 @@ use farmhand::console::state::{SpendWindows, StoreStatus};
 use farmhand::console::theme::Theme;
 use farmhand::control::ControlSnapshot;
 use farmhand::domain::{
-    Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, StoredDecision, TaskClass,
+    Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, MemoryPressure,
+    StoredDecision, TaskClass,
 };
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
 use farmhand::store::{
     AuditRow, BatchRow, BatchStatus, ClassDepth, HourlySpend, JobCounts, JobRunRow, SpendGroup, SpendLine, SpendSummary,
 };
-use farmhand::wire::AgentMetrics;
+use farmhand::wire::{AgentMetrics, PowerReading, PressureReading};
 
 pub const GIB: u64 = 1 << 30;
 
@@ -73,8 +74,26 @@ pub fn node(index: usize) -> NodeSnapshot {
             load_average: [1.25, 0.75, 0.5],
             uptime_secs: 86_400,
             ollama: None,
-            pressure: None,
-            power: None,
+            pressure: Some(PressureReading {
+                level: match index {
+                    2 => MemoryPressure::Warn,
+                    3 => MemoryPressure::Critical,
+                    _ => MemoryPressure::Normal,
+                },
+                source: "macos".into(),
+                compressor_bytes: Some(used / 10),
+                psi_some_avg10: None,
+                psi_full_avg10: None,
+            }),
+            power: Some(PowerReading {
+                cpu_watts: Some(2.5),
+                gpu_watts: Some(4.0 + index as f64 * 2.0),
+                ane_watts: Some(0.0),
+                all_watts: Some(6.5 + index as f64 * 2.0),
+                sys_watts: Some(12.0 + index as f64 * 2.0),
+                cpu_temp_c: Some(45.0),
+                gpu_temp_c: Some(50.0 + index as f64),
+            }),
         });
     }
     node

@@ -49,6 +49,7 @@ pub fn apply(state: &mut State, event: Event) -> Outcome {
         Event::Key(key) => on_key(state, &key),
         Event::Resize => Outcome::CHANGED,
         Event::Fleet(fleet) => {
+            state.pressure_history.record(&fleet, state.now);
             state.fleet = fleet;
             state.fleet_row = state.fleet_row.min(state.fleet.nodes.len().saturating_sub(1));
             Outcome::CHANGED

@@ -8,11 +8,11 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget, Wrap};
 use super::view_block;
 use crate::console::format::{ago, bar, bytes, elapsed, sparkline, until};
 use crate::console::state::State;
-use crate::domain::DrainState;
+use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::NodeSnapshot;
 
-/// Width from which the node table shows rate sparklines.
-const WIDE: u16 = 120;
+/// Width from which the node table shows rate sparklines, watts and tokens per joule.
+const WIDE: u16 = 140;
 
 /// Draws the node table and the selected node's details.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
@@ -52,9 +52,9 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         Some(age) => (format!("REQ/S stale {age}"), format!("TOK/S stale {age}")),
         None => ("REQ/S (10 s)".to_string(), "TOK/S (10 s)".to_string()),
     };
-    let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "INFL", "BATCH", "POLL"];
+    let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "PRESS", "INFL", "BATCH", "POLL"];
     if wide {
-        titles.extend([req_title.as_str(), tok_title.as_str()]);
+        titles.extend([req_title.as_str(), tok_title.as_str(), "WATTS", "TOK/J"]);
     }
     titles.push("LOADED");
     let header = Row::new(titles).style(theme.dim());
@@ -90,6 +90,7 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             Cell::from(health).style(theme.health(node.health)),
             Cell::from(drain.as_str()).style(drain_style(state, drain)),
             Cell::from(memory(node)).style(theme.gauge()),
+            pressure_cell(state, node),
             Cell::from(in_flight).style(in_flight_style),
             Cell::from(batch_slots(state, &node.name)).style(batch_style),
             Cell::from(poll),
@@ -99,6 +100,9 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             let (req_rate, tok_rate) = state.rates.mean(&node.name, rates_at, 10);
             cells.push(Cell::from(format!("{} {req_rate:>4.1}", sparkline(&requests, 1))).style(rates_style));
             cells.push(Cell::from(format!("{} {tok_rate:>5.0}", sparkline(&tokens, 1))).style(rates_style));
+            let watts = node_watts(node);
+            cells.push(Cell::from(watts.map_or_else(|| "–".into(), |w| format!("{w:>5.1}W"))));
+            cells.push(Cell::from(tokens_per_joule(tok_rate, watts)).style(rates_style));
         }
         cells.push(Cell::from(loaded(state, node)));
         let row = Row::new(cells);
@@ -116,9 +120,15 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         Constraint::Length(5),
         Constraint::Length(5),
         Constraint::Length(5),
+        Constraint::Length(5),
     ];
     if wide {
-        widths.extend([Constraint::Length(15), Constraint::Length(16)]);
+        widths.extend([
+            Constraint::Length(15),
+            Constraint::Length(16),
+            Constraint::Length(6),
+            Constraint::Length(5),
+        ]);
     }
     widths.push(Constraint::Fill(1));
     let up = state
@@ -127,11 +137,64 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|n| n.health == crate::fleet::Health::Up)
         .count();
-    let title = Line::styled(format!(" {up}/{} up ", state.fleet.nodes.len()), theme.dim()).right_aligned();
+    let title = Line::styled(farm_title(state, up, rates_at, wide), theme.dim()).right_aligned();
     Table::new(rows, widths)
         .header(header)
         .block(view_block(state, title))
         .render(area, buf);
+}
+
+/// ` 11/12 up · 1 critical · 2 warn · 214 W · 5.6 tok/J `: the farm at a glance (power only
+/// when `wide`).
+fn farm_title(state: &State, up: usize, rates_at: chrono::DateTime<chrono::Utc>, wide: bool) -> String {
+    let nodes = &state.fleet.nodes;
+    let mut parts = vec![format!("{up}/{} up", nodes.len())];
+    for level in [MemoryPressure::Critical, MemoryPressure::Warn] {
+        let count = nodes.iter().filter(|n| n.pressure() == Some(level)).count();
+        if count > 0 {
+            parts.push(format!("{count} {level}"));
+        }
+    }
+    let watts: Vec<f64> = nodes.iter().filter_map(node_watts).collect();
+    if wide && !watts.is_empty() {
+        let total: f64 = watts.iter().sum();
+        let tokens: f64 = nodes
+            .iter()
+            .filter(|n| node_watts(n).is_some())
+            .map(|n| state.rates.mean(&n.name, rates_at, 10).1)
+            .sum();
+        parts.push(format!("{total:.0} W"));
+        parts.push(format!("{} tok/J", tokens_per_joule(tokens, Some(total)).trim()));
+    }
+    format!(" {} ", parts.join(" · "))
+}
+
+/// The node's memory pressure, short, in the health roles (`–` when it reports none).
+fn pressure_cell<'a>(state: &State, node: &NodeSnapshot) -> Cell<'a> {
+    match node.pressure() {
+        Some(level) => {
+            let text = match level {
+                MemoryPressure::Normal => "norm",
+                MemoryPressure::Warn => "warn",
+                MemoryPressure::Critical => "CRIT",
+            };
+            Cell::from(text).style(state.theme.pressure(level))
+        }
+        None => Cell::from("–").style(state.theme.dim()),
+    }
+}
+
+/// The node's draw in watts, where macmon reports it.
+fn node_watts(node: &NodeSnapshot) -> Option<f64> {
+    node.metrics.as_ref()?.power.as_ref()?.watts()
+}
+
+/// Tokens per joule (tok/s ÷ W): how much work each watt buys; `–` without a power figure.
+fn tokens_per_joule(tokens_per_sec: f64, watts: Option<f64>) -> String {
+    match watts {
+        Some(w) if w > 0.0 => format!("{:>5.1}", tokens_per_sec / w),
+        _ => "–".into(),
+    }
 }
 
 /// Slots of `node` taken by batch job attempts (every router's), `–` before the first read.
@@ -218,6 +281,41 @@ fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
                 m.load_average[0], m.load_average[1], m.load_average[2]
             )),
         ]));
+    }
+    if let Some(m) = &node.metrics {
+        let mut spans = Vec::new();
+        if let Some(p) = &m.pressure {
+            spans.push(label("pressure "));
+            spans.push(Span::styled(p.level.as_str(), theme.pressure(p.level)));
+            let detail = match (p.compressor_bytes, p.psi_some_avg10, p.psi_full_avg10) {
+                (_, Some(some), Some(full)) => format!(" (PSI some {some:.1}% full {full:.1}%)"),
+                (Some(compressed), _, _) => format!(" (compressor {})", bytes(compressed)),
+                _ => String::new(),
+            };
+            spans.push(Span::raw(detail));
+            if let Some(history) = state.pressure_history.glyphs(&node.name) {
+                spans.push(label("  last 3 min "));
+                spans.push(Span::styled(history, theme.gauge()));
+            }
+        }
+        if let Some(power) = &m.power {
+            let watts = |w: Option<f64>| w.map_or_else(|| "–".into(), |w| format!("{w:.1}"));
+            spans.push(label(if spans.is_empty() { "power " } else { "  power " }));
+            spans.push(Span::raw(format!(
+                "{} W (gpu {} ane {} cpu {})",
+                watts(power.watts()),
+                watts(power.gpu_watts),
+                watts(power.ane_watts),
+                watts(power.cpu_watts)
+            )));
+            if let (Some(gpu), Some(cpu)) = (power.gpu_temp_c, power.cpu_temp_c) {
+                spans.push(label("  soc "));
+                spans.push(Span::raw(format!("gpu {gpu:.0}°C cpu {cpu:.0}°C")));
+            }
+        }
+        if !spans.is_empty() {
+            lines.push(Line::from(spans));
+        }
     }
     if let Some(err) = &node.last_error {
         lines.push(Line::from(vec![

@@ -40,17 +40,37 @@ pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides)
     candidates.sort_unstable_by(better_first);
     // Collecting in place reuses the candidates' allocation.
     let mut ranked: Vec<&NodeView> = candidates.into_iter().map(|c| c.node).collect();
-    let mut kept = 0;
-    for i in 0..ranked.len() {
-        let node = ranked[i];
-        if !ranked[..kept].iter().any(|k| k.name == node.name) {
-            ranked[kept] = node;
-            kept += 1;
+    if ranked.len() <= SMALL_FLEET {
+        let mut kept = 0;
+        for i in 0..ranked.len() {
+            let node = ranked[i];
+            if !ranked[..kept].iter().any(|k| k.name == node.name) {
+                ranked[kept] = node;
+                kept += 1;
+            }
         }
+        ranked.truncate(kept);
+    } else {
+        // A stable sort of the ranks by name puts a name's copies together, best rank first.
+        let mut by_name: Vec<usize> = (0..ranked.len()).collect();
+        by_name.sort_by(|&a, &b| ranked[a].name.cmp(&ranked[b].name));
+        let mut keep = vec![true; ranked.len()];
+        for pair in by_name.windows(2) {
+            if ranked[pair[0]].name == ranked[pair[1]].name {
+                keep[pair[1]] = false;
+            }
+        }
+        let mut index = 0;
+        ranked.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
     }
-    ranked.truncate(kept);
     ranked
 }
+
+/// Up to this many candidates, duplicates are found by comparing each with those kept (no allocation).
+const SMALL_FLEET: usize = 16;
 
 fn better_first(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
     // in_flight / parallel compared without division: a.f * b.p vs b.f * a.p.
@@ -197,6 +217,20 @@ mod tests {
         };
         let none = Overrides::none(1);
         assert_eq!(names(&fleet, &none), ["mini-04", "mini-03", "mini-02"]);
+    }
+
+    #[test]
+    fn a_name_listed_twice_in_a_large_fleet_is_placed_once_at_its_best_rank() {
+        let mut nodes: Vec<NodeView> = (1..=40).map(|i| node(&format!("mini-{i:02}"))).collect();
+        nodes.push(NodeView {
+            in_flight: 0,
+            loaded: [MODEL.to_string()].into(),
+            ..node("mini-07")
+        });
+        let fleet = FleetView { nodes };
+        let ranked = names(&fleet, &Overrides::none(1));
+        assert_eq!(ranked.len(), 40);
+        assert_eq!(ranked[0], "mini-07", "the loaded copy ranks first and is the one kept");
     }
 
     #[test]
