@@ -11,8 +11,10 @@ use crate::console::state::State;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::NodeSnapshot;
 
-/// Width from which the node table shows rate sparklines, watts and tokens per joule.
-const WIDE: u16 = 140;
+/// Width from which the node table shows rate sparklines.
+const WIDE: u16 = 120;
+/// Width from which it also shows each node's watts and tokens per joule.
+const WIDER: u16 = 150;
 
 /// Draws the node table and the selected node's details.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
@@ -47,6 +49,7 @@ fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style
 fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let wide = area.width >= WIDE;
+    let wider = area.width >= WIDER;
     let (rates_at, rates_style, rates_age) = rates(state);
     let (req_title, tok_title) = match &rates_age {
         Some(age) => (format!("REQ/S stale {age}"), format!("TOK/S stale {age}")),
@@ -54,7 +57,10 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     };
     let mut titles = vec!["NODE", "HEALTH", "STATE", "MEMORY", "PRESS", "INFL", "BATCH", "POLL"];
     if wide {
-        titles.extend([req_title.as_str(), tok_title.as_str(), "WATTS", "TOK/J"]);
+        titles.extend([req_title.as_str(), tok_title.as_str()]);
+    }
+    if wider {
+        titles.extend(["WATTS", "TOK/J"]);
     }
     titles.push("LOADED");
     let header = Row::new(titles).style(theme.dim());
@@ -100,6 +106,9 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             let (req_rate, tok_rate) = state.rates.mean(&node.name, rates_at, 10);
             cells.push(Cell::from(format!("{} {req_rate:>4.1}", sparkline(&requests, 1))).style(rates_style));
             cells.push(Cell::from(format!("{} {tok_rate:>5.0}", sparkline(&tokens, 1))).style(rates_style));
+        }
+        if wider {
+            let tok_rate = state.rates.mean(&node.name, rates_at, 10).1;
             let watts = node_watts(node);
             cells.push(Cell::from(watts.map_or_else(|| "–".into(), |w| format!("{w:>5.1}W"))));
             cells.push(Cell::from(tokens_per_joule(tok_rate, watts)).style(rates_style));
@@ -123,12 +132,10 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         Constraint::Length(5),
     ];
     if wide {
-        widths.extend([
-            Constraint::Length(15),
-            Constraint::Length(16),
-            Constraint::Length(6),
-            Constraint::Length(5),
-        ]);
+        widths.extend([Constraint::Length(15), Constraint::Length(16)]);
+    }
+    if wider {
+        widths.extend([Constraint::Length(6), Constraint::Length(5)]);
     }
     widths.push(Constraint::Fill(1));
     let up = state
