@@ -18,15 +18,20 @@ async fn serve_with_power(token: Option<&str>, power: watch::Receiver<Option<far
     format!("http://{addr}")
 }
 
-#[tokio::test]
-async fn serves_this_machines_metrics_as_json_and_prometheus() {
-    let base = serve(None).await;
-    let m: AgentMetrics = reqwest::get(format!("{base}/v1/metrics"))
+/// The agent's `/v1/metrics` at `base`.
+async fn metrics(base: &str) -> AgentMetrics {
+    reqwest::get(format!("{base}/v1/metrics"))
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serves_this_machines_metrics_as_json_and_prometheus() {
+    let base = serve(None).await;
+    let m = metrics(&base).await;
     assert!(m.memory_total_bytes > 0 && m.memory_used_bytes <= m.memory_total_bytes);
     assert!(m.cpu_count > 0);
 
@@ -145,12 +150,7 @@ async fn reports_macmon_power_and_the_os_memory_pressure() {
     let base = serve_with_power(None, power).await;
     let mut seen = None;
     for _ in 0..50 {
-        let m: AgentMetrics = reqwest::get(format!("{base}/v1/metrics"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let m = metrics(&base).await;
         if m.power.is_some() {
             seen = Some(m);
             break;

@@ -68,12 +68,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         store,
         sep.clone(),
     ];
-    let critical = state
-        .fleet
-        .nodes
-        .iter()
-        .filter(|n| n.pressure() == Some(MemoryPressure::Critical))
-        .count();
+    let critical = state.fleet.count_at(MemoryPressure::Critical);
     if critical > 0 {
         let text = if compact {
             format!("⚠ {critical} crit")

@@ -104,6 +104,11 @@ pub struct FleetSnapshot {
 }
 
 impl FleetSnapshot {
+    /// How many nodes report memory pressure `level`.
+    pub fn count_at(&self, level: crate::domain::MemoryPressure) -> usize {
+        self.nodes.iter().filter(|n| n.pressure() == Some(level)).count()
+    }
+
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<&NodeSnapshot> {
         self.nodes.iter().find(|n| n.name == name)

@@ -106,12 +106,11 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             let (req_rate, tok_rate) = state.rates.mean(&node.name, rates_at, 10);
             cells.push(Cell::from(format!("{} {req_rate:>4.1}", sparkline(&requests, 1))).style(rates_style));
             cells.push(Cell::from(format!("{} {tok_rate:>5.0}", sparkline(&tokens, 1))).style(rates_style));
-        }
-        if wider {
-            let tok_rate = state.rates.mean(&node.name, rates_at, 10).1;
-            let watts = node_watts(node);
-            cells.push(Cell::from(watts.map_or_else(|| "–".into(), |w| format!("{w:>5.1}W"))));
-            cells.push(Cell::from(tokens_per_joule(tok_rate, watts)).style(rates_style));
+            if wider {
+                let watts = node_watts(node);
+                cells.push(Cell::from(watts.map_or_else(|| "–".into(), |w| format!("{w:>5.1}W"))));
+                cells.push(Cell::from(tokens_per_joule(tok_rate, watts)).style(rates_style));
+            }
         }
         cells.push(Cell::from(loaded(state, node)));
         let row = Row::new(cells);
@@ -157,19 +156,19 @@ fn farm_title(state: &State, up: usize, rates_at: chrono::DateTime<chrono::Utc>,
     let nodes = &state.fleet.nodes;
     let mut parts = vec![format!("{up}/{} up", nodes.len())];
     for level in [MemoryPressure::Critical, MemoryPressure::Warn] {
-        let count = nodes.iter().filter(|n| n.pressure() == Some(level)).count();
+        let count = state.fleet.count_at(level);
         if count > 0 {
             parts.push(format!("{count} {level}"));
         }
     }
-    let watts: Vec<f64> = nodes.iter().filter_map(node_watts).collect();
-    if wide && !watts.is_empty() {
-        let total: f64 = watts.iter().sum();
-        let tokens: f64 = nodes
-            .iter()
-            .filter(|n| node_watts(n).is_some())
-            .map(|n| state.rates.mean(&n.name, rates_at, 10).1)
-            .sum();
+    // Watts and the tokens of the nodes that report watts, summed in one pass.
+    let (powered, total, tokens) = nodes
+        .iter()
+        .filter_map(|n| node_watts(n).map(|w| (n, w)))
+        .fold((0, 0.0, 0.0), |(count, watts, tokens), (n, w)| {
+            (count + 1, watts + w, tokens + state.rates.mean(&n.name, rates_at, 10).1)
+        });
+    if wide && powered > 0 {
         parts.push(format!("{total:.0} W"));
         parts.push(format!("{} tok/J", tokens_per_joule(tokens, Some(total)).trim()));
     }
