@@ -11,26 +11,26 @@ use super::{AgentMetrics, PowerReading};
 #[serde(default)]
 pub struct MacmonSample {
     /// CPU power, watts.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub cpu_power: Option<f64>,
     /// GPU power, watts.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub gpu_power: Option<f64>,
     /// Neural Engine power, watts.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub ane_power: Option<f64>,
     /// CPU + GPU + ANE power, watts.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub all_power: Option<f64>,
     /// Whole-system power as the SMC reports it, watts.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub sys_power: Option<f64>,
     /// SoC temperatures.
     pub temp: MacmonTemp,
     /// Memory and swap.
     pub memory: MacmonMemory,
     /// Combined CPU use, 0-1 (frequency-scaled).
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub cpu_scaled_ratio: Option<f64>,
 }
 
@@ -39,10 +39,10 @@ pub struct MacmonSample {
 #[serde(default)]
 pub struct MacmonTemp {
     /// Average CPU temperature, °C.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub cpu_temp_avg: Option<f64>,
     /// Average GPU temperature, °C.
-    #[serde(deserialize_with = "watts")]
+    #[serde(deserialize_with = "finite_number")]
     pub gpu_temp_avg: Option<f64>,
 }
 
@@ -61,7 +61,7 @@ pub struct MacmonMemory {
 }
 
 /// A number, or `None` for anything else (some macmon builds nest a figure in an object).
-fn watts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+fn finite_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
     Ok(value.as_f64().filter(|v| v.is_finite()))
 }
