@@ -123,6 +123,7 @@ fn decision(rng: &mut StdRng, i: usize, ts: DateTime<Utc>) -> DecisionRecord {
         error: (!served).then(|| "no_capacity".to_string()),
         attempts,
         job_id: None,
+        quality: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`presence`]: each router's in-flight work per node, reported so drains know when they are done.
 //! - [`fleet`]: per-node telemetry pollers publishing the live fleet view.
 //! - [`router`]: the router's pure decision core (request features, detectors, overrides, placement, `select`).
+//! - [`quality`]: answer quality measured in flight (finish, emptiness, JSON validity) and its hourly rollup.
 //! - [`gateway`]: the router's HTTP side: OpenAI-compatible API, upstream calls, decision records.
 //! - [`jobs`]: batch jobs: sealed payloads, input files, OpenAI's File and Batch objects, workers.
 //! - [`store`]: the one `Store` over PostgreSQL and SQLite (decisions, spend, nodes, policy, audit, pulls).
@@ -40,6 +41,7 @@ pub mod logging;
 pub mod net;
 pub mod ops;
 pub mod presence;
+pub mod quality;
 pub mod recorder;
 pub mod router;
 pub mod secrets;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use farmhand::domain::{
-    Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback, TaskClass,
+    AnswerQuality, Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, DrainState, Endpoint, Fallback,
+    FinishReason, TaskClass,
 };
+use farmhand::quality::{QualityLine, quality_route};
 use farmhand::store::{AgentReport, AgentUsageRow, Backend, PresenceRow, Store, StoreError, Wakeup};
 use sqlx::Connection;
 
@@ -103,6 +105,7 @@ contract!(
     reinserting_is_idempotent_and_not_double_counted,
     attempts_are_json_that_sql_can_read,
     spend_summary_adds_up,
+    quality_rollup_adds_up,
     frontier_cost_is_exact_at_the_window_start,
     node_state_changes_are_audited,
     overrides_bump_versions_with_snapshots_and_audit,
@@ -147,6 +150,7 @@ fn decision(request_id: &str, ts: DateTime<Utc>) -> DecisionRecord {
         error: None,
         attempts: vec![attempt("mini-01", AttemptOutcome::Ok, 80)],
         job_id: None,
+        quality: Default::default(),
     }
 }
 
@@ -268,6 +272,40 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
                 "error",
                 "attempts",
                 "job_id",
+                "finish_reason",
+                "empty_answer",
+                "json_valid",
+                "ttft_ms",
+                "tokens_per_sec",
+                "queued_ms",
+            ],
+        ),
+        (
+            "quality_hourly",
+            &[
+                "hour",
+                "effective_class",
+                "route",
+                "requests",
+                "errors",
+                "truncated",
+                "empty",
+                "json_checked",
+                "json_valid",
+                "ttft_count",
+                "ttft_sum_ms",
+                "ttft_le_100",
+                "ttft_le_250",
+                "ttft_le_500",
+                "ttft_le_1000",
+                "ttft_le_2500",
+                "ttft_le_5000",
+                "ttft_le_10000",
+                "ttft_le_30000",
+                "ttft_over",
+                "tps_count",
+                "tps_sum",
+                "queued_sum_ms",
             ],
         ),
         (
@@ -439,6 +477,15 @@ async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
     batch[3].status = 503;
     batch[3].error = Some("no_capacity".into());
     batch[3].attempts = Vec::new();
+    batch[0].quality = AnswerQuality {
+        finish_reason: Some(FinishReason::Length),
+        empty_answer: Some(false),
+        json_valid: Some(true),
+        ttft_ms: Some(340),
+        tokens_per_sec: Some(41.25),
+        queued_ms: 12,
+    };
+    batch[1].quality.finish_reason = Some(FinishReason::Error);
     assert_eq!(store.insert_decisions(&batch).await.expect("insert"), 5);
 
     let first = store.decisions_after(0, 3).await.expect("tail");
@@ -1320,4 +1367,99 @@ async fn routers_exchange_spend_leases_and_limit_usage(f: &Fixture) {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].daily_usd.used, 2.0, "both routers' spend");
     assert_eq!(lines[0].rpm.limit, Some(12.0));
+}
+
+/// Quality lines are the sums [`QualityLine::of`] defines, per hour, class and route (the node
+/// does not split a route; rejected requests have none), and a replayed batch adds nothing.
+async fn quality_rollup_adds_up(f: &Fixture) {
+    let store = &f.store;
+    let h = at("2026-03-10T10:00:00Z");
+    let min = TimeDelta::minutes;
+    let quality = |finish: Option<FinishReason>, empty: Option<bool>, json: Option<bool>, ttft: Option<i64>| {
+        AnswerQuality {
+            finish_reason: finish,
+            empty_answer: empty,
+            json_valid: json,
+            ttft_ms: ttft,
+            // Quarters add up exactly in any order, so sums compare equal across backends.
+            tokens_per_sec: ttft.map(|t| (t % 64) as f64 * 0.25),
+            queued_ms: 5,
+        }
+    };
+    let mut batch = Vec::new();
+    for (i, (ttft, finish, json)) in [
+        (Some(100), FinishReason::Stop, Some(true)),
+        (Some(101), FinishReason::Length, Some(false)),
+        (Some(30_000), FinishReason::Stop, None),
+        (Some(30_001), FinishReason::Error, None),
+        (None, FinishReason::ToolCalls, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut d = decision(&format!("q{i}"), h + min(i as i64));
+        d.node = Some(format!("mini-0{i}"));
+        d.quality = quality(Some(finish), Some(i == 4), json, ttft);
+        batch.push(d);
+    }
+    let mut reasoning = frontier(decision("q-frontier", h + min(70)), "anthropic", "claude", 0.02);
+    reasoning.effective_class = TaskClass::Reasoning;
+    reasoning.quality = quality(Some(FinishReason::Stop), Some(false), Some(true), Some(700));
+    batch.push(reasoning);
+    let mut next_hour = decision("q-later", h + min(65));
+    next_hour.quality = quality(Some(FinishReason::Length), Some(true), None, Some(60));
+    batch.push(next_hour);
+    let mut rejected = decision("q-rejected", h + min(6));
+    rejected.endpoint = Endpoint::Rejected;
+    rejected.provider = None;
+    rejected.node = None;
+    rejected.model = None;
+    rejected.quality.queued_ms = 900;
+    batch.push(rejected);
+    assert_eq!(store.insert_decisions(&batch).await.expect("insert"), 8);
+    assert_eq!(store.insert_decisions(&batch).await.expect("replay"), 0);
+
+    let rows = store
+        .quality_summary(h, h + TimeDelta::hours(2))
+        .await
+        .expect("quality summary");
+    let mut expected: Vec<(TaskClass, String, QualityLine)> = Vec::new();
+    for d in batch.iter().filter(|d| d.endpoint != Endpoint::Rejected) {
+        let route = quality_route(d.endpoint, d.provider.as_deref(), d.model.as_deref()).expect("a route");
+        match expected
+            .iter_mut()
+            .find(|(c, r, _)| *c == d.effective_class && *r == route)
+        {
+            Some((_, _, line)) => line.add(&QualityLine::of(d)),
+            None => expected.push((d.effective_class, route, QualityLine::of(d))),
+        }
+    }
+    expected.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+    let got: Vec<(TaskClass, String, QualityLine)> = rows.iter().map(|r| (r.class, r.route.clone(), r.line)).collect();
+    assert_eq!(got, expected);
+    let local = &rows
+        .iter()
+        .find(|r| r.route == "local/llama3.1:8b")
+        .expect("local route")
+        .line;
+    assert_eq!(local.requests, 6, "five mini nodes and the next hour, one route");
+    assert_eq!((local.errors, local.truncated, local.empty), (1, 2, 2));
+    assert_eq!((local.json_checked, local.json_valid), (2, 1));
+    assert_eq!(local.ttft_buckets, [2, 1, 0, 0, 0, 0, 0, 1, 1], "bounds are inclusive");
+    assert_eq!(local.queued_sum_ms, 30, "the rejected request is not on any route");
+
+    let first_hour = store.quality_summary(h, h + min(59)).await.expect("quality summary");
+    let local = &first_hour
+        .iter()
+        .find(|r| r.route == "local/llama3.1:8b")
+        .expect("local route")
+        .line;
+    assert_eq!(local.requests, 5, "the window covers whole hours");
+    assert!(
+        store
+            .quality_summary(h + TimeDelta::hours(3), h + TimeDelta::hours(4))
+            .await
+            .expect("quality summary")
+            .is_empty()
+    );
 }

@@ -1051,6 +1051,7 @@ async fn decisions_carry_their_job_id(store: &Store) {
         error: None,
         attempts: Vec::new(),
         job_id,
+        quality: Default::default(),
     };
     let written = vec![decision("req-live", None), decision("req-job", Some(4_000_000_001))];
     assert_eq!(store.insert_decisions(&written).await.expect("insert"), 2);

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Attempt, DeclaredClass, TaskClass, wire_enum};
+use super::{AnswerQuality, Attempt, DeclaredClass, TaskClass, wire_enum};
 
 /// Where a request was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,6 +96,9 @@ pub struct DecisionRecord {
     /// written before batch jobs have none.
     #[serde(default)]
     pub job_id: Option<i64>,
+    /// How the answer ended and how fast it came (empty for requests never answered).
+    #[serde(default)]
+    pub quality: AnswerQuality,
 }
 
 /// A decision as read back from the store, with its store-assigned cursor id.

@@ -9,6 +9,7 @@ mod class;
 mod decision;
 mod model_name;
 mod node;
+mod quality;
 
 pub use attempt::{Attempt, AttemptOutcome};
 pub use capability::{Capabilities, Capability};
@@ -16,6 +17,7 @@ pub use class::{DeclaredClass, TaskClass};
 pub use decision::{DecisionRecord, Endpoint, Fallback, StoredDecision};
 pub use model_name::{MAX_MODEL_NAME, valid_model_name};
 pub use node::{DrainState, MemoryPressure};
+pub use quality::{AnswerQuality, FinishReason};
 
 /// Error for a string that does not name a known variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use super::record::{PendingRecord, now_ms};
 use super::relay::{self, StreamOptions};
 use super::upstream::{UpstreamError, UpstreamReply};
 use crate::domain::DeclaredClass;
+use crate::quality::JsonExpectation;
 use crate::router::{
     DataClass, Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target,
     parse_data_class,
@@ -206,8 +207,14 @@ pub async fn serve(gateway: Arc<Gateway>, parsed: ParsedRequest, origin: Origin)
     let mut features = RequestFeatures::from_request(&input, gateway.policy.detectors);
     drop(texts);
     // A job that finds nothing it may use waits for a slot: that is not an attempt, and not recorded.
-    let mut decision = origin.restrict(decide_for(&gateway, &features, &origin).await)?;
+    let (decision, queued) = decide_for(&gateway, &features, &origin).await;
+    let mut decision = origin.restrict(decision)?;
     let mut pending = PendingRecord::new(gateway.clone(), &agent, &decision, started, ts);
+    pending.queued_for(queued);
+    pending.expect(JsonExpectation::of_response_format(
+        request.extra.get("response_format"),
+        &gateway.schemas,
+    ));
     if let Some(ticket) = origin.job() {
         pending.for_job(ticket);
     }
@@ -248,7 +255,7 @@ pub async fn serve(gateway: Arc<Gateway>, parsed: ParsedRequest, origin: Origin)
                 reviewed = true;
                 if gateway.review(model, &body, pending.request_id()).await.is_err() {
                     features.review_flagged = true;
-                    decision = match origin.restrict(decide_for(&gateway, &features, &origin).await) {
+                    decision = match origin.restrict(decide_for(&gateway, &features, &origin).await.0) {
                         Ok(decision) => decision,
                         Err(err) => return Err(pending.refused(err)),
                     };
@@ -474,19 +481,21 @@ fn unservable_message(decision: &Decision, miss: LocalMiss) -> String {
     format!("{why}; {stays}")
 }
 
-/// Decides for `origin`: a live request may wait for capacity, a job never does (its worker waits).
-async fn decide_for(gateway: &Gateway, features: &RequestFeatures, origin: &Origin) -> Decision {
+/// Decides for `origin`, with how long the request waited for a node slot: a live request may
+/// wait for capacity, a job never does (its worker waits).
+async fn decide_for(gateway: &Gateway, features: &RequestFeatures, origin: &Origin) -> (Decision, Duration) {
     match origin {
         Origin::Live { .. } => decide_waiting_for_capacity(gateway, features).await,
-        Origin::Job(_) => gateway.decide(features),
+        Origin::Job(_) => (gateway.decide(features), Duration::ZERO),
     }
 }
 
 /// Decides; a sensitive request with no local capacity may wait up to `router.sensitive_wait_secs`
 /// for a node to free up (it never goes to the frontier instead). While it waits, batch work takes
 /// no new slot.
-async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatures) -> Decision {
-    let deadline = Instant::now() + std::time::Duration::from_secs(gateway.config.router.sensitive_wait_secs);
+async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatures) -> (Decision, Duration) {
+    let since = Instant::now();
+    let deadline = since + Duration::from_secs(gateway.config.router.sensitive_wait_secs);
     loop {
         let decision = gateway.decide(features);
         let waiting = decision.is_sensitive()
@@ -495,10 +504,10 @@ async fn decide_waiting_for_capacity(gateway: &Gateway, features: &RequestFeatur
                 .is_some_and(|r| r.code == RejectCode::NoLocalCapacity)
             && Instant::now() < deadline;
         if !waiting {
-            return decision;
+            return (decision, since.elapsed());
         }
         let _waiting = gateway.live_waiting();
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -509,46 +518,55 @@ fn respond(
     options: StreamOptions,
     decision: &Decision,
     step: &PlanStep,
-    pending: PendingRecord,
+    mut pending: PendingRecord,
     slot: Option<InFlightGuard>,
 ) -> Response {
-    let headers = route_headers(decision, step, pending.request_id());
-    match reply {
+    let mut response = match reply {
         UpstreamReply::Complete { body, usage } => {
+            pending.observe_completion(&body);
+            let mut response = Response::new(Body::from(body));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            put_route_headers(response.headers_mut(), decision, step, pending.request_id());
             pending.finish(200, None, Some(usage));
             drop(slot);
-            (
-                headers,
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-                body,
-            )
-                .into_response()
+            return response;
         }
         UpstreamReply::Stream(chunks) => {
-            let body = relay::spawn(&gateway.streams, chunks, pending, slot, options);
-            let mut response = (headers, body).into_response();
-            let h = response.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            let mut response = Response::new(Body::empty());
+            put_route_headers(response.headers_mut(), decision, step, pending.request_id());
+            *response.body_mut() = relay::spawn(&gateway.streams, chunks, pending, slot, options);
             response
         }
-    }
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
-fn route_headers(decision: &Decision, step: &PlanStep, request_id: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+/// `X-Farmhand-Route`: where the request went.
+static ROUTE_HEADER: HeaderName = HeaderName::from_static("x-farmhand-route");
+/// `X-Farmhand-Decision`: why it went there.
+static DECISION_HEADER: HeaderName = HeaderName::from_static("x-farmhand-decision");
+/// `X-Request-Id`: the decision's id, for feedback and support.
+static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Adds the route, decision and request id headers to `headers`.
+fn put_route_headers(headers: &mut HeaderMap, decision: &Decision, step: &PlanStep, request_id: &str) {
+    let mut decision_value = decision.header_value();
+    decision_value.push_str(";fallback=");
+    decision_value.push_str(step.fallback.as_str());
+    for (name, value) in [
+        (&ROUTE_HEADER, step.target.route_label()),
+        (&DECISION_HEADER, decision_value),
+        (&REQUEST_ID_HEADER, request_id.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name.clone(), value);
         }
-    };
-    put("x-farmhand-route", step.target.route_label());
-    put(
-        "x-farmhand-decision",
-        format!("{};fallback={}", decision.header_value(), step.fallback),
-    );
-    put("x-request-id", request_id.to_string());
-    headers
+    }
 }
 
 /// A chat completion request body as JSON (every string of it is scanned) and as the typed

@@ -95,6 +95,8 @@ pub struct Gateway {
     cutting: AtomicBool,
     /// Streams being relayed, each in a task of its own.
     streams: TaskTracker,
+    /// Compiled `response_format` schemas, for judging JSON answers.
+    schemas: crate::quality::SchemaCache,
     status_access: StatusAccess,
     /// The Batch API's store and sealer; `None` without `jobs.encryption_key` (the API is off).
     batch: Option<BatchBackend>,
@@ -191,6 +193,7 @@ impl Gateway {
             overrides: Mutex::default(),
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
+            schemas: crate::quality::SchemaCache::default(),
             status_access,
             batch: sources.batch,
             last_live_ms: AtomicU64::new(0),

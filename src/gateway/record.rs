@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::config::TokenUsage;
-use crate::domain::{Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback};
+use crate::domain::{AnswerQuality, Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback, FinishReason};
+use crate::quality::{AnswerCheck, JsonExpectation};
 use crate::router::{Decision, PlanStep, Target};
+use crate::wire::openai::ChatCompletionChunk;
 
 use super::Gateway;
 use super::errors::ApiError;
@@ -32,6 +34,13 @@ pub struct PendingRecord {
     prompt_estimate: u64,
     /// The batch job this request is an attempt at, if any.
     job: Option<JobTicket>,
+    /// The answer's quality signals, read as it passes through.
+    check: AnswerCheck,
+    /// When the serving attempt started, and when its first token arrived (streams).
+    served_since: Option<Instant>,
+    first_token: Option<Instant>,
+    /// Time the request waited in the router for a node slot.
+    queued: Duration,
 }
 
 impl PendingRecord {
@@ -61,6 +70,7 @@ impl PendingRecord {
             error: None,
             attempts: Vec::new(),
             job_id: None,
+            quality: Default::default(),
         };
         PendingRecord {
             gateway,
@@ -72,6 +82,10 @@ impl PendingRecord {
             admission: None,
             prompt_estimate: 0,
             job: None,
+            check: AnswerCheck::default(),
+            served_since: None,
+            first_token: None,
+            queued: Duration::ZERO,
         }
     }
 
@@ -85,6 +99,28 @@ impl PendingRecord {
     pub fn refused(self, err: ApiError) -> ApiError {
         self.finish(err.status.as_u16(), Some(err.code.clone()), None);
         err
+    }
+
+    /// Judges the answer's JSON against `expectation` (from the request's `response_format`).
+    pub fn expect(&mut self, expectation: JsonExpectation) {
+        self.check = AnswerCheck::new(expectation);
+    }
+
+    /// Notes how long the request waited for a node slot.
+    pub fn queued_for(&mut self, waited: Duration) {
+        self.queued = waited;
+    }
+
+    /// Reads a streamed chunk on its way to the agent (its first token sets the time to first token).
+    pub fn observe_chunk(&mut self, chunk: &ChatCompletionChunk) {
+        if self.check.observe_chunk(chunk) && self.first_token.is_none() {
+            self.first_token = Some(Instant::now());
+        }
+    }
+
+    /// Reads a whole completion on its way to the agent.
+    pub fn observe_completion(&mut self, body: &[u8]) {
+        self.check.observe_completion(body);
     }
 
     /// Notes the request's estimated prompt tokens (its estimate less `max_tokens`).
@@ -135,7 +171,9 @@ impl PendingRecord {
     /// Notes which target is serving the request, and starts its attempt.
     pub fn serving(&mut self, step: &PlanStep) {
         self.end_attempt(AttemptOutcome::Cancelled);
-        self.attempt = Some((attempt_target(&step.target), Instant::now()));
+        let now = Instant::now();
+        self.attempt = Some((attempt_target(&step.target), now));
+        self.served_since = Some(now);
         if let Some(ticket) = &self.job {
             ticket.tell(JobEvent::Serving(attempt_target(&step.target)));
         }
@@ -225,6 +263,7 @@ impl PendingRecord {
             }
         }
         record.cost_usd += self.failed_cost_usd;
+        record.quality = self.quality(&record);
         self.gateway.spend.add(&record.agent, record.cost_usd, now);
         if let Some(reservation) = self.reservation.take() {
             self.gateway.spend.release(reservation);
@@ -248,6 +287,41 @@ impl PendingRecord {
 }
 
 impl PendingRecord {
+    /// The quality signals of the finished `record`: how its answer ended and how fast it came.
+    /// An answer the agent or a shutdown cut short has no verdict, only its timings.
+    fn quality(&self, record: &DecisionRecord) -> AnswerQuality {
+        let now = Instant::now();
+        let mut quality = AnswerQuality {
+            queued_ms: millis(self.queued),
+            ttft_ms: self
+                .first_token
+                .map(|at| millis(at.saturating_duration_since(self.started))),
+            ..AnswerQuality::default()
+        };
+        if record.endpoint == Endpoint::Rejected {
+            return quality;
+        }
+        let generating_since = self.first_token.or(self.served_since);
+        if let Some(since) = generating_since.filter(|_| record.completion_tokens > 0) {
+            let secs = now.saturating_duration_since(since).as_secs_f64();
+            if secs > 0.0 {
+                quality.tokens_per_sec = Some(record.completion_tokens as f64 / secs);
+            }
+        }
+        quality.finish_reason = match (record.status, record.error.as_deref()) {
+            (200, None) => {
+                quality.empty_answer = Some(self.check.empty());
+                quality.json_valid = self.check.json_valid();
+                Some(self.check.finish_reason())
+            }
+            (200, Some(error)) if error.starts_with("upstream_dropped") => Some(FinishReason::Error),
+            (499, _) | (_, Some("cut_at_shutdown")) => None,
+            (status, _) if status >= 500 => Some(FinishReason::Error),
+            _ => None,
+        };
+        quality
+    }
+
     /// Records a request that ended before its answer did, charging `usage` if any arrived: cut
     /// by shutdown (503 `cut_at_shutdown`), or else abandoned by the agent (499, as Ollama logs it).
     pub fn abandon(mut self, usage: Option<TokenUsage>) {
@@ -267,6 +341,11 @@ impl Drop for PendingRecord {
     fn drop(&mut self) {
         self.abandoned(None);
     }
+}
+
+/// A duration in whole milliseconds, saturating.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// `now` in milliseconds since the epoch, as the limiter counts time.

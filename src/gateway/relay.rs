@@ -108,6 +108,9 @@ async fn pump(mut chunks: ChunkStream, mut relay: Relay, events: mpsc::Sender<By
                 }
                 if !item.chunk.choices.is_empty() {
                     relay.relayed += 1;
+                    if let Some(pending) = relay.pending.as_mut() {
+                        pending.observe_chunk(&item.chunk);
+                    }
                 }
                 let mut chunk = item.chunk;
                 if !options.wants_usage {

@@ -62,6 +62,7 @@ pub(super) fn decision(i: usize) -> DecisionRecord {
             ms: 12,
         }],
         job_id: None,
+        quality: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@ mod job_model;
 mod jobs;
 mod model;
 mod postgres;
+mod quality;
 mod spend;
 mod sqlite;
 mod url;
@@ -32,6 +33,7 @@ pub use model::{
     PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
+pub use quality::QualityRow;
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
 pub use sqlite::SqliteStore;
 pub use wakeup::Wakeup;
@@ -134,6 +136,16 @@ impl Store {
     /// Spend over every hour overlapping `[since, until)`, from the hourly rollup.
     pub async fn spend_summary(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<SpendSummary, StoreError> {
         dispatch!(self.spend_summary(since, until))
+    }
+
+    /// Answer quality per class and route over every hour overlapping `[since, until)`, from the
+    /// hourly rollup.
+    pub async fn quality_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<QualityRow>, StoreError> {
+        dispatch!(self.quality_summary(since, until))
     }
 
     /// Exact frontier cost (USD) of the decisions at or after `since`.

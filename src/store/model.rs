@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{Attempt, DecisionRecord, DrainState, StoredDecision};
+use crate::domain::{AnswerQuality, Attempt, DecisionRecord, DrainState, StoredDecision};
 
 use super::StoreError;
 
@@ -195,6 +195,12 @@ pub(crate) struct RawDecision<T> {
     pub status: i32,
     pub error: Option<String>,
     pub job_id: Option<i64>,
+    pub finish_reason: Option<String>,
+    pub empty_answer: Option<bool>,
+    pub json_valid: Option<bool>,
+    pub ttft_ms: Option<i64>,
+    pub tokens_per_sec: Option<f64>,
+    pub queued_ms: i64,
     /// The attempts as JSON text (PostgreSQL's `jsonb` is read as `attempts::text`).
     pub attempts: String,
 }
@@ -203,7 +209,8 @@ pub(crate) struct RawDecision<T> {
 /// way (JSON text in SQLite, `jsonb` cast to text in PostgreSQL).
 pub(crate) const DECISION_COLUMNS: &str = "id, request_id, ts, agent, declared_class, effective_class, sensitive, \
      sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, cost_usd, \
-     ttfb_ms, latency_ms, fallback, policy_version, status, error, job_id";
+     ttfb_ms, latency_ms, fallback, policy_version, status, error, job_id, finish_reason, empty_answer, json_valid, \
+     ttft_ms, tokens_per_sec, queued_ms";
 
 /// The attempts of a decision as the store keeps them: a JSON array.
 pub(crate) fn attempts_json(attempts: &[Attempt]) -> String {
@@ -253,6 +260,22 @@ impl<T> RawDecision<T> {
                 attempts: serde_json::from_str(&self.attempts)
                     .map_err(|e| StoreError::corrupt("routing_decisions.attempts", e.to_string()))?,
                 job_id: self.job_id,
+                quality: AnswerQuality {
+                    finish_reason: self
+                        .finish_reason
+                        .as_deref()
+                        .map(|reason| {
+                            reason
+                                .parse()
+                                .map_err(|_| parse("routing_decisions.finish_reason", reason))
+                        })
+                        .transpose()?,
+                    empty_answer: self.empty_answer,
+                    json_valid: self.json_valid,
+                    ttft_ms: self.ttft_ms,
+                    tokens_per_sec: self.tokens_per_sec,
+                    queued_ms: self.queued_ms,
+                },
             },
         })
     }

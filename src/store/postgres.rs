@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 
-use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+use crate::domain::{DecisionRecord, DrainState, FinishReason, StoredDecision};
 
 use super::StoreError;
 use super::model::{
@@ -16,6 +16,7 @@ use super::model::{
     PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
     UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
+use super::quality::{QUALITY_SUMMARY, QualityRow, quality_row};
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
 use super::wakeup::{self, CONTROL_CHANNEL, DECISIONS_CHANNEL, Wakeup};
@@ -133,6 +134,17 @@ impl PgStore {
             .bind(batch.iter().map(|d| d.error.as_deref()).collect::<Vec<_>>())
             .bind(batch.iter().map(|d| attempts_json(&d.attempts)).collect::<Vec<_>>())
             .bind(batch.iter().map(|d| d.job_id).collect::<Vec<_>>())
+            .bind(
+                batch
+                    .iter()
+                    .map(|d| d.quality.finish_reason.map(FinishReason::as_str))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(batch.iter().map(|d| d.quality.empty_answer).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.quality.json_valid).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.quality.ttft_ms).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.quality.tokens_per_sec).collect::<Vec<_>>())
+            .bind(batch.iter().map(|d| d.quality.queued_ms).collect::<Vec<_>>())
             .fetch_one(&mut *tx)
             .await?;
         let inserted: i64 = row.try_get(0)?;
@@ -167,6 +179,19 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(|r| r.into_stored_now()).collect()
+    }
+
+    pub(crate) async fn quality_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<QualityRow>, StoreError> {
+        let rows = sqlx::query(QUALITY_SUMMARY)
+            .bind(hour_floor(since))
+            .bind(hour_ceil(until))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(quality_row).collect()
     }
 
     pub(crate) async fn spend_summary(
@@ -771,18 +796,55 @@ async fn insert_audit(
 }
 
 /// One statement per batch: unnest the column arrays, skip known request ids, and roll only the
-/// new rows into `spend_hourly` (in key order, so concurrent upserts lock rows in the same order).
+/// new rows into `spend_hourly` and `quality_hourly` (in key order, so concurrent upserts lock rows
+/// in the same order). The quality sums and histogram bounds are [`crate::quality::QualityLine`]'s.
 const INSERT_DECISIONS: &str = "\
 WITH ins AS (
     INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive,
         sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens,
-        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts, job_id)
+        cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts, job_id,
+        finish_reason, empty_answer, json_valid, ttft_ms, tokens_per_sec, queued_ms)
     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bool[],
         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::int8[], $14::int8[],
         $15::float8[], $16::int8[], $17::int8[], $18::text[], $19::int8[], $20::int4[], $21::text[],
-        $22::text[]::jsonb[], $23::int8[])
+        $22::text[]::jsonb[], $23::int8[], $24::text[], $25::bool[], $26::bool[], $27::int8[], $28::float8[],
+        $29::int8[])
     ON CONFLICT (request_id) DO NOTHING
-    RETURNING id, ts, agent, effective_class, endpoint, provider, model, prompt_tokens, completion_tokens, cost_usd
+    RETURNING id, ts, agent, effective_class, endpoint, provider, model, prompt_tokens, completion_tokens, cost_usd,
+        finish_reason, empty_answer, json_valid, ttft_ms, tokens_per_sec, queued_ms
+), quality AS (
+    INSERT INTO quality_hourly AS q (hour, effective_class, route, requests, errors, truncated, empty, json_checked,
+        json_valid, ttft_count, ttft_sum_ms, ttft_le_100, ttft_le_250, ttft_le_500, ttft_le_1000, ttft_le_2500,
+        ttft_le_5000, ttft_le_10000, ttft_le_30000, ttft_over, tps_count, tps_sum, queued_sum_ms)
+    SELECT date_trunc('hour', ts, 'UTC'), effective_class,
+        CASE endpoint WHEN 'local' THEN 'local/' || coalesce(model, '')
+            ELSE 'frontier/' || coalesce(provider, '') || '/' || coalesce(model, '') END,
+        count(*), count(*) FILTER (WHERE finish_reason = 'error'), count(*) FILTER (WHERE finish_reason = 'length'),
+        count(*) FILTER (WHERE empty_answer), count(json_valid), count(*) FILTER (WHERE json_valid),
+        count(ttft_ms), coalesce(sum(ttft_ms), 0),
+        count(*) FILTER (WHERE ttft_ms <= 100),
+        count(*) FILTER (WHERE ttft_ms > 100 AND ttft_ms <= 250),
+        count(*) FILTER (WHERE ttft_ms > 250 AND ttft_ms <= 500),
+        count(*) FILTER (WHERE ttft_ms > 500 AND ttft_ms <= 1000),
+        count(*) FILTER (WHERE ttft_ms > 1000 AND ttft_ms <= 2500),
+        count(*) FILTER (WHERE ttft_ms > 2500 AND ttft_ms <= 5000),
+        count(*) FILTER (WHERE ttft_ms > 5000 AND ttft_ms <= 10000),
+        count(*) FILTER (WHERE ttft_ms > 10000 AND ttft_ms <= 30000),
+        count(*) FILTER (WHERE ttft_ms > 30000),
+        count(tokens_per_sec), coalesce(sum(tokens_per_sec), 0), sum(queued_ms)
+    FROM ins WHERE endpoint <> 'rejected' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (hour, effective_class, route) DO UPDATE SET
+        requests = q.requests + EXCLUDED.requests, errors = q.errors + EXCLUDED.errors,
+        truncated = q.truncated + EXCLUDED.truncated, empty = q.empty + EXCLUDED.empty,
+        json_checked = q.json_checked + EXCLUDED.json_checked, json_valid = q.json_valid + EXCLUDED.json_valid,
+        ttft_count = q.ttft_count + EXCLUDED.ttft_count, ttft_sum_ms = q.ttft_sum_ms + EXCLUDED.ttft_sum_ms,
+        ttft_le_100 = q.ttft_le_100 + EXCLUDED.ttft_le_100, ttft_le_250 = q.ttft_le_250 + EXCLUDED.ttft_le_250,
+        ttft_le_500 = q.ttft_le_500 + EXCLUDED.ttft_le_500, ttft_le_1000 = q.ttft_le_1000 + EXCLUDED.ttft_le_1000,
+        ttft_le_2500 = q.ttft_le_2500 + EXCLUDED.ttft_le_2500, ttft_le_5000 = q.ttft_le_5000 + EXCLUDED.ttft_le_5000,
+        ttft_le_10000 = q.ttft_le_10000 + EXCLUDED.ttft_le_10000,
+        ttft_le_30000 = q.ttft_le_30000 + EXCLUDED.ttft_le_30000, ttft_over = q.ttft_over + EXCLUDED.ttft_over,
+        tps_count = q.tps_count + EXCLUDED.tps_count, tps_sum = q.tps_sum + EXCLUDED.tps_sum,
+        queued_sum_ms = q.queued_sum_ms + EXCLUDED.queued_sum_ms
 ), spend AS (
     INSERT INTO spend_hourly AS s (hour, effective_class, endpoint, provider, model, agent,
         requests, prompt_tokens, completion_tokens, cost_usd)

@@ -14,7 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
-use crate::domain::{DecisionRecord, DrainState, StoredDecision};
+use crate::domain::{DecisionRecord, DrainState, FinishReason, StoredDecision};
+use crate::quality::{QualityLine, quality_route};
 
 use super::StoreError;
 use super::model::{
@@ -22,6 +23,7 @@ use super::model::{
     PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
     UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
+use super::quality::{QUALITY_SUMMARY, QualityRow, quality_row};
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
 use super::wakeup::{self, Wakeup};
@@ -56,7 +58,7 @@ fn parse_ts_opt(column: &'static str, value: Option<String>) -> Result<Option<Da
     value.map(|v| parse_ts(column, &v)).transpose()
 }
 
-/// Decisions per multi-row insert: 23 parameters each, well under SQLite's 32,766.
+/// Decisions per multi-row insert: 29 parameters each, well under SQLite's 32,766.
 const INSERT_CHUNK: usize = 500;
 
 impl SqliteStore {
@@ -136,13 +138,15 @@ impl SqliteStore {
         }
         type Key<'a> = (String, &'a str, &'a str, &'a str, &'a str, &'a str);
         let mut spend: BTreeMap<Key<'_>, SpendLine> = BTreeMap::new();
+        let mut quality: BTreeMap<(String, &str, String), QualityLine> = BTreeMap::new();
         let mut tx = self.write_tx().await?;
         let mut inserted = 0u64;
         for chunk in batch.chunks(INSERT_CHUNK) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO routing_decisions (request_id, ts, agent, declared_class, effective_class, sensitive, \
                  sensitivity_reason, endpoint, provider, node, model, est_tokens, prompt_tokens, completion_tokens, \
-                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts, job_id) ",
+                 cost_usd, ttfb_ms, latency_ms, fallback, policy_version, status, error, attempts, job_id, \
+                 finish_reason, empty_answer, json_valid, ttft_ms, tokens_per_sec, queued_ms) ",
             );
             insert.push_values(chunk, |mut row, d| {
                 row.push_bind(d.request_id.as_str())
@@ -167,7 +171,13 @@ impl SqliteStore {
                     .push_bind(d.status)
                     .push_bind(d.error.as_deref())
                     .push_bind(attempts_json(&d.attempts))
-                    .push_bind(d.job_id);
+                    .push_bind(d.job_id)
+                    .push_bind(d.quality.finish_reason.map(FinishReason::as_str))
+                    .push_bind(d.quality.empty_answer)
+                    .push_bind(d.quality.json_valid)
+                    .push_bind(d.quality.ttft_ms)
+                    .push_bind(d.quality.tokens_per_sec)
+                    .push_bind(d.quality.queued_ms);
             });
             insert.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
             // Not cached: each batch size is a different statement, and the cache would keep them all.
@@ -199,6 +209,10 @@ impl SqliteStore {
                     cost_usd: d.cost_usd,
                 };
                 spend.entry(key).or_default().add(&line);
+                if let Some(route) = quality_route(d.endpoint, d.provider.as_deref(), d.model.as_deref()) {
+                    let key = (ts(hour_floor(d.ts)), d.effective_class.as_str(), route);
+                    quality.entry(key).or_default().add(&QualityLine::of(d));
+                }
             }
         }
         for ((hour, class, endpoint, provider, model, agent), line) in spend {
@@ -222,6 +236,9 @@ impl SqliteStore {
             .bind(line.cost_usd)
             .execute(&mut *tx)
             .await?;
+        }
+        for ((hour, class, route), line) in &quality {
+            upsert_quality(&mut tx, hour, class, route, line).await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -248,6 +265,19 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(stored).collect()
+    }
+
+    pub(crate) async fn quality_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<QualityRow>, StoreError> {
+        let rows = sqlx::query(QUALITY_SUMMARY)
+            .bind(ts(hour_floor(since)))
+            .bind(ts(hour_ceil(until)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(quality_row).collect()
     }
 
     pub(crate) async fn spend_summary(
@@ -841,4 +871,57 @@ mod tests {
         let whole = DateTime::from_timestamp(1_777_777_777, 0).expect("in range");
         assert_eq!(ts(whole).len(), ts(t).len());
     }
+}
+
+/// Adds one line into `quality_hourly`.
+async fn upsert_quality(
+    tx: &mut Transaction<'static, Sqlite>,
+    hour: &str,
+    class: &str,
+    route: &str,
+    line: &QualityLine,
+) -> Result<(), StoreError> {
+    let b = &line.ttft_buckets;
+    sqlx::query(
+        "INSERT INTO quality_hourly (hour, effective_class, route, requests, errors, truncated, empty, json_checked, \
+         json_valid, ttft_count, ttft_sum_ms, ttft_le_100, ttft_le_250, ttft_le_500, ttft_le_1000, ttft_le_2500, \
+         ttft_le_5000, ttft_le_10000, ttft_le_30000, ttft_over, tps_count, tps_sum, queued_sum_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+         ON CONFLICT (hour, effective_class, route) DO UPDATE SET requests = requests + excluded.requests, \
+         errors = errors + excluded.errors, truncated = truncated + excluded.truncated, empty = empty + excluded.empty, \
+         json_checked = json_checked + excluded.json_checked, json_valid = json_valid + excluded.json_valid, \
+         ttft_count = ttft_count + excluded.ttft_count, ttft_sum_ms = ttft_sum_ms + excluded.ttft_sum_ms, \
+         ttft_le_100 = ttft_le_100 + excluded.ttft_le_100, ttft_le_250 = ttft_le_250 + excluded.ttft_le_250, \
+         ttft_le_500 = ttft_le_500 + excluded.ttft_le_500, ttft_le_1000 = ttft_le_1000 + excluded.ttft_le_1000, \
+         ttft_le_2500 = ttft_le_2500 + excluded.ttft_le_2500, ttft_le_5000 = ttft_le_5000 + excluded.ttft_le_5000, \
+         ttft_le_10000 = ttft_le_10000 + excluded.ttft_le_10000, ttft_le_30000 = ttft_le_30000 + excluded.ttft_le_30000, \
+         ttft_over = ttft_over + excluded.ttft_over, tps_count = tps_count + excluded.tps_count, \
+         tps_sum = tps_sum + excluded.tps_sum, queued_sum_ms = queued_sum_ms + excluded.queued_sum_ms",
+    )
+    .bind(hour)
+    .bind(class)
+    .bind(route)
+    .bind(line.requests)
+    .bind(line.errors)
+    .bind(line.truncated)
+    .bind(line.empty)
+    .bind(line.json_checked)
+    .bind(line.json_valid)
+    .bind(line.ttft_count)
+    .bind(line.ttft_sum_ms)
+    .bind(b[0])
+    .bind(b[1])
+    .bind(b[2])
+    .bind(b[3])
+    .bind(b[4])
+    .bind(b[5])
+    .bind(b[6])
+    .bind(b[7])
+    .bind(b[8])
+    .bind(line.tps_count)
+    .bind(line.tps_sum)
+    .bind(line.queued_sum_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -167,6 +167,7 @@ pub fn decision(id: i64) -> StoredDecision {
             error: (endpoint == Endpoint::Rejected).then(|| "no_capacity".to_string()),
             attempts,
             job_id: None,
+            quality: Default::default(),
         },
     }
 }

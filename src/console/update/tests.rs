@@ -42,6 +42,7 @@ fn decision(id: i64, agent: &str, endpoint: Endpoint) -> StoredDecision {
             error: None,
             attempts: Vec::new(),
             job_id: None,
+            quality: Default::default(),
         },
     }
 }

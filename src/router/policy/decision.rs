@@ -2,6 +2,7 @@
 //! for the gateway to walk, or a rejection. The plan is where the sensitive invariant lives:
 //! the gateway only ever tries what is in it.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::domain::{Capability, DeclaredClass, Endpoint, Fallback, TaskClass};
@@ -48,8 +49,8 @@ impl Target {
     /// The `X-Farmhand-Route` value: `local/mini-03/llama3.1:8b`, `frontier/anthropic/claude-sonnet-4-6`.
     pub fn route_label(&self) -> String {
         match self {
-            Target::Local { node, model } => format!("local/{node}/{model}"),
-            Target::Frontier { provider, model } => format!("frontier/{provider}/{model}"),
+            Target::Local { node, model } => ["local/", node, "/", model].concat(),
+            Target::Frontier { provider, model } => ["frontier/", provider, "/", model].concat(),
         }
     }
 }
@@ -248,13 +249,16 @@ impl Decision {
     /// The `X-Farmhand-Decision` value, e.g. `class=reasoning;endpoint=frontier;reason=policy;v=12`
     /// (sensitive requests add `;sensitive=<reason>`).
     pub fn header_value(&self) -> String {
-        let mut value = format!(
-            "class={};endpoint={};reason={};v={}",
-            self.class,
-            self.endpoint(),
-            self.reason.as_str(),
-            self.policy_version
-        );
+        let mut value = String::with_capacity(96);
+        for (key, part) in [
+            ("class=", self.class.as_str()),
+            (";endpoint=", self.endpoint().as_str()),
+            (";reason=", self.reason.as_str()),
+        ] {
+            value.push_str(key);
+            value.push_str(part);
+        }
+        let _ = write!(value, ";v={}", self.policy_version);
         if let Some(s) = self.sensitivity {
             value.push_str(";sensitive=");
             value.push_str(s.as_str());

@@ -1,0 +1,68 @@
+//! Reading the hourly quality rollup: one line per task class and route over a window. The query
+//! is the same on both backends; only how the window's bounds are bound differs.
+
+use serde::Serialize;
+
+use super::StoreError;
+use crate::domain::TaskClass;
+use crate::quality::QualityLine;
+
+/// The quality of one route for one class over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityRow {
+    /// The effective task class.
+    pub class: TaskClass,
+    /// `local/<model>` or `frontier/<provider>/<model>`.
+    pub route: String,
+    /// The summed signals.
+    #[serde(flatten)]
+    pub line: QualityLine,
+}
+
+/// Every class × route line of `quality_hourly` for the hours in `[$1, $2)`.
+pub(crate) const QUALITY_SUMMARY: &str = "\
+SELECT effective_class, route, CAST(sum(requests) AS BIGINT), CAST(sum(errors) AS BIGINT),
+    CAST(sum(truncated) AS BIGINT), CAST(sum(empty) AS BIGINT), CAST(sum(json_checked) AS BIGINT),
+    CAST(sum(json_valid) AS BIGINT), CAST(sum(ttft_count) AS BIGINT), CAST(sum(ttft_sum_ms) AS BIGINT),
+    CAST(sum(ttft_le_100) AS BIGINT), CAST(sum(ttft_le_250) AS BIGINT), CAST(sum(ttft_le_500) AS BIGINT),
+    CAST(sum(ttft_le_1000) AS BIGINT), CAST(sum(ttft_le_2500) AS BIGINT), CAST(sum(ttft_le_5000) AS BIGINT),
+    CAST(sum(ttft_le_10000) AS BIGINT), CAST(sum(ttft_le_30000) AS BIGINT), CAST(sum(ttft_over) AS BIGINT),
+    CAST(sum(tps_count) AS BIGINT), CAST(sum(tps_sum) AS DOUBLE PRECISION), CAST(sum(queued_sum_ms) AS BIGINT)
+FROM quality_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2 ORDER BY 1, 2";
+
+/// Decodes one row of [`QUALITY_SUMMARY`].
+pub(crate) fn quality_row<R>(row: &R) -> Result<QualityRow, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let class: String = row.try_get(0)?;
+    let count = |i: usize| row.try_get::<i64, _>(i);
+    let mut line = QualityLine {
+        requests: count(2)?,
+        errors: count(3)?,
+        truncated: count(4)?,
+        empty: count(5)?,
+        json_checked: count(6)?,
+        json_valid: count(7)?,
+        ttft_count: count(8)?,
+        ttft_sum_ms: count(9)?,
+        tps_count: count(19)?,
+        tps_sum: row.try_get(20)?,
+        queued_sum_ms: count(21)?,
+        ..QualityLine::default()
+    };
+    for (i, bucket) in line.ttft_buckets.iter_mut().enumerate() {
+        *bucket = count(10 + i)?;
+    }
+    Ok(QualityRow {
+        class: class
+            .parse()
+            .map_err(|_| StoreError::corrupt("quality_hourly.effective_class", format!("`{class}`")))?,
+        route: row.try_get(1)?,
+        line,
+    })
+}
