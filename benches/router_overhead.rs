@@ -827,6 +827,7 @@ fn main() {
             .expect("the journal opens"),
             keys: AgentKeys::loopback(),
             batch: None,
+            store: store.clone(),
         };
         let gateway = Gateway::new(config, sources);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind router");

@@ -7,6 +7,7 @@
 mod capabilities;
 mod error;
 mod pricing;
+mod quality;
 mod secret;
 pub mod state_dir;
 
@@ -21,6 +22,7 @@ use crate::domain::TaskClass;
 pub use capabilities::CapabilityTable;
 pub use error::ConfigError;
 pub use pricing::{PriceRow, TokenUsage};
+pub use quality::{FeedbackKind, FeedbackMetric, Optimize, QualityConfig};
 pub use secret::{SecretError, SecretRef};
 
 /// The whole fleet configuration.
@@ -53,6 +55,8 @@ pub struct FleetConfig {
     pub secrets: SecretsConfig,
     /// Batch jobs: the Batch API, the queue and its workers.
     pub jobs: JobsConfig,
+    /// Answer quality: the feedback metrics agents may report.
+    pub quality: QualityConfig,
 }
 
 /// Batch jobs (`[jobs]`): limits of the Batch API, the queue's retries and leases, scheduling on
@@ -683,6 +687,7 @@ impl Default for FleetConfig {
             console: ConsoleConfig::default(),
             secrets: SecretsConfig::default(),
             jobs: JobsConfig::default(),
+            quality: QualityConfig::default(),
         }
     }
 }
@@ -746,6 +751,7 @@ impl FleetConfig {
 
     /// Checks what serde cannot: references between sections, names, ranges.
     fn validate(&self) -> Result<(), (String, String)> {
+        self.quality.validate()?;
         let mut seen = std::collections::HashSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if !valid_name(&node.name) {

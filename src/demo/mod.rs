@@ -99,6 +99,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             store: store.clone(),
             sealer: Sealer::generate().0,
         }),
+        store: store.clone(),
     };
     let (fleet, control) = (sources.fleet.clone(), sources.control.clone());
     let gateway = Gateway::new(config.clone(), sources);

@@ -556,8 +556,10 @@ static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Adds the route, decision and request id headers to `headers`.
 fn put_route_headers(headers: &mut HeaderMap, decision: &Decision, step: &PlanStep, request_id: &str) {
     let mut decision_value = decision.header_value();
-    decision_value.push_str(";fallback=");
-    decision_value.push_str(step.fallback.as_str());
+    for (key, value) in [(";fallback=", step.fallback.as_str()), (";id=", request_id)] {
+        decision_value.push_str(key);
+        decision_value.push_str(value);
+    }
     for (name, value) in [
         (&ROUTE_HEADER, step.target.route_label()),
         (&DECISION_HEADER, decision_value),

@@ -46,6 +46,11 @@ impl ApiError {
         )
     }
 
+    /// 403: the caller may not act on this object (another agent's).
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "permission_error", code, message)
+    }
+
     /// 404: no such object, or one the caller may not see (never says which).
     pub fn not_found(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "invalid_request_error", code, message)

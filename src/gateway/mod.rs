@@ -9,6 +9,7 @@ mod chat;
 mod control_health;
 mod edge;
 mod errors;
+mod feedback;
 pub mod fleet_spend;
 mod fleet_view_cache;
 mod inflight;
@@ -100,6 +101,8 @@ pub struct Gateway {
     status_access: StatusAccess,
     /// The Batch API's store and sealer; `None` without `jobs.encryption_key` (the API is off).
     batch: Option<BatchBackend>,
+    /// The store, for feedback.
+    store: crate::store::Store,
     /// When the last live request arrived, in milliseconds since the gateway started (0: none yet).
     last_live_ms: AtomicU64,
     /// Live requests waiting for local capacity now.
@@ -136,6 +139,8 @@ pub struct GatewaySources {
     pub keys: AgentKeys,
     /// The Batch API's store and sealer; `None` turns the API off.
     pub batch: Option<BatchBackend>,
+    /// The store, read back for feedback (which decision is whose) and written with ratings.
+    pub store: crate::store::Store,
 }
 
 impl Gateway {
@@ -196,6 +201,7 @@ impl Gateway {
             schemas: crate::quality::SchemaCache::default(),
             status_access,
             batch: sources.batch,
+            store: sources.store,
             last_live_ms: AtomicU64::new(0),
             live_waiting: Arc::default(),
             started: std::time::Instant::now(),

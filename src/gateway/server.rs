@@ -27,6 +27,7 @@ use crate::wire::openai::{ModelEntry, ModelList};
 pub fn app(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/feedback", post(super::feedback::feedback))
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -112,6 +113,7 @@ pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Res
         recorder: Recorder::start(store.clone(), RecorderOptions::from_config(&config.router))?,
         keys,
         batch,
+        store: store.clone(),
     };
     let addr = listen.unwrap_or(config.router.listen);
     let control = sources.control.clone();

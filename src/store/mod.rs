@@ -33,7 +33,7 @@ pub use model::{
     PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
-pub use quality::QualityRow;
+pub use quality::{FeedbackRow, QualityRow};
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
 pub use sqlite::SqliteStore;
 pub use wakeup::Wakeup;
@@ -146,6 +146,32 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<QualityRow>, StoreError> {
         dispatch!(self.quality_summary(since, until))
+    }
+
+    /// The agent that made decision `request_id`, if the store has it.
+    pub async fn decision_agent(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self.decision_agent(request_id))
+    }
+
+    /// Stores `agent`'s rating `value` of decision `request_id` on `metric`, replacing an earlier one.
+    pub async fn record_feedback(
+        &self,
+        request_id: &str,
+        metric: &str,
+        value: f64,
+        agent: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.record_feedback(request_id, metric, value, agent, at))
+    }
+
+    /// Feedback means per class, route and metric of the decisions made in `[since, until)`.
+    pub async fn feedback_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<FeedbackRow>, StoreError> {
+        dispatch!(self.feedback_summary(since, until))
     }
 
     /// Exact frontier cost (USD) of the decisions at or after `since`.

@@ -16,7 +16,10 @@ use super::model::{
     PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
     UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
-use super::quality::{QUALITY_SUMMARY, QualityRow, quality_row};
+use super::quality::{
+    DECISION_AGENT, FEEDBACK_SUMMARY, FeedbackRow, QUALITY_SUMMARY, QualityRow, UPSERT_FEEDBACK, feedback_row,
+    quality_row,
+};
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
 use super::wakeup::{self, CONTROL_CHANNEL, DECISIONS_CHANNEL, Wakeup};
@@ -179,6 +182,45 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(|r| r.into_stored_now()).collect()
+    }
+
+    pub(crate) async fn decision_agent(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(DECISION_AGENT)
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub(crate) async fn record_feedback(
+        &self,
+        request_id: &str,
+        metric: &str,
+        value: f64,
+        agent: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(UPSERT_FEEDBACK)
+            .bind(request_id)
+            .bind(metric)
+            .bind(value)
+            .bind(agent)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn feedback_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<FeedbackRow>, StoreError> {
+        let rows = sqlx::query(FEEDBACK_SUMMARY)
+            .bind(since)
+            .bind(until)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(feedback_row).collect()
     }
 
     pub(crate) async fn quality_summary(

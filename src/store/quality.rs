@@ -66,3 +66,57 @@ where
         line,
     })
 }
+
+/// The mean of one feedback metric for one class and route over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedbackRow {
+    /// The effective task class of the rated decisions.
+    pub class: TaskClass,
+    /// `local/<model>` or `frontier/<provider>/<model>`.
+    pub route: String,
+    /// The metric's name.
+    pub metric: String,
+    /// Ratings.
+    pub count: i64,
+    /// Their mean (booleans count 1 and 0).
+    pub mean: f64,
+}
+
+/// The agent that made a decision.
+pub(crate) const DECISION_AGENT: &str = "SELECT agent FROM routing_decisions WHERE request_id = $1";
+
+/// Stores a rating, replacing an earlier one of the same decision and metric.
+pub(crate) const UPSERT_FEEDBACK: &str = "\
+INSERT INTO feedback (request_id, metric, value, agent, ts) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (request_id, metric) DO UPDATE SET value = excluded.value, agent = excluded.agent, ts = excluded.ts";
+
+/// Ratings per class, route and metric of the decisions made in `[$1, $2)`.
+pub(crate) const FEEDBACK_SUMMARY: &str = "\
+SELECT d.effective_class,
+    CASE d.endpoint WHEN 'local' THEN 'local/' || coalesce(d.model, '')
+        ELSE 'frontier/' || coalesce(d.provider, '') || '/' || coalesce(d.model, '') END,
+    f.metric, CAST(count(*) AS BIGINT), CAST(avg(f.value) AS DOUBLE PRECISION)
+FROM feedback f JOIN routing_decisions d ON d.request_id = f.request_id
+WHERE d.ts >= $1 AND d.ts < $2 AND d.endpoint <> 'rejected'
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
+/// Decodes one row of [`FEEDBACK_SUMMARY`].
+pub(crate) fn feedback_row<R>(row: &R) -> Result<FeedbackRow, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let class: String = row.try_get(0)?;
+    Ok(FeedbackRow {
+        class: class
+            .parse()
+            .map_err(|_| StoreError::corrupt("routing_decisions.effective_class", format!("`{class}`")))?,
+        route: row.try_get(1)?,
+        metric: row.try_get(2)?,
+        count: row.try_get(3)?,
+        mean: row.try_get(4)?,
+    })
+}

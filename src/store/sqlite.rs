@@ -23,7 +23,10 @@ use super::model::{
     PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
     UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
-use super::quality::{QUALITY_SUMMARY, QualityRow, quality_row};
+use super::quality::{
+    DECISION_AGENT, FEEDBACK_SUMMARY, FeedbackRow, QUALITY_SUMMARY, QualityRow, UPSERT_FEEDBACK, feedback_row,
+    quality_row,
+};
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
 use super::wakeup::{self, Wakeup};
@@ -265,6 +268,45 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(stored).collect()
+    }
+
+    pub(crate) async fn decision_agent(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(DECISION_AGENT)
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub(crate) async fn record_feedback(
+        &self,
+        request_id: &str,
+        metric: &str,
+        value: f64,
+        agent: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(UPSERT_FEEDBACK)
+            .bind(request_id)
+            .bind(metric)
+            .bind(value)
+            .bind(agent)
+            .bind(ts(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn feedback_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<FeedbackRow>, StoreError> {
+        let rows = sqlx::query(FEEDBACK_SUMMARY)
+            .bind(ts(since))
+            .bind(ts(until))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(feedback_row).collect()
     }
 
     pub(crate) async fn quality_summary(
@@ -859,20 +901,6 @@ async fn read_router_spend(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_fixed_width_and_round_trip() {
-        let t = DateTime::from_timestamp_micros(1_777_777_777_123_456).expect("in range");
-        assert_eq!(ts(t), "2026-05-03T03:09:37.123456Z");
-        assert_eq!(parse_ts("t", &ts(t)).expect("parses"), t);
-        let whole = DateTime::from_timestamp(1_777_777_777, 0).expect("in range");
-        assert_eq!(ts(whole).len(), ts(t).len());
-    }
-}
-
 /// Adds one line into `quality_hourly`.
 async fn upsert_quality(
     tx: &mut Transaction<'static, Sqlite>,
@@ -924,4 +952,18 @@ async fn upsert_quality(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip() {
+        let t = DateTime::from_timestamp_micros(1_777_777_777_123_456).expect("in range");
+        assert_eq!(ts(t), "2026-05-03T03:09:37.123456Z");
+        assert_eq!(parse_ts("t", &ts(t)).expect("parses"), t);
+        let whole = DateTime::from_timestamp(1_777_777_777, 0).expect("in range");
+        assert_eq!(ts(whole).len(), ts(t).len());
+    }
 }

@@ -122,6 +122,7 @@ impl Stack {
                     store: store.clone(),
                     sealer,
                 }),
+            store: store.clone(),
         };
         let mut fleet = sources.fleet.clone();
         let control = sources.control.clone();
