@@ -299,3 +299,27 @@ fn completion_windows_must_be_durations() {
     );
     assert!(parse("[jobs]\ncompletion_windows = [\"90m\", \"7d\"]\n").is_ok());
 }
+
+#[test]
+fn feedback_metrics_are_read_and_bad_ones_name_their_key() {
+    let config = parse("[quality.feedback.task_done]\ntype = \"boolean\"\n[quality.feedback.latency_felt]\ntype = \"float\"\noptimize = \"min\"\n").unwrap();
+    assert_eq!(config.quality.feedback.len(), 2);
+    assert_eq!(
+        config.quality.feedback["latency_felt"].optimize,
+        crate::config::Optimize::Min
+    );
+    let err = parse("[quality.feedback.Thumbs-Up]\ntype = \"boolean\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("quality.feedback.Thumbs-Up") && err.contains("a-z, 0-9 and _"),
+        "{err}"
+    );
+    let err = parse("[quality.feedback.score]\ntype = \"integer\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("quality.feedback.score") && err.contains("boolean"),
+        "{err}"
+    );
+}
