@@ -496,3 +496,55 @@ fn the_fleet_shows_each_nodes_batch_slots() {
         assert_eq!(buf[(x, y)].symbol(), slots, "{node}");
     }
 }
+
+/// The last hour breaches `routine`'s error-rate objective and meets its truncation one.
+fn with_slo_breach() -> State {
+    use farmhand::config::SloConfig;
+    use farmhand::domain::TaskClass;
+    use farmhand::quality::QualityLine;
+    use farmhand::store::QualityRow;
+    let mut s = in_view(View::Fleet);
+    s.quality.slo.insert(
+        "routine".into(),
+        SloConfig {
+            error_rate: Some(0.02),
+            truncation_rate: Some(0.10),
+            ..SloConfig::default()
+        },
+    );
+    if let Some(spend) = s.spend.as_mut() {
+        spend.quality_hour = vec![QualityRow {
+            class: TaskClass::Routine,
+            route: "local/llama3.1:8b".into(),
+            line: QualityLine {
+                requests: 200,
+                errors: 9,
+                truncated: 4,
+                ..QualityLine::default()
+            },
+        }];
+    }
+    s
+}
+
+#[test]
+fn a_breached_objective_shows_in_the_header_with_its_figures() {
+    let s = with_slo_breach();
+    let wide = draw(&s, 160, 48);
+    let buf = wide.backend().buffer();
+    let (x, y) = find(buf, "⚠ SLO routine error_rate 4.5% > 2.0%");
+    assert_eq!(y, 0, "in the header");
+    let theme = Theme::load("dark", None).expect("dark");
+    assert_eq!(buf[(x, y)].fg, theme.warning().fg.unwrap_or(Color::Reset));
+    assert!(
+        find_in_row(buf, 0, "truncation_rate").is_none(),
+        "a met objective is not an alert"
+    );
+    let narrow = draw(&s, 80, 24);
+    assert!(find_in_row(narrow.backend().buffer(), 0, "⚠ 1 SLO").is_some());
+    let mut met = with_slo_breach();
+    if let Some(spend) = met.spend.as_mut() {
+        spend.quality_hour[0].line.errors = 2;
+    }
+    assert!(find_in_row(draw(&met, 160, 48).backend().buffer(), 0, "SLO").is_none());
+}

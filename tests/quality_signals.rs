@@ -5,6 +5,7 @@
 mod support;
 
 use chrono::{TimeDelta, Utc};
+use farmhand::config::SloConfig;
 use farmhand::domain::{DecisionRecord, FinishReason};
 use farmhand::sim::FaultKind;
 use serde_json::{Value, json};
@@ -55,7 +56,18 @@ async fn quality_of(stack: &Stack, request_id: &str) -> DecisionRecord {
 }
 
 async fn signals_are_measured_and_rolled_up(store_url: Option<&str>) {
-    let stack = Stack::start(2, store_url, |_| {}).await;
+    let stack = Stack::start(2, store_url, |c| {
+        c.quality.slo_min_requests = 3;
+        c.quality.slo.insert(
+            "routine".into(),
+            SloConfig {
+                truncation_rate: Some(0.10),
+                json_valid_rate: Some(0.4),
+                ..SloConfig::default()
+            },
+        );
+    })
+    .await;
     let client = reqwest::Client::new();
 
     // A schema asked for and met, whole.
@@ -144,6 +156,24 @@ async fn signals_are_measured_and_rolled_up(store_url: Option<&str>) {
     let frontier: Vec<_> = rows.iter().filter(|r| r.route.starts_with("frontier/")).collect();
     assert_eq!(frontier.len(), 1, "{rows:?}");
     assert_eq!((frontier[0].line.requests, frontier[0].line.json_valid), (1, 1));
+
+    // This router judges its last hour against the objectives, in /metrics.
+    let metrics = client
+        .get(format!("{}/metrics", stack.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for line in [
+        "farmhand_quality_slo_observed{class=\"routine\",slo=\"truncation_rate\"} 0.25",
+        "farmhand_quality_slo_breached{class=\"routine\",slo=\"truncation_rate\"} 1",
+        "farmhand_quality_slo_observed{class=\"routine\",slo=\"json_valid_rate\"} 0.5",
+        "farmhand_quality_slo_breached{class=\"routine\",slo=\"json_valid_rate\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in:\n{metrics}");
+    }
 
     // Nothing of the answers' text reached the store.
     let all: Vec<String> = stack

@@ -22,7 +22,7 @@ use crate::domain::TaskClass;
 pub use capabilities::CapabilityTable;
 pub use error::ConfigError;
 pub use pricing::{PriceRow, TokenUsage};
-pub use quality::{FeedbackKind, FeedbackMetric, Optimize, QualityConfig};
+pub use quality::{FeedbackKind, FeedbackMetric, Optimize, QualityConfig, SloConfig};
 pub use secret::{SecretError, SecretRef};
 
 /// The whole fleet configuration.

@@ -1,17 +1,48 @@
-//! `[quality]`: how answer quality is judged beyond what the router measures itself. Today:
-//! the feedback metrics agents may report (`[quality.feedback.<metric>]`), boolean or float,
-//! each with the direction that is better.
+//! `[quality]`: how answer quality is judged: the service-level objectives per task class
+//! (`[quality.slo.<class>]`) and the feedback metrics agents may report
+//! (`[quality.feedback.<metric>]`), boolean or float, each with the direction that is better.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::TaskClass;
+
 /// The `[quality]` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualityConfig {
+    /// Objectives by task class name.
+    pub slo: BTreeMap<String, SloConfig>,
+    /// Fewest requests (answers judged, for `json_valid_rate`; streamed answers, for
+    /// `ttft_p95_ms`) in the window before an objective can be breached.
+    pub slo_min_requests: u64,
     /// Feedback metrics by name: what `POST /v1/feedback` accepts.
     pub feedback: BTreeMap<String, FeedbackMetric>,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig {
+            slo: BTreeMap::new(),
+            slo_min_requests: 20,
+            feedback: BTreeMap::new(),
+        }
+    }
+}
+
+/// The objectives of one task class over the last hour; each is optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SloConfig {
+    /// Time to first token of streamed answers, 95th percentile, at most this many milliseconds.
+    pub ttft_p95_ms: Option<u64>,
+    /// Share of answers ending in an upstream error, at most.
+    pub error_rate: Option<f64>,
+    /// Share of answers cut at `max_tokens`, at most.
+    pub truncation_rate: Option<f64>,
+    /// Share of JSON answers that are valid, at least.
+    pub json_valid_rate: Option<f64>,
 }
 
 /// One feedback metric.
@@ -51,6 +82,31 @@ impl QualityConfig {
     /// Checks the metric names: 1–64 characters of a-z, 0-9 and `_`, so they read well in
     /// requests, the store and Prometheus. Returns the offending key and why.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        for (class, slo) in &self.slo {
+            if class.parse::<TaskClass>().is_err() {
+                return Err((
+                    format!("quality.slo.{class}"),
+                    format!("`{class}` is not a task class (routine, reasoning, orchestration, sensitive)"),
+                ));
+            }
+            for (name, rate) in [("error_rate", slo.error_rate), ("truncation_rate", slo.truncation_rate)] {
+                if rate.is_some_and(|r| !(r > 0.0 && r <= 1.0)) {
+                    return Err((
+                        format!("quality.slo.{class}.{name}"),
+                        "must be above 0 and at most 1".into(),
+                    ));
+                }
+            }
+            if slo.json_valid_rate.is_some_and(|r| !(0.0..1.0).contains(&r)) {
+                return Err((
+                    format!("quality.slo.{class}.json_valid_rate"),
+                    "must be at least 0 and below 1".into(),
+                ));
+            }
+            if slo.ttft_p95_ms == Some(0) {
+                return Err((format!("quality.slo.{class}.ttft_p95_ms"), "must be at least 1".into()));
+            }
+        }
         for name in self.feedback.keys() {
             let valid = !name.is_empty()
                 && name.len() <= 64

@@ -323,3 +323,28 @@ fn feedback_metrics_are_read_and_bad_ones_name_their_key() {
         "{err}"
     );
 }
+
+#[test]
+fn objectives_name_their_key_when_wrong() {
+    let config = parse("[quality.slo.routine]\nerror_rate = 0.02\nttft_p95_ms = 900\n").unwrap();
+    assert_eq!(config.quality.slo["routine"].error_rate, Some(0.02));
+    for (text, key) in [
+        ("[quality.slo.chitchat]\nerror_rate = 0.1\n", "quality.slo.chitchat"),
+        (
+            "[quality.slo.routine]\nerror_rate = 2.0\n",
+            "quality.slo.routine.error_rate",
+        ),
+        (
+            "[quality.slo.routine]\njson_valid_rate = 1.0\n",
+            "quality.slo.routine.json_valid_rate",
+        ),
+        (
+            "[quality.slo.routine]\nttft_p95_ms = 0\n",
+            "quality.slo.routine.ttft_p95_ms",
+        ),
+        ("[quality.slo.routine]\np99_ms = 5\n", "p99_ms"),
+    ] {
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+}

@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::format::{elapsed, percent, seconds_until, usd};
 use super::state::{State, StoreOutage, StoreStatus};
 use crate::domain::{Endpoint, MemoryPressure};
+use crate::quality::{SloCheck, SloKind};
 
 /// Widths below which the header drops its labels.
 const COMPACT: u16 = 120;
@@ -29,6 +30,22 @@ fn outage_text(state: &State, outage: &StoreOutage, compact: bool) -> String {
             outage.attempt
         )
     }
+}
+
+/// `routine error_rate 4.0% > 2.0%`: which objective, what the last hour shows, the target.
+fn slo_text(check: &SloCheck) -> String {
+    let show = |v: f64| match check.kind {
+        SloKind::TtftP95Ms => format!("{v:.0} ms"),
+        _ => format!("{:.1}%", v * 100.0),
+    };
+    let relation = if check.kind == SloKind::JsonValidRate { "<" } else { ">" };
+    let observed = check.observed.map_or_else(|| "—".to_string(), show);
+    format!(
+        "{} {} {observed} {relation} {}",
+        check.class,
+        check.kind.as_str(),
+        show(check.target)
+    )
 }
 
 /// Draws the header into `area` (one line).
@@ -77,6 +94,24 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             format!("⚠ memory pressure critical on {critical} {nodes}")
         };
         spans.push(Span::styled(text, theme.pressure(MemoryPressure::Critical)));
+        spans.push(sep.clone());
+    }
+    let breaches = state
+        .spend
+        .as_ref()
+        .map(|spend| spend.slo_breaches(&state.quality))
+        .unwrap_or_default();
+    if let Some(first) = breaches.first() {
+        let text = if compact {
+            format!("⚠ {} SLO", breaches.len())
+        } else {
+            let more = match breaches.len() {
+                1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
+            format!("⚠ SLO {}{more}", slo_text(first))
+        };
+        spans.push(Span::styled(text, theme.warning()));
         spans.push(sep.clone());
     }
     spans.extend([

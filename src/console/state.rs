@@ -217,6 +217,19 @@ pub struct SpendWindows {
     pub week: SpendSummary,
     /// Each limited agent's use of its limits now.
     pub limits: Vec<AgentLimitLine>,
+    /// Answer quality per class and route over the hours overlapping the last one.
+    pub quality_hour: Vec<crate::store::QualityRow>,
+}
+
+impl SpendWindows {
+    /// The objectives of `config` that the last hour breaches.
+    pub fn slo_breaches(&self, config: &crate::config::QualityConfig) -> Vec<crate::quality::SloCheck> {
+        let windows: Vec<_> = self.quality_hour.iter().map(|row| (row.class, row.line)).collect();
+        crate::quality::evaluate_config(config, &windows)
+            .into_iter()
+            .filter(|check| check.breached)
+            .collect()
+    }
 }
 
 /// The newest decisions, oldest first, never more than its capacity.
@@ -295,6 +308,8 @@ pub struct State {
     pub audit: Vec<AuditRow>,
     /// The daily frontier budget in USD (0: none).
     pub budget_usd: f64,
+    /// The objectives answers are judged against (`[quality]`).
+    pub quality: crate::config::QualityConfig,
     /// The store connection.
     pub store: StoreStatus,
     /// Every router known from the store's presence rows, with what it holds to write later.
@@ -371,6 +386,7 @@ impl State {
             spend: None,
             audit: Vec::new(),
             budget_usd: 0.0,
+            quality: crate::config::QualityConfig::default(),
             store: StoreStatus::default(),
             routers: Vec::new(),
             store_label: String::new(),

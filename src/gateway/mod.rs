@@ -17,6 +17,7 @@ mod job_ticket;
 mod keys;
 mod limiter;
 mod metrics;
+mod quality_window;
 mod record;
 mod relay;
 mod review;
@@ -98,6 +99,8 @@ pub struct Gateway {
     streams: TaskTracker,
     /// Compiled `response_format` schemas, for judging JSON answers.
     schemas: crate::quality::SchemaCache,
+    /// The last hour of answer quality, judged against `[quality.slo]` in `/metrics`.
+    quality_window: quality_window::QualityWindow,
     status_access: StatusAccess,
     /// The Batch API's store and sealer; `None` without `jobs.encryption_key` (the API is off).
     batch: Option<BatchBackend>,
@@ -199,6 +202,7 @@ impl Gateway {
             cutting: AtomicBool::new(false),
             streams: TaskTracker::new(),
             schemas: crate::quality::SchemaCache::default(),
+            quality_window: quality_window::QualityWindow::default(),
             status_access,
             batch: sources.batch,
             store: sources.store,
@@ -412,6 +416,11 @@ impl Gateway {
     pub fn metrics_text(&self) -> String {
         let mut text = self.metrics.render(&self.in_flight, self.recorder.stats());
         text.push_str(&self.control_health().metrics());
+        text.push_str(
+            &self
+                .quality_window
+                .metrics(&self.config.quality, epoch_minute(Utc::now())),
+        );
         text
     }
 
@@ -442,4 +451,9 @@ impl Gateway {
     pub async fn flush(&self) {
         self.recorder.flush().await;
     }
+}
+
+/// Minutes since the epoch: the quality window's clock.
+fn epoch_minute(now: chrono::DateTime<Utc>) -> i64 {
+    now.timestamp().div_euclid(60)
 }

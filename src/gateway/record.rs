@@ -279,6 +279,7 @@ impl PendingRecord {
             latency_ms = record.latency_ms, fallback = %record.fallback, "decision"
         );
         self.gateway.metrics.observe(&record);
+        self.gateway.quality_window.add(&record, now.timestamp().div_euclid(60));
         if let Some(ticket) = &self.job {
             ticket.tell(JobEvent::Recorded(Box::new(record.clone())));
         }

@@ -91,21 +91,27 @@ impl QualityLine {
         self.queued_sum_ms += other.queued_sum_ms;
     }
 
-    /// The time to first token below which a fraction `q` of answers came, as the upper bound of
-    /// the histogram bucket it falls in (`None` without samples; past the last bound, that bound).
-    pub fn ttft_quantile_ms(&self, q: f64) -> Option<i64> {
+    /// The time to first token below which a fraction `q` of answers came, read from the
+    /// histogram: linear within the bucket it falls in (`None` without samples; in the overflow
+    /// bucket, the last bound).
+    pub fn ttft_quantile_ms(&self, q: f64) -> Option<f64> {
         if self.ttft_count == 0 {
             return None;
         }
-        let rank = (q.clamp(0.0, 1.0) * self.ttft_count as f64).ceil().max(1.0) as i64;
-        let mut seen = 0;
-        for (i, n) in self.ttft_buckets.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return Some(TTFT_BUCKETS_MS[i.min(TTFT_BUCKETS_MS.len() - 1)]);
+        let rank = q.clamp(0.0, 1.0) * self.ttft_count as f64;
+        let mut below = 0.0;
+        for (i, &n) in self.ttft_buckets.iter().enumerate() {
+            let n = n as f64;
+            if n > 0.0 && below + n >= rank {
+                let Some(&upper) = TTFT_BUCKETS_MS.get(i) else {
+                    break;
+                };
+                let lower = if i == 0 { 0.0 } else { TTFT_BUCKETS_MS[i - 1] as f64 };
+                return Some(lower + (upper as f64 - lower) * ((rank - below) / n).clamp(0.0, 1.0));
             }
+            below += n;
         }
-        TTFT_BUCKETS_MS.last().copied()
+        TTFT_BUCKETS_MS.last().map(|&b| b as f64)
     }
 }
 
@@ -155,9 +161,19 @@ mod tests {
             one.ttft_buckets[ttft_bucket(ttft)] = 1;
             line.add(&one);
         }
-        assert_eq!(line.ttft_quantile_ms(0.5), Some(500));
-        assert_eq!(line.ttft_quantile_ms(0.3), Some(100));
-        assert_eq!(line.ttft_quantile_ms(0.95), Some(30_000));
+        // Ranks 3 of 10 (the third sample, in the first bucket) and 5 (the second of two in 250–500).
+        assert_eq!(line.ttft_quantile_ms(0.3), Some(100.0));
+        assert_eq!(line.ttft_quantile_ms(0.5), Some(500.0));
+        assert_eq!(
+            line.ttft_quantile_ms(0.45),
+            Some(375.0),
+            "halfway through the 250–500 bucket"
+        );
+        assert_eq!(
+            line.ttft_quantile_ms(0.95),
+            Some(30_000.0),
+            "the overflow bucket reads as the last bound"
+        );
         assert_eq!(QualityLine::default().ttft_quantile_ms(0.5), None);
     }
 }

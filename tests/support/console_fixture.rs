@@ -249,6 +249,7 @@ pub fn state() -> State {
         day: summary(2),
         week: summary(9),
         limits: Vec::new(),
+        quality_hour: Vec::new(),
     });
     state.audit = vec![
         AuditRow {

@@ -238,6 +238,7 @@ pub async fn read_spend(store: &Store) -> Result<SpendWindows, StoreError> {
         day: store.spend_summary(now - TimeDelta::hours(24), now).await?,
         week: store.spend_summary(now - TimeDelta::days(7), now).await?,
         limits: store.agent_limits(now, now - TimeDelta::seconds(3)).await?,
+        quality_hour: store.quality_summary(now - TimeDelta::hours(1), now).await?,
     })
 }
 
