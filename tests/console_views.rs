@@ -50,6 +50,8 @@ snapshot!(spend_80x24, in_view(View::Spend), 80, 24);
 snapshot!(spend_160x48, in_view(View::Spend), 160, 48);
 snapshot!(policy_80x24, in_view(View::Policy), 80, 24);
 snapshot!(policy_160x48, in_view(View::Policy), 160, 48);
+snapshot!(quality_80x24, in_view(View::Quality), 80, 24);
+snapshot!(quality_160x48, in_view(View::Quality), 160, 48);
 
 fn with_help() -> State {
     let mut s = state();
@@ -504,6 +506,7 @@ fn with_slo_breach() -> State {
     use farmhand::quality::QualityLine;
     use farmhand::store::QualityRow;
     let mut s = in_view(View::Fleet);
+    s.quality.slo.clear();
     s.quality.slo.insert(
         "routine".into(),
         SloConfig {
@@ -513,7 +516,7 @@ fn with_slo_breach() -> State {
         },
     );
     if let Some(spend) = s.spend.as_mut() {
-        spend.quality_hour = vec![QualityRow {
+        spend.quality.hour.rows = vec![QualityRow {
             class: TaskClass::Routine,
             route: "local/llama3.1:8b".into(),
             line: QualityLine {
@@ -544,7 +547,7 @@ fn a_breached_objective_shows_in_the_header_with_its_figures() {
     assert!(find_in_row(narrow.backend().buffer(), 0, "⚠ 1 SLO").is_some());
     let mut met = with_slo_breach();
     if let Some(spend) = met.spend.as_mut() {
-        spend.quality_hour[0].line.errors = 2;
+        spend.quality.hour.rows[0].line.errors = 2;
     }
     assert!(find_in_row(draw(&met, 160, 48).backend().buffer(), 0, "SLO").is_none());
 }

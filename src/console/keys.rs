@@ -18,6 +18,10 @@ pub enum Action {
     ShowPolicy,
     /// Show the Jobs view.
     ShowJobs,
+    /// Show the Quality view.
+    ShowQuality,
+    /// Switch the Quality view's window (1 h, 24 h, 7 d).
+    QualityWindow,
     /// Cycle to the next view.
     NextView,
     /// Select the row above.
@@ -64,6 +68,8 @@ impl Action {
             Action::ShowSpend => "view.spend",
             Action::ShowPolicy => "view.policy",
             Action::ShowJobs => "view.jobs",
+            Action::ShowQuality => "view.quality",
+            Action::QualityWindow => "quality.window",
             Action::NextView => "view.next",
             Action::Up => "select.up",
             Action::Down => "select.down",
@@ -192,6 +198,13 @@ pub const BINDINGS: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[key('6')],
+        label: "6",
+        action: Action::ShowQuality,
+        description: "quality: signals and objectives",
+        hint: None,
+    },
+    Binding {
         keys: &[special(KeyCode::Tab)],
         label: "Tab",
         action: Action::NextView,
@@ -301,6 +314,13 @@ pub const BINDINGS: &[Binding] = &[
         label: "r",
         action: Action::RetryBatch,
         description: "jobs: retry the selected batch's failed jobs",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('w')],
+        label: "w",
+        action: Action::QualityWindow,
+        description: "quality: window 1 h / 24 h / 7 d",
         hint: None,
     },
     Binding {

@@ -7,7 +7,7 @@ use crate::domain::valid_model_name;
 use super::state::View;
 
 /// Every command, for the refusal of an unknown one.
-pub const COMMANDS: &str = "fleet|f, decisions|d, spend|s, policy|p, jobs|j, filter TEXT, drain NODE, \
+pub const COMMANDS: &str = "fleet|f, decisions|d, spend|s, policy|p, jobs|j, quality, filter TEXT, drain NODE, \
                             undrain NODE, pull NODE MODEL, pull-all MODEL, set KEY VALUE, clear KEY, \
                             pause|resume|cancel|retry BATCH, help|?, quit|q";
 
@@ -73,6 +73,7 @@ pub fn parse(line: &str) -> Result<Palette, String> {
         "spend" | "s" | "cost" | "3" => Ok(Palette::Show(View::Spend)),
         "policy" | "p" | "pol" | "4" => Ok(Palette::Show(View::Policy)),
         "jobs" | "j" | "batches" | "5" => Ok(Palette::Show(View::Jobs)),
+        "quality" | "qual" | "slo" | "6" => Ok(Palette::Show(View::Quality)),
         "filter" | "/" => Ok(Palette::Filter(words[1..].join(" "))),
         "help" | "?" | "h" => Ok(Palette::Help),
         "quit" | "q" | "exit" => Ok(Palette::Quit),

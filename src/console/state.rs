@@ -33,11 +33,20 @@ pub enum View {
     Policy,
     /// Batch jobs: progress, queue depth, running attempts, failures.
     Jobs,
+    /// Answer quality per class and route, feedback and objectives.
+    Quality,
 }
 
 impl View {
     /// Every view in tab order.
-    pub const ALL: [View; 5] = [View::Fleet, View::Decisions, View::Spend, View::Policy, View::Jobs];
+    pub const ALL: [View; 6] = [
+        View::Fleet,
+        View::Decisions,
+        View::Spend,
+        View::Policy,
+        View::Jobs,
+        View::Quality,
+    ];
 
     /// The tab title.
     pub fn title(self) -> &'static str {
@@ -47,6 +56,7 @@ impl View {
             View::Spend => "Spend",
             View::Policy => "Policy",
             View::Jobs => "Jobs",
+            View::Quality => "Quality",
         }
     }
 
@@ -217,18 +227,90 @@ pub struct SpendWindows {
     pub week: SpendSummary,
     /// Each limited agent's use of its limits now.
     pub limits: Vec<AgentLimitLine>,
-    /// Answer quality per class and route over the hours overlapping the last one.
-    pub quality_hour: Vec<crate::store::QualityRow>,
+    /// Answer quality over the last hour, 24 hours and 7 days.
+    pub quality: QualityWindows,
 }
 
 impl SpendWindows {
     /// The objectives of `config` that the last hour breaches.
     pub fn slo_breaches(&self, config: &crate::config::QualityConfig) -> Vec<crate::quality::SloCheck> {
-        let windows: Vec<_> = self.quality_hour.iter().map(|row| (row.class, row.line)).collect();
-        crate::quality::evaluate_config(config, &windows)
+        self.quality
+            .of(QualitySpan::Hour)
+            .slo_checks(config)
             .into_iter()
             .filter(|check| check.breached)
             .collect()
+    }
+}
+
+/// The window the Quality view shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QualitySpan {
+    /// The hours overlapping the last one.
+    #[default]
+    Hour,
+    /// The last 24 hours.
+    Day,
+    /// The last 7 days.
+    Week,
+}
+
+impl QualitySpan {
+    /// How the view names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            QualitySpan::Hour => "1 h",
+            QualitySpan::Day => "24 h",
+            QualitySpan::Week => "7 d",
+        }
+    }
+
+    /// The next window, wrapping around.
+    pub fn next(self) -> QualitySpan {
+        match self {
+            QualitySpan::Hour => QualitySpan::Day,
+            QualitySpan::Day => QualitySpan::Week,
+            QualitySpan::Week => QualitySpan::Hour,
+        }
+    }
+}
+
+/// Answer quality for each window the Quality view offers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QualityWindows {
+    /// The hours overlapping the last one.
+    pub hour: QualityFigures,
+    /// The last 24 hours.
+    pub day: QualityFigures,
+    /// The last 7 days.
+    pub week: QualityFigures,
+}
+
+impl QualityWindows {
+    /// The figures of `span`.
+    pub fn of(&self, span: QualitySpan) -> &QualityFigures {
+        match span {
+            QualitySpan::Hour => &self.hour,
+            QualitySpan::Day => &self.day,
+            QualitySpan::Week => &self.week,
+        }
+    }
+}
+
+/// One window's quality: signals per class and route, and feedback means.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QualityFigures {
+    /// Signals per class and route.
+    pub rows: Vec<crate::store::QualityRow>,
+    /// Feedback means per class, route and metric.
+    pub feedback: Vec<crate::store::FeedbackRow>,
+}
+
+impl QualityFigures {
+    /// Every objective of `config` judged on this window, class by class.
+    pub fn slo_checks(&self, config: &crate::config::QualityConfig) -> Vec<crate::quality::SloCheck> {
+        let windows: Vec<_> = self.rows.iter().map(|row| (row.class, row.line)).collect();
+        crate::quality::evaluate_config(config, &windows)
     }
 }
 
@@ -310,6 +392,8 @@ pub struct State {
     pub budget_usd: f64,
     /// The objectives answers are judged against (`[quality]`).
     pub quality: crate::config::QualityConfig,
+    /// The window the Quality view shows.
+    pub quality_span: QualitySpan,
     /// The store connection.
     pub store: StoreStatus,
     /// Every router known from the store's presence rows, with what it holds to write later.
@@ -387,6 +471,7 @@ impl State {
             audit: Vec::new(),
             budget_usd: 0.0,
             quality: crate::config::QualityConfig::default(),
+            quality_span: QualitySpan::default(),
             store: StoreStatus::default(),
             routers: Vec::new(),
             store_label: String::new(),

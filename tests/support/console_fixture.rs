@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use farmhand::console::State;
 use farmhand::console::jobs::JobsRead;
-use farmhand::console::state::{SpendWindows, StoreStatus};
+use farmhand::console::state::{QualityFigures, QualityWindows, SpendWindows, StoreStatus};
 use farmhand::console::theme::Theme;
 use farmhand::control::ControlSnapshot;
 use farmhand::domain::{
@@ -16,8 +16,10 @@ use farmhand::domain::{
     StoredDecision, TaskClass,
 };
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
+use farmhand::quality::QualityLine;
 use farmhand::store::{
-    AuditRow, BatchRow, BatchStatus, ClassDepth, HourlySpend, JobCounts, JobRunRow, SpendGroup, SpendLine, SpendSummary,
+    AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, HourlySpend, JobCounts, JobRunRow, QualityRow,
+    SpendGroup, SpendLine, SpendSummary,
 };
 use farmhand::wire::{AgentMetrics, PowerReading, PressureReading};
 
@@ -222,6 +224,95 @@ pub fn summary(scale: i64) -> SpendSummary {
 }
 
 /// A full console state with fixed data and no clocks.
+/// Quality signals of one route: `scale` requests with the given error, truncation and JSON
+/// shares in thousandths, and a time-to-first-token histogram.
+fn quality_row(class: TaskClass, route: &str, scale: i64, per_mille: (i64, i64, i64), ttft: [i64; 9]) -> QualityRow {
+    let (errors, truncated, json_invalid) = per_mille;
+    let json_checked = scale / 4;
+    QualityRow {
+        class,
+        route: route.into(),
+        line: QualityLine {
+            requests: scale,
+            errors: scale * errors / 1000,
+            truncated: scale * truncated / 1000,
+            empty: scale / 200,
+            json_checked,
+            json_valid: json_checked - json_checked * json_invalid / 1000,
+            ttft_count: ttft.iter().sum(),
+            ttft_sum_ms: 0,
+            ttft_buckets: ttft,
+            tps_count: scale,
+            tps_sum: scale as f64 * if route.starts_with("local/") { 38.0 } else { 71.0 },
+            queued_sum_ms: 0,
+        },
+    }
+}
+
+/// Quality over the last hour, 24 h and 7 d: local routine truncates more than the frontier.
+pub fn quality_windows() -> QualityWindows {
+    let figures = |scale: i64| QualityFigures {
+        rows: vec![
+            quality_row(
+                TaskClass::Reasoning,
+                "frontier/anthropic/claude-sonnet-4-6",
+                40 * scale,
+                (5, 10, 0),
+                [0, 0, 2, 9, 14, 5, 0, 0, 0],
+            ),
+            quality_row(
+                TaskClass::Reasoning,
+                "local/qwen3:14b",
+                6 * scale,
+                (0, 60, 80),
+                [0, 1, 2, 3, 0, 0, 0, 0, 0],
+            ),
+            quality_row(
+                TaskClass::Routine,
+                "frontier/anthropic/claude-sonnet-4-6",
+                12 * scale,
+                (0, 0, 0),
+                [0, 0, 4, 6, 1, 0, 0, 0, 0],
+            ),
+            quality_row(
+                TaskClass::Routine,
+                "local/llama3.1:8b",
+                412 * scale,
+                (4, 45, 30),
+                [180, 160, 40, 12, 6, 2, 0, 0, 0],
+            ),
+            quality_row(
+                TaskClass::Sensitive,
+                "local/qwen3:14b",
+                30 * scale,
+                (0, 20, 0),
+                [4, 10, 8, 2, 0, 0, 0, 0, 0],
+            ),
+        ],
+        feedback: vec![
+            FeedbackRow {
+                class: TaskClass::Routine,
+                route: "local/llama3.1:8b".into(),
+                metric: "task_done".into(),
+                count: 41 * scale,
+                mean: 0.93,
+            },
+            FeedbackRow {
+                class: TaskClass::Reasoning,
+                route: "frontier/anthropic/claude-sonnet-4-6".into(),
+                metric: "task_done".into(),
+                count: 12 * scale,
+                mean: 0.97,
+            },
+        ],
+    };
+    QualityWindows {
+        hour: figures(1),
+        day: figures(20),
+        week: figures(130),
+    }
+}
+
 pub fn state() -> State {
     let mut state = State::new(now(), Theme::load("dark", None).expect("dark theme"));
     state.fleet = FleetSnapshot {
@@ -249,8 +340,17 @@ pub fn state() -> State {
         day: summary(2),
         week: summary(9),
         limits: Vec::new(),
-        quality_hour: Vec::new(),
+        quality: quality_windows(),
     });
+    state.quality.slo.insert(
+        "routine".into(),
+        farmhand::config::SloConfig {
+            error_rate: Some(0.02),
+            truncation_rate: Some(0.08),
+            json_valid_rate: Some(0.9),
+            ttft_p95_ms: Some(1500),
+        },
+    );
     state.audit = vec![
         AuditRow {
             id: 2,

@@ -12,13 +12,13 @@ mod routers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::event::Event;
-use super::state::SpendWindows;
+use super::state::{QualityFigures, QualityWindows, SpendWindows};
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::gateway::InFlight;
@@ -238,7 +238,19 @@ pub async fn read_spend(store: &Store) -> Result<SpendWindows, StoreError> {
         day: store.spend_summary(now - TimeDelta::hours(24), now).await?,
         week: store.spend_summary(now - TimeDelta::days(7), now).await?,
         limits: store.agent_limits(now, now - TimeDelta::seconds(3)).await?,
-        quality_hour: store.quality_summary(now - TimeDelta::hours(1), now).await?,
+        quality: QualityWindows {
+            hour: read_quality(store, now - TimeDelta::hours(1), now).await?,
+            day: read_quality(store, now - TimeDelta::hours(24), now).await?,
+            week: read_quality(store, now - TimeDelta::days(7), now).await?,
+        },
+    })
+}
+
+/// Quality signals and feedback over `[since, until)`.
+async fn read_quality(store: &Store, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<QualityFigures, StoreError> {
+    Ok(QualityFigures {
+        rows: store.quality_summary(since, until).await?,
+        feedback: store.feedback_summary(since, until).await?,
     })
 }
 

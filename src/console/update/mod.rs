@@ -191,13 +191,16 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
         Action::ShowSpend => state.view = View::Spend,
         Action::ShowPolicy => state.view = View::Policy,
         Action::ShowJobs => state.view = View::Jobs,
+        Action::ShowQuality => state.view = View::Quality,
+        Action::QualityWindow if state.view == View::Quality => state.quality_span = state.quality_span.next(),
+        Action::QualityWindow => return Outcome::UNCHANGED,
         Action::NextView => state.view = state.view.next(),
         Action::Up => match state.view {
             View::Fleet => state.fleet_row = state.fleet_row.saturating_sub(1),
             View::Decisions => state.decision_row = state.decision_row.saturating_sub(1),
             View::Policy => state.policy_row = state.policy_row.saturating_sub(1),
             View::Jobs => state.batch_row = state.batch_row.saturating_sub(1),
-            View::Spend => return Outcome::UNCHANGED,
+            View::Spend | View::Quality => return Outcome::UNCHANGED,
         },
         Action::Down => match state.view {
             View::Fleet => {
@@ -212,7 +215,7 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
                 state.batch_row += 1;
                 clamp_batch_row(state);
             }
-            View::Spend => return Outcome::UNCHANGED,
+            View::Spend | View::Quality => return Outcome::UNCHANGED,
         },
         Action::Filter => {
             if state.view != View::Jobs {

@@ -569,3 +569,26 @@ fn the_help_overlay_scrolls_with_the_row_keys() {
     key(&mut state, KeyCode::Esc);
     assert_eq!((state.mode, state.help_row), (Mode::Normal, 0));
 }
+
+#[test]
+fn the_quality_view_opens_by_key_and_command_and_w_cycles_its_window() {
+    use crate::console::state::QualitySpan;
+    let mut state = State::new(now(), Theme::default());
+    key(&mut state, KeyCode::Char('w'));
+    assert_eq!(
+        state.quality_span,
+        QualitySpan::Hour,
+        "w does nothing outside the Quality view"
+    );
+    key(&mut state, KeyCode::Char('6'));
+    assert_eq!(state.view, View::Quality);
+    for expected in [QualitySpan::Day, QualitySpan::Week, QualitySpan::Hour] {
+        key(&mut state, KeyCode::Char('w'));
+        assert_eq!(state.quality_span, expected);
+    }
+    key(&mut state, KeyCode::Char('1'));
+    key(&mut state, KeyCode::Char(':'));
+    typed(&mut state, "quality");
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.view, View::Quality);
+}

@@ -151,7 +151,7 @@ fn decision_table(state: &State, area: Rect, buf: &mut Buffer) {
     }
     Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim()))
-        .block(view_block(state, Line::from(title).right_aligned()))
+        .block(view_block(state, area.width, Line::from(title).right_aligned()))
         .render(area, buf);
 }
 

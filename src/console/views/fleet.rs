@@ -146,7 +146,7 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     let title = Line::styled(farm_title(state, up, rates_at, wide), theme.dim()).right_aligned();
     Table::new(rows, widths)
         .header(header)
-        .block(view_block(state, title))
+        .block(view_block(state, area.width, title))
         .render(area, buf);
 }
 

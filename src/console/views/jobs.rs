@@ -214,10 +214,10 @@ fn batch_table(state: &State, area: Rect, buf: &mut Buffer) {
         header.extend(["ETA", "LEFT"]);
         widths.extend([Constraint::Length(7), Constraint::Length(7)]);
     }
-    let room = area.width.saturating_sub(super::tabs_width() + 2);
+    let room = area.width.saturating_sub(super::tabs_width(state, area.width) + 2);
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim()))
-        .block(view_block(state, title(state, room).right_aligned()));
+        .block(view_block(state, area.width, title(state, room).right_aligned()));
     table.render(area, buf);
     let inner = Rect {
         y: area.y.saturating_add(2),

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod modal;
 pub mod operations;
 pub mod policy;
+pub mod quality;
 pub mod spend;
 pub mod trace;
 
@@ -28,6 +29,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         View::Spend => spend::render(state, body, buf),
         View::Policy => policy::render(state, body, buf),
         View::Jobs => jobs::render(state, body, buf),
+        View::Quality => quality::render(state, body, buf),
     }
     hint_bar(state, hints, buf);
     if state.mode == Mode::Help {
@@ -38,17 +40,38 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// The bordered block of a view, its title naming every view with the current one highlighted.
-pub fn view_block<'a>(state: &State, extra: impl Into<Line<'a>>) -> Block<'a> {
+/// Widths below which the view tabs name only the current view (the others by number).
+const COMPACT_TABS: u16 = 120;
+
+/// The view tabs: `1 Fleet 2 Decisions …`, or on narrow terminals `1 Fleet 2 3 …`.
+fn tab_labels(state: &State, width: u16) -> Vec<(String, bool)> {
+    View::ALL
+        .iter()
+        .enumerate()
+        .map(|(index, view)| {
+            let current = *view == state.view;
+            let label = if current || width >= COMPACT_TABS {
+                format!("{} {}", index + 1, view.title())
+            } else {
+                (index + 1).to_string()
+            };
+            (label, current)
+        })
+        .collect()
+}
+
+/// The bordered block of a view `width` columns wide, its title naming the views with the
+/// current one highlighted.
+pub fn view_block<'a>(state: &State, width: u16, extra: impl Into<Line<'a>>) -> Block<'a> {
     let theme = &state.theme;
     let mut spans = vec![Span::raw(" ")];
-    for (index, view) in View::ALL.iter().enumerate() {
-        let style = if *view == state.view {
+    for (label, current) in tab_labels(state, width) {
+        let style = if current {
             theme.selected().patch(theme.accent())
         } else {
             theme.dim()
         };
-        spans.push(Span::styled(format!("{} {}", index + 1, view.title()), style));
+        spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
     Block::bordered()
@@ -57,12 +80,11 @@ pub fn view_block<'a>(state: &State, extra: impl Into<Line<'a>>) -> Block<'a> {
         .title(extra.into())
 }
 
-/// Columns the view tabs of [`view_block`] take, its left border included.
-pub fn tabs_width() -> u16 {
-    let tabs: usize = View::ALL
+/// Columns the view tabs of [`view_block`] take at `width`, its left border included.
+pub fn tabs_width(state: &State, width: u16) -> u16 {
+    let tabs: usize = tab_labels(state, width)
         .iter()
-        .enumerate()
-        .map(|(index, view)| format!("{} {} ", index + 1, view.title()).chars().count())
+        .map(|(label, _)| label.chars().count() + 1)
         .sum();
     u16::try_from(tabs + 2).unwrap_or(u16::MAX)
 }

@@ -13,7 +13,7 @@ use crate::console::state::State;
 /// Draws the version line, the overrides, the node states, the routers and the audit trail.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
-    let block = view_block(state, Line::default());
+    let block = view_block(state, area.width, Line::default());
     let inner = block.inner(area);
     block.render(area, buf);
     let control = &state.control;

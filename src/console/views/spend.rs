@@ -25,7 +25,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         Some(age) => Line::styled(format!(" stale {age}: the store is unreachable "), theme.stale()).right_aligned(),
         None => Line::default(),
     };
-    let block = view_block(state, marker);
+    let block = view_block(state, area.width, marker);
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(spend) = &state.spend else {
