@@ -11,6 +11,7 @@ use farmhand::domain::{
     FinishReason, TaskClass,
 };
 use farmhand::quality::{QualityLine, quality_route};
+use farmhand::store::QualitySample;
 use farmhand::store::{AgentReport, AgentUsageRow, Backend, PresenceRow, Store, StoreError, Wakeup};
 use sqlx::Connection;
 
@@ -106,6 +107,7 @@ contract!(
     attempts_are_json_that_sql_can_read,
     spend_summary_adds_up,
     quality_rollup_adds_up,
+    agreement_and_feedback_join_their_decisions,
     frontier_cost_is_exact_at_the_window_start,
     node_state_changes_are_audited,
     overrides_bump_versions_with_snapshots_and_audit,
@@ -279,6 +281,11 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
                 "tokens_per_sec",
                 "queued_ms",
             ],
+        ),
+        ("feedback", &["request_id", "metric", "value", "agent", "ts"]),
+        (
+            "quality_samples",
+            &["request_id", "twin_request_id", "twin_route", "score", "method", "ts"],
         ),
         (
             "quality_hourly",
@@ -1460,6 +1467,90 @@ async fn quality_rollup_adds_up(f: &Fixture) {
             .quality_summary(h + TimeDelta::hours(3), h + TimeDelta::hours(4))
             .await
             .expect("quality summary")
+            .is_empty()
+    );
+}
+
+/// Agreement samples and feedback are summed per class and the route that answered, joined to
+/// their decisions by request id; a repeated sample of the same twin route is ignored.
+async fn agreement_and_feedback_join_their_decisions(f: &Fixture) {
+    let store = &f.store;
+    let h = at("2026-03-10T10:00:00Z");
+    let a = decision("agree-a", h);
+    let b = decision("agree-b", h + TimeDelta::minutes(1));
+    let c = frontier(
+        decision("agree-c", h + TimeDelta::minutes(2)),
+        "anthropic",
+        "claude",
+        0.01,
+    );
+    store.insert_decisions(&[a, b, c]).await.expect("insert");
+    let sample = |id: &str, route: &str, score: f64| QualitySample {
+        request_id: id.into(),
+        twin_request_id: format!("twin-{id}"),
+        twin_route: route.into(),
+        score,
+        method: "token_f1",
+        ts: h + TimeDelta::minutes(5),
+    };
+    for s in [
+        sample("agree-a", "frontier/openai/gpt", 1.0),
+        sample("agree-b", "frontier/openai/gpt", 0.5),
+        sample("agree-b", "frontier/openai/gpt", 0.0),
+        sample("agree-c", "local/llama3.1:8b", 0.25),
+    ] {
+        store.record_quality_sample(&s).await.expect("sample");
+    }
+    let rows = store
+        .agreement_summary(h, h + TimeDelta::hours(1))
+        .await
+        .expect("agreement");
+    let local = rows
+        .iter()
+        .find(|r| r.route == "local/llama3.1:8b")
+        .expect("local route");
+    assert_eq!(
+        (local.n, local.mean),
+        (2, 0.75),
+        "the second sample of agree-b is ignored"
+    );
+    assert!((local.mean_square - 0.625).abs() < 1e-9);
+    let (low, high) = local.interval();
+    assert!(low < 0.75 && high <= 1.0 && low >= 0.0, "{low}..{high}");
+    let remote = rows
+        .iter()
+        .find(|r| r.route == "frontier/anthropic/claude")
+        .expect("frontier route");
+    assert_eq!((remote.n, remote.mean), (1, 0.25));
+
+    store
+        .record_feedback("agree-a", "task_done", 1.0, "agent-a", h)
+        .await
+        .expect("feedback");
+    store
+        .record_feedback("agree-b", "task_done", 0.0, "agent-a", h)
+        .await
+        .expect("feedback");
+    store
+        .record_feedback("agree-b", "task_done", 1.0, "agent-a", h)
+        .await
+        .expect("a new rating replaces the old");
+    assert_eq!(
+        store.decision_agent("agree-a").await.expect("agent").as_deref(),
+        Some("agent-a")
+    );
+    assert_eq!(store.decision_agent("no-such").await.expect("agent"), None);
+    let feedback = store
+        .feedback_summary(h, h + TimeDelta::hours(1))
+        .await
+        .expect("feedback");
+    assert_eq!(feedback.len(), 1);
+    assert_eq!((feedback[0].count, feedback[0].mean), (2, 1.0));
+    assert!(
+        store
+            .feedback_summary(h + TimeDelta::hours(2), h + TimeDelta::hours(3))
+            .await
+            .expect("feedback")
             .is_empty()
     );
 }

@@ -22,7 +22,7 @@ use crate::domain::TaskClass;
 pub use capabilities::CapabilityTable;
 pub use error::ConfigError;
 pub use pricing::{PriceRow, TokenUsage};
-pub use quality::{FeedbackKind, FeedbackMetric, Optimize, QualityConfig, SloConfig};
+pub use quality::{FeedbackKind, FeedbackMetric, Optimize, QualityConfig, ShadowConfig, SloConfig};
 pub use secret::{SecretError, SecretRef};
 
 /// The whole fleet configuration.
@@ -752,6 +752,18 @@ impl FleetConfig {
     /// Checks what serde cannot: references between sections, names, ranges.
     fn validate(&self) -> Result<(), (String, String)> {
         self.quality.validate()?;
+        if let Some(shadow) = self.quality.shadow.get("sensitive")
+            && shadow.model.as_deref() == Some(self.models.sensitive.as_str())
+            && shadow.rate > 0.0
+        {
+            return Err((
+                "quality.shadow.sensitive.model".into(),
+                format!(
+                    "`{}` is the sensitive class's own model; a twin needs a second local model",
+                    self.models.sensitive
+                ),
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
             if !valid_name(&node.name) {

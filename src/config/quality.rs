@@ -17,6 +17,8 @@ pub struct QualityConfig {
     /// Fewest requests (answers judged, for `json_valid_rate`; streamed answers, for
     /// `ttft_p95_ms`) in the window before an objective can be breached.
     pub slo_min_requests: u64,
+    /// Shadow sampling by task class name.
+    pub shadow: BTreeMap<String, ShadowConfig>,
     /// Feedback metrics by name: what `POST /v1/feedback` accepts.
     pub feedback: BTreeMap<String, FeedbackMetric>,
 }
@@ -26,8 +28,29 @@ impl Default for QualityConfig {
         QualityConfig {
             slo: BTreeMap::new(),
             slo_min_requests: 20,
+            shadow: BTreeMap::new(),
             feedback: BTreeMap::new(),
         }
+    }
+}
+
+/// Shadow sampling of one class: the share of answered requests whose twin also runs, after the
+/// agent has its answer, on the other side (a frontier answer's twin on the farm and the other
+/// way round; a sensitive answer's twin only on the farm, with a second model).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShadowConfig {
+    /// Fraction of requests twinned, 0 to 1 (0: off).
+    pub rate: f64,
+    /// The local model a twin runs on the farm (default: the class's local model; required for
+    /// `sensitive`, and different from its model).
+    pub model: Option<String>,
+}
+
+impl QualityConfig {
+    /// The shadow sampling rate of `class` (0 when not configured).
+    pub fn shadow_rate(&self, class: TaskClass) -> f64 {
+        self.shadow.get(class.as_str()).map_or(0.0, |s| s.rate)
     }
 }
 
@@ -105,6 +128,31 @@ impl QualityConfig {
             }
             if slo.ttft_p95_ms == Some(0) {
                 return Err((format!("quality.slo.{class}.ttft_p95_ms"), "must be at least 1".into()));
+            }
+        }
+        for (class, shadow) in &self.shadow {
+            let Ok(parsed) = class.parse::<TaskClass>() else {
+                return Err((
+                    format!("quality.shadow.{class}"),
+                    format!("`{class}` is not a task class (routine, reasoning, orchestration, sensitive)"),
+                ));
+            };
+            if !(0.0..=1.0).contains(&shadow.rate) {
+                return Err((format!("quality.shadow.{class}.rate"), "must be between 0 and 1".into()));
+            }
+            if let Some(model) = &shadow.model
+                && !crate::domain::valid_model_name(model)
+            {
+                return Err((
+                    format!("quality.shadow.{class}.model"),
+                    format!("`{model}` is not a valid model name"),
+                ));
+            }
+            if parsed == TaskClass::Sensitive && shadow.rate > 0.0 && shadow.model.is_none() {
+                return Err((
+                    format!("quality.shadow.{class}.model"),
+                    "sensitive work is only twinned on the farm, with a second local model: name it".into(),
+                ));
             }
         }
         for name in self.feedback.keys() {

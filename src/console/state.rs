@@ -304,6 +304,8 @@ pub struct QualityFigures {
     pub rows: Vec<crate::store::QualityRow>,
     /// Feedback means per class, route and metric.
     pub feedback: Vec<crate::store::FeedbackRow>,
+    /// Shadow agreement per class and answering route.
+    pub agreement: Vec<crate::store::AgreementRow>,
 }
 
 impl QualityFigures {

@@ -215,6 +215,11 @@ pub async fn serve(gateway: Arc<Gateway>, parsed: ParsedRequest, origin: Origin)
         request.extra.get("response_format"),
         &gateway.schemas,
     ));
+    // After `expect`, which starts the answer's check afresh.
+    let shadow_rate = gateway.config.quality.shadow_rate(decision.class);
+    if origin.job().is_none() && shadow_rate > 0.0 && rand::random::<f64>() < shadow_rate {
+        pending.shadow(request.clone(), decision.clone());
+    }
     if let Some(ticket) = origin.job() {
         pending.for_job(ticket);
     }

@@ -22,6 +22,7 @@ mod record;
 mod relay;
 mod review;
 mod server;
+mod shadow;
 mod spend;
 mod status;
 pub mod upstream;
@@ -44,11 +45,12 @@ pub use chat::{
 };
 pub use control_health::ControlHealth;
 pub use errors::ApiError;
-pub use inflight::InFlight;
+pub use inflight::{InFlight, InFlightGuard};
 pub use job_ticket::{JobEvent, JobTicket};
 pub use keys::AgentKeys;
 pub use limiter::{Admission, AgentUsage, Limiter, Refusal};
 pub use server::{app, run, serve};
+pub use shadow::SHADOW_AGENT_PREFIX;
 pub use spend::{FleetSpend, Reservation, SpendTracker};
 pub use status::StatusAccess;
 
@@ -240,6 +242,47 @@ impl Gateway {
     pub fn live_waiting(&self) -> LiveWaiting {
         self.live_waiting.fetch_add(1, Ordering::AcqRel);
         LiveWaiting(self.live_waiting.clone())
+    }
+
+    /// Free batch slots per node now, on the nodes `wanted` keeps: batch work holds at most
+    /// `max_share` of a node's slots while live traffic runs, all of them once it has been quiet
+    /// for `idle_after`, and none while a live request waits for capacity.
+    pub fn free_batch_slots(
+        &self,
+        max_share: f64,
+        idle_after: Duration,
+        wanted: impl Fn(&crate::router::NodeView) -> bool,
+    ) -> Vec<(String, u32)> {
+        use crate::jobs::worker::capacity::{self, NodeSlots};
+        let control = self.control_snapshot();
+        let fleet = self.fleet_view(&control);
+        let slots: Vec<NodeSlots> = fleet
+            .nodes
+            .iter()
+            .filter(|n| wanted(n))
+            .map(|n| NodeSlots {
+                name: n.name.to_string(),
+                usable: n.health == crate::fleet::Health::Up && n.drain == crate::domain::DrainState::Active,
+                parallel: n.parallel,
+                in_flight: n.in_flight,
+                batch: self.in_flight.batch(&n.name),
+            })
+            .collect();
+        let share = capacity::share(max_share, self.live_quiet_for(), idle_after);
+        capacity::free_batch_slots(&slots, share, self.live_waiters())
+    }
+
+    /// A node that may take batch work now and has `model` on disk, one with it loaded first;
+    /// never a node under critical memory pressure.
+    pub fn idle_node_with(&self, model: &str) -> Option<String> {
+        let jobs = &self.config.jobs;
+        let control = self.control_snapshot();
+        let fleet = self.fleet_view(&control);
+        let free = self.free_batch_slots(jobs.max_share, Duration::from_secs(jobs.idle_after_secs), |n| {
+            n.has_installed(model) && n.pressure < crate::domain::MemoryPressure::Critical
+        });
+        let loaded = |name: &str| fleet.nodes.iter().any(|n| &*n.name == name && n.has_loaded(model));
+        free.into_iter().map(|(name, _)| name).max_by_key(|name| loaded(name))
     }
 
     /// Live requests waiting for local capacity now: while any does, batch work takes no slot.

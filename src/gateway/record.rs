@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::shadow::ShadowJob;
 use crate::config::TokenUsage;
 use crate::domain::{AnswerQuality, Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback, FinishReason};
 use crate::quality::{AnswerCheck, JsonExpectation};
 use crate::router::{Decision, PlanStep, Target};
-use crate::wire::openai::ChatCompletionChunk;
+use crate::wire::openai::{ChatCompletionChunk, ChatCompletionRequest};
 
 use super::Gateway;
 use super::errors::ApiError;
@@ -41,6 +42,16 @@ pub struct PendingRecord {
     first_token: Option<Instant>,
     /// Time the request waited in the router for a node slot.
     queued: Duration,
+    /// Set when the request was sampled for a shadow twin: what the twin needs.
+    shadow: Option<Box<ShadowSeed>>,
+}
+
+/// What a sampled request's shadow twin needs besides the answer's text.
+pub struct ShadowSeed {
+    /// The request.
+    pub request: ChatCompletionRequest,
+    /// The decision the request was served under.
+    pub decision: Decision,
 }
 
 impl PendingRecord {
@@ -86,6 +97,7 @@ impl PendingRecord {
             served_since: None,
             first_token: None,
             queued: Duration::ZERO,
+            shadow: None,
         }
     }
 
@@ -104,6 +116,13 @@ impl PendingRecord {
     /// Judges the answer's JSON against `expectation` (from the request's `response_format`).
     pub fn expect(&mut self, expectation: JsonExpectation) {
         self.check = AnswerCheck::new(expectation);
+    }
+
+    /// Samples the request for a shadow twin, run once its answer is complete (the answer's
+    /// text is then held in memory until it is compared).
+    pub fn shadow(&mut self, request: ChatCompletionRequest, decision: Decision) {
+        self.check.keep_text();
+        self.shadow = Some(Box::new(ShadowSeed { request, decision }));
     }
 
     /// Notes how long the request waited for a node slot.
@@ -283,7 +302,40 @@ impl PendingRecord {
         if let Some(ticket) = &self.job {
             ticket.tell(JobEvent::Recorded(Box::new(record.clone())));
         }
+        if let Some(seed) = self.shadow.take() {
+            self.start_shadow(*seed, &record);
+        }
         self.gateway.recorder.record(record);
+    }
+
+    /// Starts the shadow twin of a request answered whole with text, after its answer.
+    fn start_shadow(&self, seed: ShadowSeed, record: &DecisionRecord) {
+        let answered = record.status == 200
+            && record.error.is_none()
+            && matches!(
+                record.quality.finish_reason,
+                Some(FinishReason::Stop | FinishReason::Length)
+            );
+        let Some(answer) = self.check.text().filter(|t| answered && !t.trim().is_empty()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let job = ShadowJob {
+            request_id: record.request_id.clone(),
+            agent: record.agent.clone(),
+            declared: seed.decision.declared,
+            class: seed.decision.class,
+            sensitivity: seed.decision.sensitivity,
+            policy_version: seed.decision.policy_version,
+            est_tokens: seed.decision.est_tokens,
+            endpoint: record.endpoint,
+            model: record.model.clone().unwrap_or_default(),
+            request: seed.request,
+            answer: answer.to_string(),
+        };
+        runtime.spawn(super::shadow::run(self.gateway.clone(), job));
     }
 }
 

@@ -21,6 +21,8 @@ pub struct AnswerCheck {
     text: String,
     /// The text outgrew [`MAX_JUDGED_BYTES`]: no verdict.
     too_long: bool,
+    /// Hold the text even without a JSON expectation (a shadow twin will be compared with it).
+    keep_text: bool,
     saw_text: bool,
     saw_tool_calls: bool,
     finish: Option<FinishReason>,
@@ -110,8 +112,18 @@ impl AnswerCheck {
         }
     }
 
+    /// Holds the answer's text whatever it is asked to be, for [`AnswerCheck::text`].
+    pub fn keep_text(&mut self) {
+        self.keep_text = true;
+    }
+
+    /// The first choice's text, when it was held and not too long.
+    pub fn text(&self) -> Option<&str> {
+        (self.keep_text && !self.too_long).then_some(self.text.as_str())
+    }
+
     fn hold(&mut self, content: &str) {
-        if !self.expectation.wants_json() || self.too_long {
+        if !(self.expectation.wants_json() || self.keep_text) || self.too_long {
             return;
         }
         if self.text.len() + content.len() > MAX_JUDGED_BYTES {

@@ -33,7 +33,7 @@ pub use model::{
     PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
-pub use quality::{FeedbackRow, QualityRow};
+pub use quality::{AgreementRow, FeedbackRow, QualityRow, QualitySample};
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
 pub use sqlite::SqliteStore;
 pub use wakeup::Wakeup;
@@ -172,6 +172,20 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<FeedbackRow>, StoreError> {
         dispatch!(self.feedback_summary(since, until))
+    }
+
+    /// Stores one shadow agreement sample (a repeat of the same request and twin route is ignored).
+    pub async fn record_quality_sample(&self, sample: &QualitySample) -> Result<(), StoreError> {
+        dispatch!(self.record_quality_sample(sample))
+    }
+
+    /// Shadow agreement per class and answering route of the decisions made in `[since, until)`.
+    pub async fn agreement_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<AgreementRow>, StoreError> {
+        dispatch!(self.agreement_summary(since, until))
     }
 
     /// Exact frontier cost (USD) of the decisions at or after `since`.

@@ -1,6 +1,7 @@
 //! Reading the hourly quality rollup: one line per task class and route over a window. The query
 //! is the same on both backends; only how the window's bounds are bound differs.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::StoreError;
@@ -118,5 +119,87 @@ where
         metric: row.try_get(2)?,
         count: row.try_get(3)?,
         mean: row.try_get(4)?,
+    })
+}
+
+/// Shadow agreement of one class and route (the route that answered the agent) over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementRow {
+    /// The effective task class.
+    pub class: TaskClass,
+    /// The route that answered the agent.
+    pub route: String,
+    /// Samples.
+    pub n: i64,
+    /// Mean score.
+    pub mean: f64,
+    /// Mean of the squared scores (for the confidence interval).
+    pub mean_square: f64,
+}
+
+impl AgreementRow {
+    /// The 95 % confidence interval of the mean (normal approximation, clamped to [0, 1]).
+    pub fn interval(&self) -> (f64, f64) {
+        if self.n < 2 {
+            return (0.0, 1.0);
+        }
+        let n = self.n as f64;
+        let variance = ((self.mean_square - self.mean * self.mean) * n / (n - 1.0)).max(0.0);
+        let half = 1.96 * (variance / n).sqrt();
+        ((self.mean - half).max(0.0), (self.mean + half).min(1.0))
+    }
+}
+
+/// One shadow sample: how far a twin agreed with the answer of `request_id`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualitySample {
+    /// The agent's decision.
+    pub request_id: String,
+    /// The twin's own decision.
+    pub twin_request_id: String,
+    /// Where the twin ran: `local/<model>` or `frontier/<provider>/<model>`.
+    pub twin_route: String,
+    /// Agreement, 0 to 1.
+    pub score: f64,
+    /// `exact`, `json_fields` or `token_f1`.
+    pub method: &'static str,
+    /// When it was measured.
+    pub ts: DateTime<Utc>,
+}
+
+/// Stores one shadow sample; a second sample of the same request and twin route is ignored.
+pub(crate) const INSERT_SAMPLE: &str = "\
+INSERT INTO quality_samples (request_id, twin_request_id, twin_route, score, method, ts)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id, twin_route) DO NOTHING";
+
+/// Agreement per class and route of the decisions made in `[$1, $2)`.
+pub(crate) const AGREEMENT_SUMMARY: &str = "\
+SELECT d.effective_class,
+    CASE d.endpoint WHEN 'local' THEN 'local/' || coalesce(d.model, '')
+        ELSE 'frontier/' || coalesce(d.provider, '') || '/' || coalesce(d.model, '') END,
+    CAST(count(*) AS BIGINT), CAST(avg(s.score) AS DOUBLE PRECISION),
+    CAST(avg(s.score * s.score) AS DOUBLE PRECISION)
+FROM quality_samples s JOIN routing_decisions d ON d.request_id = s.request_id
+WHERE d.ts >= $1 AND d.ts < $2 AND d.endpoint <> 'rejected'
+GROUP BY 1, 2 ORDER BY 1, 2";
+
+/// Decodes one row of [`AGREEMENT_SUMMARY`].
+pub(crate) fn agreement_row<R>(row: &R) -> Result<AgreementRow, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let class: String = row.try_get(0)?;
+    Ok(AgreementRow {
+        class: class
+            .parse()
+            .map_err(|_| StoreError::corrupt("routing_decisions.effective_class", format!("`{class}`")))?,
+        route: row.try_get(1)?,
+        n: row.try_get(2)?,
+        mean: row.try_get(3)?,
+        mean_square: row.try_get(4)?,
     })
 }

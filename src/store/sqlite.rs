@@ -24,8 +24,8 @@ use super::model::{
     UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::quality::{
-    DECISION_AGENT, FEEDBACK_SUMMARY, FeedbackRow, QUALITY_SUMMARY, QualityRow, UPSERT_FEEDBACK, feedback_row,
-    quality_row,
+    AGREEMENT_SUMMARY, AgreementRow, DECISION_AGENT, FEEDBACK_SUMMARY, FeedbackRow, INSERT_SAMPLE, QUALITY_SUMMARY,
+    QualityRow, QualitySample, UPSERT_FEEDBACK, agreement_row, feedback_row, quality_row,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -307,6 +307,32 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(feedback_row).collect()
+    }
+
+    pub(crate) async fn record_quality_sample(&self, sample: &QualitySample) -> Result<(), StoreError> {
+        sqlx::query(INSERT_SAMPLE)
+            .bind(&sample.request_id)
+            .bind(&sample.twin_request_id)
+            .bind(&sample.twin_route)
+            .bind(sample.score)
+            .bind(sample.method)
+            .bind(ts(sample.ts))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn agreement_summary(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<AgreementRow>, StoreError> {
+        let rows = sqlx::query(AGREEMENT_SUMMARY)
+            .bind(ts(since))
+            .bind(ts(until))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(agreement_row).collect()
     }
 
     pub(crate) async fn quality_summary(

@@ -18,8 +18,8 @@ use farmhand::domain::{
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
 use farmhand::quality::QualityLine;
 use farmhand::store::{
-    AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, HourlySpend, JobCounts, JobRunRow, QualityRow,
-    SpendGroup, SpendLine, SpendSummary,
+    AgreementRow, AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, HourlySpend, JobCounts, JobRunRow,
+    QualityRow, SpendGroup, SpendLine, SpendSummary,
 };
 use farmhand::wire::{AgentMetrics, PowerReading, PressureReading};
 
@@ -303,6 +303,22 @@ pub fn quality_windows() -> QualityWindows {
                 metric: "task_done".into(),
                 count: 12 * scale,
                 mean: 0.97,
+            },
+        ],
+        agreement: vec![
+            AgreementRow {
+                class: TaskClass::Routine,
+                route: "local/llama3.1:8b".into(),
+                n: 21 * scale,
+                mean: 0.91,
+                mean_square: 0.85,
+            },
+            AgreementRow {
+                class: TaskClass::Reasoning,
+                route: "frontier/anthropic/claude-sonnet-4-6".into(),
+                n: 8 * scale,
+                mean: 0.74,
+                mean_square: 0.6,
             },
         ],
     };

@@ -251,6 +251,7 @@ async fn read_quality(store: &Store, since: DateTime<Utc>, until: DateTime<Utc>)
     Ok(QualityFigures {
         rows: store.quality_summary(since, until).await?,
         feedback: store.feedback_summary(since, until).await?,
+        agreement: store.agreement_summary(since, until).await?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The Quality view: per task class and route, over the chosen window (`w`: 1 h, 24 h, 7 d),
-//! requests, error, truncation and JSON-valid shares, time to first token, generation speed,
-//! feedback means, and the class's objectives.
+//! requests, error, truncation and JSON-valid shares, time to first token, shadow agreement,
+//! generation speed, feedback means, and the class's objectives.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -69,6 +69,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             cells.push(Cell::from(ttft(0.5)));
         }
         cells.push(Cell::from(ttft(0.95)));
+        cells.push(Cell::from(agreement_text(figures, row, wide)));
         if wide {
             let tps = (line.tps_count > 0).then(|| line.tps_sum / line.tps_count as f64);
             cells.push(Cell::from(tps.map_or_else(|| "–".to_string(), |t| format!("{t:.0}"))));
@@ -87,6 +88,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             ("JSON", Constraint::Length(6)),
             ("TTFT50", Constraint::Length(7)),
             ("TTFT95", Constraint::Length(7)),
+            ("AGREE (95% CI) N", Constraint::Length(21)),
             ("TOK/S", Constraint::Length(6)),
             ("FEEDBACK", Constraint::Fill(2)),
             ("SLO", Constraint::Fill(1)),
@@ -102,6 +104,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
             ("TRUNC", Constraint::Length(5)),
             ("JSON", Constraint::Length(5)),
             ("TTFT95", Constraint::Length(6)),
+            ("AGREE", Constraint::Length(5)),
             ("SLO", Constraint::Fill(1)),
         ]
         .into_iter()
@@ -134,6 +137,22 @@ fn slo_cell(class: TaskClass, checks: &[SloCheck], breach: Style, none: Style, o
     } else {
         ("–".into(), none)
     }
+}
+
+/// Shadow agreement of the row's route: `0.93 0.90–0.95 412` (narrow: the mean), `–` without samples.
+fn agreement_text(figures: &QualityFigures, row: &QualityRow, wide: bool) -> String {
+    let Some(a) = figures
+        .agreement
+        .iter()
+        .find(|a| a.class == row.class && a.route == row.route)
+    else {
+        return "–".into();
+    };
+    if !wide {
+        return format!("{:.2}", a.mean);
+    }
+    let (low, high) = a.interval();
+    format!("{:.2} {low:.2}–{high:.2} {}", a.mean, a.n)
 }
 
 /// `task_done 0.83 (41) · score 0.71 (12)`: each metric's mean and count for the row's route.

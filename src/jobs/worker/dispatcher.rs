@@ -12,9 +12,7 @@ use tokio::task::JoinSet;
 
 use super::WorkerOptions;
 use super::attempt::{self, AttemptContext, Ended};
-use super::capacity::{self, NodeSlots};
-use crate::domain::DrainState;
-use crate::fleet::Health;
+use super::capacity;
 use crate::gateway::Gateway;
 use crate::jobs::Sealer;
 use crate::store::{BatchStatus, ClaimedJob, JobEnd, JobOutcome, Store};
@@ -124,31 +122,10 @@ impl Dispatcher {
         self.give_back().await;
     }
 
-    /// The scheduler's view of every node: usable, slots, and what is in flight there.
-    fn node_slots(&self) -> Vec<NodeSlots> {
-        let control = self.gateway.control_snapshot();
-        let fleet = self.gateway.fleet_view(&control);
-        fleet
-            .nodes
-            .iter()
-            .map(|n| NodeSlots {
-                name: n.name.to_string(),
-                usable: n.health == Health::Up && n.drain == DrainState::Active,
-                parallel: n.parallel,
-                in_flight: n.in_flight,
-                batch: self.gateway.in_flight.batch(&n.name),
-            })
-            .collect()
-    }
-
     /// Free batch slots per node now.
     fn free_slots(&self) -> Vec<(String, u32)> {
-        let share = capacity::share(
-            self.options.max_share,
-            self.gateway.live_quiet_for(),
-            self.options.idle_after,
-        );
-        capacity::free_batch_slots(&self.node_slots(), share, self.gateway.live_waiters())
+        self.gateway
+            .free_batch_slots(self.options.max_share, self.options.idle_after, |_| true)
     }
 
     /// The nodes with a free batch slot now.

@@ -177,6 +177,8 @@ pub enum Reason {
     NoLocalCapacity,
     /// Local-bound work sent to the frontier because the class's local model cannot serve it.
     Capability,
+    /// A shadow twin: the same request run on the other side to measure agreement.
+    Shadow,
     /// The request was refused; see the rejection code.
     Rejected(RejectCode),
 }
@@ -193,6 +195,7 @@ impl Reason {
             Reason::OverBudget => "over_budget",
             Reason::NoLocalCapacity => "no_local_capacity",
             Reason::Capability => "capability",
+            Reason::Shadow => "shadow",
             Reason::Rejected(code) => code.as_str(),
         }
     }
