@@ -46,6 +46,35 @@ fn review_model(farm: &SimFarm) -> Option<String> {
         .map(|model| model.to_string())
 }
 
+/// The demo's quality loop: a few percent of routine answers twinned at the frontier, the
+/// objectives the header judges, and the metric the ticket classifier rates answers on.
+fn demo_quality(quality: &mut crate::config::QualityConfig) {
+    use crate::config::{FeedbackKind, FeedbackMetric, Optimize, ShadowConfig, SloConfig};
+    quality.shadow.insert(
+        "routine".into(),
+        ShadowConfig {
+            rate: 0.05,
+            model: None,
+        },
+    );
+    quality.slo.insert(
+        "routine".into(),
+        SloConfig {
+            ttft_p95_ms: Some(2_000),
+            error_rate: Some(0.02),
+            truncation_rate: Some(0.10),
+            json_valid_rate: Some(0.95),
+        },
+    );
+    quality.feedback.insert(
+        traffic::FEEDBACK_METRIC.into(),
+        FeedbackMetric {
+            kind: FeedbackKind::Boolean,
+            optimize: Optimize::Max,
+        },
+    );
+}
+
 /// How the demo runs.
 #[derive(Debug, Clone, Default)]
 pub struct DemoOptions {
@@ -72,6 +101,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     config.router.journal_path = Some(dir.path().join("journal.ndjson"));
     config.policy.review_model = review_model(&farm);
+    demo_quality(&mut config.quality);
     // The demo's agents are the traffic generator and the operator's own curl, all on loopback.
     config.router.trust_loopback = true;
     if let Some(path) = &options.write_config {

@@ -57,6 +57,8 @@ struct Agent {
     burst: (u32, u32),
     /// Prompt kinds and their weights.
     mix: &'static [(Prompt, u32)],
+    /// Chance that the agent rates an answer (`task_done`: it ended on its own with text).
+    rates: f64,
 }
 
 const AGENTS: &[Agent] = &[
@@ -71,6 +73,7 @@ const AGENTS: &[Agent] = &[
             (Prompt::Email, 15),
             (Prompt::Screenshot, 4),
         ],
+        rates: 0.3,
     },
     Agent {
         name: "summariser",
@@ -78,6 +81,7 @@ const AGENTS: &[Agent] = &[
         burst_chance: 0.1,
         burst: (2, 4),
         mix: &[(Prompt::Document, 70), (Prompt::LongDocument, 22), (Prompt::Card, 8)],
+        rates: 0.0,
     },
     Agent {
         name: "planner",
@@ -85,6 +89,7 @@ const AGENTS: &[Agent] = &[
         burst_chance: 0.05,
         burst: (2, 3),
         mix: &[(Prompt::Plan, 75), (Prompt::Reasoning, 15), (Prompt::Confidential, 10)],
+        rates: 0.0,
     },
     Agent {
         name: "code-reviewer",
@@ -92,6 +97,7 @@ const AGENTS: &[Agent] = &[
         burst_chance: 0.15,
         burst: (2, 4),
         mix: &[(Prompt::Reasoning, 75), (Prompt::Short, 25)],
+        rates: 0.0,
     },
     Agent {
         name: "hr-extractor",
@@ -99,6 +105,7 @@ const AGENTS: &[Agent] = &[
         burst_chance: 0.1,
         burst: (2, 3),
         mix: &[(Prompt::Sensitive, 50), (Prompt::Ssn, 30), (Prompt::Email, 20)],
+        rates: 0.0,
     },
 ];
 
@@ -128,7 +135,7 @@ pub fn start(router_url: String, stop: watch::Receiver<bool>, seed: u64) -> (Arc
         let run = run_agent(
             agent,
             client.clone(),
-            format!("{router_url}/v1/chat/completions"),
+            router_url.clone(),
             stop.clone(),
             stats.clone(),
             seed.wrapping_add(index as u64 * 7919),
@@ -158,8 +165,14 @@ async fn run_agent(
         for _ in 0..count {
             let prompt = pick(agent.mix, rng.random_range(0..total.max(1)));
             let body = request_body(agent.name, prompt, &mut rng);
+            let rates = rng.random_bool(agent.rates);
             let (client, url, stats) = (client.clone(), url.clone(), stats.clone());
-            sends.spawn(async move { send(&client, &url, body, &stats).await });
+            sends.spawn(async move {
+                let answer = send(&client, &format!("{url}/v1/chat/completions"), body, &stats).await;
+                if let Some((request_id, done)) = answer.filter(|_| rates) {
+                    rate(&client, &url, agent.name, &request_id, done).await;
+                }
+            });
         }
         while sends.join_next().await.is_some() {}
         let pause = Duration::from_millis(rng.random_range(agent.pause_ms.0..=agent.pause_ms.1));
@@ -180,22 +193,59 @@ fn pick(mix: &[(Prompt, u32)], mut roll: u32) -> Prompt {
     mix.first().map(|(p, _)| *p).unwrap_or(Prompt::Short)
 }
 
-async fn send(client: &reqwest::Client, url: &str, body: serde_json::Value, stats: &TrafficStats) {
+/// Sends one request and reads the whole answer, as an agent would; an answered request gives
+/// its request id and whether the task got done (the answer ended on its own, with text).
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+    stats: &TrafficStats,
+) -> Option<(String, bool)> {
     stats.sent.fetch_add(1, Ordering::Relaxed);
     match client.post(url).json(&body).send().await {
         Ok(response) => {
             let ok = response.status().is_success();
-            // Read the whole answer, as an agent would.
-            let _ = response.bytes().await;
+            let request_id = response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let answer = response.bytes().await.unwrap_or_default();
             let counter = if ok { &stats.ok } else { &stats.refused };
             counter.fetch_add(1, Ordering::Relaxed);
+            let done = serde_json::from_slice::<serde_json::Value>(&answer).is_ok_and(|a| {
+                a.pointer("/choices/0/finish_reason").and_then(|r| r.as_str()) == Some("stop")
+                    && a.pointer("/choices/0/message/content")
+                        .and_then(|c| c.as_str())
+                        .is_some_and(|c| !c.trim().is_empty())
+            });
+            request_id.filter(|_| ok).map(|id| (id, done))
         }
         Err(err) => {
             stats.failed.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(error = %err.without_url(), "demo agent: request failed");
+            None
         }
     }
 }
+
+/// Rates answer `request_id` on the demo's `task_done` metric, as the agent that asked.
+async fn rate(client: &reqwest::Client, router_url: &str, agent: &str, request_id: &str, done: bool) {
+    let sent = client
+        .post(format!("{router_url}/v1/feedback"))
+        .header(crate::gateway::AGENT_HEADER, agent)
+        .json(&json!({"request_id": request_id, "metric": FEEDBACK_METRIC, "value": done}))
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => tracing::debug!(status = %response.status(), "demo agent: feedback refused"),
+        Err(err) => tracing::debug!(error = %err.without_url(), "demo agent: feedback failed"),
+    }
+}
+
+/// The feedback metric the demo declares and its ticket classifier reports.
+pub const FEEDBACK_METRIC: &str = "task_done";
 
 const TICKETS: &[&str] = &[
     "My invoice shows the wrong VAT rate for October.",
@@ -219,12 +269,12 @@ fn request_body(agent: &str, prompt: Prompt, rng: &mut StdRng) -> serde_json::Va
     let ticket = TICKETS[rng.random_range(0..TICKETS.len())];
     let topic = TOPICS[rng.random_range(0..TOPICS.len())];
     let (class, text, max_tokens) = match prompt {
-        Prompt::Short => ("routine", format!("Classify this support ticket: {ticket}"), 48),
-        Prompt::Auto => ("auto", format!("Label the urgency of: {ticket}"), 32),
+        Prompt::Short => ("routine", format!("Classify this support ticket: {ticket}"), 160),
+        Prompt::Auto => ("auto", format!("Label the urgency of: {ticket}"), 128),
         Prompt::Email => (
             "routine",
             format!("Classify this ticket from jane.doe@example.com: {ticket}"),
-            48,
+            160,
         ),
         Prompt::Document => (
             "routine",

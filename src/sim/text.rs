@@ -137,6 +137,11 @@ pub struct TextGenerator {
     started: bool,
     /// The words of an [`ECHO_CUE`] answer, in reverse order.
     script: Vec<String>,
+    /// A model's own way with the reference answer: its random stream and the chance that it
+    /// says a word differently.
+    drift: Option<(StdRng, f64)>,
+    /// How much longer than the reference the model's answers run.
+    verbosity: f64,
 }
 
 impl TextGenerator {
@@ -147,7 +152,20 @@ impl TextGenerator {
             words_left_in_sentence: 0,
             started: false,
             script: Vec::new(),
+            drift: None,
+            verbosity: 1.0,
         }
+    }
+
+    /// A model's reply to `prompt`: every model starts from the same reference answer (seeded by
+    /// the prompt), says each word differently with chance `drift` (its own stream, `seed`), and
+    /// runs `verbosity` times as long. Models that drift more agree less; verbose ones hit
+    /// `max_tokens` more often.
+    pub fn answering(prompt: &str, seed: u64, drift: f64, verbosity: f64) -> Self {
+        let mut generator = TextGenerator::for_prompt(prompt_seed(prompt), prompt);
+        generator.drift = Some((StdRng::seed_from_u64(seed), drift.clamp(0.0, 1.0)));
+        generator.verbosity = verbosity.max(0.1);
+        generator
     }
 
     /// A generator for a reply to `prompt`: the text after [`ECHO_CUE`] when the prompt holds it,
@@ -165,7 +183,8 @@ impl TextGenerator {
         if !self.script.is_empty() {
             return u32::try_from(self.script.len()).unwrap_or(u32::MAX);
         }
-        self.rng.random_range(24..160)
+        let reference: u32 = self.rng.random_range(24..160);
+        (f64::from(reference) * self.verbosity).round() as u32
     }
 
     /// The next token.
@@ -182,7 +201,12 @@ impl TextGenerator {
             return format!("{space}{opener}");
         }
         self.words_left_in_sentence -= 1;
-        let word = WORDS[self.rng.random_range(0..WORDS.len())];
+        let mut word = WORDS[self.rng.random_range(0..WORDS.len())];
+        if let Some((own, drift)) = &mut self.drift
+            && own.random_bool(*drift)
+        {
+            word = WORDS[own.random_range(0..WORDS.len())];
+        }
         let punctuation = match self.words_left_in_sentence {
             0 => ".",
             3 if self.rng.random_bool(0.3) => ",",
@@ -191,6 +215,27 @@ impl TextGenerator {
         format!("{space}{word}{punctuation}")
     }
 }
+
+/// A seed from the prompt's text, so every model answers it from the same reference.
+fn prompt_seed(prompt: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    prompt.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// How far a farm model drifts from the reference answer: more on long prompts (long reasoning
+/// is where small models part ways with frontier ones).
+pub fn local_drift(prompt: &str) -> f64 {
+    let words = prompt.split_whitespace().count() as f64;
+    0.10 + 0.30 * (words / 300.0).min(1.0)
+}
+
+/// How far a frontier model drifts from the reference answer.
+pub const FRONTIER_DRIFT: f64 = 0.03;
+
+/// How much longer farm models' answers run than frontier ones (so they are cut more often).
+pub const LOCAL_VERBOSITY: f64 = 1.3;
 
 /// Approximate token count of a text: one token per four characters, at least one.
 pub fn estimate_tokens(text: &str) -> u64 {
@@ -252,5 +297,28 @@ mod tests {
             crate::router::review::ReviewAnswer::read(simulated_review("patient notes")),
             crate::router::review::ReviewAnswer::Private
         );
+    }
+
+    #[test]
+    fn models_answer_from_one_reference_and_drift_by_their_own_amount() {
+        let prompt = "Label this ticket: the export button does nothing.";
+        let words = |mut g: TextGenerator| {
+            let n = g.natural_length();
+            (0..n).map(|_| g.next_token()).collect::<Vec<_>>()
+        };
+        let a = words(TextGenerator::answering(prompt, 1, 0.0, 1.0));
+        let b = words(TextGenerator::answering(prompt, 2, 0.0, 1.0));
+        assert_eq!(a, b, "no drift: the reference itself");
+        let frontier = words(TextGenerator::answering(prompt, 3, FRONTIER_DRIFT, 1.0));
+        let local = words(TextGenerator::answering(prompt, 4, 0.4, LOCAL_VERBOSITY));
+        assert!(local.len() > frontier.len(), "farm answers run longer");
+        let same = |x: &[String]| x.iter().zip(&a).filter(|(p, q)| p == q).count() as f64 / a.len() as f64;
+        assert!(
+            same(&frontier) > same(&local[..a.len()]),
+            "{} vs {}",
+            same(&frontier),
+            same(&local)
+        );
+        assert!(local_drift(&"word ".repeat(400)) > local_drift(prompt));
     }
 }

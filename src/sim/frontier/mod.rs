@@ -26,7 +26,7 @@ use crate::sim::faults::{FRONTIER, FaultBoard, FaultKind};
 use crate::sim::listener::Refuse;
 use crate::sim::node::NodeRuntime;
 use crate::sim::respond::{self, EVENT_STREAM};
-use crate::sim::text::TextGenerator;
+use crate::sim::text::{FRONTIER_DRIFT, TextGenerator};
 
 use self::log::{FrontierLog, FrontierRequest};
 
@@ -104,7 +104,7 @@ impl FrontierState {
     /// The text of one reply to `prompt` (the last message), capped at `max_tokens`.
     pub(crate) fn compose(&self, max_tokens: Option<u64>, prompt: &str) -> Composition {
         let seed = splitmix(self.seed ^ 0xF00D ^ self.requests.fetch_add(1, Ordering::Relaxed));
-        let mut text = TextGenerator::for_prompt(seed, prompt);
+        let mut text = TextGenerator::answering(prompt, seed, FRONTIER_DRIFT, 1.0);
         let natural = u64::from(text.natural_length());
         let count = max_tokens.map_or(natural, |max| max.min(natural));
         Composition {

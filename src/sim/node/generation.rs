@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use crate::sim::node::NodeRuntime;
 use crate::sim::node::slot::Slot;
-use crate::sim::text::TextGenerator;
+use crate::sim::text::{LOCAL_VERBOSITY, TextGenerator, local_drift};
 use crate::wire::ollama::Metrics;
 
 /// What to generate.
@@ -56,10 +56,15 @@ pub(crate) fn start(node: &Arc<NodeRuntime>, slot: Slot, plan: Plan) -> mpsc::Re
     let pace = node.pace;
     let mut source = match plan.script {
         Some(tokens) => Source::Script(tokens.into_iter()),
-        None => Source::Prose(Box::new(TextGenerator::for_prompt(
-            node.next_seed(),
-            plan.prompt.as_deref().unwrap_or_default(),
-        ))),
+        None => {
+            let prompt = plan.prompt.as_deref().unwrap_or_default();
+            Source::Prose(Box::new(TextGenerator::answering(
+                prompt,
+                node.next_seed(),
+                local_drift(prompt),
+                LOCAL_VERBOSITY,
+            )))
+        }
     };
     tokio::spawn(async move {
         let load = slot.wait_ready().await;
