@@ -13,6 +13,7 @@ pub const OVERRIDE_KEYS: &[&str] = &[
     "frontier.kill_switch",
     "class.<class>.target",
     "class.<class>.model",
+    "class.<class>.local_under_tokens",
     "budget.daily_usd",
     "budget.over",
     "node.<name>.excluded",
@@ -45,7 +46,7 @@ wire_enum!(ClassTarget, "class target", {
 pub enum OverrideError {
     /// The key is not one of [`OVERRIDE_KEYS`].
     #[error(
-        "unknown override key `{key}` (known: frontier.kill_switch, class.<class>.target, class.<class>.model, budget.daily_usd, budget.over, node.<name>.excluded, policy.unscannable, agent.<name>.<rpm|tpm|max_in_flight|daily_usd>)"
+        "unknown override key `{key}` (known: frontier.kill_switch, class.<class>.target, class.<class>.model, class.<class>.local_under_tokens, budget.daily_usd, budget.over, node.<name>.excluded, policy.unscannable, agent.<name>.<rpm|tpm|max_in_flight|daily_usd>)"
     )]
     UnknownKey {
         /// The offending key.
@@ -97,6 +98,7 @@ enum Setting {
     KillSwitch(bool),
     Target(TaskClass, ClassTarget),
     Model(TaskClass, Arc<str>),
+    LocalUnder(TaskClass, u64),
     DailyBudget(f64),
     Over(OverBudget),
     Excluded(String, bool),
@@ -179,13 +181,27 @@ fn parse_class(key: &str, rest: &str, value: &str) -> Result<Setting, OverrideEr
     let Some((class, field)) = rest.split_once('.') else {
         return Err(OverrideError::UnknownKey { key: echo(key) });
     };
-    if field != "target" && field != "model" {
+    if !matches!(field, "target" | "model" | "local_under_tokens") {
         return Err(OverrideError::UnknownKey { key: echo(key) });
     }
     let class: TaskClass = class.parse().map_err(|_| OverrideError::UnknownClass {
         key: echo(key),
         class: echo(class),
     })?;
+    if field == "local_under_tokens" {
+        if class == TaskClass::Sensitive {
+            return Err(bad_value(
+                key,
+                value,
+                "no threshold: sensitive work is always local (use routine, reasoning or orchestration)",
+            ));
+        }
+        return value
+            .trim()
+            .parse::<u64>()
+            .map(|tokens| Setting::LocalUnder(class, tokens))
+            .map_err(|_| bad_value(key, value, "a whole number of estimated tokens (0: no threshold)"));
+    }
     if field == "model" {
         return if valid_model_name(value) {
             Ok(Setting::Model(class, value.into()))
@@ -248,6 +264,8 @@ pub struct Overrides {
     targets: [Option<ClassTarget>; 3],
     /// Pinned local models, per class.
     models: [Option<Arc<str>>; 4],
+    /// Per-class thresholds: requests estimated under this many tokens stay local.
+    local_under: [Option<u64>; 3],
     /// Nodes placement must skip.
     excluded: Vec<Arc<str>>,
     /// Replaces the fleet's `policy.unscannable`.
@@ -288,6 +306,11 @@ impl Overrides {
                 }
             }
             Setting::Model(class, model) => self.models[class as usize] = Some(model),
+            Setting::LocalUnder(class, tokens) => {
+                if let Some(slot) = target_slot(class) {
+                    self.local_under[slot] = (tokens > 0).then_some(tokens);
+                }
+            }
             Setting::DailyBudget(usd) => self.daily_budget_usd = Some(usd),
             Setting::Over(over) => self.over_budget = Some(over),
             Setting::Unscannable(route) => self.unscannable = Some(route),
@@ -310,6 +333,12 @@ impl Overrides {
             Some(slot) => self.targets[slot],
             None => Some(ClassTarget::Local),
         }
+    }
+
+    /// The operator's token threshold for `class`: requests estimated under it stay local
+    /// (`class.<class>.local_under_tokens`); none for sensitive work, which always does.
+    pub fn local_under_tokens(&self, class: TaskClass) -> Option<u64> {
+        target_slot(class).and_then(|slot| self.local_under[slot])
     }
 
     /// The pinned local model for `class`, if any.

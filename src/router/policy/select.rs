@@ -128,6 +128,12 @@ fn leavable(
     let (preferred, reason) = match pinned {
         Some(ClassTarget::Local) => (Endpoint::Local, Reason::Override),
         Some(ClassTarget::Frontier) => (Endpoint::Frontier, Reason::Override),
+        None if overrides
+            .local_under_tokens(class)
+            .is_some_and(|under| est_tokens < under) =>
+        {
+            (Endpoint::Local, Reason::Override)
+        }
         None if class != TaskClass::Routine => (Endpoint::Frontier, Reason::Policy),
         None if est_tokens < u64::from(policy.routine_token_budget) => (Endpoint::Local, Reason::Policy),
         None => (Endpoint::Frontier, Reason::TokenBudget),

@@ -481,3 +481,24 @@ fn a_blocked_frontier_with_an_unfit_local_model_is_still_a_503() {
         "waiting for the kill switch to lift can help"
     );
 }
+
+#[test]
+fn a_class_token_threshold_keeps_small_requests_local_and_may_still_fall_back() {
+    let o = overrides(&[("class.reasoning.local_under_tokens", "2000")]);
+    let small = run(&features(DeclaredClass::Reasoning, 1_999), &o, &fleet(), 0.0);
+    assert_eq!(small.endpoint(), Endpoint::Local);
+    assert_eq!(small.reason, Reason::Override);
+    assert!(
+        small.plan().iter().any(|s| matches!(s.target, Target::Frontier { .. })),
+        "a threshold is not a pin: the frontier stays a fallback"
+    );
+    let large = run(&features(DeclaredClass::Reasoning, 2_000), &o, &fleet(), 0.0);
+    assert_eq!(large.endpoint(), Endpoint::Frontier);
+    let off = overrides(&[("class.reasoning.local_under_tokens", "0")]);
+    assert_eq!(
+        run(&features(DeclaredClass::Reasoning, 10), &off, &fleet(), 0.0).endpoint(),
+        Endpoint::Frontier
+    );
+    assert!(crate::router::validate_override("class.sensitive.local_under_tokens", "10").is_err());
+    assert!(crate::router::validate_override("class.routine.local_under_tokens", "lots").is_err());
+}
