@@ -59,6 +59,8 @@ pub enum Command {
     Decisions(crate::ops::DecisionsArgs),
     /// Frontier spend against the volume kept on the farm.
     Spend(crate::ops::SpendArgs),
+    /// Policy suggestions from answer quality and spend, each with its evidence and daily saving.
+    Recommend(crate::ops::RecommendArgs),
     /// Batch jobs: list or show batches; pause, resume, cancel or retry one (audited).
     #[command(subcommand)]
     Jobs(crate::ops::JobsCommand),
@@ -139,6 +141,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Fleet(command) => crate::ops::fleet(command, cli.json),
             Command::Decisions(args) => crate::ops::decisions(&open_store(&cli).await?, args, cli.json).await,
             Command::Spend(args) => crate::ops::spend(&open_store(&cli).await?, args, cli.json).await,
+            Command::Recommend(args) => {
+                crate::ops::recommend(&cli.fleet_config()?, &open_store(&cli).await?, args, cli.json).await
+            }
             Command::Jobs(command) => {
                 crate::ops::jobs(&cli.fleet_config()?, open_store(&cli).await?, command, cli.json).await
             }

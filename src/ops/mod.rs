@@ -6,6 +6,7 @@ pub(crate) mod format;
 mod jobs;
 mod node;
 mod policy;
+mod recommend;
 mod spend;
 
 pub use decisions::{DecisionsArgs, decisions};
@@ -14,6 +15,7 @@ pub use format::parse_window;
 pub use jobs::{BatchTarget, JobsCommand, jobs};
 pub use node::{NodeCommand, node};
 pub use policy::{PolicyCommand, policy};
+pub use recommend::{RecommendArgs, recommend};
 pub use spend::{SpendArgs, spend};
 
 /// The operator's identity for audit rows: `--actor`, else `FARMHAND_ACTOR`, else `$USER@host`.

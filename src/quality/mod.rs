@@ -5,6 +5,7 @@
 mod agreement;
 mod answer;
 mod json_expectation;
+pub mod recommend;
 mod rollup;
 mod slo;
 

@@ -33,7 +33,7 @@ pub use model::{
     PresenceRow, PullJobRow, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
 };
 pub use postgres::PgStore;
-pub use quality::{AgreementRow, FeedbackRow, QualityRow, QualitySample};
+pub use quality::{AgreementRow, FeedbackRow, QualityRow, QualitySample, ThresholdEvidence};
 pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
 pub use sqlite::SqliteStore;
 pub use wakeup::Wakeup;
@@ -186,6 +186,16 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<AgreementRow>, StoreError> {
         dispatch!(self.agreement_summary(since, until))
+    }
+
+    /// Per class, agents' frontier requests since `since` estimated under `under_tokens`: how
+    /// many, their cost, and their local twins' agreement (the evidence of a recommendation).
+    pub async fn threshold_evidence(
+        &self,
+        since: DateTime<Utc>,
+        under_tokens: u64,
+    ) -> Result<Vec<ThresholdEvidence>, StoreError> {
+        dispatch!(self.threshold_evidence(since, under_tokens))
     }
 
     /// Exact frontier cost (USD) of the decisions at or after `since`.

@@ -17,8 +17,9 @@ use super::model::{
     UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::quality::{
-    AGREEMENT_SUMMARY, AgreementRow, DECISION_AGENT, FEEDBACK_SUMMARY, FeedbackRow, INSERT_SAMPLE, QUALITY_SUMMARY,
-    QualityRow, QualitySample, UPSERT_FEEDBACK, agreement_row, feedback_row, quality_row,
+    AGREEMENT_SUMMARY, AGREEMENT_UNDER, AgreementRow, DECISION_AGENT, FEEDBACK_SUMMARY, FRONTIER_UNDER, FeedbackRow,
+    INSERT_SAMPLE, QUALITY_SUMMARY, QualityRow, QualitySample, ThresholdEvidence, UPSERT_FEEDBACK, agreement_row,
+    feedback_row, frontier_under_row, quality_row, threshold_evidence,
 };
 use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
 use super::url::one_line;
@@ -247,6 +248,28 @@ impl PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(agreement_row).collect()
+    }
+
+    pub(crate) async fn threshold_evidence(
+        &self,
+        since: DateTime<Utc>,
+        under_tokens: u64,
+    ) -> Result<Vec<ThresholdEvidence>, StoreError> {
+        let under = i64::try_from(under_tokens).unwrap_or(i64::MAX);
+        let costs = sqlx::query(FRONTIER_UNDER)
+            .bind(since)
+            .bind(under)
+            .fetch_all(&self.pool)
+            .await?;
+        let agreements = sqlx::query(AGREEMENT_UNDER)
+            .bind(since)
+            .bind(under)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(threshold_evidence(
+            costs.iter().map(frontier_under_row).collect::<Result<_, _>>()?,
+            agreements.iter().map(agreement_row).collect::<Result<_, _>>()?,
+        ))
     }
 
     pub(crate) async fn quality_summary(

@@ -203,3 +203,65 @@ where
         mean_square: row.try_get(4)?,
     })
 }
+
+/// What moving a class's frontier requests under a token threshold to the farm would rest on:
+/// their shadow agreement with local twins, and what they cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThresholdEvidence {
+    /// The effective task class.
+    pub class: TaskClass,
+    /// Agents' frontier requests under the threshold in the window.
+    pub requests: i64,
+    /// Their frontier cost in the window, USD.
+    pub cost_usd: f64,
+    /// Agreement of their local twins.
+    pub agreement: Option<AgreementRow>,
+}
+
+/// Agents' frontier requests under `$2` estimated tokens since `$1`, per class: count and cost
+/// (shadow twins are quality spend and not counted).
+pub(crate) const FRONTIER_UNDER: &str = "\
+SELECT effective_class, CAST(count(*) AS BIGINT), CAST(coalesce(sum(cost_usd), 0) AS DOUBLE PRECISION)
+FROM routing_decisions
+WHERE ts >= $1 AND endpoint = 'frontier' AND est_tokens < $2 AND agent NOT LIKE 'shadow:%'
+GROUP BY 1 ORDER BY 1";
+
+/// Agreement of local twins with frontier answers under `$2` estimated tokens since `$1`, per class.
+pub(crate) const AGREEMENT_UNDER: &str = "\
+SELECT d.effective_class, 'frontier', CAST(count(*) AS BIGINT), CAST(avg(s.score) AS DOUBLE PRECISION),
+    CAST(avg(s.score * s.score) AS DOUBLE PRECISION)
+FROM quality_samples s JOIN routing_decisions d ON d.request_id = s.request_id
+WHERE d.ts >= $1 AND d.endpoint = 'frontier' AND d.est_tokens < $2 AND s.twin_route LIKE 'local/%'
+GROUP BY 1 ORDER BY 1";
+
+/// Decodes one row of [`FRONTIER_UNDER`] (class, requests, cost).
+pub(crate) fn frontier_under_row<R>(row: &R) -> Result<(TaskClass, i64, f64), StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let class: String = row.try_get(0)?;
+    let class = class
+        .parse()
+        .map_err(|_| StoreError::corrupt("routing_decisions.effective_class", format!("`{class}`")))?;
+    Ok((class, row.try_get(1)?, row.try_get(2)?))
+}
+
+/// Joins the per-class counts and agreements of one threshold.
+pub(crate) fn threshold_evidence(
+    costs: Vec<(TaskClass, i64, f64)>,
+    agreements: Vec<AgreementRow>,
+) -> Vec<ThresholdEvidence> {
+    costs
+        .into_iter()
+        .map(|(class, requests, cost_usd)| ThresholdEvidence {
+            class,
+            requests,
+            cost_usd,
+            agreement: agreements.iter().find(|a| a.class == class).cloned(),
+        })
+        .collect()
+}
