@@ -62,7 +62,7 @@ pub fn recommend(
             continue;
         }
         let mut thresholds: Vec<&(u64, Vec<ThresholdEvidence>)> = evidence.iter().collect();
-        thresholds.sort_by(|a, b| b.0.cmp(&a.0));
+        thresholds.sort_by_key(|(under, _)| std::cmp::Reverse(*under));
         for (under, rows) in thresholds {
             let Some(row) = rows.iter().find(|r| r.class == class) else {
                 continue;
@@ -104,7 +104,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
