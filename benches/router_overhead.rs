@@ -62,6 +62,8 @@ const RATE_PER_SEC: u64 = 2000;
 /// Router budget: p50 of the added latency as a multiple of a bare HTTP proxy hop's, and p99.
 const BUDGET_P50_RATIO: f64 = 1.25;
 const BUDGET_P99: Duration = Duration::from_millis(1);
+/// The in-flight quality work's budget per request (p50, in-process).
+const BUDGET_QUALITY_P50: Duration = Duration::from_micros(5);
 /// DESIGN.md's absolute p50 budget, printed beside the ratio for reference.
 const DESIGN_P50: Duration = Duration::from_micros(150);
 
@@ -639,6 +641,50 @@ async fn count_decisions(url: &str, backend: Backend) -> (i64, i64) {
 }
 
 /// Cheap in-process timing of the gateway's per-request steps, for the breakdown.
+/// The in-flight quality work of one request that asked for a `json_schema` answer: reading its
+/// expectation (schema compiled once, then cached), checking the whole answer, and summing its
+/// signals into the rollup line. Returns the p50 over `n` requests.
+fn quality_work_p50(n: usize) -> Duration {
+    use farmhand::quality::{AnswerCheck, JsonExpectation, QualityLine, SchemaCache};
+    let format = serde_json::json!({"type": "json_schema", "json_schema": {"name": "label", "schema": {
+        "type": "object", "properties": {"label": {"type": "string"}, "confidence": {"type": "number"}},
+        "required": ["label", "confidence"]}}});
+    let completion = serde_json::json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+            "content": "{\"label\": \"billing\", \"confidence\": 0.93}"}}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52}})
+    .to_string();
+    let schemas = SchemaCache::default();
+    let record: DecisionRecord = serde_json::from_value(serde_json::json!({
+        "request_id": "r", "ts": "2026-11-28T10:00:00Z", "agent": "a", "declared_class": "routine",
+        "effective_class": "routine", "sensitive": false, "sensitivity_reason": null, "endpoint": "local",
+        "provider": "ollama", "node": "mini-01", "model": "m", "est_tokens": 1, "prompt_tokens": 1,
+        "completion_tokens": 1, "cost_usd": 0.0, "ttfb_ms": null, "latency_ms": 1, "fallback": "none",
+        "policy_version": 1, "status": 200, "error": null
+    }))
+    .expect("a record");
+    let mut line = QualityLine::default();
+    let mut one = || {
+        let mut check = AnswerCheck::new(JsonExpectation::of_response_format(Some(&format), &schemas));
+        check.observe_completion(completion.as_bytes());
+        let verdict = (check.finish_reason(), check.empty(), check.json_valid());
+        line.add(&QualityLine::of(&record));
+        std::hint::black_box(verdict);
+    };
+    for _ in 0..1_000 {
+        one();
+    }
+    let mut samples: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            one();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples.get(n / 2).copied().unwrap_or(Duration::MAX)
+}
+
 fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
     const N: u32 = 20_000;
     let time = |f: &mut dyn FnMut()| {
@@ -1023,7 +1069,13 @@ fn main() {
     let p99_us = us(BUDGET_P99);
     let measured = router_p.n > 0 && proxy_p.n > 0 && direct_p.n > 0 && load.per_kind > 0 && proxy_overhead > 0.0;
     let on_postgres = matches!(home, StoreHome::Postgres(_)) && !null_sink;
+    let quality_p50 = quality_work_p50(20_000);
     let checks = [
+        (
+            format!("in-flight quality work (JSON schema check, rollup) p50 <= {BUDGET_QUALITY_P50:?}"),
+            quality_p50 <= BUDGET_QUALITY_P50,
+            us(quality_p50),
+        ),
         (
             format!("one at a time: overhead p50 <= {BUDGET_P50_RATIO} x bare proxy ({p50_limit:.1} µs)"),
             measured && seq.0 <= p50_limit,

@@ -52,6 +52,15 @@ snapshot!(policy_80x24, in_view(View::Policy), 80, 24);
 snapshot!(policy_160x48, in_view(View::Policy), 160, 48);
 snapshot!(quality_80x24, in_view(View::Quality), 80, 24);
 snapshot!(quality_160x48, in_view(View::Quality), 160, 48);
+snapshot!(quality_suggestion_160x48, with_suggestion(), 160, 48);
+snapshot!(quality_suggestion_80x24, with_suggestion(), 80, 24);
+
+/// The Quality view with one suggestion in its panel.
+fn with_suggestion() -> State {
+    let mut s = in_view(View::Quality);
+    s.recommendations = vec![suggestion()];
+    s
+}
 
 fn with_help() -> State {
     let mut s = state();

@@ -29,6 +29,8 @@ pub enum Event {
     Spend(Box<SpendWindows>),
     /// The newest audited operator actions, newest first.
     Audit(Vec<AuditRow>),
+    /// Policy suggestions weighed from the last week's evidence.
+    Recommendations(Vec<crate::quality::recommend::Recommendation>),
     /// The store connection changed state.
     StoreStatus(StoreStatus),
     /// What every known router holds for the store, as each reported it.

@@ -396,6 +396,10 @@ pub struct State {
     pub quality: crate::config::QualityConfig,
     /// The window the Quality view shows.
     pub quality_span: QualitySpan,
+    /// Policy suggestions from the last week's evidence (the Quality view's panel).
+    pub recommendations: Vec<crate::quality::recommend::Recommendation>,
+    /// The selected suggestion.
+    pub recommendation_row: usize,
     /// The store connection.
     pub store: StoreStatus,
     /// Every router known from the store's presence rows, with what it holds to write later.
@@ -474,6 +478,8 @@ impl State {
             budget_usd: 0.0,
             quality: crate::config::QualityConfig::default(),
             quality_span: QualitySpan::default(),
+            recommendations: Vec::new(),
+            recommendation_row: 0,
             store: StoreStatus::default(),
             routers: Vec::new(),
             store_label: String::new(),

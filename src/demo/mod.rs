@@ -46,8 +46,9 @@ fn review_model(farm: &SimFarm) -> Option<String> {
         .map(|model| model.to_string())
 }
 
-/// The demo's quality loop: a few percent of routine answers twinned at the frontier, the
-/// objectives the header judges, and the metric the ticket classifier rates answers on.
+/// The demo's quality loop: a few percent of routine answers twinned at the frontier, half the
+/// reasoning answers twinned on the farm, the objectives the header judges, and the metric the
+/// ticket classifier rates answers on.
 fn demo_quality(quality: &mut crate::config::QualityConfig) {
     use crate::config::{FeedbackKind, FeedbackMetric, Optimize, ShadowConfig, SloConfig};
     quality.shadow.insert(
@@ -57,6 +58,11 @@ fn demo_quality(quality: &mut crate::config::QualityConfig) {
             model: None,
         },
     );
+    // Reasoning answers come from the frontier: their twins run on idle farm slots, the evidence
+    // `farmhand recommend` weighs before suggesting a class move local.
+    quality
+        .shadow
+        .insert("reasoning".into(), ShadowConfig { rate: 0.5, model: None });
     quality.slo.insert(
         "routine".into(),
         SloConfig {
@@ -189,6 +195,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
                     store: store.clone(),
                     in_flight: Some(gateway.in_flight.clone()),
                     router_token: None,
+                    quality: config.quality.clone(),
                 };
                 console::run(state, sources, console::operator(&config, store.clone(), false)).await
             }

@@ -15,7 +15,7 @@ pub use format::parse_window;
 pub use jobs::{BatchTarget, JobsCommand, jobs};
 pub use node::{NodeCommand, node};
 pub use policy::{PolicyCommand, policy};
-pub use recommend::{RecommendArgs, recommend};
+pub use recommend::{RecommendArgs, gather as gather_recommendations, recommend};
 pub use spend::{SpendArgs, spend};
 
 /// The operator's identity for audit rows: `--actor`, else `FARMHAND_ACTOR`, else `$USER@host`.

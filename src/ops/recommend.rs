@@ -1,16 +1,16 @@
 //! `farmhand recommend`: policy suggestions for leads from the quality loop and the money, each
 //! with its evidence and what it saves per day (rules in [`crate::quality::recommend`]).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
 use super::format::parse_window;
-use crate::config::FleetConfig;
+use crate::config::{FleetConfig, QualityConfig};
 use crate::domain::TaskClass;
 use crate::quality::recommend::{Recommendation, THRESHOLDS, recommend as suggest};
 use crate::quality::{QualityLine, evaluate_config};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Options of `farmhand recommend`.
 #[derive(Debug, Clone, Args)]
@@ -27,10 +27,14 @@ struct Report<'a> {
     recommendations: &'a [Recommendation],
 }
 
-/// Prints the suggestions the evidence of the window supports, and how to apply each.
-pub async fn recommend(config: &FleetConfig, store: &Store, args: &RecommendArgs, as_json: bool) -> anyhow::Result<()> {
-    let now = Utc::now();
-    let since = parse_window(&args.since, now).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+/// The suggestions the store's evidence over `[since, now)` supports, judged against the
+/// objectives of `quality` (the console's panel and `farmhand recommend` read the same).
+pub async fn gather(
+    store: &Store,
+    quality: &QualityConfig,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Recommendation>, StoreError> {
     let mut evidence = Vec::with_capacity(THRESHOLDS.len());
     for under in THRESHOLDS {
         evidence.push((under, store.threshold_evidence(since, under).await?));
@@ -42,11 +46,29 @@ pub async fn recommend(config: &FleetConfig, store: &Store, args: &RecommendArgs
         .filter(|row| row.route.starts_with("local/"))
         .map(|row| (row.class, row.line))
         .collect();
-    let breaches = evaluate_config(&config.quality, &local_lines);
-    let days = (now - since).num_seconds() as f64 / 86_400.0;
-    let suggestions = suggest(&evidence, days, |class| {
+    let breaches = evaluate_config(quality, &local_lines);
+    // Money per day over the span the store actually covers (a young farm's first hour counts
+    // as an hour, not a week), at least an hour.
+    let first = store
+        .spend_summary(since, now)
+        .await?
+        .hourly
+        .iter()
+        .filter(|h| h.frontier.requests + h.local.requests + h.rejected.requests > 0)
+        .map(|h| h.hour)
+        .min()
+        .map_or(since, |hour| hour.max(since));
+    let days = ((now - first).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
+    Ok(suggest(&evidence, days, |class| {
         breaches.iter().any(|check| check.class == class && check.breached)
-    });
+    }))
+}
+
+/// Prints the suggestions the evidence of the window supports, and how to apply each.
+pub async fn recommend(config: &FleetConfig, store: &Store, args: &RecommendArgs, as_json: bool) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let since = parse_window(&args.since, now).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let suggestions = gather(store, &config.quality, since, now).await?;
     if as_json {
         let report = Report {
             since,

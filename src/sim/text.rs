@@ -228,14 +228,14 @@ fn prompt_seed(prompt: &str) -> u64 {
 /// is where small models part ways with frontier ones).
 pub fn local_drift(prompt: &str) -> f64 {
     let words = prompt.split_whitespace().count() as f64;
-    0.10 + 0.30 * (words / 300.0).min(1.0)
+    0.02 + 0.40 * (words / 300.0).min(1.0)
 }
 
 /// How far a frontier model drifts from the reference answer.
 pub const FRONTIER_DRIFT: f64 = 0.03;
 
 /// How much longer farm models' answers run than frontier ones (so they are cut more often).
-pub const LOCAL_VERBOSITY: f64 = 1.3;
+pub const LOCAL_VERBOSITY: f64 = 1.15;
 
 /// Approximate token count of a text: one token per four characters, at least one.
 pub fn estimate_tokens(text: &str) -> u64 {

@@ -63,6 +63,8 @@ pub struct Sources {
     pub in_flight: Option<InFlight>,
     /// `router.status_token`, presented to the routers when asking what they hold.
     pub router_token: Option<String>,
+    /// The objectives recommendations are judged against (`[quality]`).
+    pub quality: crate::config::QualityConfig,
 }
 
 /// Starts one task per source; abort them (or drop the receiver) to stop.
@@ -82,6 +84,12 @@ pub fn spawn(sources: Sources, events: mpsc::Sender<Event>) -> Vec<JoinHandle<()
         )),
         tokio::spawn(spend(store.clone(), link.clone(), events.clone(), landed)),
         tokio::spawn(audit(store.clone(), link.clone(), events.clone())),
+        tokio::spawn(recommendations(
+            store.clone(),
+            link.clone(),
+            sources.quality,
+            events.clone(),
+        )),
         tokio::spawn(jobs::poll(store.clone(), link.clone(), events.clone())),
         tokio::spawn(routers::poll(
             store.clone(),
@@ -219,6 +227,39 @@ async fn audit(store: Store, mut link: StoreLink, events: mpsc::Sender<Event>) {
                     return;
                 }
                 tracing::warn!(%error, "console: cannot read the audit log");
+                wait_for_store(&mut link).await;
+            }
+        }
+    }
+}
+
+/// How often the recommendations are weighed again (they rest on a week of evidence).
+const RECOMMEND_EVERY: Duration = Duration::from_secs(30);
+
+/// Re-weighs the policy suggestions of the last 7 days every half minute.
+async fn recommendations(
+    store: Store,
+    mut link: StoreLink,
+    quality: crate::config::QualityConfig,
+    events: mpsc::Sender<Event>,
+) {
+    let mut every = tokio::time::interval(RECOMMEND_EVERY);
+    every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        let now = Utc::now();
+        let read = crate::ops::gather_recommendations(&store, &quality, now - TimeDelta::days(7), now);
+        match bounded(QUERY_TIMEOUT, read).await {
+            Ok(found) => {
+                if events.send(Event::Recommendations(found)).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                if events.is_closed() {
+                    return;
+                }
+                tracing::warn!(%error, "console: cannot weigh recommendations");
                 wait_for_store(&mut link).await;
             }
         }

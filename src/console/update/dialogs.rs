@@ -80,8 +80,30 @@ pub(super) fn pull_all_prompt(state: &State) -> Modal {
     })
 }
 
-/// Enter and `x` in the Policy view: confirm a toggle, prompt for a value, or confirm a clear.
+/// Enter in the Quality view: confirm applying the selected suggestion as an audited override.
+fn confirm_recommendation(state: &mut State) -> Outcome {
+    if let Some(why) = refusal(state, Action::Change) {
+        return notice(state, why, false);
+    }
+    let Some(suggestion) = state.recommendations.get(state.recommendation_row) else {
+        return notice(state, "no suggestion to apply".into(), false);
+    };
+    let (key, value) = (suggestion.key.clone(), suggestion.value.clone());
+    let lines = vec![suggestion.summary.clone(), enforced_line(state)];
+    state.modal = Some(Modal::Confirm(Confirm {
+        title: format!("Set {key} = {value}?"),
+        lines,
+        commands: vec![Command::SetOverride { key, value }],
+    }));
+    Outcome::CHANGED
+}
+
+/// Enter and `x` in the Policy view: confirm a toggle, prompt for a value, or confirm a clear;
+/// Enter in the Quality view: confirm applying the selected suggestion.
 pub(super) fn on_policy_action(state: &mut State, action: Action) -> Outcome {
+    if !state.read_only && state.view == View::Quality && action == Action::Change {
+        return confirm_recommendation(state);
+    }
     if state.read_only || state.view != View::Policy {
         return Outcome::UNCHANGED;
     }

@@ -82,6 +82,14 @@ pub fn apply(state: &mut State, event: Event) -> Outcome {
             state.spend = Some(*spend);
             Outcome::CHANGED
         }
+        Event::Recommendations(found) => {
+            let changed = state.recommendations != found;
+            state.recommendations = found;
+            state.recommendation_row = state
+                .recommendation_row
+                .min(state.recommendations.len().saturating_sub(1));
+            Outcome { changed, quit: false }
+        }
         Event::Audit(rows) => {
             let changed = state.audit != rows;
             state.audit = rows;
@@ -200,7 +208,8 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
             View::Decisions => state.decision_row = state.decision_row.saturating_sub(1),
             View::Policy => state.policy_row = state.policy_row.saturating_sub(1),
             View::Jobs => state.batch_row = state.batch_row.saturating_sub(1),
-            View::Spend | View::Quality => return Outcome::UNCHANGED,
+            View::Quality => state.recommendation_row = state.recommendation_row.saturating_sub(1),
+            View::Spend => return Outcome::UNCHANGED,
         },
         Action::Down => match state.view {
             View::Fleet => {
@@ -215,7 +224,11 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
                 state.batch_row += 1;
                 clamp_batch_row(state);
             }
-            View::Spend | View::Quality => return Outcome::UNCHANGED,
+            View::Quality => {
+                state.recommendation_row =
+                    (state.recommendation_row + 1).min(state.recommendations.len().saturating_sub(1));
+            }
+            View::Spend => return Outcome::UNCHANGED,
         },
         Action::Filter => {
             if state.view != View::Jobs {

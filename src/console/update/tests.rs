@@ -592,3 +592,42 @@ fn the_quality_view_opens_by_key_and_command_and_w_cycles_its_window() {
     key(&mut state, KeyCode::Enter);
     assert_eq!(state.view, View::Quality);
 }
+
+#[test]
+fn enter_on_a_suggestion_asks_first_then_sets_its_override() {
+    use crate::console::state::Modal;
+    let mut state = State::new(now(), Theme::default());
+    key(&mut state, KeyCode::Char('6'));
+    key(&mut state, KeyCode::Enter);
+    assert!(state.modal.is_none(), "nothing to apply yet");
+    let suggestion = |value: &str| crate::quality::recommend::Recommendation {
+        class: crate::domain::TaskClass::Reasoning,
+        key: "class.reasoning.local_under_tokens".into(),
+        value: value.into(),
+        under_tokens: 2000,
+        requests: 50,
+        samples: 50,
+        agreement: 0.95,
+        agreement_low: 0.9,
+        agreement_high: 0.99,
+        usd_per_day: 4.0,
+        summary: "reasoning requests under …".into(),
+    };
+    apply(
+        &mut state,
+        Event::Recommendations(vec![suggestion("8000"), suggestion("2000")]),
+    );
+    key(&mut state, KeyCode::Char('j'));
+    key(&mut state, KeyCode::Enter);
+    let Some(Modal::Confirm(confirm)) = &state.modal else {
+        panic!("a confirmation first: {:?}", state.modal);
+    };
+    assert_eq!(confirm.title, "Set class.reasoning.local_under_tokens = 2000?");
+    assert_eq!(
+        confirm.commands,
+        [Command::SetOverride {
+            key: "class.reasoning.local_under_tokens".into(),
+            value: "2000".into(),
+        }]
+    );
+}

@@ -3,10 +3,10 @@
 //! generation speed, feedback means, and the class's objectives.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget};
 
 use super::view_block;
 use crate::console::state::{QualityFigures, State};
@@ -34,6 +34,9 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let block = view_block(state, area.width, Line::styled(title, theme.dim()).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
+    let panel_rows = u16::try_from(state.recommendations.len().clamp(1, 6)).unwrap_or(6) + 2;
+    let [inner, panel] = Layout::vertical([Constraint::Min(3), Constraint::Length(panel_rows)]).areas(inner);
+    render_suggestions(state, panel, buf);
     let Some(spend) = &state.spend else {
         Paragraph::new(Line::styled("waiting for the first quality figures…", theme.dim())).render(inner, buf);
         return;
@@ -124,6 +127,42 @@ fn rate(share: Option<f64>) -> String {
         Some(s) if s >= 0.9995 => "100%".into(),
         Some(s) => format!("{:.1}%", s * 100.0),
     }
+}
+
+/// The panel of policy suggestions from the last week: the selected one is applied with Enter,
+/// after a confirmation.
+fn render_suggestions(state: &State, area: Rect, buf: &mut Buffer) {
+    let theme = &state.theme;
+    let title = if state.read_only {
+        " suggestions · last 7 d "
+    } else {
+        " suggestions · last 7 d · ↑↓ select · Enter apply (confirmed, audited) "
+    };
+    let block = Block::bordered().border_style(theme.border()).title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if state.recommendations.is_empty() {
+        Paragraph::new(Line::styled(
+            "none: a move needs 30 shadow samples agreeing at 0.85 or more (95 % CI), no SLO breach, $0.50/day saved",
+            theme.dim(),
+        ))
+        .render(inner, buf);
+        return;
+    }
+    let lines: Vec<Line> = state
+        .recommendations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let style = if i == state.recommendation_row {
+                theme.selected()
+            } else {
+                theme.text()
+            };
+            Line::styled(format!("{} → {} = {}", r.summary, r.key, r.value), style)
+        })
+        .collect();
+    Paragraph::new(lines).render(inner, buf);
 }
 
 /// The class's objectives: `ok`, the breached ones, or `–` with none set (or none measurable).
