@@ -156,3 +156,29 @@ async fn a_spent_budget_stops_frontier_twins() {
     assert_eq!(twins, 1, "the first twin runs, then twins stop: the budget is spent");
     assert!(samples(&stack, 0).await.iter().map(|r| r.n).sum::<i64>() <= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_keeps_twins_off_the_frontier() {
+    use farmhand::actions::{Access, Operator};
+    let stack = Stack::start(1, None, |c| {
+        c.quality.shadow.insert("routine".into(), shadow(1.0, None));
+    })
+    .await;
+    let mut config = stack.farm.fleet_config();
+    config.store.url = String::new();
+    let ops = Operator::new(&config, stack.store.clone(), "oncall@test".into(), Access::ReadWrite);
+    ops.set_override("frontier.kill_switch", "on", None).await.expect("set");
+    // The router mirrors control within a moment.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !stack.gateway.frontier_disabled() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stack.gateway.frontier_disabled());
+    let client = reqwest::Client::new();
+    ask(&stack, &client, "routine", "Label this ticket: printer jam on floor 3.").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stack.gateway.flush().await;
+    let decisions = stack.store.recent_decisions(10).await.expect("decisions");
+    assert_eq!(decisions.len(), 1, "no twin while the kill switch is on: {decisions:?}");
+    assert!(stack.farm.frontier_log().is_empty(), "the frontier saw nothing");
+}

@@ -272,14 +272,27 @@ impl Gateway {
         capacity::free_batch_slots(&slots, share, self.live_waiters())
     }
 
+    /// Whether an operator keeps work off the frontier now (the kill switch).
+    pub fn frontier_disabled(&self) -> bool {
+        self.overrides_of(&self.control_snapshot()).kill_switch
+    }
+
+    /// Whether an operator pinned `class` to the farm (`class.<class>.target = local`).
+    pub fn pinned_local(&self, class: crate::domain::TaskClass) -> bool {
+        self.overrides_of(&self.control_snapshot()).target(class) == Some(crate::router::ClassTarget::Local)
+    }
+
     /// A node that may take batch work now and has `model` on disk, one with it loaded first;
     /// never a node under critical memory pressure.
     pub fn idle_node_with(&self, model: &str) -> Option<String> {
         let jobs = &self.config.jobs;
         let control = self.control_snapshot();
         let fleet = self.fleet_view(&control);
+        let overrides = self.overrides_of(&control);
         let free = self.free_batch_slots(jobs.max_share, Duration::from_secs(jobs.idle_after_secs), |n| {
-            n.has_installed(model) && n.pressure < crate::domain::MemoryPressure::Critical
+            n.has_installed(model)
+                && n.pressure < crate::domain::MemoryPressure::Critical
+                && !overrides.is_excluded(&n.name)
         });
         let loaded = |name: &str| fleet.nodes.iter().any(|n| &*n.name == name && n.has_loaded(model));
         free.into_iter().map(|(name, _)| name).max_by_key(|name| loaded(name))

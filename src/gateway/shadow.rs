@@ -151,6 +151,10 @@ fn twin_target(gateway: &Gateway, job: &ShadowJob) -> Option<(Target, Option<InF
     let shadow = gateway.config.quality.shadow.get(job.class.as_str());
     let sensitive = job.class == TaskClass::Sensitive || job.sensitivity.is_some();
     if job.endpoint == Endpoint::Local && !sensitive {
+        // The kill switch, or an operator's explicit `local` pin, keeps twins off the frontier too.
+        if gateway.frontier_disabled() || gateway.pinned_local(job.class) {
+            return None;
+        }
         let frontier = gateway.config.frontier.for_class(job.class)?;
         return Some((
             Target::Frontier {
