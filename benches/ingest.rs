@@ -1,4 +1,5 @@
-//! Sustained decision ingest into PostgreSQL, then spend-summary latency over 10 M decisions.
+//! Sustained decision ingest into PostgreSQL, then spend- and quality-summary latency over 10 M
+//! decisions.
 //!
 //! `cargo bench --bench ingest` (uses `DATABASE_URL` when set, else a throwaway cluster). Several
 //! writer tasks insert batches of realistic decisions spread over 30 days, in arrival order, through
@@ -6,7 +7,8 @@
 //! - sustained ingest: the first `FARMHAND_BENCH_DECISIONS` (default 300,000) are timed, and every
 //!   one must land exactly once (decisions and rollup counted). Budget: ≥ 20,000/s, zero lost;
 //! - summaries: the table is filled to `FARMHAND_BENCH_SUMMARY_DECISIONS` (default 10,000,000, the
-//!   budget's size), then `spend_summary` over the last 24 h, 7 d and 30 d is timed (median of 7).
+//!   budget's size), then `spend_summary` and `quality_summary` over the last 24 h, 7 d and 30 d
+//!   are timed (median of 7).
 //!   Budget: ≤ 50 ms each, over at least 10 M decisions; a smaller fill is reported and fails.
 //!
 //! Decisions are generated batch by batch from a fixed seed, so 10 M never sit in memory at once.
@@ -21,7 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use farmhand::domain::{Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, Endpoint, Fallback, TaskClass};
+use farmhand::domain::{
+    AnswerQuality, Attempt, AttemptOutcome, DecisionRecord, DeclaredClass, Endpoint, Fallback, FinishReason, TaskClass,
+};
 use farmhand::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -123,7 +127,22 @@ fn decision(rng: &mut StdRng, i: usize, ts: DateTime<Utc>) -> DecisionRecord {
         error: (!served).then(|| "no_capacity".to_string()),
         attempts,
         job_id: None,
-        quality: Default::default(),
+        quality: if served {
+            AnswerQuality {
+                finish_reason: Some(if rng.random_bool(0.08) {
+                    FinishReason::Length
+                } else {
+                    FinishReason::Stop
+                }),
+                empty_answer: Some(rng.random_bool(0.01)),
+                json_valid: rng.random_bool(0.25).then(|| rng.random_bool(0.95)),
+                ttft_ms: rng.random_bool(0.6).then(|| rng.random_range(40..4_000)),
+                tokens_per_sec: Some(rng.random_range(10.0..120.0)),
+                queued_ms: 0,
+            }
+        } else {
+            AnswerQuality::default()
+        },
     }
 }
 
@@ -275,22 +294,35 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         ("30 d", TimeDelta::days(DAYS)),
     ] {
         let mut times = Vec::new();
-        let mut requests = 0;
+        let mut quality_times = Vec::new();
+        let (mut requests, mut judged) = (0, 0);
         for _ in 0..7 {
             let now = Utc::now();
             let t = Instant::now();
             let summary = store.spend_summary(now - window, now).await?;
             times.push(t.elapsed());
             requests = summary.total.requests;
+            let t = Instant::now();
+            let quality = store.quality_summary(now - window, now).await?;
+            quality_times.push(t.elapsed());
+            judged = quality.iter().map(|row| row.line.requests).sum::<i64>();
         }
         times.sort();
+        quality_times.sort();
         println!(
             "spend_summary {label}: {requests} decisions in the window; median {:.2} ms, best {:.2} ms, worst {:.2} ms",
             millis(times[times.len() / 2]),
             millis(times[0]),
             millis(times[times.len() - 1])
         );
-        summaries.push((label, times[times.len() / 2], requests));
+        println!(
+            "quality_summary {label}: {judged} answers in the window; median {:.2} ms, best {:.2} ms, worst {:.2} ms",
+            millis(quality_times[quality_times.len() / 2]),
+            millis(quality_times[0]),
+            millis(quality_times[quality_times.len() - 1])
+        );
+        summaries.push((label, "spend_summary", times[times.len() / 2], requests));
+        summaries.push((label, "quality_summary", quality_times[quality_times.len() / 2], judged));
     }
 
     println!();
@@ -310,12 +342,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         format!("{stored_all}"),
         exact_all && stored_all >= SUMMARY_DECISIONS as i64,
     );
-    for (label, median, requests) in summaries {
+    for (label, which, median, requests) in summaries {
         ok &= verdict(
-            &format!(
-                "spend_summary {label} <= {} ms (median of 7)",
-                SUMMARY_BUDGET.as_millis()
-            ),
+            &format!("{which} {label} <= {} ms (median of 7)", SUMMARY_BUDGET.as_millis()),
             format!("{:.2} ms", millis(median)),
             median <= SUMMARY_BUDGET && requests > 0,
         );
