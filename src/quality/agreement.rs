@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::domain::TaskClass;
 
 /// Answers this short (in words, and in characters) are compared as labels.
 const LABEL_WORDS: usize = 5;
@@ -118,6 +121,34 @@ fn json_fields(a: &Value, b: &Value) -> f64 {
         })
         .count();
     same as f64 / paths.len() as f64
+}
+
+/// Shadow agreement of one class and route (the route that answered the agent) over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementRow {
+    /// The effective task class.
+    pub class: TaskClass,
+    /// The route that answered the agent.
+    pub route: String,
+    /// Samples.
+    pub n: i64,
+    /// Mean score.
+    pub mean: f64,
+    /// Mean of the squared scores (for the confidence interval).
+    pub mean_square: f64,
+}
+
+impl AgreementRow {
+    /// The 95 % confidence interval of the mean (normal approximation, clamped to [0, 1]).
+    pub fn interval(&self) -> (f64, f64) {
+        if self.n < 2 {
+            return (0.0, 1.0);
+        }
+        let n = self.n as f64;
+        let variance = ((self.mean_square - self.mean * self.mean) * n / (n - 1.0)).max(0.0);
+        let half = 1.96 * (variance / n).sqrt();
+        ((self.mean - half).max(0.0), (self.mean + half).min(1.0))
+    }
 }
 
 #[cfg(test)]

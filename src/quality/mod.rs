@@ -9,7 +9,7 @@ pub mod recommend;
 mod rollup;
 mod slo;
 
-pub use agreement::{AgreementMethod, agreement};
+pub use agreement::{AgreementMethod, AgreementRow, agreement};
 pub use answer::AnswerCheck;
 pub use json_expectation::{JsonExpectation, SchemaCache};
 pub use rollup::{QualityLine, TTFT_BUCKETS_MS, quality_route};

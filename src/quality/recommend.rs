@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
+use super::AgreementRow;
 use crate::domain::TaskClass;
-use crate::store::ThresholdEvidence;
 
 /// Thresholds tried, largest first.
 pub const THRESHOLDS: [u64; 4] = [8_000, 4_000, 2_000, 1_000];
@@ -19,6 +19,20 @@ pub const MIN_SAMPLES: i64 = 30;
 pub const AGREEMENT_FLOOR: f64 = 0.85;
 /// Smallest saving worth a suggestion, USD per day.
 pub const MIN_SAVINGS_PER_DAY: f64 = 0.50;
+
+/// What moving a class's frontier requests under a token threshold to the farm would rest on:
+/// their shadow agreement with local twins, and what they cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThresholdEvidence {
+    /// The effective task class.
+    pub class: TaskClass,
+    /// Agents' frontier requests under the threshold in the window.
+    pub requests: i64,
+    /// Their frontier cost in the window, USD.
+    pub cost_usd: f64,
+    /// Agreement of their local twins.
+    pub agreement: Option<AgreementRow>,
+}
 
 /// One suggested policy change, with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,7 +129,6 @@ fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AgreementRow;
 
     fn evidence(class: TaskClass, requests: i64, cost: f64, n: i64, mean: f64, spread: f64) -> ThresholdEvidence {
         ThresholdEvidence {

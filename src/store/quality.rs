@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::StoreError;
 use crate::domain::TaskClass;
+pub use crate::quality::AgreementRow;
 use crate::quality::QualityLine;
+pub use crate::quality::recommend::ThresholdEvidence;
 
 /// The quality of one route for one class over a window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,34 +124,6 @@ where
     })
 }
 
-/// Shadow agreement of one class and route (the route that answered the agent) over a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AgreementRow {
-    /// The effective task class.
-    pub class: TaskClass,
-    /// The route that answered the agent.
-    pub route: String,
-    /// Samples.
-    pub n: i64,
-    /// Mean score.
-    pub mean: f64,
-    /// Mean of the squared scores (for the confidence interval).
-    pub mean_square: f64,
-}
-
-impl AgreementRow {
-    /// The 95 % confidence interval of the mean (normal approximation, clamped to [0, 1]).
-    pub fn interval(&self) -> (f64, f64) {
-        if self.n < 2 {
-            return (0.0, 1.0);
-        }
-        let n = self.n as f64;
-        let variance = ((self.mean_square - self.mean * self.mean) * n / (n - 1.0)).max(0.0);
-        let half = 1.96 * (variance / n).sqrt();
-        ((self.mean - half).max(0.0), (self.mean + half).min(1.0))
-    }
-}
-
 /// One shadow sample: how far a twin agreed with the answer of `request_id`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QualitySample {
@@ -202,20 +176,6 @@ where
         mean: row.try_get(3)?,
         mean_square: row.try_get(4)?,
     })
-}
-
-/// What moving a class's frontier requests under a token threshold to the farm would rest on:
-/// their shadow agreement with local twins, and what they cost.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ThresholdEvidence {
-    /// The effective task class.
-    pub class: TaskClass,
-    /// Agents' frontier requests under the threshold in the window.
-    pub requests: i64,
-    /// Their frontier cost in the window, USD.
-    pub cost_usd: f64,
-    /// Agreement of their local twins.
-    pub agreement: Option<AgreementRow>,
 }
 
 /// Agents' frontier requests under `$2` estimated tokens since `$1`, per class: count and cost
