@@ -6,6 +6,7 @@
 mod attempt;
 mod capability;
 mod class;
+mod count;
 mod decision;
 mod model_name;
 mod node;
@@ -14,6 +15,7 @@ mod quality;
 pub use attempt::{Attempt, AttemptOutcome};
 pub use capability::{Capabilities, Capability};
 pub use class::{DeclaredClass, TaskClass};
+pub use count::grouped;
 pub use decision::{DecisionRecord, Endpoint, Fallback, StoredDecision};
 pub use model_name::{MAX_MODEL_NAME, valid_model_name};
 pub use node::{DrainState, MemoryPressure};

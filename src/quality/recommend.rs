@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::AgreementRow;
-use crate::domain::TaskClass;
+use crate::domain::{TaskClass, grouped};
 
 /// Thresholds tried, largest first.
 pub const THRESHOLDS: [u64; 4] = [8_000, 4_000, 2_000, 1_000];
@@ -102,26 +102,13 @@ pub fn recommend(
                 usd_per_day: per_day,
                 summary: format!(
                     "{class} requests under {} estimated tokens: local agreement {:.2} (n = {}, 95 % CI {low:.2}–{high:.2}) and no SLO breach; moving them local saves about ${per_day:.2}/day",
-                    thousands(*under),
+                    grouped(i64::try_from(*under).unwrap_or(i64::MAX)),
                     agreement.mean,
                     agreement.n
                 ),
             });
             break;
         }
-    }
-    out
-}
-
-/// `2,000`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
     }
     out
 }
@@ -191,7 +178,5 @@ mod tests {
     fn sensitive_work_is_never_suggested() {
         let sensitive = vec![(2_000, vec![evidence(TaskClass::Sensitive, 400, 40.0, 400, 0.99, 0.0)])];
         assert!(recommend(&sensitive, 7.0, |_| false).is_empty());
-        assert_eq!(thousands(8_000), "8,000");
-        assert_eq!(thousands(999), "999");
     }
 }

@@ -1,6 +1,6 @@
 //! A decision's fallback chain as one line: `mini-03 timeout 1,000 ms → mini-05 ok 212 ms`.
 
-use crate::domain::Attempt;
+use crate::domain::{Attempt, grouped};
 
 /// Every attempt in order, `target outcome N ms`, joined by arrows; `–` when nothing was tried.
 pub fn attempt_trace(attempts: &[Attempt]) -> String {
@@ -12,22 +12,6 @@ pub fn attempt_trace(attempts: &[Attempt]) -> String {
         .map(|a| format!("{} {} {} ms", a.target, a.outcome, grouped(a.ms)))
         .collect::<Vec<_>>()
         .join(" → ")
-}
-
-/// A count with thousands separators: `1,000`, `-12,345`.
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -59,19 +43,5 @@ mod tests {
             "anthropic/claude-sonnet-4-6 529 1,234,567 ms → mini-01 cancelled 0 ms"
         );
         assert_eq!(attempt_trace(&[]), "–");
-    }
-
-    #[test]
-    fn thousands_are_grouped() {
-        for (n, text) in [
-            (0, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (100_000, "100,000"),
-            (-12_345, "-12,345"),
-        ] {
-            assert_eq!(grouped(n), text);
-        }
-        assert_eq!(grouped(i64::MIN), "-9,223,372,036,854,775,808");
     }
 }
