@@ -42,7 +42,7 @@ where
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let class: String = row.try_get(0)?;
+    let class = class_column(row.try_get(0)?, "quality_hourly.effective_class")?;
     let count = |i: usize| row.try_get::<i64, _>(i);
     let mut line = QualityLine {
         requests: count(2)?,
@@ -62,9 +62,7 @@ where
         *bucket = count(10 + i)?;
     }
     Ok(QualityRow {
-        class: class
-            .parse()
-            .map_err(|_| StoreError::corrupt("quality_hourly.effective_class", format!("`{class}`")))?,
+        class,
         route: row.try_get(1)?,
         line,
     })
@@ -112,11 +110,8 @@ where
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let class: String = row.try_get(0)?;
     Ok(FeedbackRow {
-        class: class
-            .parse()
-            .map_err(|_| StoreError::corrupt("routing_decisions.effective_class", format!("`{class}`")))?,
+        class: class_column(row.try_get(0)?, "routing_decisions.effective_class")?,
         route: row.try_get(1)?,
         metric: row.try_get(2)?,
         count: row.try_get(3)?,
@@ -166,11 +161,8 @@ where
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let class: String = row.try_get(0)?;
     Ok(AgreementRow {
-        class: class
-            .parse()
-            .map_err(|_| StoreError::corrupt("routing_decisions.effective_class", format!("`{class}`")))?,
+        class: class_column(row.try_get(0)?, "routing_decisions.effective_class")?,
         route: row.try_get(1)?,
         n: row.try_get(2)?,
         mean: row.try_get(3)?,
@@ -203,10 +195,7 @@ where
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let class: String = row.try_get(0)?;
-    let class = class
-        .parse()
-        .map_err(|_| StoreError::corrupt("routing_decisions.effective_class", format!("`{class}`")))?;
+    let class = class_column(row.try_get(0)?, "routing_decisions.effective_class")?;
     Ok((class, row.try_get(1)?, row.try_get(2)?))
 }
 
@@ -224,4 +213,10 @@ pub(crate) fn threshold_evidence(
             agreement: agreements.iter().find(|a| a.class == class).cloned(),
         })
         .collect()
+}
+
+/// A task class read from `column`; a name no class has is a corrupt row.
+fn class_column(name: String, column: &'static str) -> Result<TaskClass, StoreError> {
+    name.parse()
+        .map_err(|_| StoreError::corrupt(column, format!("`{name}`")))
 }
