@@ -140,7 +140,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Fleet(command) => crate::ops::fleet(command, cli.json),
             Command::Decisions(args) => crate::ops::decisions(&open_store(&cli).await?, args, cli.json).await,
-            Command::Spend(args) => crate::ops::spend(&open_store(&cli).await?, args, cli.json).await,
+            Command::Spend(args) => {
+                crate::ops::spend(&cli.fleet_config()?, &open_store(&cli).await?, args, cli.json).await
+            }
             Command::Recommend(args) => {
                 crate::ops::recommend(&cli.fleet_config()?, &open_store(&cli).await?, args, cli.json).await
             }

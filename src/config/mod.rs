@@ -749,6 +749,20 @@ impl FleetConfig {
         pricing::lookup(&self.pricing, model, day)
     }
 
+    /// For each class, the (input, output) USD per million tokens of the frontier model it would
+    /// use: its own frontier target, or routine's for sensitive work (which never leaves; the price
+    /// only answers "what would this farm volume have cost").
+    pub fn frontier_prices(&self, day: chrono::NaiveDate) -> std::collections::BTreeMap<String, (f64, f64)> {
+        crate::domain::TaskClass::ALL
+            .iter()
+            .filter_map(|class| {
+                let target = self.frontier.for_class(*class).unwrap_or(&self.frontier.routine);
+                let price = self.price_for(&target.model, day)?;
+                Some((class.as_str().to_string(), (price.input, price.output)))
+            })
+            .collect()
+    }
+
     /// Checks what serde cannot: references between sections, names, ranges.
     fn validate(&self) -> Result<(), (String, String)> {
         self.quality.validate()?;

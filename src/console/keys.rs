@@ -320,7 +320,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[key('w')],
         label: "w",
         action: Action::QualityWindow,
-        description: "quality: window 1 h / 24 h / 7 d",
+        description: "quality: window 1 h / 24 h / 7 d; spend: breakdowns today / 24 h / 7 d / 30 d",
         hint: None,
     },
     Binding {

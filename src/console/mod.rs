@@ -71,7 +71,7 @@ pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptio
             .map(|(action, keys)| (action.as_str(), keys.keys())),
     )
     .map_err(|e| anyhow::anyhow!("fleet config: {e}"))?;
-    state.frontier_prices = settings::frontier_prices(config, Utc::now().date_naive());
+    state.frontier_prices = config.frontier_prices(Utc::now().date_naive());
     state.budget_usd = config.policy.daily_frontier_budget_usd;
     state.quality = config.quality.clone();
     state.store_label = store.redacted_url();

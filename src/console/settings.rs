@@ -2,10 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 
 use crate::config::FleetConfig;
-use crate::domain::TaskClass;
 
 /// How a setting's value is changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,20 +125,6 @@ pub fn base_values(config: &FleetConfig) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// For each class, the (input, output) USD per million tokens of the frontier model it would
-/// use: its own frontier target, or routine's for sensitive work (which never leaves; the price
-/// only answers "what would this farm volume have cost").
-pub fn frontier_prices(config: &FleetConfig, day: NaiveDate) -> BTreeMap<String, (f64, f64)> {
-    TaskClass::ALL
-        .iter()
-        .filter_map(|class| {
-            let target = config.frontier.for_class(*class).unwrap_or(&config.frontier.routine);
-            let price = config.price_for(&target.model, day)?;
-            Some((class.as_str().to_string(), (price.input, price.output)))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +147,7 @@ mod tests {
             }
         }
         assert_eq!(SETTINGS[0].next_choice("off"), Some("on"));
-        let prices = frontier_prices(&FleetConfig::default(), chrono::Utc::now().date_naive());
+        let prices = FleetConfig::default().frontier_prices(chrono::Utc::now().date_naive());
         assert_eq!(
             prices.len(),
             TaskClass::ALL.len(),

@@ -225,6 +225,8 @@ pub struct SpendWindows {
     pub day: SpendSummary,
     /// The last 7 days.
     pub week: SpendSummary,
+    /// The last 30 days.
+    pub month: SpendSummary,
     /// Each limited agent's use of its limits now.
     pub limits: Vec<AgentLimitLine>,
     /// Answer quality over the last hour, 24 hours and 7 days.
@@ -240,6 +242,54 @@ impl SpendWindows {
             .into_iter()
             .filter(|check| check.breached)
             .collect()
+    }
+}
+
+/// The window the Spend view's breakdowns cover.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SpendSpan {
+    /// Since UTC midnight.
+    Today,
+    /// The last 24 hours.
+    #[default]
+    Day,
+    /// The last 7 days.
+    Week,
+    /// The last 30 days.
+    Month,
+}
+
+impl SpendSpan {
+    /// How the view names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            SpendSpan::Today => "today",
+            SpendSpan::Day => "24 h",
+            SpendSpan::Week => "7 d",
+            SpendSpan::Month => "30 d",
+        }
+    }
+
+    /// The next window, wrapping around.
+    pub fn next(self) -> SpendSpan {
+        match self {
+            SpendSpan::Today => SpendSpan::Day,
+            SpendSpan::Day => SpendSpan::Week,
+            SpendSpan::Week => SpendSpan::Month,
+            SpendSpan::Month => SpendSpan::Today,
+        }
+    }
+}
+
+impl SpendWindows {
+    /// The summary of one window.
+    pub fn of(&self, span: SpendSpan) -> &SpendSummary {
+        match span {
+            SpendSpan::Today => &self.today,
+            SpendSpan::Day => &self.day,
+            SpendSpan::Week => &self.week,
+            SpendSpan::Month => &self.month,
+        }
     }
 }
 
@@ -396,6 +446,8 @@ pub struct State {
     pub quality: crate::config::QualityConfig,
     /// The window the Quality view shows.
     pub quality_span: QualitySpan,
+    /// The window of the Spend view's breakdowns (`w`).
+    pub spend_span: SpendSpan,
     /// Policy suggestions from the last week's evidence (the Quality view's panel).
     pub recommendations: Vec<crate::quality::recommend::Recommendation>,
     /// The selected suggestion.
@@ -478,6 +530,7 @@ impl State {
             budget_usd: 0.0,
             quality: crate::config::QualityConfig::default(),
             quality_span: QualitySpan::default(),
+            spend_span: SpendSpan::default(),
             recommendations: Vec::new(),
             recommendation_row: 0,
             store: StoreStatus::default(),

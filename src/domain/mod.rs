@@ -4,6 +4,7 @@
 //! Everything here is plain data with string forms that match the store schema and the wire.
 
 mod attempt;
+mod burn;
 mod capability;
 mod class;
 mod count;
@@ -13,13 +14,14 @@ mod node;
 mod quality;
 
 pub use attempt::{Attempt, AttemptOutcome};
+pub use burn::{Burn, RunsOut};
 pub use capability::{Capabilities, Capability};
 pub use class::{DeclaredClass, TaskClass};
 pub use count::grouped;
 pub use decision::{DecisionRecord, Endpoint, Fallback, StoredDecision};
 pub use model_name::{MAX_MODEL_NAME, valid_model_name};
 pub use node::{DrainState, MemoryPressure};
-pub use quality::{AnswerQuality, FinishReason};
+pub use quality::{AnswerQuality, FinishReason, SHADOW_AGENT_PREFIX, is_shadow_agent};
 
 /// Error for a string that does not name a known variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -61,6 +61,14 @@ pub struct AnswerQuality {
     pub queued_ms: i64,
 }
 
+/// The agent prefix of shadow decisions: their spend is quality spend, apart from the agents'.
+pub const SHADOW_AGENT_PREFIX: &str = "shadow:";
+
+/// Whether `agent` names the shadow twins of some agent's requests.
+pub fn is_shadow_agent(agent: &str) -> bool {
+    agent.starts_with(SHADOW_AGENT_PREFIX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,7 @@ use crate::router::{Decision, Outcome, PlanStep, Reason, Sensitivity, Target};
 use crate::store::QualitySample;
 use crate::wire::openai::ChatCompletionRequest;
 
-/// The agent prefix of shadow decisions: their spend is quality spend, apart from the agents'.
-pub const SHADOW_AGENT_PREFIX: &str = "shadow:";
+pub use crate::domain::SHADOW_AGENT_PREFIX;
 
 /// A sampled request whose answer is to be twinned.
 pub struct ShadowJob {

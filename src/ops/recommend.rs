@@ -1,7 +1,7 @@
 //! `farmhand recommend`: policy suggestions for leads from the quality loop and the money, each
 //! with its evidence and what it saves per day (rules in [`crate::quality::recommend`]).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
 use serde::Serialize;
 
@@ -49,19 +49,28 @@ pub async fn gather(
     let breaches = evaluate_config(quality, &local_lines);
     // Money per day over the span the store actually covers (a young farm's first hour counts
     // as an hour, not a week), at least an hour.
-    let first = store
-        .spend_summary(since, now)
-        .await?
-        .hourly
-        .iter()
-        .filter(|h| h.frontier.requests + h.local.requests + h.rejected.requests > 0)
-        .map(|h| h.hour)
-        .min()
-        .map_or(since, |hour| hour.max(since));
+    let first = first_traffic(store, since, now).await?.map_or(since, |hour| hour.max(since));
     let days = ((now - first).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
     Ok(suggest(&evidence, days, |class| {
         breaches.iter().any(|check| check.class == class && check.breached)
     }))
+}
+
+/// The first hour in `[since, now)` that saw decisions: its day from the whole window, then its
+/// hour from that day.
+async fn first_traffic(
+    store: &Store,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let Some(day) = store.spend_summary(since, now).await?.daily.first().map(|d| d.start) else {
+        return Ok(None);
+    };
+    let hours = store
+        .spend_summary(day.max(since), (day + TimeDelta::days(1)).min(now))
+        .await?
+        .hourly;
+    Ok(hours.first().map(|h| h.start))
 }
 
 /// Prints the suggestions the evidence of the window supports, and how to apply each.

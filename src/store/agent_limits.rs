@@ -17,6 +17,16 @@ pub struct LimitUse {
     pub limit: Option<f64>,
 }
 
+impl LimitUse {
+    /// `used / limit`, or `used` alone with no limit, each shown by `show`.
+    pub fn used_of(self, show: impl Fn(f64) -> String) -> String {
+        match self.limit {
+            Some(max) => format!("{} / {}", show(self.used), show(max)),
+            None => show(self.used),
+        }
+    }
+}
+
 /// One agent's limits and their use. Requests, tokens and in-flight limits hold per router, so
 /// their use is the busiest live router's; the daily spend limit holds for the fleet, so its use is
 /// every router's spend today.

@@ -34,7 +34,7 @@ pub use model::{
 };
 pub use postgres::PgStore;
 pub use quality::{AgreementRow, FeedbackRow, QualityRow, QualitySample, ThresholdEvidence};
-pub use spend::{HourlySpend, SpendGroup, SpendLine, SpendSummary, hour_floor};
+pub use spend::{HOURLY_WINDOW_MAX, PeriodSpend, SpendGroup, SpendLine, SpendSummary, day_floor, hour_floor};
 pub use sqlite::SqliteStore;
 pub use wakeup::Wakeup;
 

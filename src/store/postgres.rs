@@ -21,7 +21,10 @@ use super::quality::{
     INSERT_SAMPLE, QUALITY_SUMMARY, QualityRow, QualitySample, ThresholdEvidence, UPSERT_FEEDBACK, agreement_row,
     feedback_row, frontier_under_row, quality_row, threshold_evidence,
 };
-use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
+use super::spend::{
+    NODE_SPEND, PeriodRow, SpendLine, SpendRow, SpendRows, SpendSpans, SpendSummary, hour_ceil, hour_floor, node_group,
+    summarize,
+};
 use super::url::one_line;
 use super::wakeup::{self, CONTROL_CHANNEL, DECISIONS_CHANNEL, Wakeup};
 
@@ -290,70 +293,68 @@ impl PgStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<SpendSummary, StoreError> {
-        // One scan of the rollup serves both the breakdowns and the hourly chart.
         type Row = (
             bool,
             Option<DateTime<Utc>>,
-            String,
-            String,
-            String,
-            String,
-            String,
+            Option<DateTime<Utc>>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
             i64,
             i64,
             i64,
             f64,
         );
-        let grouped: Vec<Row> = sqlx::query_as(
-            "SELECT GROUPING(hour) = 0, hour, coalesce(effective_class, ''), endpoint, coalesce(provider, ''), \
-             coalesce(model, ''), coalesce(agent, ''), sum(requests)::int8, sum(prompt_tokens)::int8, \
-             sum(completion_tokens)::int8, sum(cost_usd) \
-             FROM spend_hourly WHERE hour >= $1 AND hour < $2 \
-             GROUP BY GROUPING SETS ((effective_class, endpoint, provider, model, agent), (hour, endpoint))",
-        )
-        // Planned for the actual window each time: a cached generic plan walks the primary key
-        // even when the window covers most of the table, which is slower than a plain scan.
-        .persistent(false)
-        .bind(hour_floor(since))
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
-        let (mut rows, mut hours) = (Vec::new(), Vec::new());
-        for (
-            hourly,
-            hour,
-            class,
-            endpoint,
-            provider,
-            model,
-            agent,
-            requests,
-            prompt_tokens,
-            completion_tokens,
-            cost_usd,
-        ) in grouped
-        {
+        let spans = SpendSpans::of(since, until);
+        // One scan of the rollups serves the breakdowns and both charts.
+        let grouped: Vec<Row> = sqlx::query_as(SPEND_SUMMARY)
+            // Planned for the actual window each time: a cached generic plan walks the primary key
+            // even when the window covers most of the table, which is slower than a plain scan.
+            .persistent(false)
+            .bind(spans.start)
+            .bind(spans.days_from)
+            .bind(spans.days_to)
+            .bind(spans.until)
+            .fetch_all(&self.pool)
+            .await?;
+        let nodes = sqlx::query_as(NODE_SPEND)
+            .persistent(false)
+            .bind(spans.start)
+            .bind(spans.days_from)
+            .bind(spans.days_to)
+            .bind(spans.until)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut spend = SpendRows {
+            nodes: nodes.into_iter().map(node_group).collect(),
+            ..SpendRows::default()
+        };
+        for (by_period, hour, day, class, endpoint, provider, model, agent, requests, prompt, completion, cost) in grouped {
             let line = SpendLine {
                 requests,
-                prompt_tokens,
-                completion_tokens,
-                cost_usd,
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                cost_usd: cost,
             };
-            match (hourly, hour) {
-                (true, Some(hour)) => hours.push(HourRow { hour, endpoint, line }),
-                (true, None) => return Err(StoreError::corrupt("spend_hourly.hour", "NULL")),
-                (false, _) => rows.push(SpendRow {
-                    class,
+            let endpoint = endpoint.ok_or_else(|| StoreError::corrupt("spend_hourly.endpoint", "NULL"))?;
+            match (by_period, hour, day) {
+                (false, _, _) => spend.rows.push(SpendRow {
+                    class: class.unwrap_or_default(),
                     endpoint,
-                    provider,
-                    model,
-                    agent,
+                    provider: provider.unwrap_or_default(),
+                    model: model.unwrap_or_default(),
+                    agent: agent.unwrap_or_default(),
                     line,
                 }),
+                (true, Some(start), None) if spans.hour_by_hour() => spend.hours.push(PeriodRow { start, endpoint, line }),
+                (true, None, Some(start)) => spend.days.push(PeriodRow { start, endpoint, line }),
+                // Hours at the ends of a long window, and the daily part's empty hour.
+                (true, _, _) => {}
             }
         }
-        hours.sort_by(|a, b| a.hour.cmp(&b.hour).then_with(|| a.endpoint.cmp(&b.endpoint)));
-        summarize(since, until, rows, hours)
+        summarize(since, until, spend)
     }
 
     pub(crate) async fn frontier_cost_since(&self, since: DateTime<Utc>) -> Result<f64, StoreError> {
@@ -886,8 +887,26 @@ async fn insert_audit(
     Ok(id)
 }
 
+/// The spend rollups over a window's spans ([`SpendSpans`]: $1 start, $2 first whole day, $3 end of
+/// the whole days, $4 end): grouped by (class, endpoint, provider, model, agent), by (day,
+/// endpoint) and by (hour, endpoint) in one scan.
+const SPEND_SUMMARY: &str = "\
+WITH parts AS (
+    SELECT hour, date_trunc('day', hour, 'UTC') AS day, effective_class, endpoint, provider, model, agent,
+        requests, prompt_tokens, completion_tokens, cost_usd
+    FROM spend_hourly WHERE hour >= $1 AND hour < $2 OR hour >= $3 AND hour < $4
+    UNION ALL
+    SELECT NULL::timestamptz, day, effective_class, endpoint, provider, model, agent,
+        requests, prompt_tokens, completion_tokens, cost_usd
+    FROM spend_daily WHERE day >= $2 AND day < $3
+)
+SELECT GROUPING(effective_class) = 1, hour, day, effective_class, endpoint, provider, model, agent,
+    sum(requests)::int8, sum(prompt_tokens)::int8, sum(completion_tokens)::int8, sum(cost_usd)
+FROM parts
+GROUP BY GROUPING SETS ((effective_class, endpoint, provider, model, agent), (day, endpoint), (hour, endpoint))";
+
 /// One statement per batch: unnest the column arrays, skip known request ids, and roll only the
-/// new rows into `spend_hourly` and `quality_hourly` (in key order, so concurrent upserts lock rows
+/// new rows into `spend_hourly`, `spend_daily`, `node_hourly`, `node_daily` and `quality_hourly` (in key order, so concurrent upserts lock rows
 /// in the same order). The quality sums and histogram bounds are [`crate::quality::QualityLine`]'s.
 const INSERT_DECISIONS: &str = "\
 WITH ins AS (
@@ -901,8 +920,8 @@ WITH ins AS (
         $22::text[]::jsonb[], $23::int8[], $24::text[], $25::bool[], $26::bool[], $27::int8[], $28::float8[],
         $29::int8[])
     ON CONFLICT (request_id) DO NOTHING
-    RETURNING id, ts, agent, effective_class, endpoint, provider, model, prompt_tokens, completion_tokens, cost_usd,
-        finish_reason, empty_answer, json_valid, ttft_ms, tokens_per_sec, queued_ms
+    RETURNING id, ts, agent, effective_class, endpoint, provider, node, model, prompt_tokens, completion_tokens,
+        cost_usd, finish_reason, empty_answer, json_valid, ttft_ms, tokens_per_sec, queued_ms
 ), quality AS (
     INSERT INTO quality_hourly AS q (hour, effective_class, route, requests, errors, truncated, empty, json_checked,
         json_valid, ttft_count, ttft_sum_ms, ttft_le_100, ttft_le_250, ttft_le_500, ttft_le_1000, ttft_le_2500,
@@ -947,6 +966,33 @@ WITH ins AS (
         prompt_tokens = s.prompt_tokens + EXCLUDED.prompt_tokens,
         completion_tokens = s.completion_tokens + EXCLUDED.completion_tokens,
         cost_usd = s.cost_usd + EXCLUDED.cost_usd
+), spend_days AS (
+    INSERT INTO spend_daily AS s (day, effective_class, endpoint, provider, model, agent,
+        requests, prompt_tokens, completion_tokens, cost_usd)
+    SELECT date_trunc('day', ts, 'UTC'), effective_class, endpoint, coalesce(provider, ''), coalesce(model, ''),
+        agent, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+    FROM ins GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (day, effective_class, endpoint, provider, model, agent) DO UPDATE SET
+        requests = s.requests + EXCLUDED.requests,
+        prompt_tokens = s.prompt_tokens + EXCLUDED.prompt_tokens,
+        completion_tokens = s.completion_tokens + EXCLUDED.completion_tokens,
+        cost_usd = s.cost_usd + EXCLUDED.cost_usd
+), node_hours AS (
+    INSERT INTO node_hourly AS n (hour, node, requests, prompt_tokens, completion_tokens)
+    SELECT date_trunc('hour', ts, 'UTC'), node, count(*), sum(prompt_tokens), sum(completion_tokens)
+    FROM ins WHERE endpoint = 'local' AND node IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (hour, node) DO UPDATE SET
+        requests = n.requests + EXCLUDED.requests,
+        prompt_tokens = n.prompt_tokens + EXCLUDED.prompt_tokens,
+        completion_tokens = n.completion_tokens + EXCLUDED.completion_tokens
+), node_days AS (
+    INSERT INTO node_daily AS n (day, node, requests, prompt_tokens, completion_tokens)
+    SELECT date_trunc('day', ts, 'UTC'), node, count(*), sum(prompt_tokens), sum(completion_tokens)
+    FROM ins WHERE endpoint = 'local' AND node IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (day, node) DO UPDATE SET
+        requests = n.requests + EXCLUDED.requests,
+        prompt_tokens = n.prompt_tokens + EXCLUDED.prompt_tokens,
+        completion_tokens = n.completion_tokens + EXCLUDED.completion_tokens
 )
 SELECT count(*)::int8, max(id) FROM ins";
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
-use crate::domain::{DecisionRecord, DrainState, FinishReason, StoredDecision};
+use crate::domain::{DecisionRecord, DrainState, Endpoint, FinishReason, StoredDecision};
 use crate::quality::{QualityLine, quality_route};
 
 use super::StoreError;
@@ -28,7 +28,10 @@ use super::quality::{
     INSERT_SAMPLE, QUALITY_SUMMARY, QualityRow, QualitySample, ThresholdEvidence, UPSERT_FEEDBACK, agreement_row,
     feedback_row, frontier_under_row, quality_row, threshold_evidence,
 };
-use super::spend::{HourRow, SpendLine, SpendRow, SpendSummary, hour_ceil, hour_floor, summarize};
+use super::spend::{
+    NODE_SPEND, PeriodRow, SpendLine, SpendRow, SpendRows, SpendSpans, SpendSummary, day_floor, hour_ceil, hour_floor, node_group,
+    summarize,
+};
 use super::url::one_line;
 use super::wakeup::{self, Wakeup};
 
@@ -61,6 +64,69 @@ fn parse_ts(column: &'static str, value: &str) -> Result<DateTime<Utc>, StoreErr
 fn parse_ts_opt(column: &'static str, value: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     value.map(|v| parse_ts(column, &v)).transpose()
 }
+
+/// The spend rollups over a window's spans ([`SpendSpans`]: $1 start, $2 first whole day, $3 end of
+/// the whole days, $4 end): the hours at the ends from `spend_hourly`, whole days from `spend_daily`.
+macro_rules! spend_parts {
+    () => {
+        "WITH parts AS (
+            SELECT hour, substr(hour, 1, 10) || 'T00:00:00.000000Z' AS day, effective_class, endpoint, provider,
+                model, agent, requests, prompt_tokens, completion_tokens, cost_usd
+            FROM spend_hourly WHERE hour >= $1 AND hour < $2 OR hour >= $3 AND hour < $4
+            UNION ALL
+            SELECT NULL, day, effective_class, endpoint, provider, model, agent, requests, prompt_tokens,
+                completion_tokens, cost_usd
+            FROM spend_daily WHERE day >= $2 AND day < $3
+        ) "
+    };
+}
+
+/// Spend by (class, endpoint, provider, model, agent) over the spans.
+const SPEND_BY_KEY: &str = concat!(
+    spend_parts!(),
+    "SELECT effective_class, endpoint, provider, model, agent, sum(requests), sum(prompt_tokens), \
+     sum(completion_tokens), total(cost_usd) FROM parts GROUP BY 1, 2, 3, 4, 5"
+);
+
+/// Spend by (UTC day, endpoint) over the spans.
+const SPEND_BY_DAY: &str = concat!(
+    spend_parts!(),
+    "SELECT day, endpoint, sum(requests), sum(prompt_tokens), sum(completion_tokens), total(cost_usd) \
+     FROM parts GROUP BY 1, 2"
+);
+
+/// Spend by (hour, endpoint) over the hours read hour by hour.
+const SPEND_BY_HOUR: &str = concat!(
+    spend_parts!(),
+    "SELECT hour, endpoint, sum(requests), sum(prompt_tokens), sum(completion_tokens), total(cost_usd) \
+     FROM parts WHERE hour IS NOT NULL GROUP BY 1, 2"
+);
+
+/// Adds one (hour, class, endpoint, provider, model, agent) line to the hourly spend rollup.
+const SPEND_HOURLY_UPSERT: &str = "INSERT INTO spend_hourly (hour, effective_class, endpoint, provider, model, agent, \
+     requests, prompt_tokens, completion_tokens, cost_usd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (hour, effective_class, endpoint, provider, model, agent) DO UPDATE SET \
+     requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+     completion_tokens = completion_tokens + excluded.completion_tokens, cost_usd = cost_usd + excluded.cost_usd";
+
+/// Adds one (day, class, endpoint, provider, model, agent) line to the daily spend rollup.
+const SPEND_DAILY_UPSERT: &str = "INSERT INTO spend_daily (day, effective_class, endpoint, provider, model, agent, \
+     requests, prompt_tokens, completion_tokens, cost_usd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (day, effective_class, endpoint, provider, model, agent) DO UPDATE SET \
+     requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+     completion_tokens = completion_tokens + excluded.completion_tokens, cost_usd = cost_usd + excluded.cost_usd";
+
+/// Adds one (hour, node) line to the farm's hourly volume per node.
+const NODE_HOURLY_UPSERT: &str = "INSERT INTO node_hourly (hour, node, requests, prompt_tokens, completion_tokens) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hour, node) DO UPDATE SET requests = requests + excluded.requests, \
+     prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+     completion_tokens = completion_tokens + excluded.completion_tokens";
+
+/// Adds one (day, node) line to the farm's daily volume per node.
+const NODE_DAILY_UPSERT: &str = "INSERT INTO node_daily (day, node, requests, prompt_tokens, completion_tokens) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, node) DO UPDATE SET requests = requests + excluded.requests, \
+     prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+     completion_tokens = completion_tokens + excluded.completion_tokens";
 
 /// Decisions per multi-row insert: 29 parameters each, well under SQLite's 32,766.
 const INSERT_CHUNK: usize = 500;
@@ -142,6 +208,9 @@ impl SqliteStore {
         }
         type Key<'a> = (String, &'a str, &'a str, &'a str, &'a str, &'a str);
         let mut spend: BTreeMap<Key<'_>, SpendLine> = BTreeMap::new();
+        let mut spend_days: BTreeMap<Key<'_>, SpendLine> = BTreeMap::new();
+        // Keyed by the upsert that adds the line: the hourly or the daily table.
+        let mut nodes: BTreeMap<(&'static str, String, &str), SpendLine> = BTreeMap::new();
         let mut quality: BTreeMap<(String, &str, String), QualityLine> = BTreeMap::new();
         let mut tx = self.write_tx().await?;
         let mut inserted = 0u64;
@@ -198,48 +267,61 @@ impl SqliteStore {
                     continue;
                 }
                 inserted += 1;
-                let key = (
-                    ts(hour_floor(d.ts)),
-                    d.effective_class.as_str(),
-                    d.endpoint.as_str(),
-                    d.provider.as_deref().unwrap_or(""),
-                    d.model.as_deref().unwrap_or(""),
-                    d.agent.as_str(),
-                );
+                let key = |period: String| {
+                    (
+                        period,
+                        d.effective_class.as_str(),
+                        d.endpoint.as_str(),
+                        d.provider.as_deref().unwrap_or(""),
+                        d.model.as_deref().unwrap_or(""),
+                        d.agent.as_str(),
+                    )
+                };
                 let line = SpendLine {
                     requests: 1,
                     prompt_tokens: d.prompt_tokens,
                     completion_tokens: d.completion_tokens,
                     cost_usd: d.cost_usd,
                 };
-                spend.entry(key).or_default().add(&line);
+                spend.entry(key(ts(hour_floor(d.ts)))).or_default().add(&line);
+                spend_days.entry(key(ts(day_floor(d.ts)))).or_default().add(&line);
+                if let (Endpoint::Local, Some(node)) = (d.endpoint, d.node.as_deref()) {
+                    for (upsert, period) in [(NODE_HOURLY_UPSERT, hour_floor(d.ts)), (NODE_DAILY_UPSERT, day_floor(d.ts))] {
+                        nodes.entry((upsert, ts(period), node)).or_default().add(&line);
+                    }
+                }
                 if let Some(route) = quality_route(d.endpoint, d.provider.as_deref(), d.model.as_deref()) {
                     let key = (ts(hour_floor(d.ts)), d.effective_class.as_str(), route);
                     quality.entry(key).or_default().add(&QualityLine::of(d));
                 }
             }
         }
-        for ((hour, class, endpoint, provider, model, agent), line) in spend {
-            sqlx::query(
-                "INSERT INTO spend_hourly (hour, effective_class, endpoint, provider, model, agent, requests, \
-                 prompt_tokens, completion_tokens, cost_usd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (hour, effective_class, endpoint, provider, model, agent) DO UPDATE SET \
-                 requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
-                 completion_tokens = completion_tokens + excluded.completion_tokens, \
-                 cost_usd = cost_usd + excluded.cost_usd",
-            )
-            .bind(hour)
-            .bind(class)
-            .bind(endpoint)
-            .bind(provider)
-            .bind(model)
-            .bind(agent)
-            .bind(line.requests)
-            .bind(line.prompt_tokens)
-            .bind(line.completion_tokens)
-            .bind(line.cost_usd)
-            .execute(&mut *tx)
-            .await?;
+        for (table, rollup) in [(SPEND_HOURLY_UPSERT, spend), (SPEND_DAILY_UPSERT, spend_days)] {
+            for ((period, class, endpoint, provider, model, agent), line) in rollup {
+                sqlx::query(table)
+                    .bind(period)
+                    .bind(class)
+                    .bind(endpoint)
+                    .bind(provider)
+                    .bind(model)
+                    .bind(agent)
+                    .bind(line.requests)
+                    .bind(line.prompt_tokens)
+                    .bind(line.completion_tokens)
+                    .bind(line.cost_usd)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for ((upsert, period, node), line) in nodes {
+            sqlx::query(upsert)
+                .bind(period)
+                .bind(node)
+                .bind(line.requests)
+                .bind(line.prompt_tokens)
+                .bind(line.completion_tokens)
+                .execute(&mut *tx)
+                .await?;
         }
         for ((hour, class, route), line) in &quality {
             upsert_quality(&mut tx, hour, class, route, line).await?;
@@ -376,65 +458,79 @@ impl SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<SpendSummary, StoreError> {
-        // One read transaction, so both queries see the same rollup.
-        let mut tx = self.pool.begin().await?;
         type Row = (String, String, String, String, String, i64, i64, i64, f64);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT effective_class, endpoint, provider, model, agent, sum(requests), sum(prompt_tokens), \
-             sum(completion_tokens), total(cost_usd) \
-             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3, 4, 5",
-        )
-        .bind(ts(hour_floor(since)))
-        .bind(ts(until))
-        .fetch_all(&mut *tx)
-        .await?;
-        let hours: Vec<(String, String, i64, i64, i64, f64)> = sqlx::query_as(
-            "SELECT hour, endpoint, sum(requests), sum(prompt_tokens), sum(completion_tokens), total(cost_usd) \
-             FROM spend_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2 ORDER BY 1, 2",
-        )
-        .bind(ts(hour_floor(since)))
-        .bind(ts(until))
-        .fetch_all(&mut *tx)
-        .await?;
+        type Period = (String, String, i64, i64, i64, f64);
+        let spans = SpendSpans::of(since, until);
+        let bounds = [spans.start, spans.days_from, spans.days_to, spans.until].map(ts);
+        // One read transaction, so every query sees the same rollups.
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<Row> = bounds
+            .iter()
+            .fold(sqlx::query_as(SPEND_BY_KEY), |q, bound| q.bind(bound.clone()))
+            .fetch_all(&mut *tx)
+            .await?;
+        let days: Vec<Period> = bounds
+            .iter()
+            .fold(sqlx::query_as(SPEND_BY_DAY), |q, bound| q.bind(bound.clone()))
+            .fetch_all(&mut *tx)
+            .await?;
+        let hours: Vec<Period> = if spans.hour_by_hour() {
+            bounds
+                .iter()
+                .fold(sqlx::query_as(SPEND_BY_HOUR), |q, bound| q.bind(bound.clone()))
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let nodes: Vec<(String, i64, i64, i64)> = bounds
+            .iter()
+            .fold(sqlx::query_as(NODE_SPEND), |q, bound| q.bind(bound.clone()))
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        let rows = rows
-            .into_iter()
-            .map(
-                |(class, endpoint, provider, model, agent, requests, prompt_tokens, completion_tokens, cost_usd)| {
-                    SpendRow {
-                        class,
-                        endpoint,
-                        provider,
-                        model,
-                        agent,
-                        line: SpendLine {
-                            requests,
-                            prompt_tokens,
-                            completion_tokens,
-                            cost_usd,
-                        },
-                    }
-                },
-            )
-            .collect();
-        let hours = hours
-            .into_iter()
-            .map(
-                |(hour, endpoint, requests, prompt_tokens, completion_tokens, cost_usd)| {
-                    Ok(HourRow {
-                        hour: parse_ts("spend_hourly.hour", &hour)?,
-                        endpoint,
-                        line: SpendLine {
-                            requests,
-                            prompt_tokens,
-                            completion_tokens,
-                            cost_usd,
-                        },
-                    })
-                },
-            )
-            .collect::<Result<_, StoreError>>()?;
-        summarize(since, until, rows, hours)
+        let period = |column: &'static str| {
+            move |(start, endpoint, requests, prompt_tokens, completion_tokens, cost_usd): Period| {
+                Ok(PeriodRow {
+                    start: parse_ts(column, &start)?,
+                    endpoint,
+                    line: SpendLine {
+                        requests,
+                        prompt_tokens,
+                        completion_tokens,
+                        cost_usd,
+                    },
+                })
+            }
+        };
+        let spend = SpendRows {
+            rows: rows
+                .into_iter()
+                .map(|(class, endpoint, provider, model, agent, requests, prompt, completion, cost)| SpendRow {
+                    class,
+                    endpoint,
+                    provider,
+                    model,
+                    agent,
+                    line: SpendLine {
+                        requests,
+                        prompt_tokens: prompt,
+                        completion_tokens: completion,
+                        cost_usd: cost,
+                    },
+                })
+                .collect(),
+            hours: hours
+                .into_iter()
+                .map(period("spend_hourly.hour"))
+                .collect::<Result<_, StoreError>>()?,
+            days: days
+                .into_iter()
+                .map(period("spend_daily.day"))
+                .collect::<Result<_, StoreError>>()?,
+            nodes: nodes.into_iter().map(node_group).collect(),
+        };
+        summarize(since, until, spend)
     }
 
     pub(crate) async fn frontier_cost_since(&self, since: DateTime<Utc>) -> Result<f64, StoreError> {

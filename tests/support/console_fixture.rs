@@ -18,7 +18,7 @@ use farmhand::domain::{
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
 use farmhand::quality::QualityLine;
 use farmhand::store::{
-    AgreementRow, AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, HourlySpend, JobCounts, JobRunRow,
+    AgreementRow, AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, PeriodSpend, JobCounts, JobRunRow,
     QualityRow, SpendGroup, SpendLine, SpendSummary,
 };
 use farmhand::wire::{AgentMetrics, PowerReading, PressureReading};
@@ -202,18 +202,39 @@ pub fn summary(scale: i64) -> SpendSummary {
             group("routine", line(20 * scale, 0.46 * scale as f64)),
             group("sensitive", line(6 * scale, 0.0)),
         ],
-        by_provider: Vec::new(),
-        by_model: Vec::new(),
+        by_provider: vec![
+            group("anthropic", line(6 * scale, 1.0 * scale as f64)),
+            group("openai", line(2 * scale, 0.26 * scale as f64)),
+        ],
+        by_model: vec![
+            group("claude-sonnet-4-5", line(5 * scale, 0.9 * scale as f64)),
+            group("gpt-5", line(2 * scale, 0.26 * scale as f64)),
+            group("claude-haiku-4-5", line(scale, 0.1 * scale as f64)),
+            group("llama3.1:8b", line(14 * scale, 0.0)),
+            group("qwen3:14b", line(4 * scale, 0.0)),
+        ],
         by_agent: AGENTS
             .iter()
-            .map(|a| group(a, line(6 * scale, 0.25 * scale as f64)))
+            .map(|a| group(a, line(6 * scale, 0.2 * scale as f64)))
             .collect(),
+        by_node: (1..=12)
+            .map(|n| group(&format!("mini-{n:02}"), line((20 - n) * scale / 4, 0.0)))
+            .collect(),
+        quality: line(scale, 0.06 * scale as f64),
         hourly: (0..24)
-            .map(|h| HourlySpend {
-                hour: now() - TimeDelta::hours(23 - h),
+            .map(|h| PeriodSpend {
+                start: now() - TimeDelta::hours(23 - h),
                 frontier: line(h % 5 * scale, 0.05 * (h % 7) as f64 * scale as f64),
                 local: line((10 + h % 4 * 3) * scale, 0.0),
                 rejected: line(h % 2, 0.0),
+            })
+            .collect(),
+        daily: (0..30)
+            .map(|d| PeriodSpend {
+                start: farmhand::store::day_floor(now()) - TimeDelta::days(29 - d),
+                frontier: line((d % 6 + 2) * scale, (0.6 + 0.15 * (d % 9) as f64) * scale as f64),
+                local: line((40 + d % 5 * 7) * scale, 0.0),
+                rejected: line(d % 3, 0.0),
             })
             .collect(),
         local_by_class: vec![
@@ -372,6 +393,7 @@ pub fn state() -> State {
         today: summary(1),
         day: summary(2),
         week: summary(9),
+        month: summary(30),
         limits: Vec::new(),
         quality: quality_windows(),
     });
@@ -405,7 +427,7 @@ pub fn state() -> State {
     state.budget_usd = 20.0;
     let config = farmhand::config::FleetConfig::default();
     state.policy_base = farmhand::console::settings::base_values(&config);
-    state.frontier_prices = farmhand::console::settings::frontier_prices(&config, now().date_naive());
+    state.frontier_prices = config.frontier_prices(now().date_naive());
     state.store = StoreStatus::Connected;
     state.store_label = "sqlite://farm.db".into();
     state.in_flight = Some(

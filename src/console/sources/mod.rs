@@ -266,7 +266,7 @@ async fn recommendations(
     }
 }
 
-/// Spend for the three windows the console shows.
+/// Spend for the four windows the console shows.
 pub async fn read_spend(store: &Store) -> Result<SpendWindows, StoreError> {
     let now = Utc::now();
     let midnight = now
@@ -278,6 +278,7 @@ pub async fn read_spend(store: &Store) -> Result<SpendWindows, StoreError> {
         today: store.spend_summary(midnight, now).await?,
         day: store.spend_summary(now - TimeDelta::hours(24), now).await?,
         week: store.spend_summary(now - TimeDelta::days(7), now).await?,
+        month: store.spend_summary(now - TimeDelta::days(30), now).await?,
         limits: store.agent_limits(now, now - TimeDelta::seconds(3)).await?,
         quality: QualityWindows {
             hour: read_quality(store, now - TimeDelta::hours(1), now).await?,

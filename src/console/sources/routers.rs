@@ -1,6 +1,8 @@
 //! The routers, asked directly: which decisions each holds for the store (in memory and in its
 //! journal). The list of routers comes from their presence rows while the store answers and is
-//! kept when it stops, which is when the counts matter most.
+//! kept when it stops, which is when the counts matter most. A router that still answers stays
+//! listed even when its presence row is stale: right after an outage the console's store may be
+//! back before the router's own presence report is.
 
 use std::time::Duration;
 
@@ -27,22 +29,41 @@ pub async fn poll(store: Store, link: StoreLink, token: Option<String>, events: 
         .build()
         .unwrap_or_default();
     let mut known: Vec<RouterEndpoint> = Vec::new();
+    let mut answering: Vec<RouterEndpoint> = Vec::new();
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         every.tick().await;
         if link.is_up() {
             match bounded(QUERY_TIMEOUT, store.routers(Utc::now() - crate::presence::LIVE_WINDOW)).await {
-                Ok(routers) => known = routers,
+                Ok(routers) => known = still_known(routers, &answering),
                 Err(error) => tracing::debug!(%error, "console: cannot list the routers; keeping the last list"),
             }
         }
         let asks = known.iter().map(|router| ask(&client, router, token.as_deref()));
         let holds = futures::future::join_all(asks).await;
+        answering = known
+            .iter()
+            .zip(&holds)
+            .filter(|(_, hold)| hold.report.is_ok())
+            .map(|(router, _)| router.clone())
+            .collect();
         if events.send(Event::Routers(holds)).await.is_err() {
             return;
         }
     }
+}
+
+/// The routers with a live presence row, plus those absent from it that answered their status
+/// at the last ask: a router drops out once it is neither present nor answering.
+fn still_known(listed: Vec<RouterEndpoint>, answering: &[RouterEndpoint]) -> Vec<RouterEndpoint> {
+    let mut known = listed;
+    for router in answering {
+        if !known.iter().any(|k| k.router_id == router.router_id) {
+            known.push(router.clone());
+        }
+    }
+    known
 }
 
 async fn ask(client: &reqwest::Client, router: &RouterEndpoint, token: Option<&str>) -> RouterHold {
@@ -67,5 +88,25 @@ async fn ask(client: &reqwest::Client, router: &RouterEndpoint, token: Option<&s
     RouterHold {
         router_id: router.router_id.clone(),
         report,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router(id: &str) -> RouterEndpoint {
+        RouterEndpoint {
+            router_id: id.to_string(),
+            status_url: Some(format!("http://{id}:8080")),
+        }
+    }
+
+    #[test]
+    fn a_router_that_answers_stays_listed_while_its_presence_is_stale() {
+        let known = still_known(vec![router("a")], &[router("a"), router("b")]);
+        assert_eq!(known, [router("a"), router("b")]);
+        assert_eq!(still_known(Vec::new(), &[]), []);
+        assert_eq!(still_known(vec![router("c")], &[]), [router("c")]);
     }
 }

@@ -201,6 +201,7 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
         Action::ShowJobs => state.view = View::Jobs,
         Action::ShowQuality => state.view = View::Quality,
         Action::QualityWindow if state.view == View::Quality => state.quality_span = state.quality_span.next(),
+        Action::QualityWindow if state.view == View::Spend => state.spend_span = state.spend_span.next(),
         Action::QualityWindow => return Outcome::UNCHANGED,
         Action::NextView => state.view = state.view.next(),
         Action::Up => match state.view {
