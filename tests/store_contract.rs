@@ -106,6 +106,7 @@ contract!(
     reinserting_is_idempotent_and_not_double_counted,
     attempts_are_json_that_sql_can_read,
     spend_summary_adds_up,
+    long_windows_add_up_from_days_and_hours,
     quality_rollup_adds_up,
     agreement_and_feedback_join_their_decisions,
     frontier_cost_is_exact_at_the_window_start,
@@ -329,6 +330,29 @@ async fn migrating_again_changes_nothing(f: &Fixture) {
                 "completion_tokens",
                 "cost_usd",
             ],
+        ),
+        (
+            "spend_daily",
+            &[
+                "day",
+                "effective_class",
+                "endpoint",
+                "provider",
+                "model",
+                "agent",
+                "requests",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_usd",
+            ],
+        ),
+        (
+            "node_hourly",
+            &["hour", "node", "requests", "prompt_tokens", "completion_tokens"],
+        ),
+        (
+            "node_daily",
+            &["day", "node", "requests", "prompt_tokens", "completion_tokens"],
         ),
         ("nodes", &["name", "state", "reason", "changed_by", "changed_at"]),
         ("policy_overrides", &["key", "value", "reason", "set_by", "set_at"]),
@@ -713,7 +737,7 @@ async fn spend_summary_adds_up(f: &Fixture) {
     assert!(close(agent_a.line.cost_usd, 0.05));
 
     assert_eq!(
-        s.hourly.iter().map(|x| x.hour).collect::<Vec<_>>(),
+        s.hourly.iter().map(|x| x.start).collect::<Vec<_>>(),
         [h, h + min(60), h + min(120)]
     );
     assert_eq!((s.hourly[0].frontier.requests, s.hourly[0].local.requests), (1, 1));
@@ -747,6 +771,78 @@ async fn spend_summary_adds_up(f: &Fixture) {
     let json = serde_json::to_value(&s).expect("serializes");
     assert_eq!(json["by_endpoint"][1]["name"], "frontier");
     assert_eq!(json["by_endpoint"][1]["requests"], 2);
+}
+
+/// Decisions every 5 hours over 40 days, a frontier one in three, a shadow twin in five, on
+/// three nodes: each window's summary (whole days from the daily rollups, the ends from the
+/// hourly ones) matches the decisions it covers, by endpoint, class, agent, node and day.
+async fn long_windows_add_up_from_days_and_hours(f: &Fixture) {
+    let store = &f.store;
+    let until = at("2026-03-20T13:40:00Z");
+    let first = until - TimeDelta::days(40);
+    let batch: Vec<DecisionRecord> = (0..192)
+        .map(|i| {
+            let ts = first + TimeDelta::minutes(i * 300 + 7);
+            let mut d = decision(&format!("long-{i}"), ts);
+            d.node = Some(format!("mini-0{}", i % 3 + 1));
+            d.prompt_tokens = 100 + i;
+            if i % 3 == 0 {
+                d = frontier(d, "anthropic", "claude", 0.01 * (i % 7 + 1) as f64);
+                d.effective_class = TaskClass::Reasoning;
+            }
+            if i % 5 == 0 {
+                d.agent = format!("shadow:{}", d.agent);
+            }
+            d
+        })
+        .collect();
+    assert_eq!(store.insert_decisions(&batch).await.expect("insert"), 192);
+    let hour_floor = farmhand::store::hour_floor;
+    for days in [1, 2, 3, 7, 30, 60] {
+        let since = until - TimeDelta::days(days);
+        let s = store.spend_summary(since, until).await.expect("spend");
+        let covered: Vec<&DecisionRecord> = batch
+            .iter()
+            .filter(|d| d.ts >= hour_floor(since) && d.ts < until)
+            .collect();
+        let cost = |d: &&&DecisionRecord| d.cost_usd;
+        assert_eq!(s.total.requests, covered.len() as i64, "{days} d");
+        assert!(close(s.total.cost_usd, covered.iter().map(|d| d.cost_usd).sum()), "{days} d");
+        assert_eq!(
+            s.total.prompt_tokens,
+            covered.iter().map(|d| d.prompt_tokens).sum::<i64>(),
+            "{days} d"
+        );
+        let shadow: Vec<&&DecisionRecord> = covered.iter().filter(|d| d.agent.starts_with("shadow:")).collect();
+        assert_eq!(s.quality.requests, shadow.len() as i64, "{days} d: quality spend");
+        assert!(close(s.quality.cost_usd, shadow.iter().map(cost).sum()), "{days} d");
+        assert!(s.by_agent.iter().all(|g| !g.name.starts_with("shadow:")), "{days} d");
+        let reasoning = s.by_class.iter().find(|g| g.name == "reasoning").map_or(0, |g| g.line.requests);
+        let frontier_count = covered.iter().filter(|d| d.endpoint == Endpoint::Frontier).count() as i64;
+        assert_eq!(reasoning, frontier_count, "{days} d");
+        for node in ["mini-01", "mini-02", "mini-03"] {
+            let want = covered
+                .iter()
+                .filter(|d| d.endpoint == Endpoint::Local && d.node.as_deref() == Some(node))
+                .count() as i64;
+            let got = s.by_node.iter().find(|g| g.name == node).map_or(0, |g| g.line.requests);
+            assert_eq!(got, want, "{days} d: {node}");
+        }
+        let by_day: i64 = s.daily.iter().map(|d| d.requests()).sum();
+        assert_eq!(by_day, s.total.requests, "{days} d: the days add up to the window");
+        for day in &s.daily {
+            let want = covered
+                .iter()
+                .filter(|d| farmhand::store::day_floor(d.ts) == day.start)
+                .count() as i64;
+            assert_eq!(day.requests(), want, "{days} d: {}", day.start);
+        }
+        if days <= 2 {
+            assert_eq!(s.hourly.iter().map(|h| h.requests()).sum::<i64>(), s.total.requests);
+        } else {
+            assert!(s.hourly.is_empty(), "{days} d: longer windows chart days");
+        }
+    }
 }
 
 async fn frontier_cost_is_exact_at_the_window_start(f: &Fixture) {
