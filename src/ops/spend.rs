@@ -42,7 +42,7 @@ pub struct SpendArgs {
     #[arg(long, default_value = "24h")]
     pub since: String,
     /// Print CSV for finance: every breakdown and every day of the window, one row each.
-    #[arg(long, conflicts_with = "json")]
+    #[arg(long)]
     pub csv: bool,
 }
 
