@@ -150,7 +150,7 @@ mod tests {
         let prices = FleetConfig::default().frontier_prices(chrono::Utc::now().date_naive());
         assert_eq!(
             prices.len(),
-            TaskClass::ALL.len(),
+            crate::domain::TaskClass::ALL.len(),
             "every class has a frontier price: {prices:?}"
         );
         assert_eq!(SETTINGS[0].next_choice("on"), Some("off"));

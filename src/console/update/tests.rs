@@ -571,6 +571,19 @@ fn the_help_overlay_scrolls_with_the_row_keys() {
 }
 
 #[test]
+fn w_cycles_the_spend_breakdowns_through_today_24h_7d_and_30d() {
+    use crate::console::state::{QualitySpan, SpendSpan};
+    let mut state = State::new(now(), Theme::default());
+    key(&mut state, KeyCode::Char('3'));
+    assert_eq!((state.view, state.spend_span), (View::Spend, SpendSpan::Day));
+    for expected in [SpendSpan::Week, SpendSpan::Month, SpendSpan::Today, SpendSpan::Day] {
+        key(&mut state, KeyCode::Char('w'));
+        assert_eq!(state.spend_span, expected);
+    }
+    assert_eq!(state.quality_span, QualitySpan::Hour, "the Quality view keeps its own window");
+}
+
+#[test]
 fn the_quality_view_opens_by_key_and_command_and_w_cycles_its_window() {
     use crate::console::state::QualitySpan;
     let mut state = State::new(now(), Theme::default());

@@ -57,8 +57,8 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     if inner.height < TALL {
         let [by_class, by_model] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(rest);
         let summary = spend.of(state.spend_span);
-        groups(state, "by class", &summary.by_class, by_class, buf);
-        groups(state, "by model", &summary.by_model, by_model, buf);
+        groups(state, "by class", &summary.by_class, LastColumn::Spend, by_class, buf);
+        groups(state, "by model", &summary.by_model, LastColumn::Spend, by_model, buf);
         return;
     }
     let [trends, breakdown] = Layout::vertical([Constraint::Length(8), Constraint::Min(0)]).areas(rest);
@@ -273,7 +273,7 @@ fn week_bars(state: &State, week: &[Option<&PeriodSpend>], today: DateTime<Utc>,
             let cost = day.map_or(0.0, |d| d.frontier.cost_usd);
             Bar::default()
                 .value((cost * 100.0).round() as u64)
-                .text_value(format!("{cost:.0}"))
+                .text_value(bar_dollars(cost))
                 .label(Line::from(format!("{} {}", start.weekday(), start.day())))
         })
         .collect();
@@ -292,37 +292,62 @@ fn week_bars(state: &State, week: &[Option<&PeriodSpend>], today: DateTime<Utc>,
         .render(area, buf);
 }
 
+/// Dollars short enough for a bar: `0.15`, `42`, `1.2k`.
+fn bar_dollars(cost: f64) -> String {
+    match cost {
+        c if c < 10.0 => format!("{c:.2}"),
+        c if c < 1000.0 => format!("{c:.0}"),
+        c => format!("{:.1}k", c / 1000.0),
+    }
+}
+
 /// The selected window by class, agent, model and node.
 fn breakdowns(state: &State, summary: &SpendSummary, area: Rect, buf: &mut Buffer) {
-    let tables: [(&str, &[SpendGroup]); 4] = [
-        ("by class", &summary.by_class),
-        ("by agent", &summary.by_agent),
-        ("by model", &summary.by_model),
-        ("by node (farm volume)", &summary.by_node),
+    let tables: [(&str, &[SpendGroup], LastColumn); 4] = [
+        ("by class", &summary.by_class, LastColumn::Spend),
+        ("by agent", &summary.by_agent, LastColumn::Spend),
+        ("by model", &summary.by_model, LastColumn::Spend),
+        ("by node (farm volume)", &summary.by_node, LastColumn::Share),
     ];
     if area.width >= WIDE {
         let columns: [Rect; 4] = Layout::horizontal([Constraint::Fill(1); 4]).areas(area);
-        for ((title, rows), column) in tables.into_iter().zip(columns) {
-            groups(state, title, rows, column, buf);
+        for ((title, rows, last), column) in tables.into_iter().zip(columns) {
+            groups(state, title, rows, last, column, buf);
         }
     } else {
         let [top, bottom] = Layout::vertical([Constraint::Fill(1); 2]).areas(area);
         let [a, b] = Layout::horizontal([Constraint::Fill(1); 2]).areas(top);
         let [c, d] = Layout::horizontal([Constraint::Fill(1); 2]).areas(bottom);
-        for ((title, rows), cell) in tables.into_iter().zip([a, b, c, d]) {
-            groups(state, title, rows, cell, buf);
+        for ((title, rows, last), cell) in tables.into_iter().zip([a, b, c, d]) {
+            groups(state, title, rows, last, cell, buf);
         }
     }
 }
 
-fn groups(state: &State, title: &str, groups: &[SpendGroup], area: Rect, buf: &mut Buffer) {
+/// The last column of a breakdown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LastColumn {
+    /// Frontier spend.
+    Spend,
+    /// Share of the breakdown's tokens (nodes, which cost nothing).
+    Share,
+}
+
+/// One breakdown: requests, tokens and spend (or share) per value.
+fn groups(state: &State, title: &str, groups: &[SpendGroup], last: LastColumn, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
+    let nodes = last == LastColumn::Share;
+    let farm_tokens: i64 = groups.iter().map(|g| g.line.tokens()).sum();
     let rows = groups.iter().map(|g| {
         Row::new([
             if g.name.is_empty() { "–".to_string() } else { g.name.clone() },
             g.line.requests.to_string(),
             tokens(g.line.tokens()),
-            usd(g.line.cost_usd),
+            if nodes {
+                percent((farm_tokens > 0).then(|| g.line.tokens() as f64 / farm_tokens as f64))
+            } else {
+                usd(g.line.cost_usd)
+            },
         ])
     });
     Table::new(
@@ -334,7 +359,7 @@ fn groups(state: &State, title: &str, groups: &[SpendGroup], area: Rect, buf: &m
             Constraint::Length(8),
         ],
     )
-    .header(Row::new(["NAME", "REQ", "TOKENS", "SPEND"]).style(theme.dim()))
+    .header(Row::new(["NAME", "REQ", "TOKENS", if nodes { "SHARE" } else { "SPEND" }]).style(theme.dim()))
     .style(theme.text())
     .block(
         Block::bordered()
