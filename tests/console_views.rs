@@ -44,6 +44,10 @@ macro_rules! snapshot {
 
 snapshot!(fleet_80x24, in_view(View::Fleet), 80, 24);
 snapshot!(fleet_160x48, in_view(View::Fleet), 160, 48);
+snapshot!(fleet_200_nodes_80x24, two_hundred(false), 80, 24);
+snapshot!(fleet_200_nodes_160x48, two_hundred(false), 160, 48);
+snapshot!(fleet_200_nodes_grouped_160x48, two_hundred(true), 160, 48);
+snapshot!(fleet_200_nodes_filtered_80x24, filtered_farm(), 80, 24);
 snapshot!(decisions_80x24, in_view(View::Decisions), 80, 24);
 snapshot!(decisions_160x48, in_view(View::Decisions), 160, 48);
 snapshot!(spend_80x24, in_view(View::Spend), 80, 24);
@@ -54,6 +58,28 @@ snapshot!(quality_80x24, in_view(View::Quality), 80, 24);
 snapshot!(quality_160x48, in_view(View::Quality), 160, 48);
 snapshot!(quality_suggestion_160x48, with_suggestion(), 160, 48);
 snapshot!(quality_suggestion_80x24, with_suggestion(), 80, 24);
+
+/// 200 nodes: the selection far down the list (the table scrolls to it), or, `grouped`, by state
+/// with the problems first and sorted by memory within each group.
+fn two_hundred(grouped: bool) -> State {
+    let mut s = farm_of(200);
+    s.view = View::Fleet;
+    s.fleet_row = 150;
+    if grouped {
+        s.fleet_order.grouped = true;
+        s.fleet_order.sort = farmhand::console::fleet_order::NodeSort::Memory;
+        s.fleet_row = 0;
+    }
+    s
+}
+
+/// 200 nodes narrowed by `/` to those named `mini-00…`.
+fn filtered_farm() -> State {
+    let mut s = farm_of(200);
+    s.view = View::Fleet;
+    s.fleet_order.filter = "mini-00".into();
+    s
+}
 
 /// The Quality view with one suggestion in its panel.
 fn with_suggestion() -> State {

@@ -35,7 +35,11 @@ fn decision(i: i64) -> DecisionRecord {
         ts: Utc::now() - TimeDelta::hours(6 * i + 1),
         agent: agent.into(),
         declared_class: DeclaredClass::Routine,
-        effective_class: if frontier { TaskClass::Reasoning } else { TaskClass::Routine },
+        effective_class: if frontier {
+            TaskClass::Reasoning
+        } else {
+            TaskClass::Routine
+        },
         sensitive: false,
         sensitivity_reason: None,
         endpoint: if frontier { Endpoint::Frontier } else { Endpoint::Local },
@@ -99,8 +103,15 @@ async fn exports_add_up(url: &str) {
     assert!((day_cost - frontier_cost).abs() < 1e-9);
 
     let agents: HashMap<&str, f64> = section("agent").map(|row| (&row[3], number(row, 5))).collect();
-    assert_eq!(agents.get("billing, \"eu\""), Some(&55.0), "quoted names read back: {agents:?}");
-    assert!(!agents.keys().any(|a| a.starts_with("shadow:")), "twins are quality spend: {agents:?}");
+    assert_eq!(
+        agents.get("billing, \"eu\""),
+        Some(&55.0),
+        "quoted names read back: {agents:?}"
+    );
+    assert!(
+        !agents.keys().any(|a| a.starts_with("shadow:")),
+        "twins are quality spend: {agents:?}"
+    );
     let quality = section("quality").next().expect("a quality row");
     assert_eq!(number(quality, 5), 11.0);
 
@@ -109,7 +120,10 @@ async fn exports_add_up(url: &str) {
     assert_eq!(nodes, local, "the farm's volume by node");
     assert_eq!(section("model").count(), 2);
     let saved = section("saved").next().expect("a saved row");
-    assert!(number(saved, 8) > 0.0, "the local volume priced at frontier rates: {saved:?}");
+    assert!(
+        number(saved, 8) > 0.0,
+        "the local volume priced at frontier rates: {saved:?}"
+    );
 
     let json = farmhand(&["--database-url", url, "--json", "spend", "--since", "30d"]);
     assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
@@ -123,7 +137,13 @@ async fn exports_add_up(url: &str) {
 
     let text = farmhand(&["--database-url", url, "spend", "--since", "30d"]);
     let text = String::from_utf8_lossy(&text.stdout);
-    for line in ["saved: $", "quality spend: $", "by node (farm volume)", "by day (UTC)", "today: $"] {
+    for line in [
+        "saved: $",
+        "quality spend: $",
+        "by node (farm volume)",
+        "by day (UTC)",
+        "today: $",
+    ] {
         assert!(text.contains(line), "`{line}` in:\n{text}");
     }
 

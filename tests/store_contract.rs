@@ -807,7 +807,10 @@ async fn long_windows_add_up_from_days_and_hours(f: &Fixture) {
             .collect();
         let cost = |d: &&&DecisionRecord| d.cost_usd;
         assert_eq!(s.total.requests, covered.len() as i64, "{days} d");
-        assert!(close(s.total.cost_usd, covered.iter().map(|d| d.cost_usd).sum()), "{days} d");
+        assert!(
+            close(s.total.cost_usd, covered.iter().map(|d| d.cost_usd).sum()),
+            "{days} d"
+        );
         assert_eq!(
             s.total.prompt_tokens,
             covered.iter().map(|d| d.prompt_tokens).sum::<i64>(),
@@ -817,7 +820,11 @@ async fn long_windows_add_up_from_days_and_hours(f: &Fixture) {
         assert_eq!(s.quality.requests, shadow.len() as i64, "{days} d: quality spend");
         assert!(close(s.quality.cost_usd, shadow.iter().map(cost).sum()), "{days} d");
         assert!(s.by_agent.iter().all(|g| !g.name.starts_with("shadow:")), "{days} d");
-        let reasoning = s.by_class.iter().find(|g| g.name == "reasoning").map_or(0, |g| g.line.requests);
+        let reasoning = s
+            .by_class
+            .iter()
+            .find(|g| g.name == "reasoning")
+            .map_or(0, |g| g.line.requests);
         let frontier_count = covered.iter().filter(|d| d.endpoint == Endpoint::Frontier).count() as i64;
         assert_eq!(reasoning, frontier_count, "{days} d");
         for node in ["mini-01", "mini-02", "mini-03"] {

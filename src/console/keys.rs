@@ -28,6 +28,16 @@ pub enum Action {
     Up,
     /// Select the row below.
     Down,
+    /// Select a page of rows above.
+    PageUp,
+    /// Select a page of rows below.
+    PageDown,
+    /// Sort the Fleet view by its next column.
+    SortNodes,
+    /// Reverse the Fleet view's sort.
+    ReverseSort,
+    /// Group the Fleet view's nodes by state, or stop.
+    GroupNodes,
     /// Start typing a filter.
     Filter,
     /// Close an overlay, or clear the filter.
@@ -73,6 +83,11 @@ impl Action {
             Action::NextView => "view.next",
             Action::Up => "select.up",
             Action::Down => "select.down",
+            Action::PageUp => "select.page_up",
+            Action::PageDown => "select.page_down",
+            Action::SortNodes => "fleet.sort",
+            Action::ReverseSort => "fleet.reverse",
+            Action::GroupNodes => "fleet.group",
             Action::Filter => "filter",
             Action::Back => "back",
             Action::Pause => "pause",
@@ -226,11 +241,46 @@ pub const BINDINGS: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[special(KeyCode::PageUp)],
+        label: "PgUp",
+        action: Action::PageUp,
+        description: "select a page of rows above",
+        hint: None,
+    },
+    Binding {
+        keys: &[special(KeyCode::PageDown)],
+        label: "PgDn",
+        action: Action::PageDown,
+        description: "select a page of rows below",
+        hint: None,
+    },
+    Binding {
         keys: &[key('/')],
         label: "/",
         action: Action::Filter,
-        description: "filter decisions, or batches in the Jobs view",
+        description: "filter decisions, nodes in the Fleet view, batches in the Jobs view",
         hint: Some("filter"),
+    },
+    Binding {
+        keys: &[key('o')],
+        label: "o",
+        action: Action::SortNodes,
+        description: "fleet: sort by name, state, pressure, memory, load, tok/s",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('O')],
+        label: "O",
+        action: Action::ReverseSort,
+        description: "fleet: reverse the sort",
+        hint: None,
+    },
+    Binding {
+        keys: &[key('g')],
+        label: "g",
+        action: Action::GroupNodes,
+        description: "fleet: group nodes by state, problems first",
+        hint: None,
     },
     Binding {
         keys: &[special(KeyCode::Esc)],

@@ -11,6 +11,7 @@ mod args;
 pub mod backoff;
 pub mod command;
 pub mod event;
+pub mod fleet_order;
 pub mod format;
 pub mod header;
 pub mod jobs;
@@ -80,6 +81,9 @@ pub fn initial_state(config: &FleetConfig, store: &Store, options: &ConsoleOptio
 
 /// `farmhand console`: polls the config's nodes, mirrors control, tails the store.
 pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow::Result<()> {
+    if let Err(err) = crate::net::raise_open_files(crate::net::descriptors_for(config.nodes.len())) {
+        tracing::warn!("{err:#}");
+    }
     let store = Store::connect_lazy(&config.store.url).await?;
     if !options.read_only {
         migrate_when_reachable(store.clone());

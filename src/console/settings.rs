@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-
 use crate::config::FleetConfig;
 
 /// How a setting's value is changed.

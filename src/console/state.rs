@@ -1,6 +1,7 @@
 //! Everything the console shows, as plain data. Sources write it through [`super::update`];
 //! views only read it.
 
+use super::fleet_order::{FleetOrder, NodeFacts, NodeGroup};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -471,6 +472,8 @@ pub struct State {
     pub mode: Mode,
     /// Selected node row.
     pub fleet_row: usize,
+    /// How the Fleet view filters, sorts and groups its nodes.
+    pub fleet_order: FleetOrder,
     /// Selected decision row, counted from the newest shown.
     pub decision_row: usize,
     /// Decision filter: a substring of class, agent, endpoint or node.
@@ -542,6 +545,7 @@ impl State {
             view: View::default(),
             mode: Mode::default(),
             fleet_row: 0,
+            fleet_order: FleetOrder::default(),
             decision_row: 0,
             filter: String::new(),
             read_only: false,
@@ -629,7 +633,66 @@ impl State {
 
     /// The node currently selected, if any.
     pub fn selected_node(&self) -> Option<&crate::fleet::NodeSnapshot> {
-        self.fleet.nodes.get(self.fleet_row)
+        let listed = self.listed_nodes();
+        self.fleet.nodes.get(*listed.get(self.fleet_row)?)
+    }
+
+    /// The nodes the Fleet view lists, as indexes into `fleet.nodes`, in its order.
+    pub fn listed_nodes(&self) -> Vec<usize> {
+        self.fleet_order.arrange(&self.node_facts())
+    }
+
+    /// Selects node `name` in the Fleet view, clearing a node filter that hides it; false when
+    /// the fleet has no such node.
+    pub fn select_node(&mut self, name: &str) -> bool {
+        let Some(index) = self.fleet.nodes.iter().position(|n| n.name == name) else {
+            return false;
+        };
+        if !self.listed_nodes().contains(&index) {
+            self.fleet_order.filter.clear();
+        }
+        self.fleet_row = self.listed_nodes().iter().position(|&i| i == index).unwrap_or(0);
+        true
+    }
+
+    /// What the Fleet view orders and filters each node by.
+    pub fn node_facts(&self) -> Vec<NodeFacts> {
+        // Rates freeze when the store goes away, as the view shows them.
+        let rates_at = self.store_lost_at().unwrap_or(self.now);
+        self.fleet
+            .nodes
+            .iter()
+            .map(|node| {
+                let drain = self.control.node_state(&node.name);
+                let group = NodeGroup::of(node.health, drain);
+                let pressure = node.pressure();
+                let in_flight = self
+                    .in_flight
+                    .as_ref()
+                    .and_then(|counts| counts.get(&node.name))
+                    .copied()
+                    .unwrap_or(0);
+                let mut words: Vec<String> = node.loaded.iter().map(|m| m.name.clone()).collect();
+                words.push(group.label().to_string());
+                words.push(drain.as_str().to_string());
+                if let Some(level) = pressure {
+                    words.push(level.as_str().to_string());
+                }
+                NodeFacts {
+                    name: node.name.clone(),
+                    group,
+                    pressure,
+                    memory: node
+                        .metrics
+                        .as_ref()
+                        .filter(|m| m.memory_total_bytes > 0)
+                        .map(|m| m.memory_used_bytes as f64 / m.memory_total_bytes as f64),
+                    load: f64::from(in_flight) / f64::from(node.parallel.max(1)),
+                    tokens_per_sec: self.rates.mean(&node.name, rates_at, 10).1,
+                    words,
+                }
+            })
+            .collect()
     }
 }
 

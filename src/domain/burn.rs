@@ -55,7 +55,11 @@ impl Burn {
         } else {
             let hours = (budget_usd - spent_today) / usd_per_hour;
             let at = now + TimeDelta::milliseconds((hours * 3_600_000.0).min(86_400_000.0) as i64);
-            if at < midnight { RunsOut::At(at) } else { RunsOut::NotToday }
+            if at < midnight {
+                RunsOut::At(at)
+            } else {
+                RunsOut::NotToday
+            }
         };
         Burn {
             usd_per_hour,

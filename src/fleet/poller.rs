@@ -1,9 +1,11 @@
 //! One polling task per node, each source on its own cadence with its own timeout.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::{mpsc, watch};
+
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
@@ -36,6 +38,11 @@ impl Default for Cadence {
     }
 }
 
+/// Polls in flight at once across the fleet: each node has its own task and timeout, so a dead
+/// node holds one permit for one timeout and never delays the others, while 200 nodes do not
+/// open 600 sockets at once.
+pub const POLL_CONCURRENCY: usize = 32;
+
 /// Polls every node and publishes the fleet; stops when every receiver is gone.
 pub struct FleetPoller;
 
@@ -55,10 +62,12 @@ impl FleetPoller {
             .connect_timeout(cadence.timeout)
             .build()
             .unwrap_or_default();
+        let permits = Arc::new(Semaphore::new(POLL_CONCURRENCY));
         for (index, node) in nodes.iter().enumerate() {
             let task = NodeTask {
                 node: node.clone(),
                 client: client.clone(),
+                permits: permits.clone(),
                 cadence,
                 snapshot: initial.nodes[index].clone(),
                 ollama_ever_ok: false,
@@ -83,6 +92,8 @@ impl FleetPoller {
 struct NodeTask {
     node: Node,
     client: reqwest::Client,
+    /// Shared by every node's task: see [`POLL_CONCURRENCY`].
+    permits: Arc<Semaphore>,
     cadence: Cadence,
     snapshot: NodeSnapshot,
     ollama_ever_ok: bool,
@@ -119,6 +130,11 @@ impl NodeTask {
     }
 
     async fn fetch<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "the poller is stopping".to_string())?;
         let response = request
             .timeout(self.cadence.timeout)
             .send()

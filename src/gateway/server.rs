@@ -81,6 +81,13 @@ const STREAM_WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(2);
 /// `farmhand router`: connects the store, starts telemetry and live control, serves until Ctrl-C.
 pub async fn run(config: FleetConfig, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     crate::secrets::configure(&config.secrets);
+    // Agents' connections come on top of the nodes' (`router.max_connections` caps them).
+    let agents = u64::try_from(config.router.max_connections).unwrap_or(u64::MAX);
+    if let Err(err) =
+        crate::net::raise_open_files(crate::net::descriptors_for(config.nodes.len()).saturating_add(agents))
+    {
+        tracing::warn!("{err:#}: connections past it are refused by the kernel, not answered 503");
+    }
     let store = Store::connect(&config.store.url).await?;
     store.migrate().await?;
     let agents = config.agents.clone();

@@ -49,7 +49,9 @@ pub async fn gather(
     let breaches = evaluate_config(quality, &local_lines);
     // Money per day over the span the store actually covers (a young farm's first hour counts
     // as an hour, not a week), at least an hour.
-    let first = first_traffic(store, since, now).await?.map_or(since, |hour| hour.max(since));
+    let first = first_traffic(store, since, now)
+        .await?
+        .map_or(since, |hour| hour.max(since));
     let days = ((now - first).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
     Ok(suggest(&evidence, days, |class| {
         breaches.iter().any(|check| check.class == class && check.breached)

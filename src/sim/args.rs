@@ -8,8 +8,8 @@ use clap::Args;
 /// Options of `farmhand sim`.
 #[derive(Debug, Clone, Args)]
 pub struct SimArgs {
-    /// Number of nodes (`mini-01`, `mini-02`, …).
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Number of nodes (`mini-01`, `mini-02`, …; `mini-001`… from 100), at most 256.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub nodes: u16,
     /// Port of the first node; node i listens on base-port + i - 1.
     #[arg(long, default_value_t = 21434)]

@@ -261,7 +261,7 @@ pub fn node_spec(index: usize, count: usize, seed: u64) -> NodeSpec {
         installed.extend(find(name).filter(fits));
     }
     NodeSpec {
-        name: format!("mini-{:02}", index + 1),
+        name: format!("mini-{:0width$}", index + 1, width = if count >= 100 { 3 } else { 2 }),
         memory_bytes,
         model_budget,
         base_used,

@@ -62,6 +62,7 @@ pub(crate) async fn sleep_until(deadline: std::time::Instant) {
 /// `farmhand sim`: serves the farm until Ctrl-C.
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let options = SimOptions::from_args(&args)?;
+    crate::net::raise_open_files(crate::net::descriptors_for(usize::from(args.nodes)))?;
     let farm = SimFarm::start(options).await?;
     for line in farm.describe() {
         println!("{line}");

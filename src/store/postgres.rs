@@ -331,7 +331,9 @@ impl PgStore {
             nodes: nodes.into_iter().map(node_group).collect(),
             ..SpendRows::default()
         };
-        for (by_period, hour, day, class, endpoint, provider, model, agent, requests, prompt, completion, cost) in grouped {
+        for (by_period, hour, day, class, endpoint, provider, model, agent, requests, prompt, completion, cost) in
+            grouped
+        {
             let line = SpendLine {
                 requests,
                 prompt_tokens: prompt,
@@ -348,7 +350,9 @@ impl PgStore {
                     agent: agent.unwrap_or_default(),
                     line,
                 }),
-                (true, Some(start), None) if spans.hour_by_hour() => spend.hours.push(PeriodRow { start, endpoint, line }),
+                (true, Some(start), None) if spans.hour_by_hour() => {
+                    spend.hours.push(PeriodRow { start, endpoint, line })
+                }
                 (true, None, Some(start)) => spend.days.push(PeriodRow { start, endpoint, line }),
                 // Hours at the ends of a long window, and the daily part's empty hour.
                 (true, _, _) => {}

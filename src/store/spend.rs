@@ -455,7 +455,10 @@ mod tests {
         assert_eq!(s.local_token_share(), Some(110.0 / 143.0));
         assert_eq!(s.hourly.len(), 1);
         assert_eq!(s.hourly[0].local.requests, 10);
-        assert_eq!((s.daily.len(), s.daily[0].requests(), s.daily[0].frontier.cost_usd), (1, 13, 2.0));
+        assert_eq!(
+            (s.daily.len(), s.daily[0].requests(), s.daily[0].frontier.cost_usd),
+            (1, 13, 2.0)
+        );
         assert_eq!(s.by_node[0].name, "mini-02", "the busiest node first");
     }
 
@@ -477,7 +480,10 @@ mod tests {
         let s = summarize(now, now, spend).expect("valid rows");
         assert_eq!(s.total.cost_usd, 1.25, "the total counts quality spend too");
         assert_eq!(s.quality.cost_usd, 0.25);
-        assert_eq!(s.by_agent.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["planner"]);
+        assert_eq!(
+            s.by_agent.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            ["planner"]
+        );
     }
 
     #[test]
@@ -495,6 +501,9 @@ mod tests {
         assert_eq!(month.days_from, at("2026-10-30T00:00:00Z"));
         assert_eq!(month.days_to, at("2026-11-28T00:00:00Z"));
         let aligned = SpendSpans::of(at("2026-11-20T00:00:00Z"), until);
-        assert_eq!(aligned.days_from, aligned.start, "a window starting at midnight has no head hours");
+        assert_eq!(
+            aligned.days_from, aligned.start,
+            "a window starting at midnight has no head hours"
+        );
     }
 }

@@ -29,8 +29,8 @@ use super::quality::{
     feedback_row, frontier_under_row, quality_row, threshold_evidence,
 };
 use super::spend::{
-    NODE_SPEND, PeriodRow, SpendLine, SpendRow, SpendRows, SpendSpans, SpendSummary, day_floor, hour_ceil, hour_floor, node_group,
-    summarize,
+    NODE_SPEND, PeriodRow, SpendLine, SpendRow, SpendRows, SpendSpans, SpendSummary, day_floor, hour_ceil, hour_floor,
+    node_group, summarize,
 };
 use super::url::one_line;
 use super::wakeup::{self, Wakeup};
@@ -286,7 +286,10 @@ impl SqliteStore {
                 spend.entry(key(ts(hour_floor(d.ts)))).or_default().add(&line);
                 spend_days.entry(key(ts(day_floor(d.ts)))).or_default().add(&line);
                 if let (Endpoint::Local, Some(node)) = (d.endpoint, d.node.as_deref()) {
-                    for (upsert, period) in [(NODE_HOURLY_UPSERT, hour_floor(d.ts)), (NODE_DAILY_UPSERT, day_floor(d.ts))] {
+                    for (upsert, period) in [
+                        (NODE_HOURLY_UPSERT, hour_floor(d.ts)),
+                        (NODE_DAILY_UPSERT, day_floor(d.ts)),
+                    ] {
                         nodes.entry((upsert, ts(period), node)).or_default().add(&line);
                     }
                 }
@@ -506,19 +509,21 @@ impl SqliteStore {
         let spend = SpendRows {
             rows: rows
                 .into_iter()
-                .map(|(class, endpoint, provider, model, agent, requests, prompt, completion, cost)| SpendRow {
-                    class,
-                    endpoint,
-                    provider,
-                    model,
-                    agent,
-                    line: SpendLine {
-                        requests,
-                        prompt_tokens: prompt,
-                        completion_tokens: completion,
-                        cost_usd: cost,
+                .map(
+                    |(class, endpoint, provider, model, agent, requests, prompt, completion, cost)| SpendRow {
+                        class,
+                        endpoint,
+                        provider,
+                        model,
+                        agent,
+                        line: SpendLine {
+                            requests,
+                            prompt_tokens: prompt,
+                            completion_tokens: completion,
+                            cost_usd: cost,
+                        },
                     },
-                })
+                )
                 .collect(),
             hours: hours
                 .into_iter()

@@ -18,7 +18,7 @@ use farmhand::domain::{
 use farmhand::fleet::{FleetSnapshot, Health, InstalledModel, LoadedModel, NodeSnapshot};
 use farmhand::quality::QualityLine;
 use farmhand::store::{
-    AgreementRow, AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, PeriodSpend, JobCounts, JobRunRow,
+    AgreementRow, AuditRow, BatchRow, BatchStatus, ClassDepth, FeedbackRow, JobCounts, JobRunRow, PeriodSpend,
     QualityRow, SpendGroup, SpendLine, SpendSummary,
 };
 use farmhand::wire::{AgentMetrics, PowerReading, PressureReading};
@@ -365,6 +365,22 @@ pub fn quality_windows() -> QualityWindows {
         day: figures(20),
         week: figures(130),
     }
+}
+
+/// The fixed state with a farm of `count` nodes (`mini-001`… from 100 on, as the simulator names
+/// them).
+pub fn farm_of(count: usize) -> State {
+    let mut state = state();
+    state.fleet.nodes = (0..count)
+        .map(|index| {
+            let mut n = node(index);
+            if count >= 100 {
+                n.name = format!("mini-{:03}", index + 1);
+            }
+            n
+        })
+        .collect();
+    state
 }
 
 pub fn state() -> State {

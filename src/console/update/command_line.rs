@@ -57,13 +57,12 @@ pub(super) fn run_command(state: &mut State, line: &str) -> Outcome {
     if let Some(why) = needs.and_then(|action| refusal(state, action)) {
         return notice(state, why, false);
     }
-    let select = |state: &mut State, node: &str| match state.fleet.nodes.iter().position(|n| n.name == node) {
-        Some(row) => {
-            state.fleet_row = row;
+    let select = |state: &mut State, node: &str| {
+        let found = state.select_node(node);
+        if found {
             state.view = View::Fleet;
-            true
         }
-        None => false,
+        found
     };
     match command {
         Palette::Show(view) => state.view = view,

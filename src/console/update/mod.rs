@@ -51,7 +51,7 @@ pub fn apply(state: &mut State, event: Event) -> Outcome {
         Event::Fleet(fleet) => {
             state.pressure_history.record(&fleet, state.now);
             state.fleet = fleet;
-            state.fleet_row = state.fleet_row.min(state.fleet.nodes.len().saturating_sub(1));
+            clamp_fleet_row(state);
             Outcome::CHANGED
         }
         Event::Control(control) => {
@@ -212,9 +212,29 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
             View::Quality => state.recommendation_row = state.recommendation_row.saturating_sub(1),
             View::Spend => return Outcome::UNCHANGED,
         },
+        Action::PageUp => {
+            for _ in 0..PAGE_ROWS {
+                on_action(state, Action::Up);
+            }
+        }
+        Action::PageDown => {
+            for _ in 0..PAGE_ROWS {
+                on_action(state, Action::Down);
+            }
+        }
+        Action::SortNodes | Action::ReverseSort | Action::GroupNodes if state.view != View::Fleet => {
+            return Outcome::UNCHANGED;
+        }
+        Action::SortNodes => {
+            state.fleet_order.sort = state.fleet_order.sort.next();
+            state.fleet_order.reversed = false;
+        }
+        Action::ReverseSort => state.fleet_order.reversed = !state.fleet_order.reversed,
+        Action::GroupNodes => state.fleet_order.grouped = !state.fleet_order.grouped,
         Action::Down => match state.view {
             View::Fleet => {
-                state.fleet_row = (state.fleet_row + 1).min(state.fleet.nodes.len().saturating_sub(1));
+                state.fleet_row += 1;
+                clamp_fleet_row(state);
             }
             View::Decisions => {
                 state.decision_row += 1;
@@ -232,7 +252,7 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
             View::Spend => return Outcome::UNCHANGED,
         },
         Action::Filter => {
-            if state.view != View::Jobs {
+            if !matches!(state.view, View::Jobs | View::Fleet) {
                 state.view = View::Decisions;
             }
             state.mode = Mode::Filter;
@@ -243,6 +263,14 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
                 && state.pulls.get(&node).is_some_and(|p| p.outcome.is_none())
             {
                 state.outbox.push(Command::CancelPull { node });
+                return Outcome::CHANGED;
+            }
+            if state.view == View::Fleet {
+                if state.fleet_order.filter.is_empty() {
+                    return Outcome::UNCHANGED;
+                }
+                state.fleet_order.filter.clear();
+                state.fleet_row = 0;
                 return Outcome::CHANGED;
             }
             if state.view == View::Jobs {
@@ -278,6 +306,9 @@ fn on_action(state: &mut State, action: Action) -> Outcome {
     Outcome::CHANGED
 }
 
+/// Rows PgUp and PgDn move the selection by.
+const PAGE_ROWS: usize = 10;
+
 /// Longest `/` filter, in characters.
 const MAX_FILTER_CHARS: usize = 64;
 
@@ -288,11 +319,11 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
     if is_ctrl_c(state, key) {
         return quit();
     }
-    let jobs = state.view == View::Jobs;
-    let filter = if jobs {
-        &mut state.batch_filter
-    } else {
-        &mut state.filter
+    let view = state.view;
+    let filter = match view {
+        View::Jobs => &mut state.batch_filter,
+        View::Fleet => &mut state.fleet_order.filter,
+        _ => &mut state.filter,
     };
     match key.code {
         KeyCode::Enter => state.mode = Mode::Normal,
@@ -306,10 +337,10 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
             }
         }
     }
-    if jobs {
-        state.batch_row = 0;
-    } else {
-        state.decision_row = 0;
+    match view {
+        View::Jobs => state.batch_row = 0,
+        View::Fleet => state.fleet_row = 0,
+        _ => state.decision_row = 0,
     }
     Outcome::CHANGED
 }
@@ -318,6 +349,12 @@ fn on_filter_key(state: &mut State, key: &KeyEvent) -> Outcome {
 pub(super) fn clamp_batch_row(state: &mut State) {
     let shown = state.visible_batches().count();
     state.batch_row = state.batch_row.min(shown.saturating_sub(1));
+}
+
+/// Keeps the node selection on a listed node.
+fn clamp_fleet_row(state: &mut State) {
+    let shown = state.listed_nodes().len();
+    state.fleet_row = state.fleet_row.min(shown.saturating_sub(1));
 }
 
 fn clamp_decision_row(state: &mut State) {

@@ -571,6 +571,50 @@ fn the_help_overlay_scrolls_with_the_row_keys() {
 }
 
 #[test]
+fn the_fleet_view_sorts_groups_and_filters_its_nodes_and_the_selection_follows() {
+    use crate::console::fleet_order::NodeSort;
+    let mut state = State::new(now(), Theme::default());
+    state.fleet.nodes = ["mini-03", "mini-01", "mini-02"]
+        .iter()
+        .map(|n| crate::fleet::NodeSnapshot::unseen(n, 1))
+        .collect();
+    key(&mut state, KeyCode::Char('o'));
+    assert_eq!(state.fleet_order.sort, NodeSort::State);
+    key(&mut state, KeyCode::Char('O'));
+    assert!(state.fleet_order.reversed);
+    key(&mut state, KeyCode::Char('o'));
+    assert!(!state.fleet_order.reversed, "a new column starts the right way round");
+    key(&mut state, KeyCode::Char('g'));
+    assert!(state.fleet_order.grouped);
+    state.fleet_order = Default::default();
+    key(&mut state, KeyCode::Down);
+    key(&mut state, KeyCode::Down);
+    key(&mut state, KeyCode::Down);
+    assert_eq!(
+        state.selected_node().map(|n| n.name.as_str()),
+        Some("mini-03"),
+        "sorted by name"
+    );
+    key(&mut state, KeyCode::Char('/'));
+    assert_eq!(
+        (state.view, state.mode),
+        (View::Fleet, Mode::Filter),
+        "/ filters nodes here"
+    );
+    typed(&mut state, "02");
+    key(&mut state, KeyCode::Enter);
+    assert_eq!(state.listed_nodes().len(), 1);
+    assert_eq!(state.selected_node().map(|n| n.name.as_str()), Some("mini-02"));
+    key(&mut state, KeyCode::Esc);
+    assert_eq!(state.listed_nodes().len(), 3, "Esc clears the node filter");
+    key(&mut state, KeyCode::PageDown);
+    assert_eq!(state.fleet_row, 2, "a page down stops at the last node");
+    key(&mut state, KeyCode::Char('2'));
+    key(&mut state, KeyCode::Char('o'));
+    assert_eq!(state.fleet_order.sort, NodeSort::Name, "o sorts only in the Fleet view");
+}
+
+#[test]
 fn w_cycles_the_spend_breakdowns_through_today_24h_7d_and_30d() {
     use crate::console::state::{QualitySpan, SpendSpan};
     let mut state = State::new(now(), Theme::default());
@@ -580,7 +624,11 @@ fn w_cycles_the_spend_breakdowns_through_today_24h_7d_and_30d() {
         key(&mut state, KeyCode::Char('w'));
         assert_eq!(state.spend_span, expected);
     }
-    assert_eq!(state.quality_span, QualitySpan::Hour, "the Quality view keeps its own window");
+    assert_eq!(
+        state.quality_span,
+        QualitySpan::Hour,
+        "the Quality view keeps its own window"
+    );
 }
 
 #[test]

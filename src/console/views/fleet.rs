@@ -3,9 +3,10 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Widget, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
 use super::view_block;
+use crate::console::fleet_order::{NodeFacts, NodeGroup};
 use crate::console::format::{ago, bar, bytes, elapsed, sparkline, until};
 use crate::console::state::State;
 use crate::domain::{DrainState, MemoryPressure};
@@ -16,25 +17,54 @@ const WIDE: u16 = 120;
 /// Width from which it also shows each node's watts and tokens per joule.
 const WIDER: u16 = 150;
 
-/// Draws the node table and the selected node's details.
+/// Draws the farm board, the node table and the selected node's details.
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
-    let rows = state.fleet.nodes.len() as u16 + 3;
+    let facts = state.node_facts();
+    let listed = state.fleet_order.arrange(&facts);
+    let groups = if state.fleet_order.grouped {
+        group_count(&facts, &listed)
+    } else {
+        0
+    };
     let operations = if super::operations::any(state) {
         super::operations::height(state)
     } else {
         0
     };
+    // Borders, the board and the header around the rows; the detail pane keeps its minimum and
+    // the table scrolls when the rows do not fit.
+    let wanted = u16::try_from(listed.len() + groups)
+        .unwrap_or(u16::MAX)
+        .saturating_add(3 + board_height(area.width));
+    let room = area.height.saturating_sub(operations + DETAIL_MIN).max(MIN_TABLE);
     let [table, operations_area, detail] = Layout::vertical([
-        Constraint::Length(rows),
+        Constraint::Length(wanted.min(room)),
         Constraint::Length(operations),
         Constraint::Min(0),
     ])
     .areas(area);
-    node_table(state, table, buf);
+    node_table(state, &facts, &listed, table, buf);
     if operations > 0 {
         super::operations::render(state, operations_area, buf);
     }
     node_detail(state, detail, buf);
+}
+
+/// The farm board's lines: one on wide screens, two where it wraps.
+fn board_height(width: u16) -> u16 {
+    if width >= WIDE { 1 } else { 2 }
+}
+
+/// Rows the detail pane keeps however many nodes there are.
+const DETAIL_MIN: u16 = 12;
+/// Rows the node table keeps however short the screen.
+const MIN_TABLE: u16 = 6;
+
+/// Distinct state groups among the listed nodes (each gets a header row when grouped).
+fn group_count(facts: &[NodeFacts], listed: &[usize]) -> usize {
+    let mut groups: Vec<NodeGroup> = listed.iter().map(|&i| facts[i].group).collect();
+    groups.dedup();
+    groups.len()
 }
 
 /// Where the rates (read from the store's decision stream) stand: the time they are taken at, their
@@ -46,7 +76,7 @@ fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style
     }
 }
 
-fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
+fn node_table(state: &State, facts: &[NodeFacts], listed: &[usize], area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let wide = area.width >= WIDE;
     let wider = area.width >= WIDER;
@@ -76,7 +106,18 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
     } else {
         ratatui::style::Style::default()
     };
-    let rows = state.fleet.nodes.iter().enumerate().map(|(index, node)| {
+    let mut rows: Vec<Row> = Vec::with_capacity(listed.len() + 5);
+    let mut selected_row = None;
+    let mut group = None;
+    for (position, &index) in listed.iter().enumerate() {
+        let node = &state.fleet.nodes[index];
+        if state.fleet_order.grouped && group != Some(facts[index].group) {
+            let this = facts[index].group;
+            let members = listed.iter().filter(|&&i| facts[i].group == this).count();
+            let noun = if members == 1 { "node" } else { "nodes" };
+            rows.push(Row::new([this.label().to_string(), format!("{members} {noun}")]).style(theme.accent()));
+            group = Some(this);
+        }
         let drain = state.control.node_state(&node.name);
         let in_flight = match &state.in_flight {
             Some(counts) => format!("{}/{}", counts.get(&node.name).copied().unwrap_or(0), node.parallel),
@@ -113,13 +154,11 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
             }
         }
         cells.push(Cell::from(loaded(state, node)));
-        let row = Row::new(cells);
-        if index == state.fleet_row {
-            row.style(theme.selected())
-        } else {
-            row.style(theme.text())
+        if position == state.fleet_row {
+            selected_row = Some(rows.len());
         }
-    });
+        rows.push(Row::new(cells).style(theme.text()));
+    }
     let mut widths = vec![
         Constraint::Length(8),
         Constraint::Length(12),
@@ -137,42 +176,106 @@ fn node_table(state: &State, area: Rect, buf: &mut Buffer) {
         widths.extend([Constraint::Length(6), Constraint::Length(5)]);
     }
     widths.push(Constraint::Fill(1));
-    let up = state
-        .fleet
-        .nodes
-        .iter()
-        .filter(|n| n.health == crate::fleet::Health::Up)
-        .count();
-    let title = Line::styled(farm_title(state, up, rates_at, wide), theme.dim()).right_aligned();
-    Table::new(rows, widths)
-        .header(header)
-        .block(view_block(state, area.width, title))
-        .render(area, buf);
+    let block = view_block(state, area.width, order_title(state, listed.len()));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let [board, table] =
+        Layout::vertical([Constraint::Length(board_height(area.width)), Constraint::Min(0)]).areas(inner);
+    Paragraph::new(farm_board(state, facts, rates_at, wide))
+        .wrap(Wrap { trim: true })
+        .render(board, buf);
+    let mut selection = TableState::default().with_selected(selected_row);
+    StatefulWidget::render(
+        Table::new(rows, widths)
+            .header(header)
+            .row_highlight_style(theme.selected()),
+        table,
+        buf,
+        &mut selection,
+    );
 }
 
-/// ` 11/12 up · 1 critical · 2 warn · 214 W · 5.6 tok/J `: the farm at a glance (power only
-/// when `wide`).
-fn farm_title(state: &State, up: usize, rates_at: chrono::DateTime<chrono::Utc>, wide: bool) -> String {
+/// ` sort tok/s ↓ · grouped · /llama: 3 of 200 `: how the table is ordered and narrowed.
+fn order_title(state: &State, listed: usize) -> Line<'static> {
+    let order = &state.fleet_order;
+    let mut parts = vec![format!(
+        "sort {} {}",
+        order.sort.label(),
+        if order.reversed { "↑" } else { "↓" }
+    )];
+    if order.grouped {
+        parts.push("grouped".into());
+    }
+    if !order.filter.is_empty() {
+        parts.push(format!("/{}: {listed} of {}", order.filter, state.fleet.nodes.len()));
+    }
+    Line::styled(format!(" {} (o O g /) ", parts.join(" · ")), state.theme.dim()).right_aligned()
+}
+
+/// The farm at a glance, in the spirit of k9s pulses: nodes by state, models loaded, farm
+/// tokens per second, requests in flight, batch jobs queued, pressure counts, and (when `wide`)
+/// power and tokens per joule.
+fn farm_board(
+    state: &State,
+    facts: &[NodeFacts],
+    rates_at: chrono::DateTime<chrono::Utc>,
+    wide: bool,
+) -> Line<'static> {
+    let theme = &state.theme;
     let nodes = &state.fleet.nodes;
-    let mut parts = vec![format!("{up}/{} up", nodes.len())];
+    let count = |group: NodeGroup| facts.iter().filter(|f| f.group == group).count();
+    let mut spans = vec![Span::styled(
+        format!(" {}/{} up", count(NodeGroup::Up), nodes.len()),
+        theme.text(),
+    )];
+    for (group, style) in [
+        (NodeGroup::Degraded, theme.warning()),
+        (NodeGroup::Down, theme.warning()),
+        (NodeGroup::Draining, theme.warning()),
+        (NodeGroup::Drained, theme.dim()),
+    ] {
+        let n = count(group);
+        if n > 0 {
+            spans.push(Span::styled(format!(" · {n} {}", group.label()), style));
+        }
+    }
+    let loaded: usize = nodes.iter().map(|n| n.loaded.len()).sum();
+    let tokens: f64 = facts.iter().map(|f| f.tokens_per_sec).sum();
+    let in_flight = state
+        .in_flight
+        .as_ref()
+        .map_or_else(|| "–".to_string(), |c| c.values().sum::<u32>().to_string());
+    let queued = state
+        .jobs
+        .as_ref()
+        .map_or_else(|| "–".to_string(), |jobs| jobs.queued().to_string());
+    spans.push(Span::styled(
+        format!(" │ {loaded} models loaded │ {tokens:.0} tok/s │ {in_flight} in flight │ {queued} jobs queued"),
+        theme.text(),
+    ));
     for level in [MemoryPressure::Critical, MemoryPressure::Warn] {
         let count = state.fleet.count_at(level);
         if count > 0 {
-            parts.push(format!("{count} {level}"));
+            spans.push(Span::styled(format!(" │ {count} {level}"), theme.pressure(level)));
         }
     }
     // Watts and the tokens of the nodes that report watts, summed in one pass.
-    let (powered, total, tokens) = nodes
+    let (powered, watts, powered_tokens) = nodes
         .iter()
         .filter_map(|n| node_watts(n).map(|w| (n, w)))
         .fold((0, 0.0, 0.0), |(count, watts, tokens), (n, w)| {
             (count + 1, watts + w, tokens + state.rates.mean(&n.name, rates_at, 10).1)
         });
     if wide && powered > 0 {
-        parts.push(format!("{total:.0} W"));
-        parts.push(format!("{} tok/J", tokens_per_joule(tokens, Some(total)).trim()));
+        spans.push(Span::styled(
+            format!(
+                " │ {watts:.0} W · {} tok/J",
+                tokens_per_joule(powered_tokens, Some(watts)).trim()
+            ),
+            theme.text(),
+        ));
     }
-    format!(" {} ", parts.join(" · "))
+    Line::from(spans)
 }
 
 /// The node's memory pressure, short, in the health roles (`–` when it reports none).

@@ -108,7 +108,9 @@ fn headline_line(state: &State, spend: &SpendWindows, figures: Style) -> Line<'s
         RunsOut::At(at) => format!("budget runs out {} UTC", at.format("%H:%M")),
         RunsOut::NotToday => "budget lasts the day".to_string(),
     };
-    let saved = spend.today.local_at_frontier_prices(|class| state.frontier_prices.get(class).copied());
+    let saved = spend
+        .today
+        .local_at_frontier_prices(|class| state.frontier_prices.get(class).copied());
     let warn = matches!(burn.runs_out, RunsOut::At(_) | RunsOut::Spent);
     Line::from(vec![
         Span::styled(format!(" burn {}/h", usd(burn.usd_per_hour)), figures),
@@ -175,8 +177,10 @@ fn windows_table(state: &State, spend: &SpendWindows, figures: Style, area: Rect
         ],
     )
     .header(
-        Row::new(["WINDOW", "REQUESTS", "LOCAL", "FRONTIER", "REJECTED", "SPEND", "QUALITY", "LOCAL%", "SAVED"])
-            .style(theme.dim()),
+        Row::new([
+            "WINDOW", "REQUESTS", "LOCAL", "FRONTIER", "REJECTED", "SPEND", "QUALITY", "LOCAL%", "SAVED",
+        ])
+        .style(theme.dim()),
     )
     .style(figures)
     .block(
@@ -200,13 +204,29 @@ fn draw_trends(state: &State, spend: &SpendWindows, area: Rect, buf: &mut Buffer
         .rev()
         .map(|h| spend.day.hour(end - TimeDelta::hours(h)))
         .collect();
-    trend(state, " last 24 h, per hour (oldest left) ", &hourly, "24 h", 2, hours, buf);
+    trend(
+        state,
+        " last 24 h, per hour (oldest left) ",
+        &hourly,
+        "24 h",
+        2,
+        hours,
+        buf,
+    );
     let today = day_floor(state.now);
     let daily: Vec<Option<&PeriodSpend>> = (0..30)
         .rev()
         .map(|d| spend.month.day(today - TimeDelta::days(d)))
         .collect();
-    trend(state, " last 30 days, per day (oldest left) ", &daily, "30 d", 1, days, buf);
+    trend(
+        state,
+        " last 30 days, per day (oldest left) ",
+        &daily,
+        "30 d",
+        1,
+        days,
+        buf,
+    );
     if bars.width > 0 {
         week_bars(state, &daily[daily.len() - 7..], today, bars, buf);
     }
@@ -340,7 +360,11 @@ fn groups(state: &State, title: &str, groups: &[SpendGroup], last: LastColumn, a
     let farm_tokens: i64 = groups.iter().map(|g| g.line.tokens()).sum();
     let rows = groups.iter().map(|g| {
         Row::new([
-            if g.name.is_empty() { "–".to_string() } else { g.name.clone() },
+            if g.name.is_empty() {
+                "–".to_string()
+            } else {
+                g.name.clone()
+            },
             g.line.requests.to_string(),
             tokens(g.line.tokens()),
             if nodes {
