@@ -53,6 +53,29 @@ pub async fn stop_requested() {
     }
 }
 
+/// File descriptors a process serving or polling `nodes` nodes may hold: per node a listener or
+/// poller and a few keep-alive connections, plus the rest of the process.
+pub fn descriptors_for(nodes: usize) -> u64 {
+    (nodes as u64) * 8 + 256
+}
+
+/// Raises the soft limit on open files towards `needed` (up to the hard limit). The error says
+/// what to set when the hard limit is below it; the limit is raised as far as it goes anyway.
+pub fn raise_open_files(needed: u64) -> anyhow::Result<()> {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    if soft >= needed {
+        return Ok(());
+    }
+    let raised = rlimit::increase_nofile_limit(needed)?;
+    tracing::debug!(from = soft, to = raised, "raised the open-file limit");
+    if raised < needed {
+        anyhow::bail!(
+            "{needed} open files may be needed but the limit is {raised} (hard limit {hard}): raise it with `ulimit -n {needed}` (or LimitNOFILE= in a systemd unit)"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,27 +98,4 @@ mod tests {
         let err = bind(addr, "agent").await.unwrap_err().to_string();
         assert_eq!(err, format!("port {} is in use (agent on {addr})", addr.port()));
     }
-}
-
-/// File descriptors a process serving or polling `nodes` nodes may hold: per node a listener or
-/// poller and a few keep-alive connections, plus the rest of the process.
-pub fn descriptors_for(nodes: usize) -> u64 {
-    (nodes as u64) * 8 + 256
-}
-
-/// Raises the soft limit on open files towards `needed` (up to the hard limit). The error says
-/// what to set when the hard limit is below it; the limit is raised as far as it goes anyway.
-pub fn raise_open_files(needed: u64) -> anyhow::Result<()> {
-    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
-    if soft >= needed {
-        return Ok(());
-    }
-    let raised = rlimit::increase_nofile_limit(needed)?;
-    tracing::debug!(from = soft, to = raised, "raised the open-file limit");
-    if raised < needed {
-        anyhow::bail!(
-            "{needed} open files may be needed but the limit is {raised} (hard limit {hard}): raise it with `ulimit -n {needed}` (or LimitNOFILE= in a systemd unit)"
-        );
-    }
-    Ok(())
 }
