@@ -134,9 +134,11 @@ impl Stack {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        // One id per router, so several on one store are told apart.
+        let router_id = format!("test-router:{}", listener.local_addr().expect("addr").port());
         let presence = farmhand::presence::spawn(
             store.clone(),
-            "test-router".into(),
+            router_id,
             Some(url.clone()),
             gateway.in_flight.clone(),
             control,
