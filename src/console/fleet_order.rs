@@ -90,11 +90,11 @@ impl NodeGroup {
     }
 }
 
-/// What ordering needs to know of one node.
+/// What ordering needs to know of one node, borrowed from the console's state.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NodeFacts {
+pub struct NodeFacts<'a> {
     /// The node's name.
-    pub name: String,
+    pub name: &'a str,
     /// Its state group.
     pub group: NodeGroup,
     /// Its memory pressure, when it reports one.
@@ -105,8 +105,9 @@ pub struct NodeFacts {
     pub load: f64,
     /// Tokens per second over the last seconds.
     pub tokens_per_sec: f64,
-    /// The words `/` matches besides the name: its loaded models, state and pressure.
-    pub words: Vec<String>,
+    /// The words `/` matches besides the name: its loaded models, state and pressure (only
+    /// gathered while a filter is set).
+    pub words: Vec<&'a str>,
 }
 
 /// The Fleet view's filter, sort and grouping.
@@ -124,7 +125,7 @@ pub struct FleetOrder {
 
 impl FleetOrder {
     /// The listed nodes, as indexes into `facts`, in display order.
-    pub fn arrange(&self, facts: &[NodeFacts]) -> Vec<usize> {
+    pub fn arrange(&self, facts: &[NodeFacts<'_>]) -> Vec<usize> {
         let needle = self.filter.to_lowercase();
         let mut listed: Vec<usize> = (0..facts.len())
             .filter(|&i| needle.is_empty() || matches(&facts[i], &needle))
@@ -138,16 +139,16 @@ impl FleetOrder {
             };
             let column = self.compare(a, b);
             let column = if self.reversed { column.reverse() } else { column };
-            group.then(column).then_with(|| a.name.cmp(&b.name))
+            group.then(column).then_with(|| a.name.cmp(b.name))
         });
         listed
     }
 
     /// The sort column's order: the most telling first (busiest, fullest, worst).
-    fn compare(&self, a: &NodeFacts, b: &NodeFacts) -> Ordering {
+    fn compare(&self, a: &NodeFacts<'_>, b: &NodeFacts<'_>) -> Ordering {
         let descending = |x: f64, y: f64| y.total_cmp(&x);
         match self.sort {
-            NodeSort::Name => a.name.cmp(&b.name),
+            NodeSort::Name => a.name.cmp(b.name),
             NodeSort::State => a.group.cmp(&b.group),
             NodeSort::Pressure => pressure_rank(b.pressure).cmp(&pressure_rank(a.pressure)),
             NodeSort::Memory => descending(a.memory.unwrap_or(-1.0), b.memory.unwrap_or(-1.0)),
@@ -167,7 +168,7 @@ fn pressure_rank(pressure: Option<MemoryPressure>) -> u8 {
     }
 }
 
-fn matches(facts: &NodeFacts, needle: &str) -> bool {
+fn matches(facts: &NodeFacts<'_>, needle: &str) -> bool {
     facts.name.to_lowercase().contains(needle) || facts.words.iter().any(|w| w.to_lowercase().contains(needle))
 }
 
@@ -175,27 +176,33 @@ fn matches(facts: &NodeFacts, needle: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn node(name: &str, group: NodeGroup, pressure: Option<MemoryPressure>, load: f64, tps: f64) -> NodeFacts {
+    fn node(
+        name: &'static str,
+        group: NodeGroup,
+        pressure: Option<MemoryPressure>,
+        load: f64,
+        tps: f64,
+    ) -> NodeFacts<'static> {
         NodeFacts {
-            name: name.into(),
+            name,
             group,
             pressure,
             memory: Some(load / 2.0),
             load,
             tokens_per_sec: tps,
-            words: vec!["llama3.1:8b".into()],
+            words: vec!["llama3.1:8b"],
         }
     }
 
-    fn names(facts: &[NodeFacts], order: &FleetOrder) -> Vec<String> {
+    fn names(facts: &[NodeFacts<'_>], order: &FleetOrder) -> Vec<String> {
         order
             .arrange(facts)
             .into_iter()
-            .map(|i| facts[i].name.clone())
+            .map(|i| facts[i].name.to_string())
             .collect()
     }
 
-    fn farm() -> Vec<NodeFacts> {
+    fn farm() -> Vec<NodeFacts<'static>> {
         vec![
             node("mini-03", NodeGroup::Up, Some(MemoryPressure::Warn), 0.5, 40.0),
             node("mini-01", NodeGroup::Down, None, 0.0, 0.0),
@@ -240,7 +247,7 @@ mod tests {
     #[test]
     fn the_filter_matches_names_models_and_states_in_any_case() {
         let mut farm = farm();
-        farm[3].words.push("drained".into());
+        farm[3].words.push("drained");
         let order = |filter: &str| FleetOrder {
             filter: filter.into(),
             ..FleetOrder::default()

@@ -71,12 +71,16 @@ impl NodeRates {
 
     /// Mean requests and tokens per second of `node` over the last `seconds` whole seconds.
     pub fn mean(&self, node: &str, now: DateTime<Utc>, seconds: usize) -> (f64, f64) {
-        let (requests, tokens) = self.series(node, now, seconds);
+        let end = now.timestamp();
+        let (mut requests, mut tokens) = (0u64, 0u64);
+        for b in self.nodes.get(node).into_iter().flatten() {
+            if (0..seconds as i64).contains(&(end - 1 - b.second)) {
+                requests += b.requests;
+                tokens += b.tokens;
+            }
+        }
         let n = seconds.max(1) as f64;
-        (
-            requests.iter().sum::<u64>() as f64 / n,
-            tokens.iter().sum::<u64>() as f64 / n,
-        )
+        (requests as f64 / n, tokens as f64 / n)
     }
 }
 

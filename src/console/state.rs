@@ -656,9 +656,10 @@ impl State {
     }
 
     /// What the Fleet view orders and filters each node by.
-    pub fn node_facts(&self) -> Vec<NodeFacts> {
+    pub fn node_facts(&self) -> Vec<NodeFacts<'_>> {
         // Rates freeze when the store goes away, as the view shows them.
         let rates_at = self.store_lost_at().unwrap_or(self.now);
+        let filtering = !self.fleet_order.filter.is_empty();
         self.fleet
             .nodes
             .iter()
@@ -672,14 +673,14 @@ impl State {
                     .and_then(|counts| counts.get(&node.name))
                     .copied()
                     .unwrap_or(0);
-                let mut words: Vec<String> = node.loaded.iter().map(|m| m.name.clone()).collect();
-                words.push(group.label().to_string());
-                words.push(drain.as_str().to_string());
-                if let Some(level) = pressure {
-                    words.push(level.as_str().to_string());
+                let mut words: Vec<&str> = Vec::new();
+                if filtering {
+                    words.extend(node.loaded.iter().map(|m| m.name.as_str()));
+                    words.extend([group.label(), drain.as_str()]);
+                    words.extend(pressure.map(|level| level.as_str()));
                 }
                 NodeFacts {
-                    name: node.name.clone(),
+                    name: &node.name,
                     group,
                     pressure,
                     memory: node

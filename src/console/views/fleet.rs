@@ -47,7 +47,8 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     if operations > 0 {
         super::operations::render(state, operations_area, buf);
     }
-    node_detail(state, detail, buf);
+    let selected = listed.get(state.fleet_row).map(|&i| &state.fleet.nodes[i]);
+    node_detail(state, selected, detail, buf);
 }
 
 /// The farm board's lines: one on wide screens, two where it wraps.
@@ -61,7 +62,7 @@ const DETAIL_MIN: u16 = 12;
 const MIN_TABLE: u16 = 6;
 
 /// Distinct state groups among the listed nodes (each gets a header row when grouped).
-fn group_count(facts: &[NodeFacts], listed: &[usize]) -> usize {
+fn group_count(facts: &[NodeFacts<'_>], listed: &[usize]) -> usize {
     let mut groups: Vec<NodeGroup> = listed.iter().map(|&i| facts[i].group).collect();
     groups.dedup();
     groups.len()
@@ -76,7 +77,7 @@ fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style
     }
 }
 
-fn node_table(state: &State, facts: &[NodeFacts], listed: &[usize], area: Rect, buf: &mut Buffer) {
+fn node_table(state: &State, facts: &[NodeFacts<'_>], listed: &[usize], area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let wide = area.width >= WIDE;
     let wider = area.width >= WIDER;
@@ -106,18 +107,29 @@ fn node_table(state: &State, facts: &[NodeFacts], listed: &[usize], area: Rect, 
     } else {
         ratatui::style::Style::default()
     };
-    let mut rows: Vec<Row> = Vec::with_capacity(listed.len() + 5);
-    let mut selected_row = None;
-    let mut group = None;
-    for (position, &index) in listed.iter().enumerate() {
+    // The table scrolls as ratatui's would with the selection kept in view, but only the rows in
+    // view are built: 200 nodes cost what 30 do.
+    let block = view_block(state, area.width, order_title(state, listed.len()));
+    let inner = block.inner(area);
+    let [board, table] =
+        Layout::vertical([Constraint::Length(board_height(area.width)), Constraint::Min(0)]).areas(inner);
+    let entries = entries(state, facts, listed);
+    let selected = entries
+        .iter()
+        .position(|e| matches!(e, Entry::Node { position, .. } if *position == state.fleet_row));
+    let height = usize::from(table.height.saturating_sub(1)).max(1);
+    let offset = selected.map_or(0, |s| (s + 1).saturating_sub(height));
+    let mut rows: Vec<Row> = Vec::with_capacity(height);
+    for entry in entries.iter().skip(offset).take(height) {
+        let index = match *entry {
+            Entry::Group { group, members } => {
+                let noun = if members == 1 { "node" } else { "nodes" };
+                rows.push(Row::new([group.label().to_string(), format!("{members} {noun}")]).style(theme.accent()));
+                continue;
+            }
+            Entry::Node { index, .. } => index,
+        };
         let node = &state.fleet.nodes[index];
-        if state.fleet_order.grouped && group != Some(facts[index].group) {
-            let this = facts[index].group;
-            let members = listed.iter().filter(|&&i| facts[i].group == this).count();
-            let noun = if members == 1 { "node" } else { "nodes" };
-            rows.push(Row::new([this.label().to_string(), format!("{members} {noun}")]).style(theme.accent()));
-            group = Some(this);
-        }
         let drain = state.control.node_state(&node.name);
         let in_flight = match &state.in_flight {
             Some(counts) => format!("{}/{}", counts.get(&node.name).copied().unwrap_or(0), node.parallel),
@@ -154,9 +166,6 @@ fn node_table(state: &State, facts: &[NodeFacts], listed: &[usize], area: Rect, 
             }
         }
         cells.push(Cell::from(loaded(state, node)));
-        if position == state.fleet_row {
-            selected_row = Some(rows.len());
-        }
         rows.push(Row::new(cells).style(theme.text()));
     }
     let mut widths = vec![
@@ -176,15 +185,11 @@ fn node_table(state: &State, facts: &[NodeFacts], listed: &[usize], area: Rect, 
         widths.extend([Constraint::Length(6), Constraint::Length(5)]);
     }
     widths.push(Constraint::Fill(1));
-    let block = view_block(state, area.width, order_title(state, listed.len()));
-    let inner = block.inner(area);
     block.render(area, buf);
-    let [board, table] =
-        Layout::vertical([Constraint::Length(board_height(area.width)), Constraint::Min(0)]).areas(inner);
     Paragraph::new(farm_board(state, facts, rates_at, wide))
         .wrap(Wrap { trim: true })
         .render(board, buf);
-    let mut selection = TableState::default().with_selected(selected_row);
+    let mut selection = TableState::default().with_selected(selected.map(|s| s - offset));
     StatefulWidget::render(
         Table::new(rows, widths)
             .header(header)
@@ -193,6 +198,28 @@ fn node_table(state: &State, facts: &[NodeFacts], listed: &[usize], area: Rect, 
         buf,
         &mut selection,
     );
+}
+
+/// One line of the node table: a state group's header, or a listed node.
+enum Entry {
+    Group { group: NodeGroup, members: usize },
+    Node { position: usize, index: usize },
+}
+
+/// The table's lines in order: the listed nodes, each group headed when grouped.
+fn entries(state: &State, facts: &[NodeFacts<'_>], listed: &[usize]) -> Vec<Entry> {
+    let mut entries = Vec::with_capacity(listed.len() + 5);
+    let mut current = None;
+    for (position, &index) in listed.iter().enumerate() {
+        let group = facts[index].group;
+        if state.fleet_order.grouped && current != Some(group) {
+            let members = listed.iter().filter(|&&i| facts[i].group == group).count();
+            entries.push(Entry::Group { group, members });
+            current = Some(group);
+        }
+        entries.push(Entry::Node { position, index });
+    }
+    entries
 }
 
 /// ` sort tok/s ↓ · grouped · /llama: 3 of 200 `: how the table is ordered and narrowed.
@@ -347,10 +374,10 @@ fn loaded(state: &State, node: &NodeSnapshot) -> String {
         .join(", ")
 }
 
-fn node_detail(state: &State, area: Rect, buf: &mut Buffer) {
+fn node_detail(state: &State, selected: Option<&NodeSnapshot>, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let block = Block::bordered().border_style(theme.border());
-    let Some(node) = state.selected_node() else {
+    let Some(node) = selected else {
         Paragraph::new("no nodes configured").block(block).render(area, buf);
         return;
     };

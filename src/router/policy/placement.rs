@@ -13,12 +13,47 @@ struct Candidate<'f> {
     loaded: bool,
 }
 
-/// Nodes eligible for `model`, best first: up (degraded only when none is up), active, not
-/// excluded, model installed, and not at `critical` memory pressure unless the model is already
-/// loaded there (a cold load would swap models out). Ranked by memory pressure (a node at `warn`
-/// after its calmer peers), then model already loaded, then fewest in-flight requests per
-/// parallel slot, then most free memory, then name. Each node name appears once.
+/// The most local nodes one plan tries: a request that failed on this many nodes goes to its
+/// fallback (the frontier, or an error) rather than walking a 200-node farm one timeout at a time.
+pub const MAX_PLACED: usize = 8;
+
+/// Nodes eligible for `model`, best first, at most [`MAX_PLACED`]: up (degraded only when none
+/// is up), active, not excluded, model installed, and not at `critical` memory pressure unless
+/// the model is already loaded there (a cold load would swap models out). Ranked by memory
+/// pressure (a node at `warn` after its calmer peers), then model already loaded, then fewest
+/// in-flight requests per parallel slot, then most free memory, then name. Each node name
+/// appears once. The best few are picked by partial selection, so a large farm costs a pass
+/// over its nodes, not a sort of them.
 pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<&'f NodeView> {
+    let mut candidates = eligible(fleet, model, overrides);
+    let mut look = MAX_PLACED.min(candidates.len());
+    loop {
+        if candidates.len() > look {
+            candidates.select_nth_unstable_by(look - 1, better_first);
+        }
+        let head = &mut candidates[..look];
+        head.sort_unstable_by(better_first);
+        let mut ranked: Vec<&NodeView> = Vec::with_capacity(look);
+        for candidate in head.iter() {
+            if ranked.len() < MAX_PLACED && !ranked.iter().any(|kept| kept.name == candidate.node.name) {
+                ranked.push(candidate.node);
+            }
+        }
+        // A name listed twice took two places: look further down for the rest.
+        if ranked.len() == MAX_PLACED || look == candidates.len() {
+            return ranked;
+        }
+        look = (look * 2).min(candidates.len());
+    }
+}
+
+/// How many nodes may take `model` now (see [`rank`] for the rules), uncapped.
+pub(crate) fn eligible_count(fleet: &FleetView, model: &str, overrides: &Overrides) -> usize {
+    eligible(fleet, model, overrides).len()
+}
+
+/// The nodes that may take `model`, unordered: the up ones, or the degraded ones when none is up.
+fn eligible<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<Candidate<'f>> {
     let mut candidates: Vec<Candidate<'f>> = fleet
         .nodes
         .iter()
@@ -37,40 +72,8 @@ pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides)
     if candidates.iter().any(|c| c.node.health == Health::Up) {
         candidates.retain(|c| c.node.health == Health::Up);
     }
-    candidates.sort_unstable_by(better_first);
-    // Collecting in place reuses the candidates' allocation.
-    let mut ranked: Vec<&NodeView> = candidates.into_iter().map(|c| c.node).collect();
-    if ranked.len() <= SMALL_FLEET {
-        let mut kept = 0;
-        for i in 0..ranked.len() {
-            let node = ranked[i];
-            if !ranked[..kept].iter().any(|k| k.name == node.name) {
-                ranked[kept] = node;
-                kept += 1;
-            }
-        }
-        ranked.truncate(kept);
-    } else {
-        // A stable sort of the ranks by name puts a name's copies together, best rank first.
-        let mut by_name: Vec<usize> = (0..ranked.len()).collect();
-        by_name.sort_by(|&a, &b| ranked[a].name.cmp(&ranked[b].name));
-        let mut keep = vec![true; ranked.len()];
-        for pair in by_name.windows(2) {
-            if ranked[pair[0]].name == ranked[pair[1]].name {
-                keep[pair[1]] = false;
-            }
-        }
-        let mut index = 0;
-        ranked.retain(|_| {
-            index += 1;
-            keep[index - 1]
-        });
-    }
-    ranked
+    candidates
 }
-
-/// Up to this many candidates, duplicates are found by comparing each with those kept (no allocation).
-const SMALL_FLEET: usize = 16;
 
 fn better_first(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
     // in_flight / parallel compared without division: a.f * b.p vs b.f * a.p.
@@ -229,8 +232,31 @@ mod tests {
         });
         let fleet = FleetView { nodes };
         let ranked = names(&fleet, &Overrides::none(1));
-        assert_eq!(ranked.len(), 40);
+        assert_eq!(ranked.len(), MAX_PLACED, "the plan is capped");
         assert_eq!(ranked[0], "mini-07", "the loaded copy ranks first and is the one kept");
+        assert_eq!(ranked.iter().filter(|n| *n == "mini-07").count(), 1);
+        assert_eq!(eligible_count(&fleet, MODEL, &Overrides::none(1)), 41);
+    }
+
+    #[test]
+    fn a_large_farm_places_its_best_few_in_the_order_a_full_sort_gives() {
+        let nodes: Vec<NodeView> = (1..=200)
+            .map(|i| NodeView {
+                in_flight: (i * 7 % 5) as u32,
+                free_memory_bytes: ((i * 13 % 17) as u64) << 30,
+                pressure: if i % 11 == 0 {
+                    MemoryPressure::Warn
+                } else {
+                    MemoryPressure::Normal
+                },
+                ..node(&format!("mini-{i:03}"))
+            })
+            .collect();
+        let fleet = FleetView { nodes };
+        let mut all: Vec<Candidate<'_>> = eligible(&fleet, MODEL, &Overrides::none(1));
+        all.sort_unstable_by(better_first);
+        let expected: Vec<String> = all.iter().take(MAX_PLACED).map(|c| c.node.name.to_string()).collect();
+        assert_eq!(names(&fleet, &Overrides::none(1)), expected);
     }
 
     #[test]
