@@ -44,3 +44,8 @@ CREATE TABLE node_daily (
 INSERT INTO node_daily
 SELECT substr(hour, 1, 10) || 'T00:00:00.000000Z', node, sum(requests), sum(prompt_tokens), sum(completion_tokens)
 FROM node_hourly GROUP BY 1, 2;
+
+-- Ratings and shadow samples are read by time (each comes after its decision), so the summaries
+-- join from the few in the window rather than from every decision in it.
+CREATE INDEX feedback_ts ON feedback (ts);
+CREATE INDEX quality_samples_ts ON quality_samples (ts);

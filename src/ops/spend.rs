@@ -114,6 +114,7 @@ struct CsvRow<'a> {
     requests: i64,
     prompt_tokens: i64,
     completion_tokens: i64,
+    /// Rounded to the micro-dollar.
     cost_usd: f64,
 }
 
@@ -132,7 +133,8 @@ fn csv_rows<'a>(summary: &'a SpendSummary, saved_usd: f64) -> Vec<CsvRow<'a>> {
         requests: line.requests,
         prompt_tokens: line.prompt_tokens,
         completion_tokens: line.completion_tokens,
-        cost_usd: line.cost_usd,
+        // Micro-dollars: sums of float prices print as 0.18125999999999998 otherwise.
+        cost_usd: (line.cost_usd * 1e6).round() / 1e6,
     };
     let mut rows = vec![row("total", "", "", &summary.total)];
     let sections: [(&'static str, &[SpendGroup]); 7] = [

@@ -91,14 +91,17 @@ pub(crate) const UPSERT_FEEDBACK: &str = "\
 INSERT INTO feedback (request_id, metric, value, agent, ts) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (request_id, metric) DO UPDATE SET value = excluded.value, agent = excluded.agent, ts = excluded.ts";
 
-/// Ratings per class, route and metric of the decisions made in `[$1, $2)`.
+/// Ratings per class, route and metric of the decisions made in `[$1, $2)`. The join is driven
+/// from the ratings (a rating comes after its decision, so from `$1` on): `CROSS JOIN` keeps
+/// SQLite from walking every decision of the window when few were rated, and PostgreSQL plans
+/// it as any join.
 pub(crate) const FEEDBACK_SUMMARY: &str = "\
 SELECT d.effective_class,
     CASE d.endpoint WHEN 'local' THEN 'local/' || coalesce(d.model, '')
         ELSE 'frontier/' || coalesce(d.provider, '') || '/' || coalesce(d.model, '') END,
     f.metric, CAST(count(*) AS BIGINT), CAST(avg(f.value) AS DOUBLE PRECISION)
-FROM feedback f JOIN routing_decisions d ON d.request_id = f.request_id
-WHERE d.ts >= $1 AND d.ts < $2 AND d.endpoint <> 'rejected'
+FROM feedback f CROSS JOIN routing_decisions d
+WHERE d.request_id = f.request_id AND f.ts >= $1 AND d.ts >= $1 AND d.ts < $2 AND d.endpoint <> 'rejected'
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
 
 /// Decodes one row of [`FEEDBACK_SUMMARY`].
@@ -141,15 +144,16 @@ pub(crate) const INSERT_SAMPLE: &str = "\
 INSERT INTO quality_samples (request_id, twin_request_id, twin_route, score, method, ts)
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id, twin_route) DO NOTHING";
 
-/// Agreement per class and route of the decisions made in `[$1, $2)`.
+/// Agreement per class and route of the decisions made in `[$1, $2)`, driven from the samples
+/// (twins run after their decisions) as [`FEEDBACK_SUMMARY`] is from the ratings.
 pub(crate) const AGREEMENT_SUMMARY: &str = "\
 SELECT d.effective_class,
     CASE d.endpoint WHEN 'local' THEN 'local/' || coalesce(d.model, '')
         ELSE 'frontier/' || coalesce(d.provider, '') || '/' || coalesce(d.model, '') END,
     CAST(count(*) AS BIGINT), CAST(avg(s.score) AS DOUBLE PRECISION),
     CAST(avg(s.score * s.score) AS DOUBLE PRECISION)
-FROM quality_samples s JOIN routing_decisions d ON d.request_id = s.request_id
-WHERE d.ts >= $1 AND d.ts < $2 AND d.endpoint <> 'rejected'
+FROM quality_samples s CROSS JOIN routing_decisions d
+WHERE d.request_id = s.request_id AND s.ts >= $1 AND d.ts >= $1 AND d.ts < $2 AND d.endpoint <> 'rejected'
 GROUP BY 1, 2 ORDER BY 1, 2";
 
 /// Decodes one row of [`AGREEMENT_SUMMARY`].
@@ -182,8 +186,9 @@ GROUP BY 1 ORDER BY 1";
 pub(crate) const AGREEMENT_UNDER: &str = "\
 SELECT d.effective_class, 'frontier', CAST(count(*) AS BIGINT), CAST(avg(s.score) AS DOUBLE PRECISION),
     CAST(avg(s.score * s.score) AS DOUBLE PRECISION)
-FROM quality_samples s JOIN routing_decisions d ON d.request_id = s.request_id
-WHERE d.ts >= $1 AND d.endpoint = 'frontier' AND d.est_tokens < $2 AND s.twin_route LIKE 'local/%'
+FROM quality_samples s CROSS JOIN routing_decisions d
+WHERE d.request_id = s.request_id AND s.ts >= $1 AND d.ts >= $1 AND d.endpoint = 'frontier' AND d.est_tokens < $2
+    AND s.twin_route LIKE 'local/%'
 GROUP BY 1 ORDER BY 1";
 
 /// Decodes one row of [`FRONTIER_UNDER`] (class, requests, cost).
