@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench poller`. For 12, 50 and 200 nodes: a [`SimFarm`] of that size on a
 //! runtime of its own, and the [`FleetPoller`] with the console's cadence on a single-threaded
-//! runtime on a thread of its own, whose CPU time (`/proc/thread-self/stat`) is read over
+//! runtime on a thread of its own, whose CPU time (`/proc/thread-self/schedstat`) is read over
 //! `FARMHAND_BENCH_POLL_SECS` seconds (default 20) once every node is up. Prints the CPU per node
 //! at each size; the verdict: the per-node cost at 200 nodes is at most 1.5 × the one at 12.
 //! Exits 1 on a miss or when a run measured nothing. Linux only (it reads `/proc`).
@@ -18,24 +18,12 @@ const SIZES: [u16; 3] = [12, 50, 200];
 /// Largest ratio of the per-node cost at 200 nodes to the one at 12 that still reads as linear.
 const LINEAR_LIMIT: f64 = 1.5;
 
-/// CPU seconds this thread has used (user + system), from `/proc/thread-self/stat`.
+/// CPU seconds this thread has run, to the nanosecond from `/proc/thread-self/schedstat` (the
+/// 10 ms ticks of `stat` would make 12 nodes' few milliseconds a coin toss).
 fn thread_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / ticks_per_second())
-}
-
-fn ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
+    let schedstat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: f64 = schedstat.split_whitespace().next()?.parse().ok()?;
+    Some(nanos / 1e9)
 }
 
 /// CPU percent of one core the poller uses for `nodes` nodes, over `secs` seconds.
