@@ -109,7 +109,9 @@ impl Dispatcher {
             let wait = if self.store_away { POLL * 4 } else { POLL };
             tokio::select! {
                 _ = stop.changed() => {}
-                () = self.gateway.in_flight.slot_freed() => {}
+                // A freed slot matters only to jobs waiting for one: with none waiting, new work
+                // is claimed on the next poll, not after every live request that ends.
+                () = self.gateway.in_flight.slot_freed(), if !self.waiting.is_empty() => {}
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
                     if let Ok(finished) = done {
                         self.end(finished).await;

@@ -54,7 +54,12 @@ pub struct FleetView {
 /// Whether two Ollama model names mean the same model (`mistral` is `mistral:latest`).
 pub fn same_model(a: &str, b: &str) -> bool {
     const LATEST: &str = ":latest";
-    a == b || a.strip_suffix(LATEST).is_some_and(|a| a == b) || b.strip_suffix(LATEST).is_some_and(|b| a == b)
+    // Lengths first: placement asks this of every model on every node, and most differ in length.
+    if a.len() == b.len() {
+        return a == b;
+    }
+    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+    long.len() == short.len() + LATEST.len() && long.ends_with(LATEST) && long.starts_with(short)
 }
 
 #[cfg(test)]
@@ -66,6 +71,8 @@ mod tests {
         assert!(same_model("mistral", "mistral:latest") && same_model("mistral:latest", "mistral"));
         assert!(same_model("qwen3:14b", "qwen3:14b"));
         assert!(!same_model("qwen3:14b", "qwen3:32b") && !same_model("qwen3", "qwen3:14b"));
+        assert!(!same_model("mistral", "mistra:latest") && !same_model("mistral:latest", "mistral:lates"));
+        assert!(!same_model("mistralxlatest", "mistral") && same_model("", ":latest"));
     }
 
     #[test]
