@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::format::{cell, parse_window, tokens, usd};
 use crate::config::FleetConfig;
 use crate::domain::{Burn, Endpoint, RunsOut};
-use crate::store::{AgentLimitLine, SpendGroup, SpendLine, SpendSummary, Store, day_floor, hour_floor};
+use crate::store::{AgentLimitLine, SpendGroup, SpendLine, SpendSummary, Store, day_floor};
 
 /// Routers that reported within this long count as live for limit usage.
 const LIVE_WINDOW: TimeDelta = TimeDelta::seconds(3);
@@ -91,12 +91,10 @@ async fn today(store: &Store, now: DateTime<Utc>, budget_usd: f64) -> anyhow::Re
         .filter(|h| h.start >= day_floor(now))
         .map(|h| h.frontier.cost_usd)
         .sum();
-    let hour = hour_floor(now);
-    let cost = |start| last_day.hour(start).map_or(0.0, |h| h.frontier.cost_usd);
     Ok(Today {
         spent_usd,
         budget_usd,
-        burn: Burn::estimate(now, spent_usd, cost(hour), cost(hour - TimeDelta::hours(1)), budget_usd),
+        burn: last_day.burn(now, spent_usd, budget_usd),
     })
 }
 

@@ -156,6 +156,20 @@ impl SpendSummary {
         self.hourly.iter().find(|h| h.start == start)
     }
 
+    /// Today's burn at `now` from this summary of the last 24 hours' hours: the frontier spend of
+    /// the current and previous hour, with `spent_today` and the daily budget (0 for none).
+    pub fn burn(&self, now: DateTime<Utc>, spent_today: f64, budget_usd: f64) -> crate::domain::Burn {
+        let hour = hour_floor(now);
+        let cost = |start: DateTime<Utc>| self.hour(start).map_or(0.0, |h| h.frontier.cost_usd);
+        crate::domain::Burn::estimate(
+            now,
+            spent_today,
+            cost(hour),
+            cost(hour - TimeDelta::hours(1)),
+            budget_usd,
+        )
+    }
+
     /// The UTC day `start`'s spend, if it saw any.
     pub fn day(&self, start: DateTime<Utc>) -> Option<&PeriodSpend> {
         self.daily.iter().find(|d| d.start == start)

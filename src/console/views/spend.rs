@@ -127,15 +127,8 @@ fn headline_line(state: &State, spend: &SpendWindows, figures: Style) -> Line<'s
 
 /// The burn now, from the last 24 hours' hourly spend.
 fn burn(state: &State, spend: &SpendWindows) -> Burn {
-    let hour = hour_floor(state.now);
-    let cost = |start: DateTime<Utc>| spend.day.hour(start).map_or(0.0, |h| h.frontier.cost_usd);
-    Burn::estimate(
-        state.now,
-        spend.today.endpoint(Endpoint::Frontier).cost_usd,
-        cost(hour),
-        cost(hour - TimeDelta::hours(1)),
-        state.budget_usd,
-    )
+    let spent_today = spend.today.endpoint(Endpoint::Frontier).cost_usd;
+    spend.day.burn(state.now, spent_today, state.budget_usd)
 }
 
 /// One row per window: requests by endpoint, frontier and quality spend, the local share and
