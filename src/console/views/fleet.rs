@@ -21,11 +21,7 @@ const WIDER: u16 = 150;
 pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     let facts = state.node_facts();
     let listed = state.fleet_order.arrange(&facts);
-    let groups = if state.fleet_order.grouped {
-        group_count(&facts, &listed)
-    } else {
-        0
-    };
+    let entries = entries(state, &facts, &listed);
     let operations = if super::operations::any(state) {
         super::operations::height(state)
     } else {
@@ -33,7 +29,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
     };
     // Borders, the board and the header around the rows; the detail pane keeps its minimum and
     // the table scrolls when the rows do not fit.
-    let wanted = u16::try_from(listed.len() + groups)
+    let wanted = u16::try_from(entries.len())
         .unwrap_or(u16::MAX)
         .saturating_add(3 + board_height(area.width));
     let room = area.height.saturating_sub(operations + DETAIL_MIN).max(MIN_TABLE);
@@ -43,7 +39,7 @@ pub fn render(state: &State, area: Rect, buf: &mut Buffer) {
         Constraint::Min(0),
     ])
     .areas(area);
-    node_table(state, &facts, &listed, table, buf);
+    node_table(state, &facts, &listed, &entries, table, buf);
     if operations > 0 {
         super::operations::render(state, operations_area, buf);
     }
@@ -61,13 +57,6 @@ const DETAIL_MIN: u16 = 12;
 /// Rows the node table keeps however short the screen.
 const MIN_TABLE: u16 = 6;
 
-/// Distinct state groups among the listed nodes (each gets a header row when grouped).
-fn group_count(facts: &[NodeFacts<'_>], listed: &[usize]) -> usize {
-    let mut groups: Vec<NodeGroup> = listed.iter().map(|&i| facts[i].group).collect();
-    groups.dedup();
-    groups.len()
-}
-
 /// Where the rates (read from the store's decision stream) stand: the time they are taken at, their
 /// style and, while the store is away, their age. They freeze at the loss, never falling to 0.
 fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style, Option<String>) {
@@ -77,7 +66,14 @@ fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style
     }
 }
 
-fn node_table(state: &State, facts: &[NodeFacts<'_>], listed: &[usize], area: Rect, buf: &mut Buffer) {
+fn node_table(
+    state: &State,
+    facts: &[NodeFacts<'_>],
+    listed: &[usize],
+    entries: &[Entry],
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let theme = &state.theme;
     let wide = area.width >= WIDE;
     let wider = area.width >= WIDER;
@@ -113,7 +109,6 @@ fn node_table(state: &State, facts: &[NodeFacts<'_>], listed: &[usize], area: Re
     let inner = block.inner(area);
     let [board, table] =
         Layout::vertical([Constraint::Length(board_height(area.width)), Constraint::Min(0)]).areas(inner);
-    let entries = entries(state, facts, listed);
     let selected = entries
         .iter()
         .position(|e| matches!(e, Entry::Node { position, .. } if *position == state.fleet_row));
