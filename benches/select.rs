@@ -11,7 +11,8 @@ use farmhand::config::FleetConfig;
 use farmhand::domain::{Capabilities, Capability, DeclaredClass, DrainState, MemoryPressure};
 use farmhand::fleet::Health;
 use farmhand::router::{
-    DetectorSet, FleetView, NodeView, Overrides, Policy, RequestFeatures, RequestInput, SpendState, detect, select,
+    DetectorSet, FleetView, ModelBits, ModelName, NodeView, Overrides, Policy, RequestFeatures, RequestInput,
+    SpendState, detect, select,
 };
 
 const MODELS: [&str; 4] = ["llama3.1:8b", "qwen3:14b", "qwen3:32b", "nomic-embed-text"];
@@ -31,8 +32,8 @@ fn fleet(size: usize) -> FleetView {
             } else {
                 DrainState::Active
             },
-            installed: MODELS.iter().map(|m| m.to_string()).collect(),
-            loaded: [MODELS[i % 3].to_string()].into(),
+            installed: MODELS.iter().map(|m| ModelName::from(*m)).collect(),
+            loaded: [ModelName::from(MODELS[i % 3])].into(),
             in_flight: (i % 4) as u32,
             parallel: 2,
             free_memory_bytes: ((i % 12 + 1) as u64) << 30,
@@ -41,9 +42,11 @@ fn fleet(size: usize) -> FleetView {
                 9 => MemoryPressure::Critical,
                 _ => MemoryPressure::Normal,
             },
+            name_order: 0,
+            model_bits: ModelBits::default(),
         })
         .collect();
-    FleetView { nodes }
+    FleetView::new(nodes)
 }
 
 /// Ordinary prose with code and numbers, no secrets, about `len` bytes.

@@ -10,8 +10,8 @@ use farmhand::domain::{DeclaredClass, DrainState, Endpoint, Fallback, MemoryPres
 use farmhand::fleet::Health;
 use farmhand::router::{
     ClassModels, ClassTarget, DataClass, Decision, Detector, DetectorSet, FleetView, FrontierRoute, FrontierRoutes,
-    ModelCapabilities, NodeView, Outcome, Overrides, Policy, RejectCode, RequestFeatures, RequestInput, SpendState,
-    Target, select,
+    ModelBits, ModelCapabilities, ModelName, NodeView, Outcome, Overrides, Policy, RejectCode, RequestFeatures,
+    RequestInput, SpendState, Target, select,
 };
 use proptest::prelude::*;
 use proptest::sample::select as one_of;
@@ -168,7 +168,7 @@ fn node() -> impl Strategy<Value = NodeView> {
                         .iter()
                         .zip(mask)
                         .filter(|(_, on)| *on)
-                        .map(|(m, _)| m.to_string())
+                        .map(|(m, _)| ModelName::from(*m))
                         .collect()
                 };
                 NodeView {
@@ -181,21 +181,25 @@ fn node() -> impl Strategy<Value = NodeView> {
                     parallel,
                     free_memory_bytes,
                     pressure,
+                    name_order: 0,
+                    model_bits: ModelBits::default(),
                 }
             },
         )
 }
 
 fn fleet() -> impl Strategy<Value = FleetView> {
-    proptest::collection::vec(node(), 0..=12).prop_map(|nodes| FleetView {
-        nodes: nodes
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| NodeView {
-                name: format!("mini-{:02}", i + 1).into(),
-                ..n
-            })
-            .collect(),
+    proptest::collection::vec(node(), 0..=12).prop_map(|nodes| {
+        FleetView::new(
+            nodes
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| NodeView {
+                    name: format!("mini-{:02}", i + 1).into(),
+                    ..n
+                })
+                .collect(),
+        )
     })
 }
 

@@ -1,17 +1,55 @@
 //! The fleet as placement sees it, built for every decision from model lists shared between
-//! decisions: a node's model names are copied only when telemetry changes them.
+//! decisions: the fleet's model names are gathered again only when telemetry changes them.
 
 use std::sync::{Arc, Mutex};
 
 use super::inflight::InFlight;
 use crate::control::ControlSnapshot;
 use crate::fleet::{FleetSnapshot, NodeSnapshot};
-use crate::router::{FleetView, ModelNames, NodeView};
+use crate::router::{FleetView, ModelBits, ModelCatalog, ModelNames, NameOrder, NodeView, same_model};
 
-/// Each node's name and model lists as last turned into a [`NodeView`].
+/// The fleet's model names as last turned into [`NodeView`]s.
 #[derive(Default)]
 pub struct FleetViewCache {
-    nodes: Mutex<Vec<SharedNames>>,
+    shared: Mutex<Shared>,
+}
+
+/// What every view shares until telemetry changes a node's names.
+#[derive(Default)]
+struct Shared {
+    catalog: Arc<ModelCatalog>,
+    nodes: Vec<SharedNames>,
+    names: NameOrder,
+}
+
+impl Shared {
+    /// Whether these are still the names of `nodes` (compared in place, nothing allocated).
+    fn matches(&self, nodes: &[NodeSnapshot]) -> bool {
+        self.nodes.len() == nodes.len() && self.nodes.iter().zip(nodes).all(|(names, node)| names.matches(node))
+    }
+
+    /// The names of `nodes`, gathered into a new catalog.
+    fn of(nodes: &[NodeSnapshot]) -> Self {
+        let mut catalog = ModelCatalog::default();
+        let nodes: Vec<SharedNames> = nodes
+            .iter()
+            .map(|node| {
+                let installed = catalog.intern_all(node.installed.iter().map(|m| m.name.as_str()));
+                let loaded = catalog.intern_all(node.loaded.iter().map(|m| m.name.as_str()));
+                SharedNames {
+                    name: node.name.as_str().into(),
+                    bits: ModelBits::of(&installed, &loaded),
+                    installed,
+                    loaded,
+                }
+            })
+            .collect();
+        Shared {
+            catalog: Arc::new(catalog),
+            names: NameOrder::of(nodes.iter().map(|n| &*n.name)),
+            nodes,
+        }
+    }
 }
 
 /// A node's names, shared by every view built while they stay the same.
@@ -19,57 +57,55 @@ struct SharedNames {
     name: Arc<str>,
     installed: ModelNames,
     loaded: ModelNames,
+    bits: ModelBits,
 }
 
 impl SharedNames {
-    fn of(node: &NodeSnapshot) -> Self {
-        SharedNames {
-            name: node.name.as_str().into(),
-            installed: node.installed.iter().map(|m| m.name.clone()).collect(),
-            loaded: node.loaded.iter().map(|m| m.name.clone()).collect(),
-        }
-    }
-
-    /// Whether these names are still the node's (compared in place, nothing allocated).
+    /// Whether these names still mean the node's models (compared in place, nothing allocated).
     fn matches(&self, node: &NodeSnapshot) -> bool {
         *self.name == *node.name
             && self.installed.len() == node.installed.len()
             && self.loaded.len() == node.loaded.len()
-            && self.installed.iter().zip(&node.installed).all(|(a, b)| *a == b.name)
-            && self.loaded.iter().zip(&node.loaded).all(|(a, b)| *a == b.name)
+            && self
+                .installed
+                .iter()
+                .zip(&node.installed)
+                .all(|(a, b)| same_model(a, &b.name))
+            && self
+                .loaded
+                .iter()
+                .zip(&node.loaded)
+                .all(|(a, b)| same_model(a, &b.name))
     }
 }
 
 impl FleetViewCache {
     /// What placement sees now: telemetry, drain states and the router's in-flight counts.
     pub fn view(&self, snapshot: &FleetSnapshot, control: &ControlSnapshot, in_flight: &InFlight) -> FleetView {
-        let mut shared = self.nodes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        shared.truncate(snapshot.nodes.len());
+        let mut shared = self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !shared.matches(&snapshot.nodes) {
+            *shared = Shared::of(&snapshot.nodes);
+        }
         let nodes = snapshot
             .nodes
             .iter()
-            .enumerate()
-            .map(|(i, node)| {
-                match shared.get_mut(i) {
-                    Some(names) if names.matches(node) => {}
-                    Some(names) => *names = SharedNames::of(node),
-                    None => shared.push(SharedNames::of(node)),
-                }
-                let names = &shared[i];
-                NodeView {
-                    name: names.name.clone(),
-                    health: node.health,
-                    drain: control.node_state(&node.name),
-                    installed: names.installed.clone(),
-                    loaded: names.loaded.clone(),
-                    in_flight: in_flight.get(&node.name),
-                    parallel: node.parallel,
-                    free_memory_bytes: node.free_memory_bytes(),
-                    pressure: node.pressure().unwrap_or_default(),
-                }
+            .zip(&shared.nodes)
+            .zip(&shared.names.orders)
+            .map(|((node, names), name_order)| NodeView {
+                name: names.name.clone(),
+                health: node.health,
+                drain: control.node_state(&node.name),
+                installed: names.installed.clone(),
+                loaded: names.loaded.clone(),
+                in_flight: in_flight.get(&node.name),
+                parallel: node.parallel,
+                free_memory_bytes: node.free_memory_bytes(),
+                pressure: node.pressure().unwrap_or_default(),
+                name_order: *name_order,
+                model_bits: names.bits,
             })
             .collect();
-        FleetView { nodes }
+        FleetView::interned(nodes, shared.catalog.clone(), &shared.names)
     }
 }
 
@@ -118,7 +154,7 @@ mod tests {
         snapshot.nodes.pop();
         let third = cache.view(&snapshot, &control, &in_flight);
         assert_eq!(third.nodes.len(), 1);
-        assert_eq!(&*third.nodes[0].loaded, ["b".to_string()].as_slice());
+        assert_eq!(third.nodes[0].loaded.iter().map(|m| &**m).collect::<Vec<_>>(), ["b"]);
         assert!(!Arc::ptr_eq(&first.nodes[0].loaded, &third.nodes[0].loaded));
     }
 }

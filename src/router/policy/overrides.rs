@@ -348,7 +348,12 @@ impl Overrides {
 
     /// Whether placement must skip the node called `name`.
     pub fn is_excluded(&self, name: &str) -> bool {
-        self.excluded.iter().any(|n| **n == *name)
+        // Asked of every node at every decision: node names of one length (`mini-01`, `mini-02`)
+        // differ at the end, so the last byte turns most of them away before a full compare.
+        let last = name.as_bytes().last();
+        self.excluded
+            .iter()
+            .any(|n| n.len() == name.len() && n.as_bytes().last() == last && **n == *name)
     }
 
     /// The limits of `agent`: `base` (from `[[agents]]`) with any live override applied.

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use super::fleet_view::{FleetView, NodeView};
+use super::fleet_view::{FleetView, ModelName, NodeView};
 use super::overrides::Overrides;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::Health;
@@ -22,57 +22,97 @@ pub const MAX_PLACED: usize = 8;
 /// the model is already loaded there (a cold load would swap models out). Ranked by memory
 /// pressure (a node at `warn` after its calmer peers), then model already loaded, then fewest
 /// in-flight requests per parallel slot, then most free memory, then name. Each node name
-/// appears once. The best few are picked by partial selection, so a large farm costs a pass
-/// over its nodes, not a sort of them.
+/// appears once, at its best rank. One pass over the nodes keeps the best few as it goes, so a
+/// large farm costs about one comparison per eligible node, not a sort of them.
 pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<&'f NodeView> {
-    let mut candidates = eligible(fleet, model, overrides);
-    let mut look = MAX_PLACED.min(candidates.len());
-    loop {
-        if candidates.len() > look {
-            candidates.select_nth_unstable_by(look - 1, better_first);
-        }
-        let head = &mut candidates[..look];
-        head.sort_unstable_by(better_first);
-        let mut ranked: Vec<&NodeView> = Vec::with_capacity(look);
-        for candidate in head.iter() {
-            if ranked.len() < MAX_PLACED && !ranked.iter().any(|kept| kept.name == candidate.node.name) {
-                ranked.push(candidate.node);
-            }
-        }
-        // A name listed twice took two places: look further down for the rest.
-        if ranked.len() == MAX_PLACED || look == candidates.len() {
-            return ranked;
-        }
-        look = (look * 2).min(candidates.len());
-    }
+    let best = podium(fleet, model, overrides);
+    best.kept.iter().map(|c| c.node).collect()
 }
 
 /// How many nodes may take `model` now (see [`rank`] for the rules), uncapped.
 pub(crate) fn eligible_count(fleet: &FleetView, model: &str, overrides: &Overrides) -> usize {
-    eligible(fleet, model, overrides).len()
+    podium(fleet, model, overrides).offered
 }
 
-/// The nodes that may take `model`, unordered: the up ones, or the degraded ones when none is up.
-fn eligible<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<Candidate<'f>> {
-    let mut candidates: Vec<Candidate<'f>> = fleet
-        .nodes
-        .iter()
-        .filter(|n| {
-            n.health != Health::Down
-                && n.drain == DrainState::Active
-                && !overrides.is_excluded(&n.name)
-                && n.has_installed(model)
-                && (n.pressure < MemoryPressure::Critical || n.has_loaded(model))
-        })
-        .map(|node| Candidate {
-            node,
-            loaded: node.has_loaded(model),
-        })
-        .collect();
-    if candidates.iter().any(|c| c.node.health == Health::Up) {
-        candidates.retain(|c| c.node.health == Health::Up);
+/// The best few of the up candidates, or of the degraded ones when no node is up.
+fn podium<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Podium<'f> {
+    let twins = !fleet.unique_names();
+    let mut up = Podium::new(twins);
+    let mut degraded = Podium::new(twins);
+    // The fleet's one copy of the name: each node's lists are then searched by address.
+    let Some(model) = fleet.model(model) else {
+        return up;
+    };
+    for candidate in fleet.nodes.iter().filter_map(|node| candidate(node, &model, overrides)) {
+        if candidate.node.health == Health::Up {
+            up.offer(candidate);
+        } else {
+            degraded.offer(candidate);
+        }
     }
-    candidates
+    if up.offered > 0 { up } else { degraded }
+}
+
+/// `node` as a candidate for `model`, when it may take it; whether a degraded one counts is the
+/// caller's choice.
+fn candidate<'f>(node: &'f NodeView, model: &ModelName, overrides: &Overrides) -> Option<Candidate<'f>> {
+    if node.health == Health::Down || node.drain != DrainState::Active || !node.holds(model) {
+        return None;
+    }
+    let loaded = node.runs(model);
+    if (node.pressure == MemoryPressure::Critical && !loaded) || overrides.is_excluded(&node.name) {
+        return None;
+    }
+    Some(Candidate { node, loaded })
+}
+
+/// The best candidates offered so far, best first, one per node name, at most [`MAX_PLACED`].
+struct Podium<'f> {
+    kept: Vec<Candidate<'f>>,
+    /// Every candidate offered, kept or not.
+    offered: usize,
+    /// Whether a node name may be offered twice (then only its best copy is kept).
+    twins: bool,
+}
+
+impl<'f> Podium<'f> {
+    fn new(twins: bool) -> Self {
+        Podium {
+            kept: Vec::new(),
+            offered: 0,
+            twins,
+        }
+    }
+
+    fn offer(&mut self, candidate: Candidate<'f>) {
+        self.offered += 1;
+        // Most candidates of a large farm stop here, after one comparison.
+        if self.kept.len() == MAX_PLACED
+            && self
+                .kept
+                .last()
+                .is_some_and(|worst| better_first(&candidate, worst).is_ge())
+        {
+            return;
+        }
+        let twin = || {
+            self.kept
+                .iter()
+                .position(|k| k.node.name_order == candidate.node.name_order)
+        };
+        if let Some(twin) = self.twins.then(twin).flatten() {
+            if better_first(&candidate, &self.kept[twin]).is_ge() {
+                return;
+            }
+            self.kept.remove(twin);
+        }
+        let at = self.kept.partition_point(|k| better_first(k, &candidate).is_lt());
+        if self.kept.capacity() == 0 {
+            self.kept.reserve_exact(MAX_PLACED + 1);
+        }
+        self.kept.insert(at, candidate);
+        self.kept.truncate(MAX_PLACED);
+    }
 }
 
 fn better_first(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
@@ -85,7 +125,7 @@ fn better_first(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
         .then_with(|| b.loaded.cmp(&a.loaded))
         .then_with(|| load(a, b).cmp(&load(b, a)))
         .then_with(|| b.node.free_memory_bytes.cmp(&a.node.free_memory_bytes))
-        .then_with(|| a.node.name.cmp(&b.node.name))
+        .then_with(|| a.node.name_order.cmp(&b.node.name_order))
 }
 
 #[cfg(test)]
@@ -98,7 +138,7 @@ mod tests {
         NodeView {
             name: name.into(),
             health: Health::Up,
-            installed: [MODEL.to_string()].into(),
+            installed: [ModelName::from(MODEL)].into(),
             parallel: 1,
             free_memory_bytes: 8 << 30,
             ..NodeView::default()
@@ -115,28 +155,26 @@ mod tests {
     #[test]
     fn skips_ineligible_nodes() {
         let (overrides, _) = Overrides::from_rows(&[("node.mini-04.excluded".into(), "true".into())], 1);
-        let fleet = FleetView {
-            nodes: vec![
-                NodeView {
-                    health: Health::Down,
-                    ..node("mini-01")
-                },
-                NodeView {
-                    drain: DrainState::Draining,
-                    ..node("mini-02")
-                },
-                NodeView {
-                    installed: ["llama3.1:8b".to_string()].into(),
-                    ..node("mini-03")
-                },
-                node("mini-04"),
-                NodeView {
-                    drain: DrainState::Drained,
-                    ..node("mini-05")
-                },
-                node("mini-06"),
-            ],
-        };
+        let fleet = FleetView::new(vec![
+            NodeView {
+                health: Health::Down,
+                ..node("mini-01")
+            },
+            NodeView {
+                drain: DrainState::Draining,
+                ..node("mini-02")
+            },
+            NodeView {
+                installed: [ModelName::from("llama3.1:8b")].into(),
+                ..node("mini-03")
+            },
+            node("mini-04"),
+            NodeView {
+                drain: DrainState::Drained,
+                ..node("mini-05")
+            },
+            node("mini-06"),
+        ]);
         assert_eq!(names(&fleet, &overrides), ["mini-06"]);
     }
 
@@ -146,49 +184,43 @@ mod tests {
             health: Health::Degraded,
             ..node("mini-01")
         };
-        let fleet = FleetView {
-            nodes: vec![degraded.clone(), node("mini-02")],
-        };
+        let fleet = FleetView::new(vec![degraded.clone(), node("mini-02")]);
         assert_eq!(names(&fleet, &Overrides::none(1)), ["mini-02"]);
-        let fleet = FleetView {
-            nodes: vec![
-                degraded,
-                NodeView {
-                    health: Health::Down,
-                    ..node("mini-02")
-                },
-            ],
-        };
+        let fleet = FleetView::new(vec![
+            degraded,
+            NodeView {
+                health: Health::Down,
+                ..node("mini-02")
+            },
+        ]);
         assert_eq!(names(&fleet, &Overrides::none(1)), ["mini-01"]);
     }
 
     #[test]
     fn ranks_loaded_then_load_then_memory_then_name() {
-        let fleet = FleetView {
-            nodes: vec![
-                NodeView {
-                    in_flight: 1,
-                    parallel: 4,
-                    ..node("mini-05")
-                },
-                NodeView {
-                    in_flight: 1,
-                    parallel: 2,
-                    ..node("mini-04")
-                },
-                NodeView {
-                    free_memory_bytes: 16 << 30,
-                    ..node("mini-03")
-                },
-                node("mini-02"),
-                node("mini-01"),
-                NodeView {
-                    loaded: [MODEL.to_string()].into(),
-                    in_flight: 3,
-                    ..node("mini-06")
-                },
-            ],
-        };
+        let fleet = FleetView::new(vec![
+            NodeView {
+                in_flight: 1,
+                parallel: 4,
+                ..node("mini-05")
+            },
+            NodeView {
+                in_flight: 1,
+                parallel: 2,
+                ..node("mini-04")
+            },
+            NodeView {
+                free_memory_bytes: 16 << 30,
+                ..node("mini-03")
+            },
+            node("mini-02"),
+            node("mini-01"),
+            NodeView {
+                loaded: [ModelName::from(MODEL)].into(),
+                in_flight: 3,
+                ..node("mini-06")
+            },
+        ]);
         assert_eq!(
             names(&fleet, &Overrides::none(1)),
             ["mini-06", "mini-03", "mini-01", "mini-02", "mini-05", "mini-04"]
@@ -198,26 +230,24 @@ mod tests {
     #[test]
     fn pressure_sends_work_to_calmer_nodes_and_keeps_cold_loads_off_critical_ones() {
         let loaded = |view: NodeView| NodeView {
-            loaded: [MODEL.to_string()].into(),
+            loaded: [ModelName::from(MODEL)].into(),
             ..view
         };
-        let fleet = FleetView {
-            nodes: vec![
-                NodeView {
-                    pressure: MemoryPressure::Critical,
-                    ..node("mini-01")
-                },
-                loaded(NodeView {
-                    pressure: MemoryPressure::Critical,
-                    ..node("mini-02")
-                }),
-                loaded(NodeView {
-                    pressure: MemoryPressure::Warn,
-                    ..node("mini-03")
-                }),
-                node("mini-04"),
-            ],
-        };
+        let fleet = FleetView::new(vec![
+            NodeView {
+                pressure: MemoryPressure::Critical,
+                ..node("mini-01")
+            },
+            loaded(NodeView {
+                pressure: MemoryPressure::Critical,
+                ..node("mini-02")
+            }),
+            loaded(NodeView {
+                pressure: MemoryPressure::Warn,
+                ..node("mini-03")
+            }),
+            node("mini-04"),
+        ]);
         let none = Overrides::none(1);
         assert_eq!(names(&fleet, &none), ["mini-04", "mini-03", "mini-02"]);
     }
@@ -227,10 +257,10 @@ mod tests {
         let mut nodes: Vec<NodeView> = (1..=40).map(|i| node(&format!("mini-{i:02}"))).collect();
         nodes.push(NodeView {
             in_flight: 0,
-            loaded: [MODEL.to_string()].into(),
+            loaded: [ModelName::from(MODEL)].into(),
             ..node("mini-07")
         });
-        let fleet = FleetView { nodes };
+        let fleet = FleetView::new(nodes);
         let ranked = names(&fleet, &Overrides::none(1));
         assert_eq!(ranked.len(), MAX_PLACED, "the plan is capped");
         assert_eq!(ranked[0], "mini-07", "the loaded copy ranks first and is the one kept");
@@ -252,18 +282,52 @@ mod tests {
                 ..node(&format!("mini-{i:03}"))
             })
             .collect();
-        let fleet = FleetView { nodes };
-        let mut all: Vec<Candidate<'_>> = eligible(&fleet, MODEL, &Overrides::none(1));
+        let fleet = FleetView::new(nodes);
+        let model = fleet.model(MODEL).expect("installed");
+        let mut all: Vec<Candidate<'_>> = fleet
+            .nodes
+            .iter()
+            .filter_map(|n| candidate(n, &model, &Overrides::none(1)))
+            .collect();
         all.sort_unstable_by(better_first);
         let expected: Vec<String> = all.iter().take(MAX_PLACED).map(|c| c.node.name.to_string()).collect();
         assert_eq!(names(&fleet, &Overrides::none(1)), expected);
     }
 
     #[test]
+    fn names_listed_many_times_keep_their_best_copy_as_a_full_sort_would() {
+        let nodes: Vec<NodeView> = (1..=90)
+            .map(|i| NodeView {
+                in_flight: (i * 5 % 7) as u32,
+                free_memory_bytes: ((i * 11 % 13) as u64) << 30,
+                loaded: if i % 9 == 0 {
+                    [ModelName::from(MODEL)].into()
+                } else {
+                    NodeView::default().loaded
+                },
+                ..node(&format!("mini-{:02}", i % 17))
+            })
+            .collect();
+        let fleet = FleetView::new(nodes);
+        let model = fleet.model(MODEL).expect("installed");
+        let mut all: Vec<Candidate<'_>> = fleet
+            .nodes
+            .iter()
+            .filter_map(|n| candidate(n, &model, &Overrides::none(1)))
+            .collect();
+        all.sort_by(better_first);
+        let mut expected: Vec<String> = Vec::new();
+        for c in &all {
+            if expected.len() < MAX_PLACED && !expected.iter().any(|n| **n == *c.node.name) {
+                expected.push(c.node.name.to_string());
+            }
+        }
+        assert_eq!(names(&fleet, &Overrides::none(1)), expected);
+    }
+
+    #[test]
     fn a_name_listed_twice_is_placed_once() {
-        let fleet = FleetView {
-            nodes: vec![node("mini-01"), node("mini-01")],
-        };
+        let fleet = FleetView::new(vec![node("mini-01"), node("mini-01")]);
         assert_eq!(names(&fleet, &Overrides::none(1)), ["mini-01"]);
     }
 }

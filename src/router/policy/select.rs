@@ -212,7 +212,7 @@ fn capable_substitute<'f>(
     let mut installed: Vec<&str> = fleet
         .nodes
         .iter()
-        .flat_map(|node| node.installed.iter().map(String::as_str))
+        .flat_map(|node| node.installed.iter().map(|m| &**m))
         .collect();
     installed.sort_unstable();
     installed.dedup();

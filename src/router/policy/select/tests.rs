@@ -5,11 +5,11 @@ use crate::config::FleetConfig;
 use crate::domain::DrainState;
 use crate::domain::{Capabilities, Capability};
 use crate::fleet::Health;
-use crate::router::ModelCapabilities;
 use crate::router::data_class::DataClass;
 use crate::router::detect::Detector;
 use crate::router::exposure::Unscannable;
 use crate::router::local_fit::OllamaGap;
+use crate::router::{ModelCapabilities, ModelName};
 
 fn policy() -> Policy {
     Policy::from_config(&FleetConfig::default())
@@ -20,28 +20,29 @@ fn node(name: &str, models: &[&str]) -> NodeView {
         name: name.into(),
         health: Health::Up,
         drain: DrainState::Active,
-        installed: models.iter().map(|m| m.to_string()).collect(),
+        installed: models.iter().map(|m| ModelName::from(*m)).collect(),
         parallel: 2,
         free_memory_bytes: 16 << 30,
         ..NodeView::default()
     }
 }
 
-/// Puts `model` on `node`'s disk as well.
-fn install(node: &mut NodeView, model: &str) {
-    node.installed = node.installed.iter().cloned().chain([model.to_string()]).collect();
+/// `fleet` with `model` on the disk of its node `index` as well.
+fn install(fleet: FleetView, index: usize, model: &str) -> FleetView {
+    let mut nodes = fleet.nodes;
+    let node = &mut nodes[index];
+    node.installed = node.installed.iter().cloned().chain([ModelName::from(model)]).collect();
+    FleetView::new(nodes)
 }
 
 /// mini-01 and mini-02 carry every default model; mini-03 only the routine one.
 fn fleet() -> FleetView {
     let all = ["llama3.1:8b", "qwen3:14b", "qwen3:32b"];
-    FleetView {
-        nodes: vec![
-            node("mini-01", &all),
-            node("mini-02", &all),
-            node("mini-03", &["llama3.1:8b"]),
-        ],
-    }
+    FleetView::new(vec![
+        node("mini-01", &all),
+        node("mini-02", &all),
+        node("mini-03", &["llama3.1:8b"]),
+    ])
 }
 
 fn features(declared: DeclaredClass, est_tokens: u64) -> RequestFeatures {
@@ -182,9 +183,7 @@ fn sensitive_work_stays_local_for_every_reason() {
 #[test]
 fn sensitive_work_without_capacity_is_refused_never_sent_out() {
     let hostile = overrides(&[("class.routine.target", "frontier"), ("budget.daily_usd", "1000")]);
-    let only_routine = FleetView {
-        nodes: vec![node("mini-03", &["llama3.1:8b"])],
-    };
+    let only_routine = FleetView::new(vec![node("mini-03", &["llama3.1:8b"])]);
     let d = run(&features(DeclaredClass::Sensitive, 10), &hostile, &only_routine, 0.0);
     assert_eq!(
         d.rejection(),
@@ -360,8 +359,7 @@ fn requests_go_only_to_local_models_that_can_serve_them() {
     );
     assert_eq!(&*d.local_model, "llama3.1:8b");
 
-    let mut fleet = fleet();
-    install(&mut fleet.nodes[0], "phi4:14b");
+    let fleet = install(fleet(), 0, "phi4:14b");
     let pinned = overrides(&[("class.routine.model", "phi4:14b")]);
     let d = run(
         &needing(DeclaredClass::Routine, Capability::Tools),
@@ -392,8 +390,7 @@ fn requests_go_only_to_local_models_that_can_serve_them() {
 fn a_model_on_the_farm_that_can_serve_stands_in_for_one_that_cannot() {
     let mut image = needing(DeclaredClass::Routine, Capability::Vision);
     image.unscannable = Some(Unscannable::ImageUrl);
-    let mut farm = fleet();
-    install(&mut farm.nodes[1], "qwen3-vl:8b");
+    let farm = install(fleet(), 1, "qwen3-vl:8b");
     let d = run(&image, &Overrides::none(3), &farm, 0.0);
     assert_eq!(d.class, TaskClass::Sensitive, "an image stays on the farm");
     assert_eq!(&*d.local_model, "qwen3-vl:8b");
