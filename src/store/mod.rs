@@ -13,6 +13,7 @@ mod jobs;
 mod model;
 mod postgres;
 mod quality;
+mod shared;
 mod spend;
 mod sqlite;
 mod url;

@@ -22,13 +22,8 @@ use crate::quality::{QualityLine, quality_route};
 use super::StoreError;
 use super::model::{
     AgentReport, AgentUsageRow, AuditRow, DECISION_COLUMNS, NodeStateRow, OverrideRow, PULL_ABANDONED_AFTER,
-    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterEndpoint, RouterSpendRow, TERMINAL_PULL_STATES,
-    UNSET, attempts_json, change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
-};
-use super::quality::{
-    AGREEMENT_SUMMARY, AGREEMENT_UNDER, AgreementRow, DECISION_AGENT, FEEDBACK_SUMMARY, FRONTIER_UNDER, FeedbackRow,
-    INSERT_SAMPLE, QUALITY_SUMMARY, QualityRow, QualitySample, ThresholdEvidence, UPSERT_FEEDBACK, agreement_row,
-    feedback_row, frontier_under_row, quality_row, threshold_evidence,
+    PolicyVersionRow, PresenceRow, PullJobRow, RawDecision, RouterSpendRow, TERMINAL_PULL_STATES, UNSET, attempts_json,
+    change_detail, count, in_flight_counts, now, parse_drain_state, pull_conflict,
 };
 use super::spend::{
     NODE_SPEND, PeriodRow, SpendLine, SpendRow, SpendRows, SpendSpans, SpendSummary, day_floor, hour_ceil, hour_floor,
@@ -143,6 +138,8 @@ const NODE_DAILY_UPSERT: &str = "INSERT INTO node_daily (day, node, requests, pr
 const INSERT_CHUNK: usize = 500;
 
 impl SqliteStore {
+    super::shared::shared_queries!(ts);
+
     /// Opens (creating if missing) the database file, in WAL mode with a busy timeout.
     pub(crate) async fn connect(
         options: SqliteConnectOptions,
@@ -191,11 +188,6 @@ impl SqliteStore {
 
     pub(crate) fn redacted_url(&self) -> &str {
         &self.url
-    }
-
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 
     pub(crate) async fn migrate(&self) -> Result<usize, StoreError> {
@@ -390,106 +382,6 @@ impl SqliteStore {
         rows.into_iter().map(stored).collect()
     }
 
-    pub(crate) async fn decision_agent(&self, request_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(DECISION_AGENT)
-            .bind(request_id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    pub(crate) async fn record_feedback(
-        &self,
-        request_id: &str,
-        metric: &str,
-        value: f64,
-        agent: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(UPSERT_FEEDBACK)
-            .bind(request_id)
-            .bind(metric)
-            .bind(value)
-            .bind(agent)
-            .bind(ts(at))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn feedback_summary(
-        &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<FeedbackRow>, StoreError> {
-        let rows = sqlx::query(FEEDBACK_SUMMARY)
-            .bind(ts(since))
-            .bind(ts(until))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(feedback_row).collect()
-    }
-
-    pub(crate) async fn record_quality_sample(&self, sample: &QualitySample) -> Result<(), StoreError> {
-        sqlx::query(INSERT_SAMPLE)
-            .bind(&sample.request_id)
-            .bind(&sample.twin_request_id)
-            .bind(&sample.twin_route)
-            .bind(sample.score)
-            .bind(sample.method)
-            .bind(ts(sample.ts))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn agreement_summary(
-        &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<AgreementRow>, StoreError> {
-        let rows = sqlx::query(AGREEMENT_SUMMARY)
-            .bind(ts(since))
-            .bind(ts(until))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(agreement_row).collect()
-    }
-
-    pub(crate) async fn threshold_evidence(
-        &self,
-        since: DateTime<Utc>,
-        under_tokens: u64,
-    ) -> Result<Vec<ThresholdEvidence>, StoreError> {
-        let under = i64::try_from(under_tokens).unwrap_or(i64::MAX);
-        let costs = sqlx::query(FRONTIER_UNDER)
-            .bind(ts(since))
-            .bind(under)
-            .fetch_all(&self.pool)
-            .await?;
-        let agreements = sqlx::query(AGREEMENT_UNDER)
-            .bind(ts(since))
-            .bind(under)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(threshold_evidence(
-            costs.iter().map(frontier_under_row).collect::<Result<_, _>>()?,
-            agreements.iter().map(agreement_row).collect::<Result<_, _>>()?,
-        ))
-    }
-
-    pub(crate) async fn quality_summary(
-        &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<QualityRow>, StoreError> {
-        let rows = sqlx::query(QUALITY_SUMMARY)
-            .bind(ts(hour_floor(since)))
-            .bind(ts(hour_ceil(until)))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(quality_row).collect()
-    }
-
     pub(crate) async fn spend_summary(
         &self,
         since: DateTime<Utc>,
@@ -657,13 +549,6 @@ impl SqliteStore {
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn policy_version(&self) -> Result<i64, StoreError> {
-        let version: i64 = sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM policy_versions")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(version)
     }
 
     pub(crate) async fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersionRow>, StoreError> {
@@ -944,19 +829,6 @@ impl SqliteStore {
         read_router_spend(&mut conn, day).await
     }
 
-    pub(crate) async fn forget_presence(
-        &self,
-        router_id: Option<&str>,
-        older_than: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM router_presence WHERE router_id = $1 OR reported_at < $2")
-            .bind(router_id)
-            .bind(ts(older_than))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub(crate) async fn presence(&self, node: &str) -> Result<Vec<PresenceRow>, StoreError> {
         type Row = (String, String, String, i64, bool, String, Option<String>);
         let rows: Vec<Row> = sqlx::query_as(
@@ -979,20 +851,6 @@ impl SqliteStore {
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn routers(&self, live_after: DateTime<Utc>) -> Result<Vec<RouterEndpoint>, StoreError> {
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT router_id, MAX(status_url) FROM router_presence WHERE reported_at > $1 \
-             GROUP BY router_id ORDER BY router_id",
-        )
-        .bind(ts(live_after))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(router_id, status_url)| RouterEndpoint { router_id, status_url })
-            .collect())
     }
 
     pub(crate) async fn in_flight(&self, live_after: DateTime<Utc>) -> Result<Vec<(String, u32)>, StoreError> {
