@@ -2,7 +2,7 @@
 //! 10,000 decisions buffered;
 //! idle CPU ≤ 2 %; RSS ≤ 40 MB after an hour of demo traffic; CPU ≤ 3 % polling 200 nodes at 1 Hz.
 //!
-//! `cargo bench --bench console`. Three parts:
+//! `cargo bench --bench console`. Four parts:
 //! 1. Frame: every view rendered into a 160×48 and an 80×24 buffer from a state holding 12 nodes
 //!    and 10,000 decisions, many times; mean and p99 per frame; then again with 200 nodes (the
 //!    Fleet view grouped, sorted by tok/s and scrolled to the middle).
@@ -12,7 +12,11 @@
 //!    more traffic arrives for a while, then nothing: RSS (VmRSS, VmHWM) is read from its /proc
 //!    entry and idle CPU from its utime + stime over the quiet period (it still polls 12 nodes
 //!    every second and redraws what changed).
-//! 3. Polling 200 nodes: the same console against `farmhand sim --nodes 200`, its CPU over the
+//!    The console's ring must be full (10,000 decisions held, read off its Decisions view).
+//! 3. `farmhand demo` itself (farm, router, agents and console in one process) over a store
+//!    pre-filled with an hour of demo traffic: its RSS after a minute of its own traffic, its
+//!    ring full (checked the same way).
+//! 4. Polling 200 nodes: the same console against `farmhand sim --nodes 200`, its CPU over the
 //!    quiet period once every node shows up.
 //!
 //! `FARMHAND_BENCH_IDLE_SECS` (default 30) sets the quiet period. Exits 1 when a budget is missed.
@@ -42,6 +46,8 @@ const IDLE_CPU_BUDGET: f64 = 2.0;
 const RSS_BUDGET_MB: f64 = 40.0;
 /// CPU of a console polling 200 nodes every second, percent of one core.
 const POLLING_200_CPU_BUDGET: f64 = 3.0;
+/// The decisions a console holds at most (`DECISION_CAPACITY`).
+const RING: usize = farmhand::console::state::DECISION_CAPACITY;
 /// Demo traffic: about 20 decisions a second.
 const DEMO_RATE: i64 = 20;
 
@@ -49,6 +55,7 @@ fn main() {
     let mut failed = false;
     failed |= !frames();
     failed |= !resources();
+    failed |= !demo_process();
     failed |= !polling_200(idle_secs());
     std::process::exit(i32::from(failed));
 }
@@ -182,9 +189,11 @@ fn resources() -> bool {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+    let held = held_decisions(&cleanup.session);
     let (rss, _) = memory(pid);
     println!(
-        "  after the hour and {live_secs} s of live traffic: VmRSS {:.1} MiB",
+        "  after the hour and {live_secs} s of live traffic: {} decisions held, VmRSS {:.1} MiB",
+        held.map_or("no count of".to_string(), |n| n.to_string()),
         rss as f64 / 1024.0
     );
 
@@ -206,13 +215,94 @@ fn resources() -> bool {
         format!("{idle_cpu:.2} %"),
         idle_cpu <= IDLE_CPU_BUDGET,
     );
+    let ok_full = verdict(
+        "console ring full (10,000 decisions held)",
+        held.map_or("unread".to_string(), |n| n.to_string()),
+        held == Some(RING),
+    );
     let ok_rss = verdict(
         "RSS after an hour of demo traffic <= 40 MB",
         format!("{rss_mb:.1} MB"),
         rss_mb <= RSS_BUDGET_MB,
     );
     drop(cleanup);
-    ok_cpu && ok_rss
+    ok_cpu && ok_full && ok_rss
+}
+
+/// The `farmhand demo` process itself (simulated farm, router, synthetic agents and console in
+/// one process) over a store that already holds an hour of demo traffic, so that its console's
+/// ring is full from the start; its RSS after it has served its own traffic for a while.
+fn demo_process() -> bool {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    runtime.block_on(async {
+        let store = Store::connect(&url).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let hour = 3600 * DEMO_RATE;
+        insert(&store, 0, hour, Utc::now() - TimeDelta::hours(1)).await;
+    });
+    println!();
+    println!("farmhand demo, one process, its store pre-filled with an hour of demo traffic:");
+    let session = format!("farmhand-bench-demo-{}", std::process::id());
+    let demo = format!(
+        "exec {} --database-url {url} demo --log-dir {}",
+        env!("CARGO_BIN_EXE_farmhand"),
+        dir.path().display()
+    );
+    let status = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", &demo])
+        .status()
+        .expect("tmux is needed: apt-get install tmux");
+    assert!(status.success(), "tmux could not start the demo");
+    let _session = TmuxSession(session.clone());
+    let pid = pane_pid(&session);
+    wait_until(Duration::from_secs(60), "the demo's console showing its farm", || {
+        screen(&session).contains("12/12 up")
+    });
+    let live_secs = 60;
+    std::thread::sleep(Duration::from_secs(live_secs));
+    let held = held_decisions(&session);
+    let (rss, peak) = memory(pid);
+    println!(
+        "  after {live_secs} s of its own traffic: {} decisions held, VmRSS {:.1} MiB, peak VmHWM {:.1} MiB",
+        held.map_or("no count of".to_string(), |n| n.to_string()),
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    let rss_mb = rss as f64 * 1024.0 / 1e6;
+    verdict(
+        "demo console ring full (10,000 decisions held)",
+        held.map_or("unread".to_string(), |n| n.to_string()),
+        held == Some(RING),
+    ) & verdict(
+        "farmhand demo RSS, ring full <= 40 MB",
+        format!("{rss_mb:.1} MB"),
+        rss > 0 && rss_mb <= RSS_BUDGET_MB,
+    )
+}
+
+/// A tmux session, killed however the bench ends.
+struct TmuxSession(String);
+
+impl Drop for TmuxSession {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+/// The decisions the console in `session` holds, read off its Decisions view (`… shown · N held`);
+/// the view is switched back to the Fleet after.
+fn held_decisions(session: &str) -> Option<usize> {
+    let keys = |key: &str| {
+        let _ = Command::new("tmux").args(["send-keys", "-t", session, key]).status();
+    };
+    keys("2");
+    std::thread::sleep(Duration::from_secs(1));
+    let text = screen(session);
+    keys("1");
+    let (before, _) = text.split_once(" held")?;
+    before.rsplit(' ').next()?.replace(',', "").parse().ok()
 }
 
 /// CPU of the console polling a 200-node `farmhand sim` every second (a second process), its

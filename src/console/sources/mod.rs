@@ -27,8 +27,9 @@ use crate::store::{Store, StoreError, Wakeup};
 pub use jobs::{BATCH_ROWS, FAILURE_ROWS, read_jobs};
 pub use probe::{PROBE_EVERY, PROBE_TIMEOUT, Reconnect, StoreLink};
 
-/// Decisions read when the console starts.
-pub const INITIAL_DECISIONS: u32 = 500;
+/// Decisions read when the console starts: as many as it holds, so the Decisions view opens on
+/// all the history it can show (and the console's memory is at its steady state from the start).
+pub const INITIAL_DECISIONS: u32 = crate::console::state::DECISION_CAPACITY as u32;
 /// Decisions read per query while tailing.
 pub const TAIL_BATCH: u32 = 1000;
 /// Longest any store read of the console may take: under the 2 s within which a loss must show.
