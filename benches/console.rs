@@ -291,7 +291,7 @@ impl Drop for TmuxSession {
     }
 }
 
-/// The decisions the console in `session` holds, read off its Decisions view (`… shown · N held`);
+/// The decisions the console in `session` holds, read off its Decisions view (`M shown · N held`);
 /// the view is switched back to the Fleet after.
 fn held_decisions(session: &str) -> Option<usize> {
     let keys = |key: &str| {
@@ -301,8 +301,9 @@ fn held_decisions(session: &str) -> Option<usize> {
     std::thread::sleep(Duration::from_secs(1));
     let text = screen(session);
     keys("1");
-    let (before, _) = text.split_once(" held")?;
-    before.rsplit(' ').next()?.replace(',', "").parse().ok()
+    let (_, after) = text.split_once(" shown · ")?;
+    let (held, _) = after.split_once(" held")?;
+    held.trim().replace(',', "").parse().ok()
 }
 
 /// CPU of the console polling a 200-node `farmhand sim` every second (a second process), its

@@ -66,7 +66,9 @@ fn holding_line(state: &State) -> Option<Line<'static>> {
                 theme.stale(),
             ),
         ])),
-        None if held > 0 => Some(Line::styled(
+        // Routers always hold a batch in memory for a moment; a journal is written only in an
+        // outage, so one being replayed means the store has just come back.
+        None if journaled > 0 => Some(Line::styled(
             format!(" the store is back: the routers are writing {held} held decisions ({routers})"),
             theme.stale(),
         )),
