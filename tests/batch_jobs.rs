@@ -207,8 +207,9 @@ async fn pause_resume_cancel_and_expiry() {
     let done = agent.wait_for(id(&paused), &["completed"], WITHIN).await;
     assert_eq!(done["request_counts"]["completed"], 20);
 
-    // Expiry: a paused batch whose window ends keeps what it has and fails the rest.
-    let file = agent.upload(&batch::tickets(5)).await;
+    // Expiry: a paused batch whose window ends keeps what it has and fails the rest. Enough
+    // tickets that the pause lands before the workers can finish them all.
+    let file = agent.upload(&batch::tickets(40)).await;
     let (_, expiring) = agent.create_batch(id(&file)).await;
     stack.store.set_batch_paused(id(&expiring), true).await.expect("pause");
     let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect");
@@ -220,7 +221,7 @@ async fn pause_resume_cancel_and_expiry() {
     let expired = agent.wait_for(id(&expiring), &["expired"], WITHIN).await;
     let (output, errors) = agent.results(&expired).await;
     let all: BTreeSet<String> = custom_ids(&output).union(&custom_ids(&errors)).cloned().collect();
-    assert_eq!(all, expected_ids(5));
+    assert_eq!(all, expected_ids(40));
     for line in &errors {
         assert_eq!(line["error"]["code"], "batch_expired", "{line}");
     }
