@@ -710,7 +710,10 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
             cold += t.elapsed();
         }
         std::hint::black_box(&evict);
-        Steps { hot, cold: cold / COLD_RUNS }
+        Steps {
+            hot,
+            cold: cold / COLD_RUNS,
+        }
     };
     let parse = time(&mut || {
         let r: ChatCompletionRequest = serde_json::from_slice(router_body).expect("request parses");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use super::inflight::InFlight;
 use crate::control::ControlSnapshot;
 use crate::fleet::{FleetSnapshot, NodeSnapshot};
-use crate::router::{FleetView, ModelBits, ModelCatalog, ModelNames, NameOrder, NodeView, same_model};
+use crate::router::{FleetView, ModelCatalog, NameOrder, NodeModels, NodeView, same_model};
 
 /// The fleet's model names as last turned into [`NodeView`]s.
 #[derive(Default)]
@@ -33,15 +33,12 @@ impl Shared {
         let mut catalog = ModelCatalog::default();
         let nodes: Vec<SharedNames> = nodes
             .iter()
-            .map(|node| {
-                let installed = catalog.intern_all(node.installed.iter().map(|m| m.name.as_str()));
-                let loaded = catalog.intern_all(node.loaded.iter().map(|m| m.name.as_str()));
-                SharedNames {
-                    name: node.name.as_str().into(),
-                    bits: ModelBits::of(&installed, &loaded),
-                    installed,
-                    loaded,
-                }
+            .map(|node| SharedNames {
+                name: node.name.as_str().into(),
+                models: catalog.intern_node(
+                    node.installed.iter().map(|m| m.name.as_str()),
+                    node.loaded.iter().map(|m| m.name.as_str()),
+                ),
             })
             .collect();
         Shared {
@@ -55,23 +52,23 @@ impl Shared {
 /// A node's names, shared by every view built while they stay the same.
 struct SharedNames {
     name: Arc<str>,
-    installed: ModelNames,
-    loaded: ModelNames,
-    bits: ModelBits,
+    models: NodeModels,
 }
 
 impl SharedNames {
     /// Whether these names still mean the node's models (compared in place, nothing allocated).
     fn matches(&self, node: &NodeSnapshot) -> bool {
         *self.name == *node.name
-            && self.installed.len() == node.installed.len()
-            && self.loaded.len() == node.loaded.len()
+            && self.models.installed.len() == node.installed.len()
+            && self.models.loaded.len() == node.loaded.len()
             && self
+                .models
                 .installed
                 .iter()
                 .zip(&node.installed)
                 .all(|(a, b)| same_model(a, &b.name))
             && self
+                .models
                 .loaded
                 .iter()
                 .zip(&node.loaded)
@@ -95,14 +92,14 @@ impl FleetViewCache {
                 name: names.name.clone(),
                 health: node.health,
                 drain: control.node_state(&node.name),
-                installed: names.installed.clone(),
-                loaded: names.loaded.clone(),
+                installed: names.models.installed.clone(),
+                loaded: names.models.loaded.clone(),
                 in_flight: in_flight.get(&node.name),
                 parallel: node.parallel,
                 free_memory_bytes: node.free_memory_bytes(),
                 pressure: node.pressure().unwrap_or_default(),
                 name_order: *name_order,
-                model_bits: names.bits,
+                model_bits: names.models.bits,
             })
             .collect();
         FleetView::interned(nodes, shared.catalog.clone(), &shared.names)

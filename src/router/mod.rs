@@ -25,7 +25,7 @@ pub use local_fit::{LocalFit, OllamaGap, field_needing};
 pub(crate) use policy::rank;
 pub use policy::{
     AgentLimits, ClassModels, ClassTarget, Decision, FleetView, FrontierRoute, FrontierRoutes, LimitKind, LocalMiss,
-    ModelBits, ModelCapabilities, ModelCatalog, ModelName, ModelNames, NameOrder, NodeView, OVERRIDE_KEYS, Outcome,
-    OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection, Sensitivity, SpendState, Target,
-    same_model, select, validate_override, validate_override_for,
+    ModelBits, ModelCapabilities, ModelCatalog, ModelName, ModelNames, NameOrder, NodeModels, NodeView, OVERRIDE_KEYS,
+    Outcome, OverrideError, Overrides, PlanStep, Policy, Reason, RejectCode, Rejection, Sensitivity, SpendState,
+    Target, same_model, select, validate_override, validate_override_for,
 };

@@ -92,6 +92,21 @@ impl ModelCatalog {
         names.into_iter().map(|name| self.intern(name)).collect()
     }
 
+    /// A node's installed and loaded models as the fleet's copies, and the bits placement tests.
+    pub fn intern_node<'n>(
+        &mut self,
+        installed: impl IntoIterator<Item = &'n str>,
+        loaded: impl IntoIterator<Item = &'n str>,
+    ) -> NodeModels {
+        let installed = self.intern_all(installed);
+        let loaded = self.intern_all(loaded);
+        NodeModels {
+            bits: ModelBits::of(&installed, &loaded),
+            installed,
+            loaded,
+        }
+    }
+
     /// The fleet's copy of `name`, if any node has it.
     fn find(&self, name: &str) -> Option<ModelName> {
         self.names
@@ -189,14 +204,24 @@ pub struct FleetView {
     unique_names: bool,
 }
 
+/// One node's models as interned by [`ModelCatalog::intern_node`].
+#[derive(Debug, Clone)]
+pub struct NodeModels {
+    /// Installed models.
+    pub installed: ModelNames,
+    /// Models loaded in memory.
+    pub loaded: ModelNames,
+    /// Both lists as catalog bits.
+    pub bits: ModelBits,
+}
+
 impl FleetView {
     /// A view of `nodes`, their model names gathered into one catalog.
     pub fn new(mut nodes: Vec<NodeView>) -> Self {
         let mut catalog = ModelCatalog::default();
         for node in &mut nodes {
-            node.installed = catalog.intern_all(node.installed.iter().map(|m| &**m));
-            node.loaded = catalog.intern_all(node.loaded.iter().map(|m| &**m));
-            node.model_bits = ModelBits::of(&node.installed, &node.loaded);
+            let models = catalog.intern_node(node.installed.iter().map(|m| &**m), node.loaded.iter().map(|m| &**m));
+            (node.installed, node.loaded, node.model_bits) = (models.installed, models.loaded, models.bits);
         }
         let names = NameOrder::of(nodes.iter().map(|n| &*n.name));
         for (node, order) in nodes.iter_mut().zip(&names.orders) {

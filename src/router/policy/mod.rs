@@ -19,7 +19,9 @@ use super::detect::DetectorSet;
 pub use agent_limits::{AgentLimits, LimitKind};
 pub use capabilities::ModelCapabilities;
 pub use decision::{Decision, LocalMiss, Outcome, PlanStep, Reason, RejectCode, Rejection, Sensitivity, Target};
-pub use fleet_view::{FleetView, ModelBits, ModelCatalog, ModelName, ModelNames, NameOrder, NodeView, same_model};
+pub use fleet_view::{
+    FleetView, ModelBits, ModelCatalog, ModelName, ModelNames, NameOrder, NodeModels, NodeView, same_model,
+};
 pub use overrides::{ClassTarget, OVERRIDE_KEYS, OverrideError, Overrides, validate_override, validate_override_for};
 pub(crate) use placement::rank;
 pub use select::{SpendState, select};

@@ -25,13 +25,24 @@ pub const MAX_PLACED: usize = 8;
 /// appears once, at its best rank. One pass over the nodes keeps the best few as it goes, so a
 /// large farm costs about one comparison per eligible node, not a sort of them.
 pub(crate) fn rank<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Vec<&'f NodeView> {
-    let best = podium(fleet, model, overrides);
-    best.kept.iter().map(|c| c.node).collect()
+    placed(fleet, model, overrides).nodes
 }
 
-/// How many nodes may take `model` now (see [`rank`] for the rules), uncapped.
-pub(crate) fn eligible_count(fleet: &FleetView, model: &str, overrides: &Overrides) -> usize {
-    podium(fleet, model, overrides).offered
+/// The nodes a plan tries for a model, and how many were eligible in all.
+pub(crate) struct Placed<'f> {
+    /// The best eligible nodes, best first, at most [`MAX_PLACED`].
+    pub nodes: Vec<&'f NodeView>,
+    /// How many nodes may take the model now (see [`rank`] for the rules), uncapped.
+    pub eligible: usize,
+}
+
+/// [`rank`] with the uncapped count of eligible nodes, from the same pass.
+pub(crate) fn placed<'f>(fleet: &'f FleetView, model: &str, overrides: &Overrides) -> Placed<'f> {
+    let best = podium(fleet, model, overrides);
+    Placed {
+        nodes: best.kept.iter().map(|c| c.node).collect(),
+        eligible: best.offered,
+    }
 }
 
 /// The best few of the up candidates, or of the degraded ones when no node is up.
@@ -265,7 +276,7 @@ mod tests {
         assert_eq!(ranked.len(), MAX_PLACED, "the plan is capped");
         assert_eq!(ranked[0], "mini-07", "the loaded copy ranks first and is the one kept");
         assert_eq!(ranked.iter().filter(|n| *n == "mini-07").count(), 1);
-        assert_eq!(eligible_count(&fleet, MODEL, &Overrides::none(1)), 41);
+        assert_eq!(placed(&fleet, MODEL, &Overrides::none(1)).eligible, 41);
     }
 
     /// What placement must give, the slow way: every candidate sorted, each name's best copy

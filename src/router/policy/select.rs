@@ -219,10 +219,10 @@ fn capable_substitute<'f>(
     installed
         .into_iter()
         .filter(|model| local_miss(&features.local, &policy.capabilities, model).is_none())
-        .map(|model| (model, placement::eligible_count(fleet, model, overrides)))
-        .filter(|(_, eligible)| *eligible > 0)
-        .min_by_key(|(model, eligible)| (std::cmp::Reverse(*eligible), *model))
-        .map(|(model, _)| (Arc::from(model), placement::rank(fleet, model, overrides)))
+        .map(|model| (model, placement::placed(fleet, model, overrides)))
+        .filter(|(_, placed)| placed.eligible > 0)
+        .min_by_key(|(model, placed)| (std::cmp::Reverse(placed.eligible), *model))
+        .map(|(model, placed)| (Arc::from(model), placed.nodes))
 }
 
 /// Why `model` cannot serve a request: a capability it lacks, else a part Ollama cannot carry.
