@@ -137,9 +137,7 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
+        kill_session(&self.session);
         let _ = self.sim.kill();
         let _ = self.sim.wait();
     }
@@ -250,11 +248,7 @@ fn demo_process() -> bool {
         env!("CARGO_BIN_EXE_farmhand"),
         dir.path().display()
     );
-    let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", &demo])
-        .status()
-        .expect("tmux is needed: apt-get install tmux");
-    assert!(status.success(), "tmux could not start the demo");
+    start_session(&session, &demo);
     let _session = TmuxSession(session.clone());
     let pid = pane_pid(&session);
     wait_until(Duration::from_secs(60), "the demo's console showing its farm", || {
@@ -287,7 +281,7 @@ struct TmuxSession(String);
 
 impl Drop for TmuxSession {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+        kill_session(&self.0);
     }
 }
 
@@ -365,21 +359,7 @@ fn launch(nodes: u16, dir: &Path, url: &str) -> (Cleanup, u32) {
         config.display(),
         dir.display()
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &cleanup.session,
-            "-x",
-            "160",
-            "-y",
-            "48",
-            &console,
-        ])
-        .status()
-        .expect("tmux is needed: apt-get install tmux");
-    assert!(status.success(), "tmux could not start the console");
+    start_session(&cleanup.session, &console);
     let pid = pane_pid(&cleanup.session);
     let all_up = format!("{nodes}/{nodes} up");
     wait_until(Duration::from_secs(60), "the console showing the fleet", || {
@@ -413,6 +393,20 @@ fn wait_until(limit: Duration, what: &str, ready: impl Fn() -> bool) {
         assert!(started.elapsed() < limit, "no {what} within {limit:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Runs `command` in a new detached 160×48 tmux session named `session`.
+fn start_session(session: &str, command: &str) {
+    let status = Command::new("tmux")
+        .args(["new-session", "-d", "-s", session, "-x", "160", "-y", "48", command])
+        .status()
+        .expect("tmux is needed: apt-get install tmux");
+    assert!(status.success(), "tmux could not start `{command}`");
+}
+
+/// Ends the tmux session `session` and what runs in it.
+fn kill_session(session: &str) {
+    let _ = Command::new("tmux").args(["kill-session", "-t", session]).status();
 }
 
 fn screen(session: &str) -> String {

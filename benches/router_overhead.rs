@@ -690,7 +690,7 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
     const COLD_RUNS: u32 = 500;
     // Twice the L2 of this machine (1 MiB in all): walking it between calls starts a step as on
     // the request path, where the client and the farm ran on the same cores in between.
-    let mut evict = vec![0u8; evict_mib() << 20];
+    let mut evict = vec![0u8; EVICT_MIB << 20];
     let mut time = |f: &mut dyn FnMut()| {
         for _ in 0..1000 {
             f();
@@ -755,7 +755,7 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
     println!(
         "gateway steps in-process (single thread, no HTTP): hot = mean of {N} back to back; \
          cold = mean of {COLD_RUNS}, each after {} MiB were walked (the caches a request finds)",
-        evict_mib()
+        EVICT_MIB
     );
     println!("  {:<46} {:>8} {:>8}", "", "hot µs", "cold µs");
     for (name, steps) in [
@@ -777,9 +777,7 @@ struct Steps {
 }
 
 /// The size of the buffer walked before each cold call, in MiB.
-const fn evict_mib() -> usize {
-    2
-}
+const EVICT_MIB: usize = 2;
 
 /// `FARMHAND_BENCH_PROFILE_KIND`, read before anything starts: a bad name stops the bench at once.
 fn profile_kind() -> Option<(String, Kind)> {
