@@ -207,6 +207,7 @@ fn resources() -> bool {
         rss_after as f64 / 1024.0,
         peak as f64 / 1024.0
     );
+    print_resident_split(pid);
     let rss_mb = rss.max(rss_after) as f64 * 1024.0 / 1e6;
     let ok_cpu = verdict(
         "idle CPU <= 2 %",
@@ -264,6 +265,7 @@ fn demo_process() -> bool {
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
+    print_resident_split(pid);
     let rss_mb = rss as f64 * 1024.0 / 1e6;
     verdict(
         "demo console ring full (10,000 decisions held)",
@@ -428,6 +430,17 @@ fn pane_pid(session: &str) -> u32 {
 /// VmRSS and VmHWM in KiB.
 fn memory(pid: u32) -> (u64, u64) {
     proc_status::memory_kib(&pid.to_string())
+}
+
+/// Prints how much of the resident set is heap and stacks, and how much the binary's code and
+/// its libraries (pages of mapped files).
+fn print_resident_split(pid: u32) {
+    let (anon, file) = proc_status::resident_split_kib(&pid.to_string());
+    println!(
+        "    of which anonymous (heap, stacks) {:.1} MiB, mapped files (code of the binary and its libraries) {:.1} MiB",
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0
+    );
 }
 
 /// utime + stime of a process, in clock ticks.

@@ -19,6 +19,11 @@ pub struct LogGuard {
     _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
+/// Log lines the file writer's queue holds before further lines are dropped. The queue is
+/// allocated whole at start-up: tracing-appender's default of 128,000 lines is 4 MB of resident
+/// memory in every console, where 4,096 lines absorb any burst it logs.
+const BUFFERED_LINES: usize = 4096;
+
 /// Installs the global subscriber. `RUST_LOG` overrides the default `info,sqlx=warn`.
 /// A second call (tests, a role switching targets) leaves the first subscriber in place.
 pub fn init(target: LogTarget) -> anyhow::Result<LogGuard> {
@@ -38,7 +43,9 @@ pub fn init(target: LogTarget) -> anyhow::Result<LogGuard> {
                 .max_log_files(7)
                 .build(&dir)
                 .with_context(|| format!("cannot open a log file in {}", dir.display()))?;
-            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(BUFFERED_LINES)
+                .finish(appender);
             let layer = fmt::layer().with_writer(writer).with_ansi(false);
             let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
             Ok(LogGuard { _writer: Some(guard) })

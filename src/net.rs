@@ -1,10 +1,39 @@
-//! Listening sockets with one-line errors that say which port and what for.
+//! Listening sockets with one-line errors that say which port and what for, and the HTTP
+//! client settings every outgoing connection shares.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use anyhow::anyhow;
 use axum::serve::{ListenerExt, TapIo};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A client builder that follows no redirects and uses the process's one TLS connector.
+///
+/// Every client built apart would load and parse the system's root certificates again: about
+/// 0.7 MB of memory and tens of milliseconds of CPU each, in a process (the demo, a console)
+/// that holds half a dozen clients. Callers add their own timeouts.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    match shared_tls() {
+        Some(tls) => builder.tls_backend_preconfigured(tls.clone()),
+        None => builder,
+    }
+}
+
+/// The TLS connector of [`http_client`], built once; `None` when the platform's TLS library
+/// cannot be set up (each client then tries on its own, and says so when it is used).
+fn shared_tls() -> Option<&'static native_tls::TlsConnector> {
+    static TLS: OnceLock<Option<native_tls::TlsConnector>> = OnceLock::new();
+    TLS.get_or_init(|| match native_tls::TlsConnector::new() {
+        Ok(tls) => Some(tls),
+        Err(err) => {
+            tracing::warn!(%err, "cannot set up TLS; HTTPS upstreams will fail");
+            None
+        }
+    })
+    .as_ref()
+}
 
 /// Binds `addr` for `what` (e.g. "router", "mini-03"); a busy port is one clear error line.
 pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

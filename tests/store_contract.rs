@@ -536,6 +536,14 @@ async fn decisions_round_trip_and_tail_by_cursor(f: &Fixture) {
         ["req-3", "req-4"]
     );
     assert_eq!(store.recent_decisions(100).await.expect("recent").len(), 5);
+    let cursor = store.cursor_before_newest(2).await.expect("cursor");
+    assert_eq!(
+        store.decisions_after(cursor, 100).await.expect("newest two"),
+        recent,
+        "paging on from the cursor reads the newest two"
+    );
+    assert_eq!(store.cursor_before_newest(5).await.expect("cursor"), 0, "all of them");
+    assert_eq!(store.cursor_before_newest(100).await.expect("cursor"), 0);
 
     // A later batch continues the cursor.
     let more = vec![decision("req-5", t0 + TimeDelta::seconds(60))];

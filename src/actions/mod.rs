@@ -73,8 +73,7 @@ pub struct Operator {
 impl Operator {
     /// An operator over `config`'s nodes, recording to `store` as `actor`.
     pub fn new(config: &FleetConfig, store: Store, actor: String, access: Access) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let client = crate::net::http_client()
             .connect_timeout(Duration::from_secs(3))
             .build()
             .unwrap_or_default();

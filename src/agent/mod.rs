@@ -24,8 +24,7 @@ use crate::wire::{AgentMetrics, PowerReading};
 /// answer, the reading is cleared (a stale wattage would say a stuck node is working); the
 /// first failure and the recovery are logged once each.
 pub async fn follow_macmon(url: String, power: watch::Sender<Option<PowerReading>>) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    let client = crate::net::http_client()
         .timeout(Duration::from_millis(800))
         .build()
         .unwrap_or_default();

@@ -395,6 +395,11 @@ impl DecisionRing {
             if self.rows.len() == self.capacity {
                 self.rows.pop_front();
                 self.dropped += 1;
+            } else if self.rows.len() == self.rows.capacity() {
+                // Doubling, but never past the ring's size: a full ring wraps through every
+                // slot it has, so each slot past `capacity` would be memory held for nothing.
+                let len = self.rows.len();
+                self.rows.reserve_exact(len.max(1).min(self.capacity - len));
             }
             self.rows.push_back(decision);
         }
@@ -403,6 +408,12 @@ impl DecisionRing {
     /// Oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &StoredDecision> {
         self.rows.iter()
+    }
+
+    /// Decisions the ring has room for without allocating.
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> usize {
+        self.rows.capacity()
     }
 
     /// How many are held.

@@ -57,7 +57,7 @@ pub fn input_file(tickets: usize, seed: u64) -> String {
 
 /// Uploads the demo's tickets and starts a batch on them at `router_url`; returns the batch id.
 pub async fn submit(router_url: &str, tickets: usize) -> anyhow::Result<String> {
-    let client = reqwest::Client::new();
+    let client = crate::net::http_client().build().unwrap_or_default();
     let part = reqwest::multipart::Part::bytes(input_file(tickets, 11).into_bytes())
         .file_name("tickets.jsonl")
         .mime_str("application/jsonl")

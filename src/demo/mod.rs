@@ -21,7 +21,7 @@ use crate::fleet::{Cadence, FleetPoller, Health};
 use crate::gateway::{AgentKeys, BatchBackend, Gateway, GatewaySources};
 use crate::jobs::Sealer;
 use crate::recorder::{Recorder, RecorderOptions};
-use crate::sim::{SimFarm, SimOptions};
+use crate::sim::{LogLimits, SimFarm, SimOptions};
 use crate::store::Store;
 use summary::Summary;
 
@@ -98,7 +98,11 @@ pub struct DemoOptions {
 
 /// Runs the demo until the console quits, or for `seconds` when headless.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
-    let farm = SimFarm::start(SimOptions::ephemeral(NODES, TIME_SCALE)).await?;
+    let farm = SimFarm::start(SimOptions {
+        frontier_log: LogLimits::DEMO,
+        ..SimOptions::ephemeral(NODES, TIME_SCALE)
+    })
+    .await?;
     let dir = tempfile::tempdir().context("cannot create a temporary folder for the demo")?;
     let mut config = farm.fleet_config();
     config.store.url = match &options.database_url {

@@ -125,8 +125,7 @@ pub struct TrafficStats {
 /// Starts every agent against the router at `router_url`; they stop when `stop` turns true.
 pub fn start(router_url: String, stop: watch::Receiver<bool>, seed: u64) -> (Arc<TrafficStats>, JoinSet<()>) {
     let stats = Arc::new(TrafficStats::default());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    let client = crate::net::http_client()
         .timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap_or_default();

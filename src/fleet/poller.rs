@@ -57,8 +57,7 @@ impl FleetPoller {
         };
         let (publish, view) = watch::channel(initial.clone());
         let (updates, mut incoming) = mpsc::channel::<(usize, NodeSnapshot)>(nodes.len().max(1) * 4);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let client = crate::net::http_client()
             .connect_timeout(cadence.timeout)
             .build()
             .unwrap_or_default();

@@ -161,8 +161,7 @@ impl Gateway {
             first_byte: Duration::from_secs(config.router.first_byte_timeout_secs.max(1)),
             idle: Duration::from_secs(config.router.idle_timeout_secs.max(1)),
         };
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let client = crate::net::http_client()
             .connect_timeout(Duration::from_secs(3))
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)

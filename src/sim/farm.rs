@@ -11,7 +11,7 @@ use crate::sim::Pace;
 use crate::sim::admin::{self, NodeSummary, summarize};
 use crate::sim::catalogue::{node_spec, splitmix};
 use crate::sim::faults::{FRONTIER, FaultBoard, FaultError, FaultKind, parse_fault_flag};
-use crate::sim::frontier::log::{FrontierLog, FrontierRequest};
+use crate::sim::frontier::log::{FrontierLog, FrontierRequest, LogLimits};
 use crate::sim::frontier::{self, FrontierState};
 use crate::sim::listener::{self, Controls};
 use crate::sim::node::log::NodeRequest;
@@ -38,6 +38,8 @@ pub struct SimOptions {
     pub seed: u64,
     /// Faults present at start, as (target, kind).
     pub faults: Vec<(String, FaultKind)>,
+    /// How much the frontier remembers of what it received.
+    pub frontier_log: LogLimits,
 }
 
 impl Default for SimOptions {
@@ -52,6 +54,7 @@ impl Default for SimOptions {
             max_queue: 8,
             seed: 7,
             faults: Vec::new(),
+            frontier_log: LogLimits::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl SimOptions {
             max_queue: args.max_queue,
             seed: args.seed,
             faults,
+            frontier_log: LogLimits::default(),
         })
     }
 
@@ -216,7 +220,13 @@ impl SimFarm {
             tasks.push(tokio::spawn(listener::serve(tcp, node::router(node.clone()), controls)));
             nodes.push(node);
         }
-        let frontier = Arc::new(FrontierState::new(pace, faults.clone(), nodes.clone(), options.seed));
+        let frontier = Arc::new(FrontierState::new(
+            pace,
+            faults.clone(),
+            nodes.clone(),
+            options.seed,
+            options.frontier_log,
+        ));
         let controls = Controls {
             fault: None,
             refuse: Some(frontier::refuse_when_down(faults.clone())),

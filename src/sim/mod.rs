@@ -25,7 +25,7 @@ pub use admin::{ActiveFault, LoadedSummary, NodeSummary};
 pub use args::SimArgs;
 pub use farm::{SimError, SimFarm, SimOptions};
 pub use faults::{FRONTIER, FaultKind};
-pub use frontier::log::{FrontierRequest, LOG_CAPACITY};
+pub use frontier::log::{FrontierRequest, LOG_CAPACITY, LogLimits};
 pub use node::log::{NODE_LOG_CAPACITY, NodeRequest};
 
 /// How fast simulated time runs: token rate and the factor applied to every delay.

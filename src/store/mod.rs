@@ -129,6 +129,12 @@ impl Store {
         dispatch!(self.decisions_after(after_id, limit))
     }
 
+    /// The id after which the newest `count` decisions come: reading on from it with
+    /// [`Store::decisions_after`] pages through them, oldest first (0 when there are no more).
+    pub async fn cursor_before_newest(&self, count: u32) -> Result<i64, StoreError> {
+        dispatch!(self.cursor_before_newest(count))
+    }
+
     /// The newest `limit` decisions, oldest first.
     pub async fn recent_decisions(&self, limit: u32) -> Result<Vec<StoredDecision>, StoreError> {
         dispatch!(self.recent_decisions(limit))

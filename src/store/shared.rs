@@ -13,6 +13,16 @@ macro_rules! shared_queries {
             Ok(())
         }
 
+        /// The id after which the newest `count` decisions come (0 when there are no more).
+        pub(crate) async fn cursor_before_newest(&self, count: u32) -> Result<i64, $crate::store::StoreError> {
+            let id: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM routing_decisions ORDER BY id DESC LIMIT 1 OFFSET $1")
+                    .bind(i64::from(count))
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(id.unwrap_or(0))
+        }
+
         /// The agent of the decision `request_id`, if it is stored.
         pub(crate) async fn decision_agent(
             &self,

@@ -138,14 +138,23 @@ async fn tail_decisions(store: Store, mut link: StoreLink, events: mpsc::Sender<
     let mut cursor: Option<i64> = None;
     let mut wakeups = store.wakeups();
     loop {
+        // The newest decisions are read a page at a time from the cursor before them, like
+        // the tail after them: one read of all of them would hold every row twice at once, and
+        // the allocator keeps that peak as resident memory for the console's whole life.
         let read = match cursor {
-            None => bounded(QUERY_TIMEOUT, store.recent_decisions(INITIAL_DECISIONS)).await,
+            None => match bounded(QUERY_TIMEOUT, store.cursor_before_newest(INITIAL_DECISIONS)).await {
+                Ok(start) => {
+                    cursor = Some(start);
+                    continue;
+                }
+                Err(error) => Err(error),
+            },
             Some(after) => bounded(QUERY_TIMEOUT, store.decisions_after(after, TAIL_BATCH)).await,
         };
         match read {
             Ok(rows) => {
-                let full = cursor.is_some() && rows.len() == TAIL_BATCH as usize;
-                cursor = rows.last().map(|d| d.id).or(cursor).or(Some(0));
+                let full = rows.len() == TAIL_BATCH as usize;
+                cursor = rows.last().map(|d| d.id).or(cursor);
                 if !rows.is_empty() {
                     landed.notify_one();
                     if events.send(Event::Decisions(rows)).await.is_err() {

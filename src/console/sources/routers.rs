@@ -22,10 +22,9 @@ const ROUTER_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Asks every known router for its status every second; `token` is `router.status_token`.
 pub async fn poll(store: Store, link: StoreLink, token: Option<String>, events: mpsc::Sender<Event>) {
-    let client = reqwest::Client::builder()
+    let client = crate::net::http_client()
         .timeout(ROUTER_TIMEOUT)
         .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default();
     let mut known: Vec<RouterEndpoint> = Vec::new();

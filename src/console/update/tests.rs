@@ -149,6 +149,14 @@ fn the_ring_is_bounded_and_counts_what_it_dropped() {
 }
 
 #[test]
+fn a_full_ring_reserves_no_slot_past_its_size() {
+    let mut ring = DecisionRing::new(5_000);
+    ring.extend((1..=6_000).map(|i| decision(i, "a", Endpoint::Local)));
+    assert_eq!(ring.len(), 5_000);
+    assert!(ring.reserved() <= 5_000, "{} slots reserved", ring.reserved());
+}
+
+#[test]
 fn fleet_selection_stays_within_the_nodes() {
     let mut state = State::new(now(), Theme::default());
     let nodes = (1..=3)

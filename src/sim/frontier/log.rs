@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sim::catalogue::hex_sha256;
 
-/// Entries kept; older ones are dropped first.
+/// Entries kept by default; older ones are dropped first.
 pub const LOG_CAPACITY: usize = 10_000;
 
 /// One request that reached the frontier.
@@ -51,8 +51,36 @@ impl FrontierRequest {
 
 /// Bytes per hashed window: a needle at least this long is found inside longer strings.
 pub const SIGHTING_WINDOW: usize = 12;
-/// Keyed hashes held over all bodies; the oldest bodies' hashes are dropped past it (16 MiB).
+/// Keyed hashes held by default over all bodies; the oldest bodies' hashes are dropped past it (16 MiB).
 const MAX_SIGHTINGS: usize = 2 << 20;
+
+/// How much the frontier's log holds before it forgets the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLimits {
+    /// Requests kept.
+    pub entries: usize,
+    /// Keyed hashes kept over all bodies (8 bytes each); the last body's are always kept.
+    pub sightings: usize,
+}
+
+impl Default for LogLimits {
+    /// What `farmhand sim` and the tests keep: enough for any test's bodies.
+    fn default() -> Self {
+        LogLimits {
+            entries: LOG_CAPACITY,
+            sightings: MAX_SIGHTINGS,
+        }
+    }
+}
+
+impl LogLimits {
+    /// What the demo keeps: recent requests only, a few hundred KiB in all, so that a demo left
+    /// running does not grow by the 16 MiB the tests' limits allow.
+    pub const DEMO: LogLimits = LogLimits {
+        entries: 1_000,
+        sightings: 1 << 16,
+    };
+}
 
 /// The bounded log.
 #[derive(Debug, Default)]
@@ -62,12 +90,21 @@ pub struct FrontierLog {
     bodies: VecDeque<Vec<u64>>,
     held: usize,
     key: RandomState,
+    limits: LogLimits,
 }
 
 impl FrontierLog {
-    /// Records a request, dropping the oldest past [`LOG_CAPACITY`].
+    /// An empty log that holds up to `limits`.
+    pub fn new(limits: LogLimits) -> Self {
+        FrontierLog {
+            limits,
+            ..FrontierLog::default()
+        }
+    }
+
+    /// Records a request, dropping the oldest past the limit.
     pub fn record(&mut self, entry: FrontierRequest) {
-        if self.entries.len() == LOG_CAPACITY {
+        if self.entries.len() >= self.limits.entries.max(1) {
             self.entries.pop_front();
         }
         self.entries.push_back(entry);
@@ -99,9 +136,12 @@ impl FrontierLog {
         }
         hashes.sort_unstable();
         hashes.dedup();
+        // Held by count, so held by exactly that: repeated windows (a long run of one character)
+        // would otherwise keep the whole pre-dedup capacity alive.
+        hashes.shrink_to_fit();
         self.held += hashes.len();
         self.bodies.push_back(hashes);
-        while self.held > MAX_SIGHTINGS && self.bodies.len() > 1 {
+        while self.held > self.limits.sightings && self.bodies.len() > 1 {
             if let Some(old) = self.bodies.pop_front() {
                 self.held -= old.len();
             }
@@ -204,5 +244,30 @@ mod tests {
         }
         assert!(log.held <= MAX_SIGHTINGS + (1 << 20) + 64);
         assert!(log.received_containing("needle-number-0007"));
+    }
+
+    #[test]
+    fn the_demo_limits_keep_recent_requests_and_bodies_only() {
+        let mut log = FrontierLog::new(LogLimits::DEMO);
+        for i in 0..LogLimits::DEMO.entries + 5 {
+            log.record(FrontierRequest::new("openai", "m", false, &[format!("{i}")]));
+        }
+        assert_eq!(log.entries().len(), LogLimits::DEMO.entries);
+        for i in 0..8 {
+            // About 40,000 distinct windows per body: two bodies are more than the demo keeps.
+            let words: Vec<String> = (0..6_000).map(|w| format!("w{i}-{w}")).collect();
+            let body = serde_json::json!({"a": format!("needle-number-{i:04}"), "b": words.join(" ")});
+            log.sight(body.to_string().as_bytes());
+        }
+        assert!(
+            log.held <= LogLimits::DEMO.sightings + 40_100,
+            "{} hashes held",
+            log.held
+        );
+        assert!(log.received_containing("needle-number-0007"));
+        assert!(
+            !log.received_containing("needle-number-0000"),
+            "the oldest bodies are forgotten"
+        );
     }
 }

@@ -28,7 +28,7 @@ use crate::sim::node::NodeRuntime;
 use crate::sim::respond::{self, EVENT_STREAM};
 use crate::sim::text::{FRONTIER_DRIFT, TextGenerator};
 
-use self::log::{FrontierLog, FrontierRequest};
+use self::log::{FrontierLog, FrontierRequest, LogLimits};
 
 /// Time to first byte of a frontier reply, before scaling.
 const FIRST_BYTE: Duration = Duration::from_millis(350);
@@ -51,12 +51,18 @@ pub(crate) struct FrontierState {
 }
 
 impl FrontierState {
-    pub(crate) fn new(pace: Pace, faults: Arc<FaultBoard>, nodes: Vec<Arc<NodeRuntime>>, seed: u64) -> Self {
+    pub(crate) fn new(
+        pace: Pace,
+        faults: Arc<FaultBoard>,
+        nodes: Vec<Arc<NodeRuntime>>,
+        seed: u64,
+        limits: LogLimits,
+    ) -> Self {
         FrontierState {
             pace,
             faults,
             nodes,
-            log: Mutex::new(FrontierLog::default()),
+            log: Mutex::new(FrontierLog::new(limits)),
             seed,
             requests: AtomicU64::new(0),
         }
