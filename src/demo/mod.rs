@@ -99,7 +99,7 @@ pub struct DemoOptions {
 /// Runs the demo until the console quits, or for `seconds` when headless.
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let farm = SimFarm::start(SimOptions {
-        frontier_log: LogLimits::DEMO,
+        logs: LogLimits::DEMO,
         ..SimOptions::ephemeral(NODES, TIME_SCALE)
     })
     .await?;

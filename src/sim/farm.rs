@@ -7,11 +7,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{FleetConfig, NodeConfig, PullTransport};
+use crate::sim::LogLimits;
 use crate::sim::Pace;
 use crate::sim::admin::{self, NodeSummary, summarize};
 use crate::sim::catalogue::{node_spec, splitmix};
 use crate::sim::faults::{FRONTIER, FaultBoard, FaultError, FaultKind, parse_fault_flag};
-use crate::sim::frontier::log::{FrontierLog, FrontierRequest, LogLimits};
+use crate::sim::frontier::log::{FrontierLog, FrontierRequest};
 use crate::sim::frontier::{self, FrontierState};
 use crate::sim::listener::{self, Controls};
 use crate::sim::node::log::NodeRequest;
@@ -38,8 +39,8 @@ pub struct SimOptions {
     pub seed: u64,
     /// Faults present at start, as (target, kind).
     pub faults: Vec<(String, FaultKind)>,
-    /// How much the frontier remembers of what it received.
-    pub frontier_log: LogLimits,
+    /// How much the frontier and the nodes remember of what they were asked.
+    pub logs: LogLimits,
 }
 
 impl Default for SimOptions {
@@ -54,7 +55,7 @@ impl Default for SimOptions {
             max_queue: 8,
             seed: 7,
             faults: Vec::new(),
-            frontier_log: LogLimits::default(),
+            logs: LogLimits::default(),
         }
     }
 }
@@ -88,7 +89,7 @@ impl SimOptions {
             max_queue: args.max_queue,
             seed: args.seed,
             faults,
-            frontier_log: LogLimits::default(),
+            logs: LogLimits::default(),
         })
     }
 
@@ -211,6 +212,7 @@ impl SimFarm {
                 options.max_queue,
                 seed,
                 faults.clone(),
+                options.logs.node_entries,
             ));
             let controls = Controls {
                 fault: faults.watch(&node.spec.name),
@@ -225,7 +227,7 @@ impl SimFarm {
             faults.clone(),
             nodes.clone(),
             options.seed,
-            options.frontier_log,
+            options.logs,
         ));
         let controls = Controls {
             fault: None,

@@ -13,6 +13,7 @@ mod farm;
 pub mod faults;
 mod frontier;
 mod listener;
+mod log_limits;
 mod node;
 pub mod node_model;
 mod respond;
@@ -25,7 +26,8 @@ pub use admin::{ActiveFault, LoadedSummary, NodeSummary};
 pub use args::SimArgs;
 pub use farm::{SimError, SimFarm, SimOptions};
 pub use faults::{FRONTIER, FaultKind};
-pub use frontier::log::{FrontierRequest, LOG_CAPACITY, LogLimits};
+pub use frontier::log::{FrontierRequest, LOG_CAPACITY};
+pub use log_limits::LogLimits;
 pub use node::log::{NODE_LOG_CAPACITY, NodeRequest};
 
 /// How fast simulated time runs: token rate and the factor applied to every delay.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::sim::LogLimits;
 use crate::sim::catalogue::hex_sha256;
 
 /// Entries kept by default; older ones are dropped first.
@@ -52,35 +53,7 @@ impl FrontierRequest {
 /// Bytes per hashed window: a needle at least this long is found inside longer strings.
 pub const SIGHTING_WINDOW: usize = 12;
 /// Keyed hashes held by default over all bodies; the oldest bodies' hashes are dropped past it (16 MiB).
-const MAX_SIGHTINGS: usize = 2 << 20;
-
-/// How much the frontier's log holds before it forgets the oldest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogLimits {
-    /// Requests kept.
-    pub entries: usize,
-    /// Keyed hashes kept over all bodies (8 bytes each); the last body's are always kept.
-    pub sightings: usize,
-}
-
-impl Default for LogLimits {
-    /// What `farmhand sim` and the tests keep: enough for any test's bodies.
-    fn default() -> Self {
-        LogLimits {
-            entries: LOG_CAPACITY,
-            sightings: MAX_SIGHTINGS,
-        }
-    }
-}
-
-impl LogLimits {
-    /// What the demo keeps: recent requests only, a few hundred KiB in all, so that a demo left
-    /// running does not grow by the 16 MiB the tests' limits allow.
-    pub const DEMO: LogLimits = LogLimits {
-        entries: 1_000,
-        sightings: 1 << 16,
-    };
-}
+pub const MAX_SIGHTINGS: usize = 2 << 20;
 
 /// The bounded log.
 #[derive(Debug, Default)]
@@ -104,7 +77,7 @@ impl FrontierLog {
 
     /// Records a request, dropping the oldest past the limit.
     pub fn record(&mut self, entry: FrontierRequest) {
-        if self.entries.len() >= self.limits.entries.max(1) {
+        if self.entries.len() >= self.limits.frontier_entries.max(1) {
             self.entries.pop_front();
         }
         self.entries.push_back(entry);
@@ -141,7 +114,7 @@ impl FrontierLog {
         hashes.shrink_to_fit();
         self.held += hashes.len();
         self.bodies.push_back(hashes);
-        while self.held > self.limits.sightings && self.bodies.len() > 1 {
+        while self.held > self.limits.frontier_sightings && self.bodies.len() > 1 {
             if let Some(old) = self.bodies.pop_front() {
                 self.held -= old.len();
             }
@@ -249,10 +222,10 @@ mod tests {
     #[test]
     fn the_demo_limits_keep_recent_requests_and_bodies_only() {
         let mut log = FrontierLog::new(LogLimits::DEMO);
-        for i in 0..LogLimits::DEMO.entries + 5 {
+        for i in 0..LogLimits::DEMO.frontier_entries + 5 {
             log.record(FrontierRequest::new("openai", "m", false, &[format!("{i}")]));
         }
-        assert_eq!(log.entries().len(), LogLimits::DEMO.entries);
+        assert_eq!(log.entries().len(), LogLimits::DEMO.frontier_entries);
         for i in 0..8 {
             // About 40,000 distinct windows per body: two bodies are more than the demo keeps.
             let words: Vec<String> = (0..6_000).map(|w| format!("w{i}-{w}")).collect();
@@ -260,7 +233,7 @@ mod tests {
             log.sight(body.to_string().as_bytes());
         }
         assert!(
-            log.held <= LogLimits::DEMO.sightings + 40_100,
+            log.held <= LogLimits::DEMO.frontier_sightings + 40_100,
             "{} hashes held",
             log.held
         );

@@ -28,7 +28,8 @@ use crate::sim::node::NodeRuntime;
 use crate::sim::respond::{self, EVENT_STREAM};
 use crate::sim::text::{FRONTIER_DRIFT, TextGenerator};
 
-use self::log::{FrontierLog, FrontierRequest, LogLimits};
+use self::log::{FrontierLog, FrontierRequest};
+use crate::sim::LogLimits;
 
 /// Time to first byte of a frontier reply, before scaling.
 const FIRST_BYTE: Duration = Duration::from_millis(350);

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Entries kept per node; older ones are dropped first.
+/// Entries kept per node by default; older ones are dropped first.
 pub const NODE_LOG_CAPACITY: usize = 1_000;
 
 /// One chat request a node read.
@@ -29,16 +29,26 @@ pub struct NodeRequest {
 }
 
 /// The bounded log of one node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct NodeLog {
     entries: VecDeque<NodeRequest>,
     answers: VecDeque<Instant>,
+    capacity: usize,
 }
 
 impl NodeLog {
-    /// Records a request, dropping the oldest past [`NODE_LOG_CAPACITY`].
+    /// An empty log keeping the last `capacity` requests and answers (at least one).
+    pub(crate) fn new(capacity: usize) -> Self {
+        NodeLog {
+            entries: VecDeque::new(),
+            answers: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Records a request, dropping the oldest past the capacity.
     pub(crate) fn push(&mut self, request: NodeRequest) {
-        if self.entries.len() == NODE_LOG_CAPACITY {
+        if self.entries.len() >= self.capacity {
             self.entries.pop_front();
         }
         self.entries.push_back(request);
@@ -46,7 +56,7 @@ impl NodeLog {
 
     /// Records that a whole (non-streamed) answer was generated and handed to the server now.
     pub(crate) fn answered(&mut self, at: Instant) {
-        if self.answers.len() == NODE_LOG_CAPACITY {
+        if self.answers.len() >= self.capacity {
             self.answers.pop_front();
         }
         self.answers.push_back(at);
@@ -69,7 +79,7 @@ mod tests {
 
     #[test]
     fn the_log_is_bounded() {
-        let mut log = NodeLog::default();
+        let mut log = NodeLog::new(NODE_LOG_CAPACITY);
         for i in 0..=NODE_LOG_CAPACITY {
             log.push(NodeRequest {
                 model: format!("m{i}"),

@@ -56,6 +56,7 @@ impl NodeRuntime {
         max_queue: u32,
         seed: u64,
         faults: Arc<FaultBoard>,
+        log_entries: usize,
     ) -> Self {
         let limits = NodeLimits {
             model_budget: spec.model_budget,
@@ -75,7 +76,7 @@ impl NodeRuntime {
             requests: AtomicU64::new(0),
             faults,
             started: Instant::now(),
-            log: Mutex::new(log::NodeLog::default()),
+            log: Mutex::new(log::NodeLog::new(log_entries)),
         }
     }
 
