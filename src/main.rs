@@ -21,8 +21,8 @@ fn main() -> ExitCode {
 /// By default glibc gives up to eight heaps ("arenas") per core, one to each thread that meets
 /// another in malloc, and each keeps the memory its thread freed; large blocks freed once move the
 /// mmap threshold up, so later ones come from those heaps and stay. Measured on the console bench
-/// (`cargo bench --bench console`), these settings took a full console from 39.4 to 33.7 MB of
-/// RSS and the demo from 51.1 to 41.5 MB. A setting already given in the environment
+/// (`cargo bench --bench console`), these settings took a full console from 39.4 to 34.0 MB of
+/// RSS and the demo from 51.1 to 42.5 MB. A setting already given in the environment
 /// (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`) is left as it is.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {
