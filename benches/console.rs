@@ -419,12 +419,21 @@ fn screen(session: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The pid of the farmhand process in `session`'s pane, once the pane runs farmhand itself.
 fn pane_pid(session: &str) -> u32 {
     let out = Command::new("tmux")
         .args(["display-message", "-p", "-t", session, "#{pane_pid}"])
         .output()
         .expect("tmux display-message");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a pane pid")
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("a pane pid");
+    // The figures read off this pid must be farmhand's own, not a shell's or a wrapper's (a
+    // profiler in front of the binary would report its own few MB and pass): the pane's shell
+    // execs the binary, so wait until it has.
+    let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_farmhand")).expect("the farmhand binary");
+    wait_until(Duration::from_secs(10), "farmhand itself in the tmux pane", || {
+        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+    });
+    pid
 }
 
 /// VmRSS and VmHWM in KiB.
