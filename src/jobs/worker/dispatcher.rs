@@ -113,14 +113,8 @@ impl Dispatcher {
                 // is claimed on the next poll, not after every live request that ends.
                 () = self.gateway.in_flight.slot_freed(), if !self.waiting.is_empty() => {}
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
-                    // Every attempt that ended is taken now, not one per turn of this loop: an
-                    // attempt not taken holds its task's memory and its job's end from the store.
-                    let mut next = Some(done);
-                    while let Some(done) = next {
-                        if let Ok(finished) = done {
-                            self.end(finished).await;
-                        }
-                        next = self.running.try_join_next();
+                    if let Ok(finished) = done {
+                        self.end(finished).await;
                     }
                 }
                 _ = batch_check.tick() => self.drop_stopped_batches().await,
