@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 /// another in malloc, and each keeps the memory its thread freed; large blocks freed once move the
 /// mmap threshold up, so later ones come from those heaps and stay. Measured on the console bench
 /// (`cargo bench --bench console`), these settings took a full console from 39.4 to 34.0 MB of
-/// RSS and the demo from 51.1 to 42.5 MB. A setting already given in the environment
+/// RSS and the demo process down by about 9 MB. A setting already given in the environment
 /// (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`) is left as it is.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {
