@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::{oneshot, watch};
@@ -21,8 +21,12 @@ use crate::store::{BatchStatus, ClaimedJob, JobEnd, JobOutcome, Store};
 const POLL: Duration = Duration::from_millis(250);
 /// How long the dispatcher waits for a started attempt to be placed before starting the next.
 const PLACEMENT_WAIT: Duration = Duration::from_millis(50);
-/// How often the batches of claimed, unstarted jobs are checked for a pause or a cancel.
+/// How often the batches of claimed, unstarted jobs are checked for a pause or a cancel while
+/// they wait.
 const BATCH_CHECK: Duration = Duration::from_secs(1);
+/// How old that check may be when a claimed job starts: a pause or a cancel stops a batch's
+/// claimed jobs within this, however fast its attempts end.
+const BATCH_FRESH: Duration = Duration::from_millis(200);
 
 /// Jobs this router holds a lease on, claimed and running: what the lease keeper renews.
 pub type Held = Arc<Mutex<HashSet<i64>>>;
@@ -69,6 +73,8 @@ pub(super) struct Dispatcher {
     /// Ends the store could not take yet (it is away): retried until it does.
     unfinished: Vec<JobEnd>,
     store_away: bool,
+    /// When the batches of the waiting jobs were last checked.
+    batches_checked: Option<Instant>,
 }
 
 impl Dispatcher {
@@ -93,6 +99,7 @@ impl Dispatcher {
             frontier_running: Arc::default(),
             unfinished: Vec::new(),
             store_away: false,
+            batches_checked: None,
         }
     }
 
@@ -113,8 +120,14 @@ impl Dispatcher {
                 // is claimed on the next poll, not after every live request that ends.
                 () = self.gateway.in_flight.slot_freed(), if !self.waiting.is_empty() => {}
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
-                    if let Ok(finished) = done {
-                        self.end(finished).await;
+                    // Every attempt that ended is taken now, not one per turn of this loop: an
+                    // attempt not taken holds its task's memory and its job's end from the store.
+                    let mut next = Some(done);
+                    while let Some(done) = next {
+                        if let Ok(finished) = done {
+                            self.end(finished).await;
+                        }
+                        next = self.running.try_join_next();
                     }
                 }
                 _ = batch_check.tick() => self.drop_stopped_batches().await,
@@ -150,6 +163,12 @@ impl Dispatcher {
     /// known to need a node.
     async fn start_ready(&mut self) {
         loop {
+            if self.waiting.is_empty() {
+                return;
+            }
+            if self.batches_checked.is_none_or(|at| at.elapsed() >= BATCH_FRESH) {
+                self.drop_stopped_batches().await;
+            }
             let nodes = self.free_nodes();
             let pick = if !nodes.is_empty() {
                 self.waiting.iter().position(|w| w.tried_on.as_ref() != Some(&nodes))
@@ -302,6 +321,7 @@ impl Dispatcher {
 
     /// Gives back claimed, unstarted jobs of batches paused, cancelled or ended since.
     async fn drop_stopped_batches(&mut self) {
+        self.batches_checked = Some(Instant::now());
         let batches: HashSet<String> = self.waiting.iter().map(|w| w.job.batch_id.clone()).collect();
         for batch in batches {
             let runnable = match self.store.batch(&batch).await {
