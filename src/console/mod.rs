@@ -20,6 +20,7 @@ pub mod outage;
 pub mod palette;
 pub mod pressure_history;
 pub mod rates;
+pub mod ring;
 pub mod settings;
 pub mod sources;
 pub mod state;

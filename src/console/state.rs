@@ -2,7 +2,7 @@
 //! views only read it.
 
 use super::fleet_order::{FleetOrder, NodeFacts, NodeGroup};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use std::collections::BTreeMap;
@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::command::Command;
+use super::ring::{DecisionRing, HeldDecision};
 use super::theme::Theme;
 use crate::actions::{DrainStatus, PullOutcome};
 use crate::control::ControlSnapshot;
-use crate::domain::StoredDecision;
 use crate::fleet::FleetSnapshot;
 use crate::store::{AgentLimitLine, AuditRow, SpendSummary};
 
@@ -367,76 +367,6 @@ impl QualityFigures {
     }
 }
 
-/// The newest decisions, oldest first, never more than its capacity.
-#[derive(Debug, Clone)]
-pub struct DecisionRing {
-    rows: VecDeque<StoredDecision>,
-    capacity: usize,
-    dropped: u64,
-}
-
-impl DecisionRing {
-    /// An empty ring holding at most `capacity` decisions (at least one).
-    pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        DecisionRing {
-            rows: VecDeque::with_capacity(capacity.min(1024)),
-            capacity,
-            dropped: 0,
-        }
-    }
-
-    /// Appends decisions newer than the newest held; drops the oldest beyond capacity.
-    pub fn extend(&mut self, decisions: impl IntoIterator<Item = StoredDecision>) {
-        for decision in decisions {
-            if self.rows.back().is_some_and(|last| decision.id <= last.id) {
-                continue;
-            }
-            if self.rows.len() == self.capacity {
-                self.rows.pop_front();
-                self.dropped += 1;
-            } else if self.rows.len() == self.rows.capacity() {
-                // Doubling, but never past the ring's size: a full ring wraps through every
-                // slot it has, so each slot past `capacity` would be memory held for nothing.
-                let len = self.rows.len();
-                self.rows.reserve_exact(len.max(1).min(self.capacity - len));
-            }
-            self.rows.push_back(decision);
-        }
-    }
-
-    /// Oldest first.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &StoredDecision> {
-        self.rows.iter()
-    }
-
-    /// Decisions the ring has room for without allocating.
-    #[cfg(test)]
-    pub(crate) fn reserved(&self) -> usize {
-        self.rows.capacity()
-    }
-
-    /// How many are held.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// True when none are held.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// How many were dropped to stay within capacity.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    /// The id of the newest decision held.
-    pub fn newest_id(&self) -> Option<i64> {
-        self.rows.back().map(|d| d.id)
-    }
-}
-
 /// The console's whole state.
 #[derive(Debug, Clone)]
 pub struct State {
@@ -583,7 +513,7 @@ impl State {
     }
 
     /// The decisions the Decisions view lists, newest first: not past the pause, matching the filter.
-    pub fn visible_decisions(&self) -> impl Iterator<Item = &StoredDecision> {
+    pub fn visible_decisions(&self) -> impl Iterator<Item = &HeldDecision> {
         let needle = self.filter.to_lowercase();
         let paused_at = self.paused_at;
         self.decisions
@@ -594,7 +524,7 @@ impl State {
     }
 
     /// The decision currently selected, if any.
-    pub fn selected_decision(&self) -> Option<&StoredDecision> {
+    pub fn selected_decision(&self) -> Option<&HeldDecision> {
         self.visible_decisions().nth(self.decision_row)
     }
 
@@ -709,13 +639,12 @@ impl State {
 }
 
 /// True when `needle` (lower case) is part of the decision's class, agent, endpoint or node.
-fn matches_filter(decision: &StoredDecision, needle: &str) -> bool {
-    let r = &decision.record;
+fn matches_filter(r: &HeldDecision, needle: &str) -> bool {
     [
         r.effective_class.as_str(),
         r.declared_class.as_str(),
         r.endpoint.as_str(),
-        r.agent.as_str(),
+        &r.agent,
         r.node.as_deref().unwrap_or(""),
     ]
     .iter()

@@ -5,7 +5,7 @@ use ratatui::crossterm::event::KeyModifiers;
 
 use super::*;
 use crate::console::command::Command;
-use crate::console::state::DecisionRing;
+use crate::console::ring::DecisionRing;
 use crate::console::state::Modal;
 use crate::console::theme::Theme;
 use crate::domain::{DecisionRecord, DeclaredClass, Endpoint, Fallback, StoredDecision, TaskClass};

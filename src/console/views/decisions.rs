@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, Widget, Wrap};
 use super::trace::attempt_trace;
 use super::view_block;
 use crate::console::format::{elapsed, usd};
+use crate::console::ring::HeldDecision;
 use crate::console::state::{Mode, State};
-use crate::domain::StoredDecision;
 
 /// Height of the detail pane, borders included.
 const DETAIL_HEIGHT: u16 = 8;
@@ -76,12 +76,11 @@ fn holding_line(state: &State) -> Option<Line<'static>> {
     }
 }
 
-fn route(d: &StoredDecision) -> String {
-    let r = &d.record;
+fn route(r: &HeldDecision) -> String {
     match (&r.node, &r.provider, &r.model) {
         (Some(node), _, Some(model)) => format!("{node}/{model}"),
         (None, Some(provider), Some(model)) => format!("{provider}/{model}"),
-        _ => r.error.clone().unwrap_or_else(|| "–".into()),
+        _ => r.error.as_deref().unwrap_or("–").to_string(),
     }
 }
 
@@ -96,14 +95,13 @@ fn decision_table(state: &State, area: Rect, buf: &mut Buffer) {
         .skip(offset)
         .take(fit)
         .enumerate()
-        .map(|(i, d)| {
-            let r = &d.record;
+        .map(|(i, r)| {
             let mut cells = vec![
                 r.ts.format("%H:%M:%S").to_string(),
-                r.agent.clone(),
+                r.agent.to_string(),
                 r.effective_class.as_str().to_string(),
                 r.endpoint.as_str().to_string(),
-                route(d),
+                route(r),
                 format!("{}", r.latency_ms),
             ];
             if wide {
@@ -160,7 +158,7 @@ fn decision_table(state: &State, area: Rect, buf: &mut Buffer) {
 fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
     let theme = &state.theme;
     let block = Block::bordered().border_style(theme.border());
-    let Some(d) = state.selected_decision() else {
+    let Some(r) = state.selected_decision() else {
         let text = if state.decisions.is_empty() {
             "no decisions yet"
         } else {
@@ -171,7 +169,6 @@ fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
             .render(area, buf);
         return;
     };
-    let r = &d.record;
     let label = |text: &'static str| Span::styled(text, theme.dim());
     let sensitivity = match (&r.sensitive, &r.sensitivity_reason) {
         (true, Some(reason)) => format!("sensitive ({reason})"),
@@ -181,7 +178,7 @@ fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
     let lines = vec![
         Line::from(vec![
             label("agent "),
-            Span::raw(r.agent.as_str()),
+            Span::raw(&*r.agent),
             label("  declared "),
             Span::raw(r.declared_class.as_str()),
             label(" → "),
@@ -193,7 +190,7 @@ fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
             label("endpoint "),
             Span::styled(r.endpoint.as_str(), theme.endpoint(r.endpoint)),
             label("  route "),
-            Span::raw(route(d)),
+            Span::raw(route(r)),
             label("  fallback "),
             Span::raw(r.fallback.as_str()),
             label("  policy "),
@@ -219,7 +216,7 @@ fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
             label("  error "),
             Span::raw(r.error.as_deref().unwrap_or("–")),
             label("  request "),
-            Span::raw(r.request_id.as_str()),
+            Span::raw(&*r.request_id),
         ]),
         Line::from(vec![
             label("at "),
@@ -228,6 +225,6 @@ fn decision_detail(state: &State, area: Rect, buf: &mut Buffer) {
     ];
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
-        .block(block.title(Line::styled(format!(" decision #{} ", d.id), theme.accent())))
+        .block(block.title(Line::styled(format!(" decision #{} ", r.id), theme.accent())))
         .render(area, buf);
 }

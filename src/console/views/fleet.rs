@@ -491,10 +491,9 @@ fn node_detail(state: &State, selected: Option<&NodeSnapshot>, area: Rect, buf: 
         .decisions
         .iter()
         .rev()
-        .filter(|d| d.record.node.as_deref() == Some(node.name.as_str()))
+        .filter(|r| r.node.as_deref() == Some(node.name.as_str()))
         .take(room);
-    for d in recent {
-        let r = &d.record;
+    for r in recent {
         lines.push(Line::from(vec![
             Span::raw(format!("  {} ", r.ts.format("%H:%M:%S"))),
             Span::styled(format!("{:<18}", r.agent), theme.text()),

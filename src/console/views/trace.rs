@@ -1,9 +1,10 @@
 //! A decision's fallback chain as one line: `mini-03 timeout 1,000 ms → mini-05 ok 212 ms`.
 
-use crate::domain::{Attempt, grouped};
+use crate::console::ring::HeldAttempt;
+use crate::domain::grouped;
 
 /// Every attempt in order, `target outcome N ms`, joined by arrows; `–` when nothing was tried.
-pub fn attempt_trace(attempts: &[Attempt]) -> String {
+pub fn attempt_trace(attempts: &[HeldAttempt]) -> String {
     if attempts.is_empty() {
         return "–".into();
     }
@@ -19,8 +20,8 @@ mod tests {
     use super::*;
     use crate::domain::AttemptOutcome;
 
-    fn attempt(target: &str, outcome: AttemptOutcome, ms: i64) -> Attempt {
-        Attempt {
+    fn attempt(target: &str, outcome: AttemptOutcome, ms: i64) -> HeldAttempt {
+        HeldAttempt {
             target: target.into(),
             outcome,
             ms,
