@@ -34,8 +34,10 @@ use super::wakeup::{self, Wakeup};
 
 /// How long opening the database, or waiting for another writer, may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections to a database file (WAL lets readers run beside the one writer).
-const MAX_CONNECTIONS: u32 = 4;
+/// Connections to a database file: WAL lets a reader run beside the one writer. Each holds its
+/// own page cache, compiled statements and worker thread (about 1 MB), and SQLite serves one
+/// writer at a time whatever the count, so two are enough for a console or a demo.
+const MAX_CONNECTIONS: u32 = 2;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -168,8 +170,8 @@ impl SqliteStore {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 // 512 KiB of page cache per connection instead of SQLite's 2 MiB: the file's pages
-                // stay in the OS cache anyway, and a console's four connections otherwise hold
-                // about 10 MB of copies of them.
+                // stay in the OS cache anyway, and each connection would otherwise hold its own 2 MiB
+                // copy of them.
                 .pragma("cache_size", "-512");
             pool = pool.max_connections(MAX_CONNECTIONS);
             if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
