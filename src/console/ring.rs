@@ -215,11 +215,6 @@ impl DecisionRing {
         self.rows.capacity()
     }
 
-    /// Distinct names the held decisions share.
-    pub fn names_held(&self) -> usize {
-        self.names.len()
-    }
-
     /// How many are held.
     pub fn len(&self) -> usize {
         self.rows.len()
