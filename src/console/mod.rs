@@ -101,6 +101,7 @@ pub async fn run_console(config: FleetConfig, options: ConsoleOptions) -> anyhow
         store: store.clone(),
         in_flight: None,
         router_token: router_token(&config),
+        local_routers: Vec::new(),
         quality: config.quality.clone(),
     };
     run(state, sources, operator(&config, store, options.read_only)).await

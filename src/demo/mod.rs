@@ -22,7 +22,7 @@ use crate::gateway::{AgentKeys, BatchBackend, Gateway, GatewaySources};
 use crate::jobs::Sealer;
 use crate::recorder::{Recorder, RecorderOptions};
 use crate::sim::{LogLimits, SimFarm, SimOptions};
-use crate::store::Store;
+use crate::store::{RouterEndpoint, Store};
 use summary::Summary;
 
 /// Simulated nodes in the demo farm.
@@ -145,10 +145,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let gateway = Gateway::new(config.clone(), sources);
     let listener = crate::net::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), "demo router").await?;
     let router_url = format!("http://{}", listener.local_addr().context("router address")?);
+    let router = RouterEndpoint {
+        router_id: crate::presence::router_id(),
+        status_url: Some(router_url.clone()),
+    };
     let presence = crate::presence::spawn(
         store.clone(),
-        crate::presence::router_id(),
-        Some(router_url.clone()),
+        router.router_id.clone(),
+        router.status_url.clone(),
         gateway.in_flight.clone(),
         control.clone(),
     );
@@ -199,6 +203,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
                     store: store.clone(),
                     in_flight: Some(gateway.in_flight.clone()),
                     router_token: None,
+                    local_routers: vec![router],
                     quality: config.quality.clone(),
                 };
                 console::run(state, sources, console::operator(&config, store.clone(), false)).await

@@ -22,7 +22,7 @@ use super::state::{QualityFigures, QualityWindows, SpendWindows};
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
 use crate::gateway::InFlight;
-use crate::store::{Store, StoreError, Wakeup};
+use crate::store::{RouterEndpoint, Store, StoreError, Wakeup};
 
 pub use jobs::{BATCH_ROWS, FAILURE_ROWS, read_jobs};
 pub use probe::{PROBE_EVERY, PROBE_TIMEOUT, Reconnect, StoreLink};
@@ -64,6 +64,9 @@ pub struct Sources {
     pub in_flight: Option<InFlight>,
     /// `router.status_token`, presented to the routers when asking what they hold.
     pub router_token: Option<String>,
+    /// Routers running in this process (the demo's), asked from the start rather than once their
+    /// presence row has been read: an outage in the first seconds still shows what they hold.
+    pub local_routers: Vec<RouterEndpoint>,
     /// The objectives recommendations are judged against (`[quality]`).
     pub quality: crate::config::QualityConfig,
 }
@@ -96,6 +99,7 @@ pub fn spawn(sources: Sources, events: mpsc::Sender<Event>) -> Vec<JoinHandle<()
             store.clone(),
             link.clone(),
             sources.router_token,
+            sources.local_routers,
             events.clone(),
         )),
     ];

@@ -20,14 +20,21 @@ const EVERY: Duration = Duration::from_secs(1);
 /// Longest one router may take to answer.
 const ROUTER_TIMEOUT: Duration = Duration::from_millis(800);
 
-/// Asks every known router for its status every second; `token` is `router.status_token`.
-pub async fn poll(store: Store, link: StoreLink, token: Option<String>, events: mpsc::Sender<Event>) {
+/// Asks every known router for its status every second; `token` is `router.status_token`, and
+/// `local` the routers in this process, known before any presence row is read.
+pub async fn poll(
+    store: Store,
+    link: StoreLink,
+    token: Option<String>,
+    local: Vec<RouterEndpoint>,
+    events: mpsc::Sender<Event>,
+) {
     let client = crate::net::http_client()
         .timeout(ROUTER_TIMEOUT)
         .no_proxy()
         .build()
         .unwrap_or_default();
-    let mut known: Vec<RouterEndpoint> = Vec::new();
+    let mut known: Vec<RouterEndpoint> = local.clone();
     let mut answering: Vec<RouterEndpoint> = Vec::new();
     let mut every = tokio::time::interval(EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -35,7 +42,7 @@ pub async fn poll(store: Store, link: StoreLink, token: Option<String>, events: 
         every.tick().await;
         if link.is_up() {
             match bounded(QUERY_TIMEOUT, store.routers(Utc::now() - crate::presence::LIVE_WINDOW)).await {
-                Ok(routers) => known = still_known(routers, &answering),
+                Ok(routers) => known = still_known(routers, answering.iter().chain(&local)),
                 Err(error) => tracing::debug!(%error, "console: cannot list the routers; keeping the last list"),
             }
         }
@@ -54,8 +61,12 @@ pub async fn poll(store: Store, link: StoreLink, token: Option<String>, events: 
 }
 
 /// The routers with a live presence row, plus those absent from it that answered their status
-/// at the last ask: a router drops out once it is neither present nor answering.
-fn still_known(listed: Vec<RouterEndpoint>, answering: &[RouterEndpoint]) -> Vec<RouterEndpoint> {
+/// at the last ask or run in this process: a router drops out once it is neither present,
+/// answering nor local.
+fn still_known<'a>(
+    listed: Vec<RouterEndpoint>,
+    answering: impl IntoIterator<Item = &'a RouterEndpoint>,
+) -> Vec<RouterEndpoint> {
     let mut known = listed;
     for router in answering {
         if !known.iter().any(|k| k.router_id == router.router_id) {
