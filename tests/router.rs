@@ -587,3 +587,57 @@ async fn every_attempt_of_the_fallback_chain_is_recorded_in_order() {
     assert_eq!(Some(last.target.as_str()), rows[4].record.node.as_deref());
     assert_eq!(rows[4].record.fallback, Fallback::ToLocal);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_at_critical_pressure_gives_back_its_idle_model_keeps_the_busy_one_and_stays_calm() {
+    let stack = Stack::start(1, None, |config| config.router.unload_idle_on_critical_secs = 2).await;
+    let client = reqwest::Client::new();
+    let node = stack.farm.node_names()[0].clone();
+    let loaded = || -> Vec<String> {
+        stack.farm.node_summaries()[0]
+            .loaded
+            .iter()
+            .map(|m| m.name.clone())
+            .collect()
+    };
+    let warm_for = std::time::Instant::now() + Duration::from_secs(15);
+    while !(loaded().contains(&"llama3.1:8b".to_string()) && loaded().contains(&"qwen3:14b".to_string())) {
+        assert!(
+            std::time::Instant::now() < warm_for,
+            "the keeper warms the routine and sensitive models: {:?}",
+            loaded()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Someone opens enough applications on the node to take it to `critical`.
+    let summary = &stack.farm.node_summaries()[0];
+    let crowd = summary.memory_total_bytes / 100 * 97 - summary.memory_used_bytes;
+    assert!(stack.farm.set_other_apps(&node, crowd));
+
+    // Agents keep using the routine model; the sensitive one sits idle and is given back.
+    let relieved_within = std::time::Instant::now() + Duration::from_secs(30);
+    while loaded().contains(&"qwen3:14b".to_string()) {
+        let answer = stack
+            .chat(&client, ask("routine", "Classify: the printer is jammed"))
+            .await;
+        assert_eq!(answer.status(), 200);
+        assert!(
+            std::time::Instant::now() < relieved_within,
+            "the idle model is unloaded from the critical node: {:?}",
+            loaded()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        loaded().contains(&"llama3.1:8b".to_string()),
+        "the model in use stays: {:?}",
+        loaded()
+    );
+
+    // Calm again, the node is not warmed back into `critical` by the keeper of warm models.
+    tokio::time::sleep(farmhand::gateway::warmth::CHECK_EVERY + Duration::from_secs(2)).await;
+    assert_eq!(loaded(), ["llama3.1:8b"], "nothing loaded back onto the relieved node");
+    let calm = stack.fleet.borrow().nodes[0].pressure();
+    assert_eq!(calm, Some(farmhand::domain::MemoryPressure::Normal));
+}

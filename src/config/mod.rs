@@ -140,6 +140,9 @@ pub struct RouterConfig {
     pub routine_token_budget: u32,
     /// Keep the routine and sensitive models loaded on at least this many active nodes.
     pub warm_nodes: u32,
+    /// On a node at `critical` memory pressure, unload a model this router has not used for this
+    /// many seconds (the longest idle first, one per node every 10 s); 0 turns it off.
+    pub unload_idle_on_critical_secs: u64,
     /// Seconds a sensitive request may wait for local capacity before a 503.
     pub sensitive_wait_secs: u64,
     /// Seconds to wait for an upstream's first byte (covers a cold model load).
@@ -555,6 +558,7 @@ impl Default for RouterConfig {
             max_body_bytes: 4 * 1024 * 1024,
             routine_token_budget: 4000,
             warm_nodes: 2,
+            unload_idle_on_critical_secs: 120,
             sensitive_wait_secs: 0,
             first_byte_timeout_secs: 120,
             idle_timeout_secs: 60,

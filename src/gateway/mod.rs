@@ -20,6 +20,7 @@ mod metrics;
 mod quality_window;
 mod record;
 mod relay;
+pub mod relief;
 mod review;
 mod server;
 mod shadow;
@@ -80,6 +81,8 @@ pub struct Gateway {
     control: watch::Receiver<Arc<ControlSnapshot>>,
     /// Requests in flight per node.
     pub in_flight: InFlight,
+    /// When this router last used each model on each node (for relief at `critical` pressure).
+    model_use: relief::ModelUse,
     /// Model lists shared between decisions until telemetry changes them.
     fleet_views: FleetViewCache,
     recorder: Recorder,
@@ -169,11 +172,21 @@ impl Gateway {
             .unwrap_or_default();
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
         let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
+        let model_use = relief::ModelUse::new(nodes.keys().map(String::as_str));
         warmth::spawn(
             client.clone(),
             nodes.values().cloned().collect(),
             warm_models,
             config.router.warm_nodes as usize,
+            model_use.clone(),
+            sources.fleet.clone(),
+            sources.control.clone(),
+        );
+        relief::spawn(
+            client.clone(),
+            nodes.values().cloned().collect(),
+            Duration::from_secs(config.router.unload_idle_on_critical_secs),
+            model_use.clone(),
             sources.fleet.clone(),
             sources.control.clone(),
         );
@@ -191,6 +204,7 @@ impl Gateway {
             fleet: sources.fleet,
             control: sources.control,
             in_flight,
+            model_use,
             fleet_views: FleetViewCache::default(),
             recorder: sources.recorder,
             spend: SpendTracker::default(),

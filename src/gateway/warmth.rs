@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::relief::ModelUse;
 use crate::control::ControlSnapshot;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::{FleetSnapshot, Health, NodeSnapshot};
@@ -18,8 +19,15 @@ pub const KEEP_WARM_FOR: &str = "30m";
 
 /// Which `(node, model)` pairs to preload so each model is warm on at least `k` eligible nodes.
 /// Eligible: up, active, has the model installed. A preload is a cold load, so never on a node at
-/// `critical` memory pressure; calmer nodes first, then most free memory, then by name.
-pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str], k: usize) -> Vec<(String, String)> {
+/// `critical` memory pressure nor on one `cooling` after a relief (it would load again what was
+/// just given back); calmer nodes first, then most free memory, then by name.
+pub fn preloads(
+    fleet: &FleetSnapshot,
+    control: &ControlSnapshot,
+    models: &[&str],
+    k: usize,
+    cooling: impl Fn(&str) -> bool,
+) -> Vec<(String, String)> {
     let mut plan = Vec::new();
     for model in models {
         let wanted = normalize_model_name(model);
@@ -33,7 +41,7 @@ pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str
         let pressure = |n: &NodeSnapshot| n.pressure().unwrap_or_default();
         let mut cold: Vec<_> = eligible
             .into_iter()
-            .filter(|n| !n.has_loaded(&wanted) && pressure(n) < MemoryPressure::Critical)
+            .filter(|n| !n.has_loaded(&wanted) && pressure(n) < MemoryPressure::Critical && !cooling(&n.name))
             .collect();
         cold.sort_by(|a, b| {
             pressure(a)
@@ -50,12 +58,13 @@ pub fn preloads(fleet: &FleetSnapshot, control: &ControlSnapshot, models: &[&str
     plan
 }
 
-/// Runs the keeper until the fleet view closes.
+/// Runs the keeper until the fleet view closes; a preload counts as a use of the model in `used`.
 pub fn spawn(
     client: reqwest::Client,
     nodes: Vec<crate::config::Node>,
     models: Vec<String>,
     k: usize,
+    used: ModelUse,
     fleet: watch::Receiver<FleetSnapshot>,
     control: watch::Receiver<Arc<ControlSnapshot>>,
 ) {
@@ -71,13 +80,17 @@ pub fn spawn(
                 return;
             }
             let wanted: Vec<&str> = models.iter().map(String::as_str).collect();
-            let plan = preloads(&fleet.borrow(), &control.borrow(), &wanted, k);
+            let now = std::time::Instant::now();
+            let plan = preloads(&fleet.borrow(), &control.borrow(), &wanted, k, |node| {
+                used.cooling(node, now)
+            });
             for (node, model) in plan {
                 let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else {
                     continue;
                 };
-                let client = client.clone();
+                let (client, used) = (client.clone(), used.clone());
                 tokio::spawn(async move {
+                    used.touch(&node, &Arc::from(model.as_str()));
                     let body = serde_json::json!({ "model": model, "keep_alive": KEEP_WARM_FOR });
                     let sent = client
                         .post(format!("{url}/api/generate"))
@@ -153,14 +166,14 @@ mod tests {
         };
         let control = ControlSnapshot::default();
         assert_eq!(
-            preloads(&fleet, &control, &["llama3.1:8b"], 2),
+            preloads(&fleet, &control, &["llama3.1:8b"], 2, |_| false),
             vec![("mini-03".to_string(), "llama3.1:8b".to_string())]
         );
-        assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 1), vec![]);
+        assert_eq!(preloads(&fleet, &control, &["llama3.1:8b"], 1, |_| false), vec![]);
     }
 
     #[test]
-    fn preloads_on_calm_nodes_first_and_never_on_critical_ones() {
+    fn preloads_on_calm_nodes_first_and_never_on_critical_or_cooling_ones() {
         let under = |level: MemoryPressure, name: &str, free_gb: u64| {
             let mut n = node(name, &["llama3.1:8b"], &[], free_gb);
             if let Some(metrics) = n.metrics.as_mut() {
@@ -181,11 +194,22 @@ mod tests {
                 under(MemoryPressure::Normal, "mini-03", 5),
             ],
         };
-        let picked: Vec<String> = preloads(&fleet, &ControlSnapshot::default(), &["llama3.1:8b"], 3)
+        let picked: Vec<String> = preloads(&fleet, &ControlSnapshot::default(), &["llama3.1:8b"], 3, |_| false)
             .into_iter()
             .map(|(node, _)| node)
             .collect();
         assert_eq!(picked, ["mini-03", "mini-02"]);
+
+        let cooling = |node: &str| node == "mini-03";
+        let picked: Vec<String> = preloads(&fleet, &ControlSnapshot::default(), &["llama3.1:8b"], 3, cooling)
+            .into_iter()
+            .map(|(node, _)| node)
+            .collect();
+        assert_eq!(
+            picked,
+            ["mini-02"],
+            "a node cooling down after a relief is not warmed again"
+        );
     }
 
     #[test]
@@ -202,7 +226,7 @@ mod tests {
         let mut control = ControlSnapshot::default();
         control.node_states.insert("mini-01".into(), DrainState::Draining);
         assert_eq!(
-            preloads(&fleet, &control, &["qwen3:14b"], 3),
+            preloads(&fleet, &control, &["qwen3:14b"], 3, |_| false),
             vec![("mini-03".to_string(), "qwen3:14b".to_string())]
         );
     }

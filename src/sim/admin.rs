@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<Arc<FrontierState>> {
     Router::new()
         .route("/_sim/faults", get(faults).post(set_fault))
         .route("/_sim/nodes", get(nodes))
+        .route("/_sim/memory", post(set_memory))
         .route("/_sim/frontier/log", get(log))
         .route("/_sim/frontier/seen", post(seen))
 }
@@ -63,7 +64,7 @@ pub struct NodeSummary {
     pub url: String,
     /// Unified memory.
     pub memory_total_bytes: u64,
-    /// Memory in use (base plus loaded models).
+    /// Memory in use (base, other applications and loaded models).
     pub memory_used_bytes: u64,
     /// Parallel slots.
     pub parallel: u32,
@@ -95,7 +96,7 @@ pub(crate) fn summarize(node: &NodeRuntime) -> NodeSummary {
         name: node.spec.name.clone(),
         url: node.url.clone(),
         memory_total_bytes: node.spec.memory_bytes,
-        memory_used_bytes: (node.spec.base_used + model_bytes).min(node.spec.memory_bytes),
+        memory_used_bytes: node.memory_wanted(model_bytes).min(node.spec.memory_bytes),
         parallel: node.spec.parallel,
         in_flight,
         queued,
@@ -152,6 +153,34 @@ async fn set_fault(State(state): State<Arc<FrontierState>>, body: Bytes) -> Resp
 async fn nodes(State(state): State<Arc<FrontierState>>) -> Response {
     let nodes: Vec<NodeSummary> = state.nodes.iter().map(|n| summarize(n)).collect();
     respond::json(StatusCode::OK, &serde_json::json!({ "nodes": nodes }))
+}
+
+/// `POST /_sim/memory` body: the memory other applications hold on a node.
+#[derive(Debug, Clone, Deserialize)]
+struct MemoryChange {
+    node: String,
+    other_apps_bytes: u64,
+}
+
+/// `POST /_sim/memory`: `{"node": "mini-09", "other_apps_bytes": 4000000000}` makes other
+/// applications hold that much of the node's memory (0 closes them), so pressure rises as on a
+/// Mac mini someone is also using.
+async fn set_memory(State(state): State<Arc<FrontierState>>, body: Bytes) -> Response {
+    let change: MemoryChange = match respond::parse_body(&body) {
+        Ok(change) => change,
+        Err(message) => return respond::ollama_error(StatusCode::BAD_REQUEST, message),
+    };
+    match state.nodes.iter().find(|n| n.spec.name == change.node) {
+        Some(node) => {
+            node.set_other_apps(change.other_apps_bytes);
+            tracing::info!(node = %change.node, bytes = change.other_apps_bytes, "other applications' memory changed");
+            respond::json(StatusCode::OK, &summarize(node))
+        }
+        None => respond::ollama_error(
+            StatusCode::NOT_FOUND,
+            format!("no simulated node is named `{}`", change.node),
+        ),
+    }
 }
 
 async fn log(State(state): State<Arc<FrontierState>>) -> Response {

@@ -310,6 +310,16 @@ impl SimFarm {
         Ok(self.faults.set(target, kind)?)
     }
 
+    /// Makes other applications hold `bytes` of `node`'s memory (0 closes them); `false` when no
+    /// node has that name.
+    pub fn set_other_apps(&self, node: &str, bytes: u64) -> bool {
+        let found = self.nodes.iter().find(|n| n.spec.name == node);
+        if let Some(node) = found {
+            node.set_other_apps(bytes);
+        }
+        found.is_some()
+    }
+
     /// Every request the frontier received, oldest first (hashes and sizes, never text).
     pub fn frontier_log(&self) -> Vec<FrontierRequest> {
         self.frontier.with_log(|log| log.entries())

@@ -46,6 +46,8 @@ pub(crate) struct NodeRuntime {
     faults: Arc<FaultBoard>,
     started: Instant,
     log: Mutex<log::NodeLog>,
+    /// Memory other applications hold now (a browser, Xcode): set through the admin API.
+    other_apps: AtomicU64,
 }
 
 impl NodeRuntime {
@@ -77,7 +79,19 @@ impl NodeRuntime {
             faults,
             started: Instant::now(),
             log: Mutex::new(log::NodeLog::new(log_entries)),
+            other_apps: AtomicU64::new(0),
         }
+    }
+
+    /// Memory the machine wants with `model_bytes` of models loaded: the OS, other applications
+    /// and the models (it can exceed the memory there is: that is what pressure measures).
+    pub(crate) fn memory_wanted(&self, model_bytes: u64) -> u64 {
+        self.spec.base_used + self.other_apps.load(Ordering::Relaxed) + model_bytes
+    }
+
+    /// Makes other applications hold `bytes` of memory, as if an operator opened them.
+    pub(crate) fn set_other_apps(&self, bytes: u64) {
+        self.other_apps.store(bytes, Ordering::Relaxed);
     }
 
     /// Notes a chat request the compatibility endpoint read.

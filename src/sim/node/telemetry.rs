@@ -26,8 +26,9 @@ pub(crate) fn sample(node: &NodeRuntime) -> AgentMetrics {
         (m.model_bytes(), m.in_flight(), m.queued())
     });
     let spec = &node.spec;
-    let used = (spec.base_used + model_bytes).min(spec.memory_bytes);
-    let pressure = pressure_of(spec.base_used + model_bytes, spec.memory_bytes);
+    let wanted = node.memory_wanted(model_bytes);
+    let used = wanted.min(spec.memory_bytes);
+    let pressure = pressure_of(wanted, spec.memory_bytes);
     let mut rng = rand::rng();
     let busy = in_flight as f32 / spec.parallel.max(1) as f32;
     let cpu_percent = (rng.random_range(2.0..6.0) + busy * rng.random_range(55.0..75.0)).min(100.0);
