@@ -14,6 +14,7 @@ pub mod fleet_spend;
 mod fleet_view_cache;
 mod inflight;
 mod job_ticket;
+mod keeper_rounds;
 mod keys;
 mod limiter;
 mod metrics;
@@ -173,22 +174,17 @@ impl Gateway {
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
         let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
         let model_use = relief::ModelUse::new(nodes.keys().map(String::as_str));
-        warmth::spawn(
-            client.clone(),
-            nodes.values().cloned().collect(),
-            warm_models,
-            config.router.warm_nodes as usize,
-            model_use.clone(),
-            sources.fleet.clone(),
-            sources.control.clone(),
-        );
+        let keeping = keeper_rounds::Keeping {
+            client: client.clone(),
+            nodes: nodes.values().cloned().collect(),
+            used: model_use.clone(),
+            fleet: sources.fleet.clone(),
+            control: sources.control.clone(),
+        };
+        warmth::spawn(&keeping, warm_models, config.router.warm_nodes as usize);
         relief::spawn(
-            client.clone(),
-            nodes.values().cloned().collect(),
+            &keeping,
             Duration::from_secs(config.router.unload_idle_on_critical_secs),
-            model_use.clone(),
-            sources.fleet.clone(),
-            sources.control.clone(),
         );
         let agent_limits = config
             .agents

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
+use super::keeper_rounds::Keeping;
 use crate::control::ControlSnapshot;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::{FleetSnapshot, Health};
@@ -117,39 +116,29 @@ pub fn unloads(
 
 /// Runs the relief until the fleet view closes; `idle_after` zero turns it off
 /// (`router.unload_idle_on_critical_secs`).
-pub fn spawn(
-    client: reqwest::Client,
-    nodes: Vec<crate::config::Node>,
-    idle_after: Duration,
-    used: ModelUse,
-    fleet: watch::Receiver<FleetSnapshot>,
-    control: watch::Receiver<Arc<ControlSnapshot>>,
-) {
+pub fn spawn(keeping: &Keeping, idle_after: Duration) {
     if idle_after.is_zero() {
         return;
     }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHECK_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            if fleet.has_changed().is_err() {
-                return;
-            }
+    let (client, used, planner) = (keeping.client.clone(), keeping.used.clone(), keeping.used.clone());
+    super::keeper_rounds::spawn(
+        CHECK_EVERY,
+        keeping,
+        move |fleet, control| {
             let now = Instant::now();
-            let plan = unloads(&fleet.borrow(), &control.borrow(), idle_after, |node, model| {
-                used.idle_for(node, model, now)
-            });
-            for (node, model) in plan {
-                let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else {
-                    continue;
-                };
-                if unload(&client, &url, &node, model).await {
-                    used.relieved(&node);
+            unloads(fleet, control, idle_after, |node, model| {
+                planner.idle_for(node, model, now)
+            })
+        },
+        move |planned| {
+            let (client, used) = (client.clone(), used.clone());
+            async move {
+                if unload(&client, &planned.url, &planned.node, planned.model).await {
+                    used.relieved(&planned.node);
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Asks Ollama to unload `model` (`keep_alive: 0`) and logs the outcome; true when it did.

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
+use super::keeper_rounds::{Keeping, Planned};
 use super::relief::ModelUse;
 use crate::control::ControlSnapshot;
 use crate::domain::{DrainState, MemoryPressure};
@@ -59,56 +58,46 @@ pub fn preloads(
 }
 
 /// Runs the keeper until the fleet view closes; a preload counts as a use of the model in `used`.
-pub fn spawn(
-    client: reqwest::Client,
-    nodes: Vec<crate::config::Node>,
-    models: Vec<String>,
-    k: usize,
-    used: ModelUse,
-    fleet: watch::Receiver<FleetSnapshot>,
-    control: watch::Receiver<Arc<ControlSnapshot>>,
-) {
+pub fn spawn(keeping: &Keeping, models: Vec<String>, k: usize) {
     if k == 0 {
         return;
     }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHECK_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            if fleet.has_changed().is_err() {
-                return;
-            }
+    let (client, used, planner) = (keeping.client.clone(), keeping.used.clone(), keeping.used.clone());
+    super::keeper_rounds::spawn(
+        CHECK_EVERY,
+        keeping,
+        move |fleet, control| {
             let wanted: Vec<&str> = models.iter().map(String::as_str).collect();
             let now = std::time::Instant::now();
-            let plan = preloads(&fleet.borrow(), &control.borrow(), &wanted, k, |node| {
-                used.cooling(node, now)
-            });
-            for (node, model) in plan {
-                let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else {
-                    continue;
-                };
-                let (client, used) = (client.clone(), used.clone());
-                tokio::spawn(async move {
-                    used.touch(&node, &Arc::from(model.as_str()));
-                    let body = serde_json::json!({ "model": model, "keep_alive": KEEP_WARM_FOR });
-                    let sent = client
-                        .post(format!("{url}/api/generate"))
-                        .json(&body)
-                        .timeout(Duration::from_secs(300))
-                        .send()
-                        .await;
-                    match sent {
-                        Ok(r) if r.status().is_success() => tracing::info!(%node, %model, "preloaded to keep it warm"),
-                        Ok(r) => tracing::warn!(%node, %model, status = r.status().as_u16(), "preload refused"),
-                        Err(err) => {
-                            tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "preload failed")
-                        }
-                    }
-                });
-            }
+            preloads(fleet, control, &wanted, k, |node| planner.cooling(node, now))
+        },
+        move |planned| {
+            let (client, used) = (client.clone(), used.clone());
+            // Each preload in a task of its own: a cold load can take minutes.
+            tokio::spawn(preload(client, used, planned));
+            std::future::ready(())
+        },
+    );
+}
+
+/// Loads `planned.model` on its node for [`KEEP_WARM_FOR`], noting the use, and logs the outcome.
+async fn preload(client: reqwest::Client, used: ModelUse, planned: Planned) {
+    let Planned { url, node, model } = planned;
+    used.touch(&node, &Arc::from(model.as_str()));
+    let body = serde_json::json!({ "model": model, "keep_alive": KEEP_WARM_FOR });
+    let sent = client
+        .post(format!("{url}/api/generate"))
+        .json(&body)
+        .timeout(Duration::from_secs(300))
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => tracing::info!(%node, %model, "preloaded to keep it warm"),
+        Ok(r) => tracing::warn!(%node, %model, status = r.status().as_u16(), "preload refused"),
+        Err(err) => {
+            tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "preload failed")
         }
-    });
+    }
 }
 
 #[cfg(test)]
