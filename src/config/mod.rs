@@ -140,7 +140,7 @@ pub struct RouterConfig {
     pub routine_token_budget: u32,
     /// Keep the routine and sensitive models loaded on at least this many active nodes.
     pub warm_nodes: u32,
-    /// On a node at `critical` memory pressure, unload a model this router has not used for this
+    /// On a node at `critical` memory pressure, unload a model no request has ended on for this
     /// many seconds (the longest idle first, one per node every 10 s); 0 turns it off.
     pub unload_idle_on_critical_secs: u64,
     /// Seconds a sensitive request may wait for local capacity before a 503.

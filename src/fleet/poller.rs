@@ -157,14 +157,11 @@ impl NodeTask {
                 self.snapshot.last_error = None;
                 self.snapshot.last_seen = Some(Utc::now());
                 self.snapshot.poll_latency_ms = Some(started.elapsed().as_millis() as u64);
+                let previous = std::mem::take(&mut self.snapshot.loaded);
                 self.snapshot.loaded = ps
                     .models
                     .into_iter()
-                    .map(|m| LoadedModel {
-                        name: m.name,
-                        size_bytes: m.size,
-                        expires_at: m.expires_at.with_timezone(&Utc),
-                    })
+                    .map(|m| LoadedModel::seen(m.name, m.size, m.expires_at.with_timezone(&Utc), &previous))
                     .collect();
             }
             Err(err) => {

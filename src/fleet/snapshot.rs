@@ -15,6 +15,26 @@ pub struct LoadedModel {
     pub size_bytes: u64,
     /// When Ollama will unload it if it stays idle.
     pub expires_at: DateTime<Utc>,
+    /// When a request last ended on it, as the poller saw its expiry move (Ollama restarts the
+    /// idle timer as each request ends), or when the poller first saw it loaded.
+    pub active_at: DateTime<Utc>,
+}
+
+impl LoadedModel {
+    /// This model as `/api/ps` lists it now, its activity carried over from the `previous` listing
+    /// when its expiry has not moved since.
+    pub fn seen(name: String, size_bytes: u64, expires_at: DateTime<Utc>, previous: &[LoadedModel]) -> Self {
+        let active_at = previous
+            .iter()
+            .find(|p| p.name == name && p.expires_at == expires_at)
+            .map_or_else(Utc::now, |p| p.active_at);
+        LoadedModel {
+            name,
+            size_bytes,
+            expires_at,
+            active_at,
+        }
+    }
 }
 
 /// A model installed on a node's disk (`/api/tags`).
@@ -112,5 +132,32 @@ impl FleetSnapshot {
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<&NodeSnapshot> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn a_model_is_active_when_its_expiry_moves_and_idle_while_it_stays() {
+        let expiry = Utc::now() + TimeDelta::minutes(5);
+        let first = LoadedModel::seen("llama3.1:8b".into(), 1, expiry, &[]);
+        let long_ago = Utc::now() - TimeDelta::minutes(10);
+        let previous = [LoadedModel {
+            active_at: long_ago,
+            ..first.clone()
+        }];
+        let unchanged = LoadedModel::seen("llama3.1:8b".into(), 1, expiry, &previous);
+        assert_eq!(unchanged.active_at, long_ago, "no request ended: still idle since then");
+        let moved = LoadedModel::seen("llama3.1:8b".into(), 1, expiry + TimeDelta::seconds(3), &previous);
+        assert!(moved.active_at > long_ago, "a request ended: active now");
+        let other = LoadedModel::seen("qwen3:14b".into(), 1, expiry, &previous);
+        assert!(
+            other.active_at > long_ago,
+            "a model first seen counts as active from then"
+        );
     }
 }

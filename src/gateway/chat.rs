@@ -310,9 +310,6 @@ pub async fn serve(gateway: Arc<Gateway>, parsed: ParsedRequest, origin: Origin)
             }
         }
         tried.push(step.target.clone());
-        if let Target::Local { node, model } = &step.target {
-            gateway.model_use.touch(node, model);
-        }
         let _slot = match &step.target {
             Target::Local { node, .. } if origin.job().is_some() => Some(gateway.in_flight.enter_batch(node)),
             Target::Local { node, .. } => Some(gateway.in_flight.enter(node)),

@@ -128,6 +128,7 @@ mod tests {
                     name: m.to_string(),
                     size_bytes: 1,
                     expires_at: Utc::now(),
+                    active_at: Utc::now(),
                 })
                 .collect(),
             ..NodeSnapshot::unseen(name, 2)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::relief::ModelUse;
+use super::relief::Relieved;
 use crate::config::Node;
 use crate::control::ControlSnapshot;
 use crate::fleet::FleetSnapshot;
@@ -19,8 +19,8 @@ pub struct Keeping {
     pub client: reqwest::Client,
     /// Every configured node.
     pub nodes: Vec<Node>,
-    /// When this router last used each model on each node, and relieved each node.
-    pub used: ModelUse,
+    /// When this router last relieved each node.
+    pub relieved: Relieved,
     /// Telemetry of every node.
     pub fleet: watch::Receiver<FleetSnapshot>,
     /// Node states and overrides.

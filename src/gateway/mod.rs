@@ -82,8 +82,6 @@ pub struct Gateway {
     control: watch::Receiver<Arc<ControlSnapshot>>,
     /// Requests in flight per node.
     pub in_flight: InFlight,
-    /// When this router last used each model on each node (for relief at `critical` pressure).
-    model_use: relief::ModelUse,
     /// Model lists shared between decisions until telemetry changes them.
     fleet_views: FleetViewCache,
     recorder: Recorder,
@@ -173,11 +171,10 @@ impl Gateway {
             .unwrap_or_default();
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
         let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
-        let model_use = relief::ModelUse::new(nodes.keys().map(String::as_str));
         let keeping = keeper_rounds::Keeping {
             client: client.clone(),
             nodes: nodes.values().cloned().collect(),
-            used: model_use.clone(),
+            relieved: relief::Relieved::new(nodes.keys().map(String::as_str)),
             fleet: sources.fleet.clone(),
             control: sources.control.clone(),
         };
@@ -200,7 +197,6 @@ impl Gateway {
             fleet: sources.fleet,
             control: sources.control,
             in_flight,
-            model_use,
             fleet_views: FleetViewCache::default(),
             recorder: sources.recorder,
             spend: SpendTracker::default(),

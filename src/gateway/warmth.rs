@@ -1,11 +1,9 @@
 //! Keeps the routine and sensitive models loaded on at least `router.warm_nodes` active nodes,
 //! so agents rarely wait for a cold load (tens of seconds on real Ollama).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::keeper_rounds::{Keeping, Planned};
-use super::relief::ModelUse;
 use crate::control::ControlSnapshot;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::{FleetSnapshot, Health, NodeSnapshot};
@@ -57,33 +55,31 @@ pub fn preloads(
     plan
 }
 
-/// Runs the keeper until the fleet view closes; a preload counts as a use of the model in `used`.
+/// Runs the keeper until the fleet view closes.
 pub fn spawn(keeping: &Keeping, models: Vec<String>, k: usize) {
     if k == 0 {
         return;
     }
-    let (client, used, planner) = (keeping.client.clone(), keeping.used.clone(), keeping.used.clone());
+    let (client, relieved) = (keeping.client.clone(), keeping.relieved.clone());
     super::keeper_rounds::spawn(
         CHECK_EVERY,
         keeping,
         move |fleet, control| {
             let wanted: Vec<&str> = models.iter().map(String::as_str).collect();
             let now = std::time::Instant::now();
-            preloads(fleet, control, &wanted, k, |node| planner.cooling(node, now))
+            preloads(fleet, control, &wanted, k, |node| relieved.cooling(node, now))
         },
         move |planned| {
-            let (client, used) = (client.clone(), used.clone());
             // Each preload in a task of its own: a cold load can take minutes.
-            tokio::spawn(preload(client, used, planned));
+            tokio::spawn(preload(client.clone(), planned));
             std::future::ready(())
         },
     );
 }
 
-/// Loads `planned.model` on its node for [`KEEP_WARM_FOR`], noting the use, and logs the outcome.
-async fn preload(client: reqwest::Client, used: ModelUse, planned: Planned) {
+/// Loads `planned.model` on its node for [`KEEP_WARM_FOR`] and logs the outcome.
+async fn preload(client: reqwest::Client, planned: Planned) {
     let Planned { url, node, model } = planned;
-    used.touch(&node, &Arc::from(model.as_str()));
     let body = serde_json::json!({ "model": model, "keep_alive": KEEP_WARM_FOR });
     let sent = client
         .post(format!("{url}/api/generate"))
@@ -122,6 +118,7 @@ mod tests {
                 name: m.to_string(),
                 size_bytes: 1,
                 expires_at: chrono::Utc::now(),
+                active_at: chrono::Utc::now(),
             })
             .collect();
         n.metrics = Some(AgentMetrics {

@@ -60,6 +60,7 @@ pub fn node(index: usize) -> NodeSnapshot {
             name: "llama3.1:8b".into(),
             size_bytes: 6_200_000_000,
             expires_at: now() + TimeDelta::seconds(252 + index as i64 * 60),
+            active_at: now() - TimeDelta::seconds(48),
         }];
     }
     if index != 4 {
