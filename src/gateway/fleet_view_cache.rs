@@ -1,7 +1,10 @@
 //! The fleet as placement sees it, built for every decision from model lists shared between
-//! decisions: the fleet's model names are gathered again only when telemetry changes them.
+//! decisions: the fleet's model names are gathered again only when telemetry changes them, and
+//! compared with the cached ones only when a new snapshot has been published since.
 
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
 
 use super::inflight::InFlight;
 use crate::control::ControlSnapshot;
@@ -11,7 +14,16 @@ use crate::router::{FleetView, ModelCatalog, NameOrder, NodeModels, NodeView, sa
 /// The fleet's model names as last turned into [`NodeView`]s.
 #[derive(Default)]
 pub struct FleetViewCache {
-    shared: Mutex<Shared>,
+    state: Mutex<State>,
+}
+
+/// The cached names and, when the cache watches telemetry itself, its receiver.
+#[derive(Default)]
+struct State {
+    shared: Shared,
+    telemetry: Option<watch::Receiver<FleetSnapshot>>,
+    /// Whether `shared` was checked against the telemetry's current snapshot.
+    checked: bool,
 }
 
 /// What every view shares until telemetry changes a node's names.
@@ -77,33 +89,64 @@ impl SharedNames {
 }
 
 impl FleetViewCache {
-    /// What placement sees now: telemetry, drain states and the router's in-flight counts.
-    pub fn view(&self, snapshot: &FleetSnapshot, control: &ControlSnapshot, in_flight: &InFlight) -> FleetView {
-        let mut shared = self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !shared.matches(&snapshot.nodes) {
+    /// A cache that reads the fleet from `telemetry` itself (see [`FleetViewCache::current`]).
+    pub fn watching(telemetry: watch::Receiver<FleetSnapshot>) -> Self {
+        FleetViewCache {
+            state: Mutex::new(State {
+                telemetry: Some(telemetry),
+                ..State::default()
+            }),
+        }
+    }
+
+    /// What placement sees now, from the watched telemetry: the cached names are compared with the
+    /// snapshot's only when a new snapshot was published since the last look.
+    pub fn current(&self, control: &ControlSnapshot, in_flight: &InFlight) -> FleetView {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let State {
+            shared,
+            telemetry,
+            checked,
+        } = &mut *state;
+        let Some(telemetry) = telemetry else {
+            return FleetView::interned(Vec::new(), shared.catalog.clone(), &shared.names);
+        };
+        let published = telemetry.has_changed().unwrap_or(false);
+        let snapshot = if published {
+            telemetry.borrow_and_update()
+        } else {
+            telemetry.borrow()
+        };
+        if (published || !*checked) && !shared.matches(&snapshot.nodes) {
             *shared = Shared::of(&snapshot.nodes);
         }
-        let nodes = snapshot
-            .nodes
-            .iter()
-            .zip(&shared.nodes)
-            .zip(&shared.names.orders)
-            .map(|((node, names), name_order)| NodeView {
-                name: names.name.clone(),
-                health: node.health,
-                drain: control.node_state(&node.name),
-                installed: names.models.installed.clone(),
-                loaded: names.models.loaded.clone(),
-                in_flight: in_flight.get(&node.name),
-                parallel: node.parallel,
-                free_memory_bytes: node.free_memory_bytes(),
-                pressure: node.pressure().unwrap_or_default(),
-                name_order: *name_order,
-                model_bits: names.models.bits,
-            })
-            .collect();
-        FleetView::interned(nodes, shared.catalog.clone(), &shared.names)
+        *checked = true;
+        build(shared, &snapshot, control, in_flight)
     }
+}
+
+/// The view of `snapshot` over the names in `shared` (which match it).
+fn build(shared: &Shared, snapshot: &FleetSnapshot, control: &ControlSnapshot, in_flight: &InFlight) -> FleetView {
+    let nodes = snapshot
+        .nodes
+        .iter()
+        .zip(&shared.nodes)
+        .zip(&shared.names.orders)
+        .map(|((node, names), name_order)| NodeView {
+            name: names.name.clone(),
+            health: node.health,
+            drain: control.node_state(&node.name),
+            installed: names.models.installed.clone(),
+            loaded: names.models.loaded.clone(),
+            in_flight: in_flight.get(&node.name),
+            parallel: node.parallel,
+            free_memory_bytes: node.free_memory_bytes(),
+            pressure: node.pressure().unwrap_or_default(),
+            name_order: *name_order,
+            model_bits: names.models.bits,
+        })
+        .collect();
+    FleetView::interned(nodes, shared.catalog.clone(), &shared.names)
 }
 
 #[cfg(test)]
@@ -136,23 +179,34 @@ mod tests {
     }
 
     #[test]
-    fn names_are_shared_until_telemetry_changes_them() {
-        let cache = FleetViewCache::default();
+    fn names_are_shared_until_telemetry_publishes_new_ones() {
         let control = ControlSnapshot::default();
         let in_flight = InFlight::new(["mini-01", "mini-02"]);
-        let mut snapshot = FleetSnapshot {
+        let (publish, telemetry) = watch::channel(FleetSnapshot {
             nodes: vec![node("mini-01", &["a", "b"], &["a"]), node("mini-02", &["a"], &[])],
-        };
-        let first = cache.view(&snapshot, &control, &in_flight);
-        let second = cache.view(&snapshot, &control, &in_flight);
-        assert_eq!(first, second);
+        });
+        let cache = FleetViewCache::watching(telemetry);
+        let first = cache.current(&control, &in_flight);
+        assert_eq!(
+            first.nodes.len(),
+            2,
+            "the first snapshot is read though never published"
+        );
+        let second = cache.current(&control, &in_flight);
         assert!(Arc::ptr_eq(&first.nodes[0].installed, &second.nodes[0].installed));
 
-        snapshot.nodes[0] = node("mini-01", &["a", "b"], &["b"]);
-        snapshot.nodes.pop();
-        let third = cache.view(&snapshot, &control, &in_flight);
-        assert_eq!(third.nodes.len(), 1);
+        publish.send_modify(|fleet| {
+            fleet.nodes[0] = node("mini-01", &["a", "b"], &["b"]);
+            fleet.nodes[1].health = crate::fleet::Health::Down;
+        });
+        let third = cache.current(&control, &in_flight);
         assert_eq!(third.nodes[0].loaded.iter().map(|m| &**m).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(third.nodes[1].health, crate::fleet::Health::Down);
         assert!(!Arc::ptr_eq(&first.nodes[0].loaded, &third.nodes[0].loaded));
+
+        publish.send_modify(|fleet| {
+            fleet.nodes.pop();
+        });
+        assert_eq!(cache.current(&control, &in_flight).nodes.len(), 1);
     }
 }

@@ -78,7 +78,6 @@ pub struct Gateway {
     /// The base policy derived from it.
     pub policy: Policy,
     nodes: HashMap<String, Node>,
-    fleet: watch::Receiver<FleetSnapshot>,
     control: watch::Receiver<Arc<ControlSnapshot>>,
     /// Requests in flight per node.
     pub in_flight: InFlight,
@@ -171,6 +170,7 @@ impl Gateway {
             .unwrap_or_default();
         let warm_models = vec![config.models.routine.clone(), config.models.sensitive.clone()];
         let status_access = StatusAccess::from_config(config.router.status_token.as_ref());
+        let fleet_views = FleetViewCache::watching(sources.fleet.clone());
         let keeping = keeper_rounds::Keeping {
             client: client.clone(),
             nodes: nodes.values().cloned().collect(),
@@ -194,10 +194,9 @@ impl Gateway {
             agent_limits,
             config: Arc::new(config),
             nodes,
-            fleet: sources.fleet,
             control: sources.control,
             in_flight,
-            fleet_views: FleetViewCache::default(),
+            fleet_views,
             recorder: sources.recorder,
             spend: SpendTracker::default(),
             keys: sources.keys,
@@ -427,7 +426,7 @@ impl Gateway {
 
     /// What placement sees now: telemetry, drain states and the router's in-flight counts.
     pub fn fleet_view(&self, control: &ControlSnapshot) -> FleetView {
-        self.fleet_views.view(&self.fleet.borrow(), control, &self.in_flight)
+        self.fleet_views.current(control, &self.in_flight)
     }
 
     /// Calls one plan target; `retrying` hears of each failed frontier attempt that is retried.
