@@ -127,15 +127,20 @@ impl SpendTracker {
 
     /// Holds the expected cost of a frontier request about to start (the dearest request seen
     /// today, or `estimate` when that is more; give it back with [`SpendTracker::release`]),
-    /// unless the budget (USD, 0 for none) allows no more frontier work here: this router's lease is spent (the refresh is asked for more), or, with no lease
-    /// yet, the projected fleet total has reached it. Checked and held under one lock, so
+    /// unless the budget (USD, 0 for none) allows no more frontier work here: the reservation does
+    /// not fit in what this router's lease has left (the refresh is asked for more), or, with no
+    /// lease yet, the projected fleet total has reached it. Checked and held under one lock, so
     /// concurrent requests cannot all slip past.
     pub fn try_reserve(&self, estimate: f64, budget: f64, now: DateTime<Utc>) -> Option<Reservation> {
         let mut ledger = self.lock();
         ledger.roll(now.date_naive());
+        let usd = ledger.dearest.max(estimate).max(0.0);
+        let usd = if usd.is_finite() { usd } else { 0.0 };
         if budget > 0.0 {
+            // Under a lease the whole reservation must fit: a router never starts a request its
+            // lease cannot pay for, so the fleet's leases bound its spend whatever the timing.
             let open = match ledger.lease {
-                Some(lease) => ledger.own_total() + ledger.reserved < lease,
+                Some(lease) => ledger.own_total() + ledger.reserved + usd <= lease,
                 None => ledger.projected() < budget,
             };
             if !open {
@@ -144,8 +149,6 @@ impl SpendTracker {
                 return None;
             }
         }
-        let usd = ledger.dearest.max(estimate).max(0.0);
-        let usd = if usd.is_finite() { usd } else { 0.0 };
         ledger.reserved += usd;
         Some(Reservation { usd })
     }
@@ -322,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_admits_requests_while_spend_and_reservations_are_under_it() {
+    fn a_lease_admits_requests_while_spend_and_reservations_fit_in_it() {
         let tracker = SpendTracker::default();
         let now = at("2026-11-26T12:00:00Z");
         tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.0, Some(0.25), now);
@@ -332,20 +335,22 @@ mod tests {
             "the spend seen, not a projection"
         );
         let first = tracker.try_reserve(0.1, 10.0, now).expect("under the lease");
-        let second = tracker.try_reserve(0.1, 10.0, now).expect("0.1 held, under the lease");
-        let third = tracker.try_reserve(0.1, 10.0, now).expect("0.2 held, still under");
+        let second = tracker.try_reserve(0.1, 10.0, now).expect("0.2 held, within the lease");
         assert!(
             tracker.try_reserve(0.1, 10.0, now).is_none(),
-            "0.3 held: the lease is spent"
+            "0.3 would pass the lease of 0.25: not started"
         );
-        for held in [first, second, third] {
+        for held in [first, second] {
             tracker.add("a", 0.1, now);
             tracker.release(held);
         }
-        assert!(tracker.try_reserve(0.1, 10.0, now).is_none(), "0.3 spent");
-        assert!(tracker.lease_may_grow(10.0, now), "5.3 seen of 10");
-        assert!(!tracker.lease_may_grow(5.3, now));
-        tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.3, Some(0.5), now);
+        assert!(
+            tracker.try_reserve(0.1, 10.0, now).is_none(),
+            "0.2 spent, 0.1 more does not fit"
+        );
+        assert!(tracker.lease_may_grow(10.0, now), "5.2 seen of 10");
+        assert!(!tracker.lease_may_grow(5.2, now));
+        tracker.refreshed(fleet(now, &[("a", 5.0)], 2), 0.2, Some(0.5), now);
         assert!(tracker.try_reserve(0.1, 10.0, now).is_some(), "a larger lease");
         assert!(tracker.try_reserve(0.1, 0.0, now).is_some(), "no budget, no limit");
     }
