@@ -141,7 +141,7 @@ impl SpendTracker {
             // lease cannot pay for, so the fleet's leases bound its spend whatever the timing.
             let open = match ledger.lease {
                 Some(lease) => ledger.own_total() + ledger.reserved + usd <= lease,
-                None => ledger.projected() < budget,
+                None => ledger.projected() + usd <= budget,
             };
             if !open {
                 drop(ledger);
