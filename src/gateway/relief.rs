@@ -155,18 +155,6 @@ mod tests {
             })
             .collect();
         n.metrics = Some(AgentMetrics {
-            hostname: name.into(),
-            sampled_at: now(),
-            memory_total_bytes: 64 << 30,
-            memory_used_bytes: 62 << 30,
-            memory_available_bytes: 2 << 30,
-            swap_total_bytes: 0,
-            swap_used_bytes: 0,
-            cpu_percent: 0.0,
-            cpu_count: 8,
-            load_average: [0.0; 3],
-            uptime_secs: 1,
-            ollama: None,
             pressure: Some(PressureReading {
                 level: pressure,
                 source: "test".into(),
@@ -174,7 +162,7 @@ mod tests {
                 psi_some_avg10: None,
                 psi_full_avg10: None,
             }),
-            power: None,
+            ..AgentMetrics::idle(name, 64 << 30, 2 << 30)
         });
         n
     }

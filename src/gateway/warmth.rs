@@ -121,22 +121,7 @@ mod tests {
                 active_at: chrono::Utc::now(),
             })
             .collect();
-        n.metrics = Some(AgentMetrics {
-            hostname: name.into(),
-            sampled_at: chrono::Utc::now(),
-            memory_total_bytes: 64 << 30,
-            memory_used_bytes: 0,
-            memory_available_bytes: free_gb << 30,
-            swap_total_bytes: 0,
-            swap_used_bytes: 0,
-            cpu_percent: 0.0,
-            cpu_count: 8,
-            load_average: [0.0; 3],
-            uptime_secs: 1,
-            ollama: None,
-            pressure: None,
-            power: None,
-        });
+        n.metrics = Some(AgentMetrics::idle(name, 64 << 30, free_gb << 30));
         n
     }
 

@@ -40,6 +40,30 @@ pub struct AgentMetrics {
     pub power: Option<PowerReading>,
 }
 
+#[cfg(test)]
+impl AgentMetrics {
+    /// An idle machine for unit tests: `total` bytes of memory with `available` free, no pressure
+    /// reading and no power figures.
+    pub(crate) fn idle(hostname: &str, total: u64, available: u64) -> Self {
+        AgentMetrics {
+            hostname: hostname.into(),
+            sampled_at: Utc::now(),
+            memory_total_bytes: total,
+            memory_used_bytes: total.saturating_sub(available),
+            memory_available_bytes: available,
+            swap_total_bytes: 0,
+            swap_used_bytes: 0,
+            cpu_percent: 0.0,
+            cpu_count: 8,
+            load_average: [0.0; 3],
+            uptime_secs: 1,
+            ollama: None,
+            pressure: None,
+            power: None,
+        }
+    }
+}
+
 /// Power draw and SoC temperatures of an Apple Silicon node, as macmon reports them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PowerReading {
