@@ -10,7 +10,7 @@ use super::{ActionError, Operator};
 use crate::domain::DrainState;
 use crate::presence::LIVE_WINDOW;
 use crate::store::PresenceRow;
-use crate::wire::ollama::{GenerateRequest, KeepAlive, PsResponse};
+use crate::wire::ollama::{GenerateRequest, PsResponse};
 
 /// How long a waiting drain gives in-flight requests to finish by default.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -158,15 +158,9 @@ impl Operator {
             .map_err(|e| failed("unreadable /api/ps", &e))?;
         let mut unloaded = Vec::new();
         for model in loaded.models {
-            let request = GenerateRequest {
-                model: model.name.clone(),
-                stream: Some(false),
-                keep_alive: Some(KeepAlive::For(Duration::ZERO)),
-                ..GenerateRequest::default()
-            };
             self.client
                 .post(format!("{base}/api/generate"))
-                .json(&request)
+                .json(&GenerateRequest::unload(&model.name))
                 .timeout(Duration::from_secs(30))
                 .send()
                 .await

@@ -15,7 +15,7 @@ use super::keeper_rounds::Keeping;
 use crate::control::ControlSnapshot;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::{FleetSnapshot, Health};
-use crate::wire::ollama::{GenerateRequest, KeepAlive};
+use crate::wire::ollama::GenerateRequest;
 
 /// How often critical nodes are looked at.
 pub const CHECK_EVERY: Duration = Duration::from_secs(10);
@@ -107,15 +107,9 @@ pub fn spawn(keeping: &Keeping, idle_after: Duration) {
 
 /// Asks Ollama to unload `model` (`keep_alive: 0`) and logs the outcome; true when it did.
 async fn unload(client: &reqwest::Client, url: &str, node: &str, model: String) -> bool {
-    let request = GenerateRequest {
-        model: model.clone(),
-        stream: Some(false),
-        keep_alive: Some(KeepAlive::For(Duration::ZERO)),
-        ..GenerateRequest::default()
-    };
     let sent = client
         .post(format!("{}/api/generate", url.trim_end_matches('/')))
-        .json(&request)
+        .json(&GenerateRequest::unload(&model))
         .timeout(Duration::from_secs(30))
         .send()
         .await;

@@ -129,8 +129,8 @@ impl SpendTracker {
     /// today, or `estimate` when that is more; give it back with [`SpendTracker::release`]),
     /// unless the budget (USD, 0 for none) allows no more frontier work here: the reservation does
     /// not fit in what this router's lease has left (the refresh is asked for more), or, with no
-    /// lease yet, the projected fleet total has reached it. Checked and held under one lock, so
-    /// concurrent requests cannot all slip past.
+    /// lease yet, it would take the projected fleet total past the budget. Checked and held under
+    /// one lock, so concurrent requests cannot all slip past.
     pub fn try_reserve(&self, estimate: f64, budget: f64, now: DateTime<Utc>) -> Option<Reservation> {
         let mut ledger = self.lock();
         ledger.roll(now.date_naive());

@@ -275,6 +275,18 @@ pub struct GenerateRequest {
     pub raw: bool,
 }
 
+impl GenerateRequest {
+    /// The request that unloads `model` at once (`keep_alive: 0`, no prompt, one answer).
+    pub fn unload(model: &str) -> Self {
+        GenerateRequest {
+            model: model.to_string(),
+            stream: Some(false),
+            keep_alive: Some(KeepAlive::For(std::time::Duration::ZERO)),
+            ..GenerateRequest::default()
+        }
+    }
+}
+
 /// One chat message.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
