@@ -37,14 +37,16 @@ pub struct Planned {
     pub model: String,
 }
 
-/// Runs rounds every `period` until the fleet view closes; a pair naming an unknown node is skipped.
+/// Runs rounds every `period` until the fleet view closes; each action runs in a task of its own,
+/// so a node that does not answer never holds up the others. A pair naming an unknown node is
+/// skipped.
 pub fn spawn<F>(
     period: Duration,
     keeping: &Keeping,
     plan: impl Fn(&FleetSnapshot, &ControlSnapshot) -> Vec<(String, String)> + Send + 'static,
     act: impl Fn(Planned) -> F + Send + 'static,
 ) where
-    F: Future<Output = ()> + Send,
+    F: Future<Output = ()> + Send + 'static,
 {
     let (nodes, fleet, control) = (keeping.nodes.clone(), keeping.fleet.clone(), keeping.control.clone());
     tokio::spawn(async move {
@@ -60,7 +62,7 @@ pub fn spawn<F>(
                 let Some(url) = nodes.iter().find(|n| n.name == node).map(|n| n.ollama_url.clone()) else {
                     continue;
                 };
-                act(Planned { url, node, model }).await;
+                tokio::spawn(act(Planned { url, node, model }));
             }
         }
     });

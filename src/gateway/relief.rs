@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::keeper_rounds::Keeping;
+use super::keeper_rounds::{Keeping, Planned};
 use crate::control::ControlSnapshot;
 use crate::domain::{DrainState, MemoryPressure};
 use crate::fleet::{FleetSnapshot, Health};
@@ -94,19 +94,14 @@ pub fn spawn(keeping: &Keeping, idle_after: Duration) {
         CHECK_EVERY,
         keeping,
         move |fleet, control| unloads(fleet, control, idle_after, Utc::now()),
-        move |planned| {
-            let (client, relieved) = (client.clone(), relieved.clone());
-            async move {
-                if unload(&client, &planned.url, &planned.node, planned.model).await {
-                    relieved.mark(&planned.node);
-                }
-            }
-        },
+        move |planned| relieve(client.clone(), relieved.clone(), planned),
     );
 }
 
-/// Asks Ollama to unload `model` (`keep_alive: 0`) and logs the outcome; true when it did.
-async fn unload(client: &reqwest::Client, url: &str, node: &str, model: String) -> bool {
+/// Asks Ollama to unload `planned.model` (`keep_alive: 0`), logs the outcome, and marks the node
+/// relieved when it did.
+async fn relieve(client: reqwest::Client, relieved: Relieved, planned: Planned) {
+    let Planned { url, node, model } = planned;
     let sent = client
         .post(format!("{}/api/generate", url.trim_end_matches('/')))
         .json(&GenerateRequest::unload(&model))
@@ -116,15 +111,11 @@ async fn unload(client: &reqwest::Client, url: &str, node: &str, model: String) 
     match sent {
         Ok(r) if r.status().is_success() => {
             tracing::info!(%node, %model, "unloaded an idle model: the node is at critical memory pressure");
-            true
+            relieved.mark(&node);
         }
-        Ok(r) => {
-            tracing::warn!(%node, %model, status = r.status().as_u16(), "unloading an idle model was refused");
-            false
-        }
+        Ok(r) => tracing::warn!(%node, %model, status = r.status().as_u16(), "unloading an idle model was refused"),
         Err(err) => {
-            tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "unloading an idle model failed");
-            false
+            tracing::warn!(%node, %model, error = %super::upstream::describe(&err), "unloading an idle model failed")
         }
     }
 }

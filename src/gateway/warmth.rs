@@ -69,11 +69,7 @@ pub fn spawn(keeping: &Keeping, models: Vec<String>, k: usize) {
             let now = std::time::Instant::now();
             preloads(fleet, control, &wanted, k, |node| relieved.cooling(node, now))
         },
-        move |planned| {
-            // Each preload in a task of its own: a cold load can take minutes.
-            tokio::spawn(preload(client.clone(), planned));
-            std::future::ready(())
-        },
+        move |planned| preload(client.clone(), planned),
     );
 }
 
