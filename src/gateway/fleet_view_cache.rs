@@ -11,19 +11,15 @@ use crate::control::ControlSnapshot;
 use crate::fleet::{FleetSnapshot, NodeSnapshot};
 use crate::router::{FleetView, ModelCatalog, NameOrder, NodeModels, NodeView, same_model};
 
-/// The fleet's model names as last turned into [`NodeView`]s.
-#[derive(Default)]
+/// The fleet's model names as last turned into [`NodeView`]s, and the telemetry they come from.
 pub struct FleetViewCache {
     state: Mutex<State>,
 }
 
-/// The cached names and, when the cache watches telemetry itself, its receiver.
-#[derive(Default)]
+/// The cached names and the receiver of the telemetry they match.
 struct State {
     shared: Shared,
-    telemetry: Option<watch::Receiver<FleetSnapshot>>,
-    /// Whether `shared` was checked against the telemetry's current snapshot.
-    checked: bool,
+    telemetry: watch::Receiver<FleetSnapshot>,
 }
 
 /// What every view shares until telemetry changes a node's names.
@@ -89,38 +85,29 @@ impl SharedNames {
 }
 
 impl FleetViewCache {
-    /// A cache that reads the fleet from `telemetry` itself (see [`FleetViewCache::current`]).
-    pub fn watching(telemetry: watch::Receiver<FleetSnapshot>) -> Self {
+    /// A cache over `telemetry`, its names gathered from the snapshot there now.
+    pub fn watching(mut telemetry: watch::Receiver<FleetSnapshot>) -> Self {
+        let shared = Shared::of(&telemetry.borrow_and_update().nodes);
         FleetViewCache {
-            state: Mutex::new(State {
-                telemetry: Some(telemetry),
-                ..State::default()
-            }),
+            state: Mutex::new(State { shared, telemetry }),
         }
     }
 
-    /// What placement sees now, from the watched telemetry: the cached names are compared with the
-    /// snapshot's only when a new snapshot was published since the last look.
+    /// What placement sees now: the cached names are compared with the snapshot's only when a new
+    /// snapshot was published since the last look.
     pub fn current(&self, control: &ControlSnapshot, in_flight: &InFlight) -> FleetView {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let State {
-            shared,
-            telemetry,
-            checked,
-        } = &mut *state;
-        let Some(telemetry) = telemetry else {
-            return FleetView::interned(Vec::new(), shared.catalog.clone(), &shared.names);
-        };
+        let State { shared, telemetry } = &mut *state;
         let published = telemetry.has_changed().unwrap_or(false);
+        // One borrow for the check and the view, so both see the same snapshot.
         let snapshot = if published {
             telemetry.borrow_and_update()
         } else {
             telemetry.borrow()
         };
-        if (published || !*checked) && !shared.matches(&snapshot.nodes) {
+        if published && !shared.matches(&snapshot.nodes) {
             *shared = Shared::of(&snapshot.nodes);
         }
-        *checked = true;
         build(shared, &snapshot, control, in_flight)
     }
 }
