@@ -541,6 +541,16 @@ impl State {
         self.store.outage().map(|o| o.since)
     }
 
+    /// When the per-node rates are taken: now, or while the store is away, the end of the second
+    /// it last answered in. The rates then freeze with every decision read by then, that last
+    /// second included, and never fall to 0.
+    pub fn rates_at(&self) -> DateTime<Utc> {
+        match self.store_lost_at() {
+            Some(lost) => lost + chrono::TimeDelta::seconds(1),
+            None => self.now,
+        }
+    }
+
     /// Decisions the routers hold to write once the store is back: (in memory, in journals,
     /// routers that answered, routers known).
     pub fn held_by_routers(&self) -> (u64, u64, usize, usize) {
@@ -599,7 +609,7 @@ impl State {
     /// What the Fleet view orders and filters each node by.
     pub fn node_facts(&self) -> Vec<NodeFacts<'_>> {
         // Rates freeze when the store goes away, as the view shows them.
-        let rates_at = self.store_lost_at().unwrap_or(self.now);
+        let rates_at = self.rates_at();
         let filtering = !self.fleet_order.filter.is_empty();
         self.fleet
             .nodes

@@ -61,8 +61,8 @@ const MIN_TABLE: u16 = 6;
 /// style and, while the store is away, their age. They freeze at the loss, never falling to 0.
 fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style, Option<String>) {
     match state.store_lost_at() {
-        Some(lost) => (lost, state.theme.stale(), Some(elapsed(state.now, lost))),
-        None => (state.now, state.theme.gauge(), None),
+        Some(lost) => (state.rates_at(), state.theme.stale(), Some(elapsed(state.now, lost))),
+        None => (state.rates_at(), state.theme.gauge(), None),
     }
 }
 
