@@ -13,6 +13,8 @@ struct FlakyStore {
     rows: Arc<Mutex<HashMap<String, DecisionRecord>>>,
     down: Arc<AtomicBool>,
     inserts: Arc<AtomicU64>,
+    /// How long each write takes, as a store's round trips and commit do.
+    latency: Duration,
 }
 
 impl DecisionSink for FlakyStore {
@@ -21,6 +23,9 @@ impl DecisionSink for FlakyStore {
             anyhow::bail!("connection refused");
         }
         self.inserts.fetch_add(1, Ordering::SeqCst);
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         let mut rows = self.rows.lock().unwrap();
         let mut new = 0;
         for d in batch {
@@ -101,6 +106,33 @@ async fn batches_reach_the_store() {
         "decisions were written in batches"
     );
     assert_eq!(recorder.stats().written.load(Ordering::Relaxed), 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn steady_traffic_is_written_once_per_flush_interval_not_after_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FlakyStore {
+        latency: Duration::from_millis(4),
+        ..FlakyStore::default()
+    };
+    let options = RecorderOptions {
+        flush_every: Duration::from_millis(50),
+        ..options(&dir, 100)
+    };
+    let recorder = Recorder::start(store.clone(), options).unwrap();
+    // One decision a millisecond for a second: always some queued while a write is under way.
+    for i in 0..1000 {
+        recorder.record(decision(i));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    recorder.flush().await;
+    assert_eq!(store.rows.lock().unwrap().len(), 1000);
+    let writes = store.inserts.load(Ordering::SeqCst);
+    // About one write per 54 ms (the interval and the write); back to back would be one per 4 ms.
+    assert!(
+        (15..=25).contains(&writes),
+        "{writes} writes for a second of steady traffic"
+    );
 }
 
 #[tokio::test(start_paused = true)]

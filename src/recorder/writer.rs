@@ -65,7 +65,11 @@ impl<S: DecisionSink> Writer<S> {
         let mut open = true;
         while open || !self.pending.is_empty() {
             let store_up = self.retry_at.is_none();
-            let backlog = store_up && (!rx.is_empty() || self.journal_backlog);
+            // Write at once only with a full batch waiting (or a journal to replay). Decisions that
+            // arrived during the last write wait for the next deadline like any other: writing
+            // whatever had queued meanwhile would chain writes back to back under steady traffic,
+            // one small transaction per round trip to the store, and keep the store's CPU busy.
+            let backlog = store_up && (rx.len() >= self.options.batch_size || self.journal_backlog);
             let deadline = if backlog { Instant::now() } else { self.next_deadline() };
             // Once a batch has begun, sleep until its deadline instead of waking for every
             // decision: on the request path a hand-off then costs a queue push, not a task wake-up.
