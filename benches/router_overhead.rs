@@ -722,8 +722,8 @@ fn breakdown(gateway: &Gateway, router_body: &[u8], completion: &[u8]) {
     let request: ChatCompletionRequest = serde_json::from_slice(router_body).expect("request parses");
     let body: serde_json::Value = serde_json::from_slice(router_body).expect("request parses");
     let features = || {
-        let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let texts: Vec<std::borrow::Cow<'_, str>> = request.messages.iter().map(|m| m.text()).collect();
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let input = RequestInput {
             declared: DeclaredClass::Routine,
             data_class: None,

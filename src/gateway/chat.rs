@@ -1,5 +1,6 @@
 //! `POST /v1/chat/completions`: authenticate → parse → features → `select` → walk the plan → relay → record.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use crate::router::{
     DataClass, Decision, LimitKind, LocalMiss, PlanStep, RejectCode, Rejection, RequestFeatures, RequestInput, Target,
     parse_data_class,
 };
-use crate::wire::openai::ChatCompletionRequest;
+use crate::wire::openai::{ChatCompletionRequest, ChatMessage};
 
 /// Header naming the task class when `model` does not.
 pub const TASK_CLASS_HEADER: &str = "x-task-class";
@@ -188,8 +189,8 @@ pub async fn serve(gateway: Arc<Gateway>, parsed: ParsedRequest, origin: Origin)
         started,
         ts,
     } = parsed;
-    let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
-    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let texts: Vec<Cow<'_, str>> = request.messages.iter().map(ChatMessage::text).collect();
+    let text_refs: Vec<&str> = texts.iter().map(Cow::as_ref).collect();
     let tool_count = request
         .extra
         .get("tools")

@@ -2,6 +2,8 @@
 //!
 //! Requests keep fields they do not model in `extra`, so a gateway can forward them unchanged.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -31,15 +33,20 @@ pub enum MessageContent {
 }
 
 impl MessageContent {
-    /// The text of the content (text parts joined by newlines).
-    pub fn text(&self) -> String {
+    /// The text of the content (text parts joined by newlines), borrowed unless parts are joined.
+    pub fn text(&self) -> Cow<'_, str> {
         match self {
-            MessageContent::Text(text) => text.clone(),
-            MessageContent::Parts(parts) => parts
-                .iter()
-                .filter_map(|p| p.text.as_deref())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            MessageContent::Text(text) => Cow::Borrowed(text),
+            MessageContent::Parts(parts) => {
+                let mut texts = parts.iter().filter_map(|p| p.text.as_deref());
+                match (texts.next(), texts.next()) {
+                    (None, _) => Cow::Borrowed(""),
+                    (Some(only), None) => Cow::Borrowed(only),
+                    (Some(first), Some(second)) => {
+                        Cow::Owned([first, second].into_iter().chain(texts).collect::<Vec<_>>().join("\n"))
+                    }
+                }
+            }
         }
     }
 }
@@ -73,9 +80,9 @@ pub struct ChatMessage {
 }
 
 impl ChatMessage {
-    /// The message's text ("" without content).
-    pub fn text(&self) -> String {
-        self.content.as_ref().map(MessageContent::text).unwrap_or_default()
+    /// The message's text ("" without content), borrowed unless content parts are joined.
+    pub fn text(&self) -> Cow<'_, str> {
+        self.content.as_ref().map_or(Cow::Borrowed(""), MessageContent::text)
     }
 }
 
@@ -420,6 +427,22 @@ mod tests {
             serde_json::to_string(&choice).unwrap(),
             r#"{"index":0,"delta":{},"finish_reason":null}"#
         );
+    }
+
+    #[test]
+    fn message_text_is_borrowed_unless_parts_are_joined() {
+        let message = |content: Value| -> ChatMessage {
+            serde_json::from_value(serde_json::json!({"role": "user", "content": content})).unwrap()
+        };
+        let plain = message("hello".into());
+        assert!(matches!(plain.text(), Cow::Borrowed("hello")));
+        let one_part = message(serde_json::json!([{"type": "text", "text": "a"}, {"type": "image_url"}]));
+        assert!(matches!(one_part.text(), Cow::Borrowed("a")));
+        let two_parts = message(
+            serde_json::json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}, {"type": "text", "text": "c"}]),
+        );
+        assert_eq!(two_parts.text(), "a\nb\nc");
+        assert_eq!(message(serde_json::json!([{"type": "image_url"}])).text(), "");
     }
 
     #[test]

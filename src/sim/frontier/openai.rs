@@ -126,7 +126,7 @@ pub(crate) async fn chat_completions(
         Ok(valid) => valid,
         Err(response) => return *response,
     };
-    let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
+    let texts: Vec<String> = request.messages.iter().map(|m| m.text().into_owned()).collect();
     state.record(FrontierRequest::new(
         "openai",
         &request.model,

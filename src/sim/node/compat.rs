@@ -115,7 +115,7 @@ pub(crate) async fn chat_completions(State(node): State<Arc<NodeRuntime>>, body:
         prompt_tokens,
         max_tokens: request.max_tokens.map(u64::from),
         received,
-        prompt: request.messages.last().map(|m| m.text()),
+        prompt: request.messages.last().map(|m| m.text().into_owned()),
         script: answer.script(),
     };
     let pieces = generation::start(&node, slot, plan);
