@@ -31,6 +31,9 @@ pub(super) struct Writer<S> {
     /// write again, the overflow past the memory bound is dropped instead of spilled.
     journal_full: bool,
     pending: VecDeque<DecisionRecord>,
+    /// When the oldest decision not yet written arrived (at the latest): its batch is due
+    /// [`RecorderOptions::flush_every`] after it.
+    batch_since: Option<Instant>,
     retry_at: Option<Instant>,
     retry_delay: Duration,
     flush_waiters: Vec<oneshot::Sender<()>>,
@@ -54,6 +57,7 @@ impl<S: DecisionSink> Writer<S> {
             options,
             stats,
             pending: VecDeque::new(),
+            batch_since: None,
             retry_at: None,
             retry_delay: RETRY_FIRST,
             flush_waiters: Vec::new(),
@@ -66,9 +70,10 @@ impl<S: DecisionSink> Writer<S> {
         while open || !self.pending.is_empty() {
             let store_up = self.retry_at.is_none();
             // Write at once only with a full batch waiting (or a journal to replay). Decisions that
-            // arrived during the last write wait for the next deadline like any other: writing
-            // whatever had queued meanwhile would chain writes back to back under steady traffic,
-            // one small transaction per round trip to the store, and keep the store's CPU busy.
+            // arrived during the last write are due when their batch is, a flush interval after the
+            // write began: writing whatever had queued meanwhile would chain writes back to back
+            // under steady traffic, one small transaction per round trip to the store, and keep
+            // the store's CPU busy beside the request path.
             let backlog = store_up && (rx.len() >= self.options.batch_size || self.journal_backlog);
             let deadline = if backlog { Instant::now() } else { self.next_deadline() };
             // Once a batch has begun, sleep until its deadline instead of waking for every
@@ -77,7 +82,7 @@ impl<S: DecisionSink> Writer<S> {
             let listen = open && (self.pending.is_empty() || self.retry_at.is_some());
             tokio::select! {
                 command = rx.recv(), if listen => match command {
-                    Some(Command::Record(decision)) => self.pending.push_back(*decision),
+                    Some(Command::Record(decision)) => self.take(*decision),
                     Some(Command::Flush(done)) => self.flush_waiters.push(done),
                     None => open = false,
                 },
@@ -86,7 +91,7 @@ impl<S: DecisionSink> Writer<S> {
             // Take whatever else is already queued before writing, so batches fill up.
             while let Ok(command) = rx.try_recv() {
                 match command {
-                    Command::Record(decision) => self.pending.push_back(*decision),
+                    Command::Record(decision) => self.take(*decision),
                     Command::Flush(done) => self.flush_waiters.push(done),
                 }
                 if self.pending.len() >= self.options.batch_size {
@@ -98,6 +103,7 @@ impl<S: DecisionSink> Writer<S> {
                 || !open
                 || Instant::now() >= deadline;
             if due && self.retry_at.is_none_or(|at| Instant::now() >= at) {
+                let began = Instant::now();
                 // The journal goes first: it is also the probe that tells whether the store is back.
                 let journaled = self.journal_backlog;
                 if journaled {
@@ -106,6 +112,13 @@ impl<S: DecisionSink> Writer<S> {
                 if !journaled || self.retry_at.is_none() {
                     self.write_pending().await;
                 }
+                self.batch_since = if !self.pending.is_empty() {
+                    self.batch_since
+                } else if !rx.is_empty() {
+                    Some(began)
+                } else {
+                    None
+                };
                 // Nothing was tried (nothing to write): no back-off is pending.
                 if self.retry_at.is_some_and(|at| at <= Instant::now()) {
                     self.retry_at = None;
@@ -129,10 +142,16 @@ impl<S: DecisionSink> Writer<S> {
         self.report_drops(true);
     }
 
+    /// Takes a decision off the queue; the first of a batch starts its clock.
+    fn take(&mut self, decision: DecisionRecord) {
+        self.batch_since.get_or_insert_with(Instant::now);
+        self.pending.push_back(decision);
+    }
+
     fn next_deadline(&self) -> Instant {
         let next = match self.retry_at {
             Some(at) => at,
-            None => Instant::now() + self.options.flush_every,
+            None => self.batch_since.unwrap_or_else(Instant::now) + self.options.flush_every,
         };
         match self.drops.next_at(self.stats.dropped.load(Ordering::Relaxed)) {
             Some(log_at) => next.min(log_at),
