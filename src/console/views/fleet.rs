@@ -60,10 +60,11 @@ const MIN_TABLE: u16 = 6;
 /// Where the rates (read from the store's decision stream) stand: the time they are taken at, their
 /// style and, while the store is away, their age. They freeze at the loss, never falling to 0.
 fn rates(state: &State) -> (chrono::DateTime<chrono::Utc>, ratatui::style::Style, Option<String>) {
-    match state.store_lost_at() {
-        Some(lost) => (state.rates_at(), state.theme.stale(), Some(elapsed(state.now, lost))),
-        None => (state.rates_at(), state.theme.gauge(), None),
-    }
+    let (style, age) = match state.store_lost_at() {
+        Some(lost) => (state.theme.stale(), Some(elapsed(state.now, lost))),
+        None => (state.theme.gauge(), None),
+    };
+    (state.rates_at(), style, age)
 }
 
 fn node_table(
