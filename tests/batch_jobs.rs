@@ -143,10 +143,9 @@ async fn sensitive_jobs_never_leave_the_farm_and_the_rest_follow_policy() {
     assert_eq!(sensitive_local, 16);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jobs_wait_while_their_node_is_down_and_run_once_it_is_back() {
-    let db = TestDatabase::create().await;
-    let stack = batch::farm(&db, 1, |_| {}).await;
+/// Takes the farm's one node down and waits until the router's poller sees it: from then on a
+/// claimed job waits for a node and never starts. Returns the node's name.
+async fn take_the_node_down(stack: &support::stack::Stack) -> String {
     let node = stack.farm.node_names()[0].clone();
     stack.farm.set_fault(&node, Some(FaultKind::Down)).expect("fault set");
     let mut fleet = stack.fleet.clone();
@@ -157,6 +156,14 @@ async fn jobs_wait_while_their_node_is_down_and_run_once_it_is_back() {
     .await
     .expect("the poller sees the node down")
     .expect("the poller runs");
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_wait_while_their_node_is_down_and_run_once_it_is_back() {
+    let db = TestDatabase::create().await;
+    let stack = batch::farm(&db, 1, |_| {}).await;
+    let node = take_the_node_down(&stack).await;
     let agent = Agent::new(&stack.url, CLASSIFIER.2);
     let submitted = agent.submit(&batch::tickets(3)).await;
     let batch_id = id(&submitted).to_string();
@@ -226,7 +233,10 @@ async fn pause_resume_cancel_and_expiry() {
         assert_eq!(line["error"]["code"], "batch_expired", "{line}");
     }
 
-    // Cancel: queued jobs end as cancelled lines.
+    // Cancel: queued jobs end as cancelled lines. The node is down first, so that no job can
+    // start between the batch's creation and its pause (a worker claims and starts at once when
+    // its poll falls in between, and a started job runs to its end).
+    take_the_node_down(&stack).await;
     let file = agent.upload(&batch::tickets(4)).await;
     let (_, cancelling) = agent.create_batch(id(&file)).await;
     stack
