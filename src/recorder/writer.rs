@@ -163,11 +163,14 @@ impl<S: DecisionSink> Writer<S> {
     async fn write_pending(&mut self) {
         while !self.pending.is_empty() {
             let n = self.pending.len().min(self.options.batch_size);
-            let batch: Vec<DecisionRecord> = self.pending.range(..n).cloned().collect();
+            // Moved out, not cloned; a failed batch goes back to the front in its order.
+            let batch: Vec<DecisionRecord> = self.pending.drain(..n).collect();
             if !self.write(&batch).await {
+                for decision in batch.into_iter().rev() {
+                    self.pending.push_front(decision);
+                }
                 return;
             }
-            self.pending.drain(..n);
         }
     }
 
