@@ -56,7 +56,7 @@ fn request(stream: bool) -> ChatCompletionRequest {
 
 fn complete(reply: UpstreamReply) -> (ChatCompletion, TokenUsage) {
     match reply {
-        UpstreamReply::Complete { body, usage } => (
+        UpstreamReply::Complete { body, usage, .. } => (
             serde_json::from_slice(&body).expect("an OpenAI-shaped completion"),
             usage,
         ),

@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -40,16 +39,16 @@ pub const AGENT_HEADER: &str = "x-agent-id";
 /// Header labelling the request's data (`public`, `internal`, `restricted`, `confidential`, `secret`, `pii`, `phi`).
 pub const DATA_CLASS_HEADER: &str = "x-data-class";
 
-/// The handler.
-pub async fn chat_completions(
-    State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    connection: Option<Extension<ConnectionCloser>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let connection = connection.map(|Extension(closer)| closer);
-    match handle(gateway, peer, connection, headers, body).await {
+/// The handler. It takes the request whole, so that its headers are read where they are rather
+/// than copied out by an extractor.
+pub async fn chat_completions(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(&ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return ApiError::internal("no_peer_address", "the router was served without its peers' addresses")
+            .into_response();
+    };
+    let connection = parts.extensions.get::<ConnectionCloser>().cloned();
+    match handle(gateway, peer, connection, parts.headers, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
@@ -528,8 +527,8 @@ fn respond(
     slot: Option<InFlightGuard>,
 ) -> Response {
     let mut response = match reply {
-        UpstreamReply::Complete { body, usage } => {
-            pending.observe_completion(&body);
+        UpstreamReply::Complete { body, usage, answer } => {
+            pending.observe_answer(answer, &body);
             let mut response = Response::new(Body::from(body));
             response
                 .headers_mut()

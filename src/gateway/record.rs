@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::shadow::ShadowJob;
 use crate::config::TokenUsage;
 use crate::domain::{AnswerQuality, Attempt, AttemptOutcome, DecisionRecord, Endpoint, Fallback, FinishReason};
-use crate::quality::{AnswerCheck, JsonExpectation};
+use crate::quality::{AnswerCheck, AnswerSignals, JsonExpectation};
 use crate::router::{Decision, PlanStep, Target};
 use crate::wire::openai::{ChatCompletionChunk, ChatCompletionRequest};
 
@@ -137,9 +137,10 @@ impl PendingRecord {
         }
     }
 
-    /// Reads a whole completion on its way to the agent.
-    pub fn observe_completion(&mut self, body: &[u8]) {
-        self.check.observe_completion(body);
+    /// Takes the signals of a whole completion its relay already read (`body` is read again only
+    /// when the answer's text must be held).
+    pub fn observe_answer(&mut self, answer: AnswerSignals, body: &[u8]) {
+        self.check.observe_answer(answer, body);
     }
 
     /// Notes the request's estimated prompt tokens (its estimate less `max_tokens`).

@@ -104,9 +104,9 @@ pub async fn run(gateway: Arc<Gateway>, mut job: ShadowJob) {
     let reply = gateway.call(&target, &job.request, |_, _| {}).await;
     drop(slot);
     let body = match reply {
-        Ok(UpstreamReply::Complete { body, usage }) => {
+        Ok(UpstreamReply::Complete { body, usage, answer }) => {
             pending.first_byte();
-            pending.observe_completion(&body);
+            pending.observe_answer(answer, &body);
             pending.finish(200, None, Some(usage));
             body
         }

@@ -10,7 +10,7 @@ mod rollup;
 mod slo;
 
 pub use agreement::{AgreementMethod, AgreementRow, agreement};
-pub use answer::AnswerCheck;
+pub use answer::{AnswerCheck, AnswerSignals};
 pub use json_expectation::{JsonExpectation, SchemaCache};
 pub use rollup::{QualityLine, TTFT_BUCKETS_MS, quality_route};
 pub use slo::{SloCheck, SloKind, evaluate, evaluate_config};

@@ -207,14 +207,39 @@ pub struct Choice {
     pub finish_reason: Option<String>,
 }
 
-/// Just enough of a `chat.completion` to check its shape and price it, while its bytes pass through.
+/// Just what the router reads of a `chat.completion` while its bytes pass through, in one parse:
+/// its shape, how each choice ended and what it said (borrowed where the text has no escapes),
+/// and the usage it is priced by.
 #[derive(Debug, Deserialize)]
-pub struct CompletionEnvelope {
-    /// The replies, not looked into.
-    pub choices: Vec<serde::de::IgnoredAny>,
+pub struct CompletionEnvelope<'a> {
+    /// The replies.
+    #[serde(borrow)]
+    pub choices: Vec<EnvelopeChoice<'a>>,
     /// Token usage.
     #[serde(default)]
     pub usage: Option<Usage>,
+}
+
+/// One choice of a [`CompletionEnvelope`].
+#[derive(Debug, Deserialize)]
+pub struct EnvelopeChoice<'a> {
+    /// `stop`, `length`, `tool_calls`, `content_filter`.
+    #[serde(borrow, default)]
+    pub finish_reason: Option<Cow<'a, str>>,
+    /// The reply.
+    #[serde(borrow, default)]
+    pub message: Option<EnvelopeMessage<'a>>,
+}
+
+/// The message of an [`EnvelopeChoice`]: its text, and whether it called tools.
+#[derive(Debug, Deserialize)]
+pub struct EnvelopeMessage<'a> {
+    /// Text (null when the reply is only tool calls).
+    #[serde(borrow, default)]
+    pub content: Option<Cow<'a, str>>,
+    /// Tool calls, not looked into.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<serde::de::IgnoredAny>>,
 }
 
 /// Non-streamed `chat.completion`.

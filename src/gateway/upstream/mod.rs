@@ -18,6 +18,7 @@ use futures::Stream;
 use self::frontier::translate::TranslateError;
 use crate::config::TokenUsage;
 use crate::domain::AttemptOutcome;
+use crate::quality::AnswerSignals;
 use crate::wire::openai::ChatCompletionChunk;
 
 /// A stream of OpenAI-shaped chunks; it ends after the last chunk, and ending any other way
@@ -50,6 +51,8 @@ pub enum UpstreamReply {
         body: bytes::Bytes,
         /// Normalised token counts for pricing.
         usage: TokenUsage,
+        /// How the answer ended and whether it said anything, read in the same parse.
+        answer: AnswerSignals,
     },
     /// A stream of chunks; the final usage arrives on one of its [`StreamItem`]s.
     Stream(ChunkStream),

@@ -4,8 +4,9 @@
 use super::translate::{self, AnthropicStream};
 use super::{ApiKey, http, stream};
 use crate::gateway::upstream::{Timeouts, UpstreamError, UpstreamReply, body_stream};
+use crate::quality::AnswerSignals;
 use crate::wire::anthropic::{API_VERSION, MessageResponse};
-use crate::wire::openai::ChatCompletionRequest;
+use crate::wire::openai::{ChatCompletionRequest, CompletionEnvelope};
 
 /// Calls `POST {base_url}/v1/messages`.
 pub(super) async fn call(
@@ -50,8 +51,12 @@ pub(super) async fn call(
     let (completion, usage) = translate::completion(reply, created, translation.json_tool.as_deref());
     let body = serde_json::to_vec(&completion)
         .map_err(|_| UpstreamError::transport(format!("{provider_name} answer could not be translated")))?;
+    let answer = serde_json::from_slice::<CompletionEnvelope<'_>>(&body)
+        .map(|envelope| AnswerSignals::of(&envelope))
+        .unwrap_or_default();
     Ok(UpstreamReply::Complete {
         body: body.into(),
         usage,
+        answer,
     })
 }

@@ -5,13 +5,15 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use reqwest::header::HeaderMap;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::gateway::upstream::body_stream::{self, ByteStream};
 use crate::gateway::upstream::error_token;
 use crate::gateway::upstream::openai_sse::token_usage;
 use crate::gateway::upstream::{UpstreamError, UpstreamReply};
-use crate::wire::openai::{CompletionEnvelope, ErrorEnvelope};
+use crate::quality::AnswerSignals;
+use crate::wire::openai::{CompletionEnvelope, ErrorEnvelope, Usage};
 
 /// The largest whole reply read (a completion, not a stream).
 const MAX_REPLY_BYTES: usize = 16 << 20;
@@ -92,17 +94,40 @@ pub(crate) async fn read_completion(
     idle: Duration,
 ) -> Result<UpstreamReply, UpstreamError> {
     let body = read_body(body, idle, MAX_REPLY_BYTES, false).await?;
-    let envelope: CompletionEnvelope = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
-    if envelope.choices.is_empty() {
+    let (usage, answer) = match serde_json::from_slice::<CompletionEnvelope<'_>>(&body) {
+        Ok(envelope) => (
+            envelope.usage,
+            (!envelope.choices.is_empty()).then(|| AnswerSignals::of(&envelope)),
+        ),
+        // A choice this reading cannot follow (content that is not text) still passes when the
+        // body has a completion's shape: only its quality signals are unknown.
+        Err(_) => {
+            let shape: CompletionShape = serde_json::from_slice(&body).map_err(|_| malformed(upstream_name))?;
+            (
+                shape.usage,
+                (!shape.choices.is_empty()).then_some(AnswerSignals::default()),
+            )
+        }
+    };
+    let Some(answer) = answer else {
         return Err(UpstreamError {
-            usage: envelope.usage.as_ref().map(|u| Box::new(token_usage(u))),
+            usage: usage.as_ref().map(|u| Box::new(token_usage(u))),
             ..UpstreamError::malformed(format!("{upstream_name} sent a completion without choices"))
         });
-    }
+    };
     Ok(UpstreamReply::Complete {
         body: body.into(),
-        usage: envelope.usage.as_ref().map(token_usage).unwrap_or_default(),
+        usage: usage.as_ref().map(token_usage).unwrap_or_default(),
+        answer,
     })
+}
+
+/// A completion's shape, whatever its choices hold.
+#[derive(Deserialize)]
+struct CompletionShape {
+    choices: Vec<serde::de::IgnoredAny>,
+    #[serde(default)]
+    usage: Option<Usage>,
 }
 
 fn malformed(upstream_name: &str) -> UpstreamError {
@@ -233,5 +258,50 @@ mod tests {
             error_message("anthropic", StatusCode::BAD_REQUEST, hostile),
             "anthropic 400 unrecognised"
         );
+    }
+
+    async fn read(body: &'static str) -> Result<UpstreamReply, UpstreamError> {
+        let chunks = futures::stream::iter([Ok(bytes::Bytes::from_static(body.as_bytes()))]);
+        read_completion("node", Box::pin(chunks), Duration::from_secs(1)).await
+    }
+
+    #[tokio::test]
+    async fn a_completion_is_read_once_for_its_usage_and_its_answer() {
+        let body = r#"{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"length"}],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#;
+        let Ok(UpstreamReply::Complete {
+            body: kept,
+            usage,
+            answer,
+        }) = read(body).await
+        else {
+            panic!("a whole completion");
+        };
+        assert_eq!(kept, body.as_bytes(), "the bytes pass through as they came");
+        assert_eq!((usage.uncached_in, usage.out), (7, 3));
+        let mut check = crate::quality::AnswerCheck::default();
+        check.observe_answer(answer, &kept);
+        assert_eq!(
+            (check.empty(), check.finish_reason()),
+            (true, crate::domain::FinishReason::Length)
+        );
+    }
+
+    #[tokio::test]
+    async fn content_that_is_not_text_passes_with_unknown_signals_and_no_choices_is_refused() {
+        let parts = r#"{"choices":[{"message":{"content":[{"type":"text","text":"hi"}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
+        let Ok(UpstreamReply::Complete { usage, answer, .. }) = read(parts).await else {
+            panic!("a completion whose content is parts still passes");
+        };
+        assert_eq!((usage.out, answer), (1, AnswerSignals::default()));
+        let Err(err) = read(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":0}}"#).await else {
+            panic!("no choices is malformed");
+        };
+        assert!(err.message.contains("without choices"), "{}", err.message);
+        assert_eq!(
+            err.usage.map(|u| u.uncached_in),
+            Some(5),
+            "the usage it reported is charged"
+        );
+        assert!(read("{\"choices\": 3}").await.is_err());
     }
 }
