@@ -993,6 +993,15 @@ fn main() {
         signed_us(upstream_p.p50, proxy_p.p50),
         signed_us(router_p.p50, upstream_p.p50)
     );
+    let proxy_hop = signed_us(proxy_p.p50, direct_p.p50);
+    let upstream_hop = signed_us(upstream_p.p50, direct_p.p50);
+    println!(
+        "  against the budget: the upstream-code hop alone (parse, node body, one read of the reply; nothing decided or recorded) is {:.2} x the bare proxy hop, \
+         which leaves {:.1} µs of the {BUDGET_P50_RATIO} x for deciding and recording; they took {:.1} µs",
+        upstream_hop / proxy_hop,
+        BUDGET_P50_RATIO * proxy_hop - upstream_hop,
+        signed_us(router_p.p50, upstream_p.p50)
+    );
 
     // (b) Open loop at RATE_PER_SEC through the router (and as many direct, interleaved).
     let mut load = open_loop(
